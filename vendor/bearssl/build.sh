@@ -1,0 +1,22 @@
+#!/bin/sh
+# BearSSL: libbearssl.a + headers, and the brssl tool (used to pre-decode
+# the CA bundle into trust anchors, see ca-anchors.sh).
+. "$(dirname "$0")/../common.sh"
+fetch bearssl
+d=$(unpack bearssl_0.6+dfsg.1.orig.tar.xz bearssl)
+log "bearssl in $d"
+cat >"$d/conf/droplin.mk" <<MK
+include conf/Unix.mk
+BUILD = build-droplin
+CC = $CC
+CFLAGS = -W -Wall $OPT
+LD = $CC
+LDFLAGS = -static
+DLL = no
+TESTS = no
+MK
+make -C "$d" -j"$JOBS" CONF=droplin lib tools
+cp "$d"/build-droplin/libbearssl.a "$PREFIX/lib/"
+cp "$d"/inc/*.h "$PREFIX/include/"
+mkdir -p "$PREFIX/bin"
+cp "$d"/build-droplin/brssl "$PREFIX/bin/"

@@ -1,0 +1,57 @@
+# vendor/deps.mk: droplin's dependencies, built from pinned Debian sources
+# with musl-gcc into static archives (see vendor/README.md).
+#
+#   include vendor/deps.mk
+#   droplin: droplin.c $(DEPS_STAMP)
+#           musl-gcc -static $(DEPS_CFLAGS) ... droplin.c $(DEPS_LIBS)
+#
+# Paths are relative to the repository root (run make there).  Each library
+# has a stamp file rebuilt when its recipe (vendor/<lib>/, its patch) changes.
+
+_deps_goal := $(.DEFAULT_GOAL)
+
+DEPS_DIR := build/deps/musl
+DEPS_SRC := build/src/musl
+DEPS_STAMPS := $(DEPS_DIR)/.stamp
+DEPS_STAMP := $(DEPS_STAMPS)/all
+DEPS_CFLAGS := -isystem $(DEPS_DIR)/include
+DEPS_LIBS := -L$(DEPS_DIR)/lib \
+	-ljwt -ljansson -lbearssl -ldcrypt
+CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
+CA_ANCHORS_H := $(DEPS_DIR)/include/droplin_ca_anchors.h
+
+_deps_libs := musl bearssl jsmn jansson libjwt
+_deps_env := PREFIX='$(abspath $(DEPS_DIR))' SRC='$(abspath $(DEPS_SRC))'
+
+$(DEPS_STAMP): $(addprefix $(DEPS_STAMPS)/,$(_deps_libs)) $(CA_ANCHORS_H)
+	touch $@
+
+# Build packages, then all downloads in one apt run (checked against
+# vendor/sources.sha256), before any library build starts.
+$(DEPS_STAMPS)/tools: vendor/tools.sh
+	sh vendor/tools.sh
+	mkdir -p $(@D) && touch $@
+
+$(DEPS_STAMPS)/fetch: vendor/sources.sha256 vendor/fetch.sh | $(DEPS_STAMPS)/tools
+	vendor/fetch.sh musl bearssl jsmn jansson libjwt/trixie curl \
+		postgresql-15/bookworm
+	touch $@
+
+$(addprefix $(DEPS_STAMPS)/,$(_deps_libs)): $(DEPS_STAMPS)/%: \
+		vendor/%/build.sh vendor/common.sh | $(DEPS_STAMPS)/fetch
+	$(_deps_env) vendor/$*/build.sh
+	touch $@
+
+$(DEPS_STAMPS)/libjwt: $(wildcard vendor/libjwt/*.[ch]) \
+	$(DEPS_STAMPS)/jansson $(DEPS_STAMPS)/bearssl
+$(DEPS_STAMPS)/curl: vendor/patches/curl-bearssl-handshake-stall.patch \
+	$(DEPS_STAMPS)/bearssl
+$(DEPS_STAMPS)/libpq: vendor/patches/libpq-getrandom.patch
+
+$(CA_ANCHORS_H): $(CA_BUNDLE) vendor/bearssl/ca-anchors.sh $(DEPS_STAMPS)/bearssl
+	vendor/bearssl/ca-anchors.sh $(DEPS_DIR)/bin/brssl $(CA_BUNDLE) $@
+
+# ca-certificates is installed by vendor/tools.sh on a fresh machine.
+$(CA_BUNDLE): | $(DEPS_STAMPS)/tools ;
+
+.DEFAULT_GOAL := $(_deps_goal)
