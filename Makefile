@@ -1,0 +1,59 @@
+# droplin: one C file, statically linked against musl. `make help` lists the targets.
+
+include vendor/deps.mk
+
+CC       := musl-gcc
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+WARNINGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wformat=2 -Wvla \
+            -Wno-unused-parameter
+CFLAGS   := -std=gnu11 -O2 -g0 -ffunction-sections -fdata-sections -fno-plt \
+            -D_FORTIFY_SOURCE=0 -DDROPLIN_VERSION='"$(VERSION)"' $(WARNINGS) $(DEPS_CFLAGS)
+LDFLAGS  := -static -Wl,--gc-sections -Wl,-O1 -s
+PYTEST   := /usr/bin/python3 -m pytest
+
+.PHONY: all run test unit blackbox lint fmt clean help
+
+all: droplin
+
+droplin: droplin.c $(DEPS_STAMP)
+	$(CC) $(CFLAGS) -o $@ droplin.c $(LDFLAGS) $(DEPS_LIBS)
+
+# C unit tests reach droplin's statics by including droplin.c.
+build/unit: tests/unit.c droplin.c $(DEPS_STAMP)
+	$(CC) $(CFLAGS) -Wno-unused-function -o $@ tests/unit.c -static $(DEPS_LIBS)
+
+run: droplin
+	sh tests/install.sh
+	sh tests/run-local.sh
+
+unit: build/unit
+	build/unit
+
+blackbox: droplin
+	$(PYTEST) -q -n 2 tests/blackbox
+
+test: droplin build/unit
+	sh tests/install.sh
+	build/unit
+	$(PYTEST) -q -n 2 tests/blackbox
+
+lint: droplin.c $(DEPS_STAMP)
+	$(CC) $(CFLAGS) -Werror -fsyntax-only droplin.c
+	clang-format --dry-run --Werror droplin.c tests/unit.c
+	$(CC) $(CFLAGS) -c -o build/droplin.o droplin.c
+	@globals=$$(nm -g --defined-only build/droplin.o | awk '{print $$3}' | grep -v '^main$$'); \
+	if [ -n "$$globals" ]; then echo "global symbols besides main: $$globals"; exit 1; fi
+	@echo "lint: ok"
+
+fmt:
+	clang-format -i droplin.c tests/unit.c
+
+clean:
+	rm -f droplin build/unit build/droplin.o
+
+help:
+	@echo "make [all]   build ./droplin (dependencies are built once into build/deps)"
+	@echo "make run     start a throwaway PostgreSQL and droplin in development mode"
+	@echo "make test    unit tests and the black-box suite against a real PostgreSQL"
+	@echo "make lint    warnings as errors, clang-format check, no global symbol but main"
+	@echo "make clean   remove droplin's own build outputs (not the dependency cache)"

@@ -1,0 +1,3338 @@
+/*
+ * droplin: the DropLink backend as one C file.
+ *
+ * A small HTTP/1.1 server with its own event loop, a bounded PostgreSQL pool, embedded
+ * migrations, JWT sessions and outbound HTTPS, linked statically against musl so that the
+ * binary runs alone in a FROM scratch image and needs no files at all.
+ *
+ * Build:   make            (fetches and builds the dependencies once, see vendor/README.md)
+ * Run:     make run        (a throwaway PostgreSQL and droplin in development mode)
+ * Test:    make test
+ * Docs:    docs/configuration.md, docs/architecture.md, `droplin --help`
+ *
+ * How threads, connections and requests relate
+ * --------------------------------------------
+ * One event-loop thread owns every socket: it accepts, reads, parses, writes and enforces
+ * every timer. A request whose handler is cheap and touches no database (the probes, 404s,
+ * CORS preflights) is answered on the loop thread itself, from state that the probe thread
+ * keeps fresh, so a probe is never queued behind slow work. Every other request becomes a
+ * job on a bounded queue served by WORKER_THREADS worker threads; a worker may block on
+ * PostgreSQL, bcrypt or an outbound HTTPS call without slowing any other connection. While
+ * its job runs a connection is parked (not polled); the worker hands the finished response
+ * back through a completion queue and an eventfd, and the loop thread writes it. Requests
+ * on one connection are therefore answered strictly in order, one at a time, which is what
+ * HTTP/1.1 pipelining requires.
+ *
+ * Database connections live in a pool of at most DB_POOL_SIZE, shared by the workers and
+ * borrowed only for the queries themselves: CPU work such as bcrypt never holds one. A probe
+ * thread applies migrations at start-up (under an advisory lock, so many replicas booting at
+ * once apply each exactly once) and then checks the database every DB_PROBE_INTERVAL_MS.
+ *
+ * Contents
+ *   1. Includes, limits and defaults
+ *   2. Small utilities: slices, buffers, arena, time, random, constant-time compare, base64url
+ *   3. JSON writer
+ *   4. Logging
+ *   5. Configuration
+ *   6. HTTP request parsing
+ *   7. HTTP responses, CORS and request context
+ *   8. Event loop and connections
+ *   9. Worker pool
+ *  10. PostgreSQL pool, probe and migrations
+ *  11. Outbound HTTPS
+ *  12. Handlers: meta and probes
+ *  13. Route table and dispatch
+ *  14. Command-line tools: --healthcheck, --check-outbound
+ *  15. Signals, drain and main
+ */
+
+/* ==== 1. Includes, limits and defaults ================================================ */
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+#include "droplin_ca_anchors.h"
+
+#ifndef DROPLIN_VERSION
+#define DROPLIN_VERSION "0.1.0"
+#endif
+#define API_VERSION "1.0.0" /* what the original reported in its bodies */
+
+enum {
+	HTTP_MAX_HEADERS_HARD = 128,	  /* storage; MAX_HEADERS (<= this) is the setting */
+	HTTP_REQUEST_ID_MAX = 128,	  /* longest inbound X-Request-ID we honour */
+	HTTP_RBUF_SLACK = 512,		  /* read buffer beyond the head limit */
+	HTTP_PREFLIGHT_MAX_AGE = 3600,	  /* CORS max-age, as the original */
+	BUF_POOL_KEEP = 256,		  /* free read buffers kept for reuse */
+	LOOP_MAX_EVENTS = 256,		  /* epoll_wait batch */
+	LOOP_TICK_MIN_MS = 10,		  /* bounds of the timer sweep interval */
+	LOOP_TICK_MAX_MS = 1000,
+	IPTAB_SIZE = 4096,		  /* per-address connection counts (power of two) */
+	JOB_QUEUE_MAX = 4096,		  /* queued requests before 503 */
+	PG_POOL_HARD_MAX = 64,		  /* upper bound of DB_POOL_SIZE */
+	PG_DOWN_BACKOFF_MS = 250,	  /* after a failed connect, fail fast this long */
+	PG_MIGRATION_TIMEOUT_MS = 60000,  /* one migration statement */
+	LOG_LINE_MAX = 2048,		  /* one JSON log line */
+	HEALTHCHECK_TIMEOUT_MS = 3000,	  /* droplin --healthcheck */
+	OUT_MAX_EXTRA_ANCHORS = 256,	  /* certificates read from OUTBOUND_CA_FILE */
+	OUT_MAX_RESPONSE = 1 << 20,	  /* largest outbound response body kept */
+};
+
+/* The original's published secrets: refused in production (DECISIONS S1). */
+static const char ORIGINAL_DEFAULT_JWT_SECRET[] = "your-secret-key-change-in-production-12345";
+static const char ORIGINAL_ADMIN_SECRET[] = "delete-all-profiles-2024";
+enum { SECRET_MIN_BYTES = 32 };
+
+/* ==== 2. Small utilities ============================================================== */
+
+struct slice {
+	const char *p;
+	size_t n;
+};
+
+#define S(lit) ((struct slice){(lit), sizeof(lit) - 1})
+
+static bool sl_eq(struct slice a, const char *lit)
+{
+	size_t n = strlen(lit);
+	return a.n == n && memcmp(a.p, lit, n) == 0;
+}
+
+static bool sl_ieq(struct slice a, const char *lit)
+{
+	size_t n = strlen(lit);
+	return a.n == n && strncasecmp(a.p, lit, n) == 0;
+}
+
+static struct slice sl_trim(struct slice s)
+{
+	while (s.n && (s.p[0] == ' ' || s.p[0] == '\t'))
+		s.p++, s.n--;
+	while (s.n && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
+		s.n--;
+	return s;
+}
+
+/* Splits off the next comma-separated element of a header list; false when none is left. */
+static bool sl_next_token(struct slice *list, struct slice *tok)
+{
+	while (list->n) {
+		const char *comma = memchr(list->p, ',', list->n);
+		size_t len = comma ? (size_t)(comma - list->p) : list->n;
+		*tok = sl_trim((struct slice){list->p, len});
+		list->p += comma ? len + 1 : len;
+		list->n -= comma ? len + 1 : len;
+		if (tok->n)
+			return true;
+	}
+	return false;
+}
+
+/* A growable byte buffer with a hard cap; appends past the cap set `over` and are dropped. */
+struct buf {
+	char *p;
+	size_t len, cap, max;
+	bool over;
+	bool borrowed; /* p is not ours to free or realloc (a stack or pool block) */
+};
+
+static bool buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->over)
+		return false;
+	if (b->len + extra <= b->cap)
+		return true;
+	if (b->max && b->len + extra > b->max) {
+		b->over = true;
+		return false;
+	}
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + extra)
+		cap *= 2;
+	if (b->max && cap > b->max)
+		cap = b->max;
+	char *p;
+	if (b->borrowed) {
+		p = malloc(cap);
+		if (p)
+			memcpy(p, b->p, b->len);
+	} else {
+		p = realloc(b->p, cap);
+	}
+	if (!p) {
+		b->over = true;
+		return false;
+	}
+	if (b->borrowed)
+		b->borrowed = false; /* the borrowed block stays with its owner */
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (n && buf_reserve(b, n)) {
+		memcpy(b->p + b->len, data, n);
+		b->len += n;
+	}
+}
+
+static void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+static void buf_addc(struct buf *b, char c) { buf_add(b, &c, 1); }
+
+__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[256];
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof tmp) {
+		buf_add(b, tmp, (size_t)n);
+		return;
+	}
+	if (!buf_reserve(b, (size_t)n + 1))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+static void buf_free(struct buf *b)
+{
+	if (!b->borrowed)
+		free(b->p);
+	*b = (struct buf){.max = b->max};
+}
+
+/*
+ * A per-request arena: bump allocation from chained blocks, all released at once when the
+ * response has been handed over. Handlers allocate decoded strings and tokens here.
+ */
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct arena {
+	struct arena_block *head;
+};
+
+enum { ARENA_BLOCK = 8192 };
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct arena_block *b = a->head;
+	if (!b || b->size - b->used < n) {
+		size_t size = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+		b = malloc(sizeof *b + size);
+		if (!b)
+			return NULL;
+		b->size = size;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+static char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = 0;
+	}
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct arena_block *next = a->head->next;
+		free(a->head);
+		a->head = next;
+	}
+}
+
+/* Monotonic milliseconds, for timers and durations. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double now_mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * ISO-8601 UTC with microseconds and a trailing Z, the fraction left out when it is zero,
+ * as the original's `datetime.utcnow().isoformat() + "Z"` printed it.
+ */
+static void time_iso_utc(char out[40])
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	long us = ts.tv_nsec / 1000;
+	if (us)
+		snprintf(out + n, 40 - n, ".%06ldZ", us);
+	else
+		snprintf(out + n, 40 - n, "Z");
+}
+
+/* Bytes from the kernel's CSPRNG; aborts only if the kernel refuses, which it does not. */
+static void random_bytes(void *out, size_t n)
+{
+	unsigned char *p = out;
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			abort();
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+/* Request ids need to be unique, not secret: a per-thread splitmix64 seeded from the CSPRNG. */
+static uint64_t random_fast(void)
+{
+	static _Thread_local uint64_t state;
+	if (!state)
+		random_bytes(&state, sizeof state);
+	uint64_t z = (state += 0x9e3779b97f4a7c15u);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+static bool ct_equal(const void *a, size_t an, const void *b, size_t bn)
+{
+	const unsigned char *x = a, *y = b;
+	unsigned char diff = an != bn;
+	size_t n = an < bn ? an : bn;
+	for (size_t i = 0; i < n; i++)
+		diff |= x[i] ^ y[i];
+	/* keep the time independent of where the first difference is, and of bn */
+	return diff == 0;
+}
+
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* base64url without padding; `out` holds 4*ceil(n/3)+1 bytes. Returns the length written. */
+static size_t b64url_encode(char *out, const void *in, size_t n)
+{
+	const unsigned char *s = in;
+	size_t o = 0, i = 0;
+	for (; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		out[o++] = B64URL[v >> 18 & 63];
+		out[o++] = B64URL[v >> 12 & 63];
+		out[o++] = B64URL[v >> 6 & 63];
+		out[o++] = B64URL[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)s[i] << 16;
+		out[o++] = B64URL[v >> 18 & 63];
+		out[o++] = B64URL[v >> 12 & 63];
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+		out[o++] = B64URL[v >> 18 & 63];
+		out[o++] = B64URL[v >> 12 & 63];
+		out[o++] = B64URL[v >> 6 & 63];
+	}
+	out[o] = 0;
+	return o;
+}
+
+static int b64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict base64url decoding without padding: returns the decoded length, or -1 for a
+ * character outside the alphabet, an impossible length, or non-zero trailing bits.
+ * `out` holds at least 3*n/4 bytes.
+ */
+static ssize_t b64url_decode(unsigned char *out, const char *in, size_t n)
+{
+	if (n % 4 == 1)
+		return -1;
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int v = b64url_value((unsigned char)in[i]);
+		if (v < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0)
+		return -1;
+	return (ssize_t)o;
+}
+
+/* Parses a whole decimal number in [min, max]; false on anything else. */
+static bool parse_int(const char *s, long long min, long long max, long long *out)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* ==== 3. JSON writer ================================================================== */
+
+/*
+ * Length of the valid UTF-8 sequence at s (1 to 4), or 0 when it is not one: overlong
+ * forms, surrogates and code points past U+10FFFF are invalid (RFC 3629).
+ */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	unsigned cp, min;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
+		if (!len)
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/*
+ * Appends s as a JSON string. Control characters are escaped; invalid UTF-8 becomes
+ * U+FFFD, so droplin's output is always valid JSON whatever a user managed to store.
+ * Non-ASCII is written as is, as the original did.
+ */
+static void json_str(struct buf *b, const char *s, size_t n)
+{
+	buf_addc(b, '"');
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0; /* bytes copied verbatim at once */
+	for (size_t i = 0; i < n;) {
+		unsigned char c = u[i];
+		size_t len = c < 0x80 ? 1 : utf8_seq_len(u + i, n - i);
+		bool plain = len > 1 || (len == 1 && c >= 0x20 && c != '"' && c != '\\' && c != 0x7f);
+		if (plain) {
+			i += len;
+			run += len;
+			continue;
+		}
+		buf_add(b, u + i - run, run);
+		run = 0;
+		if (!len)
+			buf_adds(b, "\xef\xbf\xbd");
+		else if (c == '"')
+			buf_adds(b, "\\\"");
+		else if (c == '\\')
+			buf_adds(b, "\\\\");
+		else if (c == '\n')
+			buf_adds(b, "\\n");
+		else if (c == '\r')
+			buf_adds(b, "\\r");
+		else if (c == '\t')
+			buf_adds(b, "\\t");
+		else
+			buf_printf(b, "\\u%04x", c);
+		i += len ? len : 1;
+	}
+	buf_add(b, u + n - run, run);
+	buf_addc(b, '"');
+}
+
+static void json_cstr(struct buf *b, const char *s) { json_str(b, s, strlen(s)); }
+
+/* `"key":` with a leading comma unless the object was just opened. */
+static void json_key(struct buf *b, const char *key)
+{
+	if (b->len && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
+		buf_addc(b, ',');
+	json_cstr(b, key);
+	buf_addc(b, ':');
+}
+
+static void json_kv_str(struct buf *b, const char *key, const char *v)
+{
+	json_key(b, key);
+	json_cstr(b, v);
+}
+
+static void json_kv_int(struct buf *b, const char *key, long long v)
+{
+	json_key(b, key);
+	buf_printf(b, "%lld", v);
+}
+
+static void json_kv_bool(struct buf *b, const char *key, bool v)
+{
+	json_key(b, key);
+	buf_adds(b, v ? "true" : "false");
+}
+
+/* ==== 4. Logging ====================================================================== */
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+static const char *const LOG_LEVEL_NAMES[] = {"debug", "info", "warn", "error"};
+static enum log_level log_min = LOG_INFO;
+static const char *log_replica = "";
+
+/*
+ * One JSON object per line on stdout, written with a single write() so lines from several
+ * threads never interleave. `fields` is either NULL or a buffer of `,"key":value` pairs.
+ */
+static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields)
+{
+	if (lvl < log_min)
+		return;
+	char ts[40];
+	char line[LOG_LINE_MAX];
+	time_iso_utc(ts);
+	struct buf b = {.p = line, .cap = sizeof line, .max = sizeof line - 2, .borrowed = true};
+	buf_adds(&b, "{\"time\":\"");
+	buf_adds(&b, ts);
+	buf_adds(&b, "\",\"level\":\"");
+	buf_adds(&b, LOG_LEVEL_NAMES[lvl]);
+	buf_adds(&b, "\",\"message\":");
+	json_cstr(&b, msg);
+	if (fields && fields->len)
+		buf_add(&b, fields->p, fields->len);
+	json_kv_str(&b, "replica", log_replica);
+	if (b.over || b.p != line) { /* never truncate into invalid JSON */
+		if (b.p != line)
+			free(b.p);
+		b = (struct buf){.p = line, .cap = sizeof line, .borrowed = true};
+		buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"log line too long\"",
+			   ts, LOG_LEVEL_NAMES[lvl]);
+	}
+	buf_adds(&b, "}\n");
+	ssize_t w = write(STDOUT_FILENO, b.p, b.len);
+	(void)w;
+}
+
+__attribute__((format(printf, 2, 3))) static void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	if (lvl < log_min)
+		return;
+	char msg[LOG_LINE_MAX / 2];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_emit(lvl, msg, NULL);
+}
+
+/* ==== 5. Configuration ================================================================ */
+
+/*
+ * Everything comes from the environment (12-factor). The table below is the single source of
+ * truth for names, defaults, ranges and the text of `droplin --help`.
+ */
+struct config {
+	const char *env; /* production | development */
+	bool dev;
+	const char *host;
+	long long port;
+	const char *database_url;
+	const char *jwt_secret, *previous_jwt_secret, *admin_secret;
+	long long jwt_key_version;
+	long long db_pool_size, db_acquire_timeout_ms, db_connect_timeout_ms, db_query_timeout_ms;
+	long long db_probe_interval_ms, health_stale_ms;
+	double drain_seconds, shutdown_timeout_seconds;
+	long long head_timeout_ms, idle_timeout_ms, keepalive_timeout_ms;
+	long long max_connections, max_connections_per_ip;
+	long long max_head_bytes, max_headers, max_json_body;
+	long long worker_threads;
+	const char *cors_origins;
+	long long trust_proxy;
+	const char *log_level;
+	const char *replica, *region;
+	const char *outbound_ca_file, *outbound_resolve;
+	long long outbound_timeout_ms;
+};
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_SECONDS };
+
+struct cfg_var {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def; /* NULL: unset by default */
+	long long min, max;
+	const char *help;
+};
+
+#define CFG(name, type, field, def, min, max, help) \
+	{name, type, offsetof(struct config, field), def, min, max, help}
+
+static const struct cfg_var CFG_VARS[] = {
+	CFG("DROPLIN_ENV", CFG_STR, env, "production", 0, 0,
+	    "production or development. Development allows missing secrets (random per process), "
+	    "the original's local CORS origins and logged e-mail codes."),
+	CFG("PORT", CFG_INT, port, "8080", 0, 65535, "TCP port to listen on (0: any free port, logged)."),
+	CFG("HOST", CFG_STR, host, "::", 0, 0,
+	    "Address to listen on; the default [::] is dual-stack and accepts IPv4 too."),
+	CFG("DATABASE_URL", CFG_STR, database_url, "", 0, 0,
+	    "PostgreSQL connection string or URL, passed to libpq as given. Inside a scratch image "
+	    "give user= and the password in it."),
+	CFG("JWT_SECRET_KEY", CFG_STR, jwt_secret, NULL, 0, 0,
+	    "HS256 signing key, at least 32 bytes. Required in production."),
+	CFG("PREVIOUS_JWT_SECRET_KEY", CFG_STR, previous_jwt_secret, NULL, 0, 0,
+	    "Previous signing key, accepted for verification during a key rotation."),
+	CFG("JWT_KEY_VERSION", CFG_INT, jwt_key_version, "1", 1, 1000000,
+	    "Current key version written into tokens; tokens of the previous key carry one less."),
+	CFG("ADMIN_SECRET", CFG_STR, admin_secret, NULL, 0, 0,
+	    "Secret for the admin routes (header `secret`, or HTTP Basic password). Required in "
+	    "production."),
+	CFG("DB_POOL_SIZE", CFG_INT, db_pool_size, "4", 1, PG_POOL_HARD_MAX,
+	    "Most PostgreSQL connections this replica opens. Size replicas x DB_POOL_SIZE against "
+	    "max_connections."),
+	CFG("DB_ACQUIRE_TIMEOUT_MS", CFG_INT, db_acquire_timeout_ms, "2000", 1, 600000,
+	    "Longest a request waits for a pooled connection before it gets 503."),
+	CFG("DB_CONNECT_TIMEOUT_MS", CFG_INT, db_connect_timeout_ms, "3000", 1, 600000,
+	    "Longest a new database connection may take to open."),
+	CFG("DB_QUERY_TIMEOUT_MS", CFG_INT, db_query_timeout_ms, "5000", 1, 3600000,
+	    "Longest one query may run; past it droplin cancels it and answers 503."),
+	CFG("DB_PROBE_INTERVAL_MS", CFG_INT, db_probe_interval_ms, "500", 10, 60000,
+	    "How often the probe thread checks the database (and retries migrations)."),
+	CFG("HEALTH_STALE_MS", CFG_INT, health_stale_ms, "2000", 10, 600000,
+	    "/health answers 503 when the database has not answered for this long."),
+	CFG("DRAIN_SECONDS", CFG_SECONDS, drain_seconds, "3", 0, 3600,
+	    "After SIGTERM/SIGINT: keep serving (with /ready at 503) this long before closing the "
+	    "listener."),
+	CFG("SHUTDOWN_TIMEOUT_SECONDS", CFG_SECONDS, shutdown_timeout_seconds, "10", 0, 3600,
+	    "After SIGTERM/SIGINT: exit at the latest after this long, in-flight requests or not."),
+	CFG("HEAD_TIMEOUT_MS", CFG_INT, head_timeout_ms, "10000", 1, 3600000,
+	    "Whole-head deadline: a request head must arrive within this long."),
+	CFG("IDLE_TIMEOUT_MS", CFG_INT, idle_timeout_ms, "30000", 1, 3600000,
+	    "Longest pause while reading a request body."),
+	CFG("KEEPALIVE_TIMEOUT_MS", CFG_INT, keepalive_timeout_ms, "75000", 1, 3600000,
+	    "Idle keep-alive connections close after this long (longer than Railway's 60 s)."),
+	CFG("MAX_CONNECTIONS", CFG_INT, max_connections, "10000", 1, 1000000,
+	    "Cap on open client connections; past it new connections get 503."),
+	CFG("MAX_CONNECTIONS_PER_IP", CFG_INT, max_connections_per_ip, "256", 1, 1000000,
+	    "Cap on open connections from one address."),
+	CFG("MAX_HEAD_BYTES", CFG_INT, max_head_bytes, "16384", 1024, 1048576,
+	    "Largest request head (request line and headers); larger gets 431."),
+	CFG("MAX_HEADERS", CFG_INT, max_headers, "100", 8, HTTP_MAX_HEADERS_HARD,
+	    "Most header fields in a request; more gets 431."),
+	CFG("MAX_JSON_BODY", CFG_INT, max_json_body, "65536", 1024, 16777216,
+	    "Largest request body outside the photo upload; larger gets 413."),
+	CFG("WORKER_THREADS", CFG_INT, worker_threads, "0", 0, 256,
+	    "Threads that run database, bcrypt and outbound work (0: DB_POOL_SIZE + cores)."),
+	CFG("CORS_ORIGINS", CFG_STR, cors_origins, NULL, 0, 0,
+	    "Comma-separated allowed browser origins. Unset: none in production, the original's "
+	    "local-development origins in development."),
+	CFG("TRUST_PROXY", CFG_INT, trust_proxy, "0", 0, 32,
+	    "Number of proxies in front of droplin (Railway: 1); the client address is the N-th "
+	    "from the right of X-Forwarded-For."),
+	CFG("LOG_LEVEL", CFG_STR, log_level, "info", 0, 0, "debug, info, warn or error."),
+	CFG("RAILWAY_REPLICA_ID", CFG_STR, replica, NULL, 0, 0,
+	    "Replica name in /health, logs and metrics (set by Railway; else the host name)."),
+	CFG("RAILWAY_REPLICA_REGION", CFG_STR, region, "", 0, 0, "Region reported by /health."),
+	CFG("OUTBOUND_CA_FILE", CFG_STR, outbound_ca_file, NULL, 0, 0,
+	    "PEM file of extra trust anchors for outbound HTTPS (the Mozilla set is built in)."),
+	CFG("OUTBOUND_RESOLVE", CFG_STR, outbound_resolve, NULL, 0, 0,
+	    "host:port:address[,...] pins host names to addresses for outbound calls, as curl's "
+	    "--resolve."),
+	CFG("OUTBOUND_TIMEOUT_MS", CFG_INT, outbound_timeout_ms, "10000", 100, 600000,
+	    "Whole-call timeout of every outbound HTTPS request."),
+};
+
+static struct config cfg; /* written once in main, read-only afterwards */
+
+static void cfg_help(FILE *f)
+{
+	fprintf(f, "droplin %s: the DropLink backend.\n\n"
+		   "Usage: droplin [--help | --version | --healthcheck | --check-outbound URL]\n\n"
+		   "  --healthcheck        GET http://127.0.0.1:$PORT/health; exit 0 on 200, else 1\n"
+		   "  --check-outbound URL one GET through the outbound HTTPS path; exit 0 on 2xx\n\n"
+		   "Configuration comes from the environment:\n\n",
+		DROPLIN_VERSION);
+	for (size_t i = 0; i < sizeof CFG_VARS / sizeof CFG_VARS[0]; i++) {
+		const struct cfg_var *v = &CFG_VARS[i];
+		fprintf(f, "  %s (default: %s)\n      %s\n", v->name, v->def ? (*v->def ? v->def : "empty") : "unset",
+			v->help);
+	}
+}
+
+/* Reads and checks every variable; on a bad value writes one line into err and fails. */
+static int cfg_load(struct config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof CFG_VARS / sizeof CFG_VARS[0]; i++) {
+		const struct cfg_var *v = &CFG_VARS[i];
+		const char *s = getenv(v->name);
+		if (!s || (!*s && v->type != CFG_STR))
+			s = v->def;
+		void *field = (char *)c + v->offset;
+		if (v->type == CFG_STR) {
+			*(const char **)field = s;
+			continue;
+		}
+		long long n = 0;
+		double d = 0;
+		char *end = NULL;
+		bool ok = s && (v->type == CFG_INT ? parse_int(s, v->min, v->max, &n)
+				: ((d = strtod(s, &end)), end != s && !*end && d >= (double)v->min && d <= (double)v->max));
+		if (!ok) {
+			snprintf(err, errlen, "%s must be a number from %lld to %lld", v->name, v->min, v->max);
+			return -1;
+		}
+		if (v->type == CFG_INT)
+			*(long long *)field = n;
+		else
+			*(double *)field = d;
+	}
+	if (strcmp(c->env, "production") && strcmp(c->env, "development")) {
+		snprintf(err, errlen, "DROPLIN_ENV must be production or development");
+		return -1;
+	}
+	c->dev = !strcmp(c->env, "development");
+	if (!c->database_url)
+		c->database_url = "";
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	bool level_ok = false;
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(c->log_level, levels[i]))
+			log_min = (enum log_level)i, level_ok = true;
+	if (!level_ok) {
+		snprintf(err, errlen, "LOG_LEVEL must be debug, info, warn or error");
+		return -1;
+	}
+	return 0;
+}
+
+static bool secret_is_weak(const char *s)
+{
+	return strlen(s) < SECRET_MIN_BYTES || !strcmp(s, ORIGINAL_DEFAULT_JWT_SECRET) ||
+	       !strcmp(s, ORIGINAL_ADMIN_SECRET);
+}
+
+/*
+ * DECISIONS S1: in production a missing or weak secret stops start-up; in development it is
+ * replaced by a random per-process value, with a warning.
+ */
+static int cfg_check_secrets(struct config *c, char *err, size_t errlen)
+{
+	static char generated[2][48];
+	const char **secrets[2] = {&c->jwt_secret, &c->admin_secret};
+	static const char *const names[2] = {"JWT_SECRET_KEY", "ADMIN_SECRET"};
+	for (int i = 0; i < 2; i++) {
+		const char *s = *secrets[i];
+		bool weak = !s || !*s || secret_is_weak(s);
+		if (!weak)
+			continue;
+		if (!c->dev) {
+			snprintf(err, errlen, "%s is %s: set it to a random value of at least %d bytes",
+				 names[i], !s || !*s ? "missing" : "too weak", SECRET_MIN_BYTES);
+			return -1;
+		}
+		unsigned char raw[32];
+		random_bytes(raw, sizeof raw);
+		b64url_encode(generated[i], raw, sizeof raw);
+		*secrets[i] = generated[i];
+		log_msg(LOG_WARN, "%s is %s; using a random per-process value (development only)", names[i],
+			!s || !*s ? "missing" : "weak");
+	}
+	if (c->previous_jwt_secret && *c->previous_jwt_secret && secret_is_weak(c->previous_jwt_secret))
+		log_msg(LOG_WARN, "PREVIOUS_JWT_SECRET_KEY is weak; it is accepted for verification only "
+				  "until the rotation ends");
+	return 0;
+}
+
+/* ==== 6. HTTP request parsing ========================================================= */
+
+/*
+ * RFC 9112, strictly (DECISIONS S8). The parser reads a complete head in place and fills
+ * slices that borrow from the caller's buffer; nothing is copied or allocated. It returns the
+ * head's length, -2 when more bytes are needed, or -1 with *status set (400, 431 or 505).
+ */
+struct http_header {
+	struct slice name, value;
+};
+
+enum http_body { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+
+struct http_req {
+	struct slice method, target, path, query;
+	int minor; /* HTTP/1.<minor> */
+	int n_headers;
+	struct http_header headers[HTTP_MAX_HEADERS_HARD];
+	/* framing, from http_frame() */
+	enum http_body body_kind;
+	uint64_t content_length;
+	bool keep_alive, expect_continue;
+	struct slice body; /* the whole body once read; borrowed from the connection */
+};
+
+static bool http_is_tchar(unsigned char c)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c && strchr(extra, c));
+}
+
+/* A field-value byte: HTAB, SP, VCHAR or obs-text. NUL, CR, LF and other controls are not. */
+static bool http_is_vbyte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+/* Expects CRLF at *i; -2 when the buffer ends first, -1 for anything else (bare CR or LF). */
+static int http_crlf(const char *b, size_t len, size_t *i)
+{
+	if (*i >= len)
+		return -2;
+	if (b[*i] != '\r')
+		return -1;
+	if (*i + 1 >= len)
+		return -2;
+	if (b[*i + 1] != '\n')
+		return -1;
+	*i += 2;
+	return 0;
+}
+
+static int http_parse_request_line(const char *b, size_t len, size_t *pi, struct http_req *r,
+				   int *status)
+{
+	size_t i = *pi, start = i;
+	while (i < len && http_is_tchar((unsigned char)b[i]))
+		i++;
+	if (i >= len)
+		return -2;
+	if (i == start || b[i] != ' ')
+		return -1;
+	r->method = (struct slice){b + start, i - start};
+	start = ++i;
+	while (i < len && (unsigned char)b[i] > 0x20 && (unsigned char)b[i] < 0x7f)
+		i++;
+	if (i >= len)
+		return -2;
+	if (i == start || b[i] != ' ')
+		return -1;
+	r->target = (struct slice){b + start, i - start};
+	start = ++i;
+	static const char proto[] = "HTTP/1.1";
+	for (size_t k = 0; k < sizeof proto - 1; k++, i++) {
+		if (i >= len)
+			return -2;
+		bool digit = k == 5 || k == 7;
+		if (digit ? !isdigit((unsigned char)b[i]) : b[i] != proto[k])
+			return -1;
+	}
+	if (b[start + 5] != '1' || (b[start + 7] != '0' && b[start + 7] != '1')) {
+		*status = 505;
+		return -1;
+	}
+	r->minor = b[start + 7] - '0';
+	int rc = http_crlf(b, len, &i);
+	if (rc)
+		return rc;
+	*pi = i;
+	return 0;
+}
+
+static int http_parse_head(const char *b, size_t len, struct http_req *r, int max_headers,
+			   int *status)
+{
+	size_t i = 0;
+	*status = 400;
+	r->n_headers = 0;
+	/* RFC 9112 2.2: ignore a few empty lines before the request line */
+	for (int k = 0; k < 4 && i < len && b[i] == '\r'; k++) {
+		int rc = http_crlf(b, len, &i);
+		if (rc)
+			return rc;
+	}
+	int rc = http_parse_request_line(b, len, &i, r, status);
+	if (rc)
+		return rc;
+	for (;;) {
+		if (i >= len)
+			return -2;
+		if (b[i] == '\r') {
+			rc = http_crlf(b, len, &i);
+			return rc ? rc : (int)i;
+		}
+		if (b[i] == ' ' || b[i] == '\t')
+			return -1; /* obs-fold, or whitespace before the first field */
+		size_t start = i;
+		while (i < len && http_is_tchar((unsigned char)b[i]))
+			i++;
+		if (i >= len)
+			return -2;
+		if (i == start || b[i] != ':')
+			return -1; /* includes whitespace between name and colon */
+		struct slice name = {b + start, i - start};
+		i++;
+		while (i < len && (b[i] == ' ' || b[i] == '\t'))
+			i++;
+		start = i;
+		while (i < len && http_is_vbyte((unsigned char)b[i]))
+			i++;
+		if (i >= len)
+			return -2;
+		struct slice value = sl_trim((struct slice){b + start, i - start});
+		rc = http_crlf(b, len, &i);
+		if (rc)
+			return rc;
+		if (r->n_headers >= max_headers) {
+			*status = 431;
+			return -1;
+		}
+		r->headers[r->n_headers++] = (struct http_header){name, value};
+	}
+}
+
+/* The value of the only header with this name; *count says how many there were. */
+static struct slice http_header_get(const struct http_req *r, const char *name, int *count)
+{
+	struct slice v = {NULL, 0};
+	int n = 0;
+	for (int i = 0; i < r->n_headers; i++)
+		if (sl_ieq(r->headers[i].name, name)) {
+			if (!n++)
+				v = r->headers[i].value;
+		}
+	if (count)
+		*count = n;
+	return v;
+}
+
+static struct slice http_header(const struct http_req *r, const char *name)
+{
+	return http_header_get(r, name, NULL);
+}
+
+/* Splits the target into path and query; accepts origin-form and absolute-form. */
+static int http_split_target(struct http_req *r)
+{
+	struct slice t = r->target;
+	if (t.n >= 7 && (!strncasecmp(t.p, "http://", 7) || (t.n >= 8 && !strncasecmp(t.p, "https://", 8)))) {
+		size_t skip = t.p[4] == ':' ? 7 : 8;
+		const char *slash = memchr(t.p + skip, '/', t.n - skip);
+		if (!slash)
+			t = S("/");
+		else
+			t = (struct slice){slash, t.n - (size_t)(slash - t.p)};
+	} else if (sl_eq(t, "*")) {
+		if (!sl_eq(r->method, "OPTIONS"))
+			return -1;
+	} else if (!t.n || t.p[0] != '/') {
+		return -1;
+	}
+	if (memchr(t.p, '#', t.n))
+		return -1;
+	const char *q = memchr(t.p, '?', t.n);
+	r->path = (struct slice){t.p, q ? (size_t)(q - t.p) : t.n};
+	r->query = q ? (struct slice){q + 1, t.n - r->path.n - 1} : (struct slice){"", 0};
+	return 0;
+}
+
+/* Content-Length: 1*DIGIT, nothing else, at most 18 digits so it cannot overflow. */
+static int http_parse_length(struct slice v, uint64_t *out)
+{
+	if (!v.n || v.n > 18)
+		return -1;
+	uint64_t n = 0;
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(v.p[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * Decides how the message is framed and whether the connection persists. Every ambiguity a
+ * proxy might resolve differently is refused with 400 (request smuggling, RFC 9112 6.3).
+ */
+static int http_frame(struct http_req *r, int *status)
+{
+	*status = 400;
+	int n_host, n_cl, n_te;
+	http_header_get(r, "Host", &n_host);
+	if (n_host > 1 || (r->minor == 1 && n_host == 0))
+		return -1;
+	if (http_split_target(r))
+		return -1;
+	struct slice cl = http_header_get(r, "Content-Length", &n_cl);
+	http_header_get(r, "Transfer-Encoding", &n_te);
+	r->body_kind = BODY_NONE;
+	r->content_length = 0;
+	if (n_te) {
+		if (n_cl || r->minor == 0)
+			return -1;
+		int codings = 0;
+		for (int i = 0; i < r->n_headers; i++) {
+			if (!sl_ieq(r->headers[i].name, "Transfer-Encoding"))
+				continue;
+			struct slice list = r->headers[i].value, tok;
+			while (sl_next_token(&list, &tok))
+				if (!sl_ieq(tok, "chunked") || codings++)
+					return -1;
+		}
+		if (codings != 1)
+			return -1;
+		r->body_kind = BODY_CHUNKED;
+	} else if (n_cl) {
+		if (n_cl > 1 || http_parse_length(cl, &r->content_length))
+			return -1;
+		if (r->content_length)
+			r->body_kind = BODY_LENGTH;
+	}
+	r->keep_alive = r->minor == 1;
+	struct slice conn = http_header(r, "Connection"), tok;
+	while (sl_next_token(&conn, &tok)) {
+		if (sl_ieq(tok, "close"))
+			r->keep_alive = false;
+		else if (sl_ieq(tok, "keep-alive") && r->minor == 0)
+			r->keep_alive = true;
+	}
+	struct slice expect = http_header(r, "Expect");
+	r->expect_continue = false;
+	if (expect.n) {
+		if (!sl_ieq(expect, "100-continue") || r->minor == 0) {
+			*status = 417;
+			return -1;
+		}
+		r->expect_continue = r->body_kind != BODY_NONE;
+	}
+	return 0;
+}
+
+/*
+ * Incremental chunked decoding (RFC 9112 7.1). Feeds on whatever bytes have arrived and
+ * appends chunk data to `out`; returns the bytes consumed (a partial line is left for the
+ * next call), or -1 with *status 400 (malformed) or 413 (body larger than out->max).
+ */
+enum chunk_state { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER, CHUNK_DONE };
+enum { CHUNK_LINE_MAX = 4096 };
+
+struct chunked {
+	enum chunk_state state;
+	uint64_t remaining;
+};
+
+static ssize_t http_chunk_size_line(struct chunked *c, const char *in, size_t n, int *status)
+{
+	const char *lf = memchr(in, '\n', n < CHUNK_LINE_MAX ? n : CHUNK_LINE_MAX);
+	if (!lf)
+		return n >= CHUNK_LINE_MAX ? -1 : -2;
+	size_t line = (size_t)(lf - in);
+	if (!line || in[line - 1] != '\r')
+		return -1;
+	size_t i = 0;
+	uint64_t size = 0;
+	for (; i < line - 1 && isxdigit((unsigned char)in[i]); i++) {
+		if (i >= 15)
+			return -1;
+		int d = isdigit((unsigned char)in[i]) ? in[i] - '0' : (tolower((unsigned char)in[i]) - 'a' + 10);
+		size = size * 16 + (uint64_t)d;
+	}
+	if (!i)
+		return -1;
+	/* chunk extensions: `;name[=value]`, ignored, but no controls or bare CR */
+	if (i < line - 1 && in[i] != ';' && in[i] != ' ' && in[i] != '\t')
+		return -1;
+	for (; i < line - 1; i++)
+		if (!http_is_vbyte((unsigned char)in[i]))
+			return -1;
+	c->remaining = size;
+	c->state = size ? CHUNK_DATA : CHUNK_TRAILER;
+	(void)status;
+	return (ssize_t)line + 1;
+}
+
+static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, struct buf *out,
+				 int *status)
+{
+	size_t used = 0;
+	*status = 400;
+	while (used < n && c->state != CHUNK_DONE) {
+		const char *p = in + used;
+		size_t avail = n - used;
+		ssize_t k;
+		switch (c->state) {
+		case CHUNK_SIZE:
+			k = http_chunk_size_line(c, p, avail, status);
+			break;
+		case CHUNK_DATA:
+			k = (ssize_t)(avail < c->remaining ? avail : c->remaining);
+			if (out->len + (size_t)k > out->max) {
+				*status = 413;
+				return -1;
+			}
+			buf_add(out, p, (size_t)k);
+			if (out->over)
+				return -1;
+			c->remaining -= (uint64_t)k;
+			if (!c->remaining)
+				c->state = CHUNK_DATA_END;
+			break;
+		case CHUNK_DATA_END:
+			k = avail < 2 ? -2 : (p[0] == '\r' && p[1] == '\n') ? 2 : -1;
+			if (k == 2)
+				c->state = CHUNK_SIZE;
+			break;
+		case CHUNK_TRAILER: {
+			/* trailer fields are read and dropped; an empty line ends the message */
+			const char *lf = memchr(p, '\n', avail < CHUNK_LINE_MAX ? avail : CHUNK_LINE_MAX);
+			if (!lf) {
+				k = avail >= CHUNK_LINE_MAX ? -1 : -2;
+				break;
+			}
+			size_t line = (size_t)(lf - p);
+			if (!line || p[line - 1] != '\r')
+				return -1;
+			for (size_t j = 0; j + 1 < line; j++)
+				if (!http_is_vbyte((unsigned char)p[j]) || (j == 0 && (p[0] == ' ' || p[0] == '\t')))
+					return -1;
+			if (line == 1)
+				c->state = CHUNK_DONE;
+			k = (ssize_t)line + 1;
+			break;
+		}
+		default:
+			return -1;
+		}
+		if (k == -2)
+			break;
+		if (k < 0)
+			return -1;
+		used += (size_t)k;
+	}
+	return (ssize_t)used;
+}
+
+/* ==== 7. HTTP responses, CORS and request context ===================================== */
+
+struct route;
+
+/* Everything one request's handler sees and produces; lives in the connection's rblock. */
+struct ctx {
+	const struct http_req *req;
+	const struct route *route;
+	struct slice params[4]; /* {name} segments of the route template, in order */
+	struct arena arena;
+	int status;
+	const char *ctype;
+	struct buf body;
+	struct buf headers; /* extra "Name: value\r\n" lines */
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char client_ip[INET6_ADDRSTRLEN];
+	struct slice origin; /* the Origin header when it is allowed, else empty */
+	int64_t t_start, t_queued;
+};
+
+static const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 307: return "Temporary Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 417: return "Expectation Failed";
+	case 422: return "Unprocessable Entity";
+	case 423: return "Locked";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+/* The original's security headers (ORIGINAL_API 8), on every response. */
+static const char HTTP_SECURITY_HEADERS[] =
+	"Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
+	"X-Frame-Options: DENY\r\n"
+	"X-Content-Type-Options: nosniff\r\n"
+	"X-XSS-Protection: 1; mode=block\r\n"
+	"Referrer-Policy: strict-origin-when-cross-origin\r\n";
+
+static void resp_header(struct ctx *c, const char *name, const char *value)
+{
+	buf_adds(&c->headers, name);
+	buf_adds(&c->headers, ": ");
+	buf_adds(&c->headers, value);
+	buf_adds(&c->headers, "\r\n");
+}
+
+/* Starts a JSON object body; handlers add fields with json_kv_* and close with resp_end. */
+static struct buf *resp_json(struct ctx *c, int status)
+{
+	c->status = status;
+	c->ctype = "application/json";
+	c->body.len = 0;
+	buf_addc(&c->body, '{');
+	return &c->body;
+}
+
+static void resp_end(struct ctx *c) { buf_addc(&c->body, '}'); }
+
+/* The original's error shape: {"detail": "..."} */
+static void resp_detail(struct ctx *c, int status, const char *detail)
+{
+	json_kv_str(resp_json(c, status), "detail", detail);
+	resp_end(c);
+}
+
+static void resp_text(struct ctx *c, int status, const char *text)
+{
+	c->status = status;
+	c->ctype = "text/plain; charset=utf-8";
+	c->body.len = 0;
+	buf_adds(&c->body, text);
+}
+
+/* DECISIONS F: a 500 never carries internal text; the cause goes to the log. */
+static void resp_internal_error(struct ctx *c, const char *cause)
+{
+	log_msg(LOG_ERROR, "internal error: %s (request %s)", cause, c->request_id);
+	struct buf *b = resp_json(c, 500);
+	json_kv_str(b, "detail", "Internal server error");
+	json_kv_str(b, "request_id", c->request_id);
+	resp_end(c);
+}
+
+/* --- CORS (DECISIONS S9, ORIGINAL_API 8) --- */
+
+static const char CORS_ALLOW_METHODS[] = "GET, POST, PUT, DELETE, OPTIONS";
+static const char CORS_ALLOW_HEADERS[] =
+	"Accept, Accept-Language, Authorization, Content-Language, Content-Type, Origin, "
+	"X-Requested-With";
+
+/* "http://<prefix><digits>[.<digits>...]:<digits>" shapes of the original's dev regex. */
+static bool cors_dev_pattern(struct slice o)
+{
+	static const char local[] = "http://localhost:", lan[] = "http://192.168.";
+	size_t i;
+	if (o.n > sizeof local - 1 && !strncmp(o.p, local, sizeof local - 1)) {
+		for (i = sizeof local - 1; i < o.n; i++)
+			if (!isdigit((unsigned char)o.p[i]))
+				return false;
+		return true;
+	}
+	if (o.n <= sizeof lan - 1 || strncmp(o.p, lan, sizeof lan - 1))
+		return false;
+	/* \d+\.\d+:\d+ */
+	int part = 0, digits = 0;
+	for (i = sizeof lan - 1; i < o.n; i++) {
+		char ch = o.p[i];
+		if (isdigit((unsigned char)ch)) {
+			digits++;
+		} else if (digits && ((part == 0 && ch == '.') || (part == 1 && ch == ':'))) {
+			part++, digits = 0;
+		} else {
+			return false;
+		}
+	}
+	return part == 2 && digits;
+}
+
+static bool cors_allowed(struct slice origin)
+{
+	if (!origin.n || sl_eq(origin, "null"))
+		return false;
+	if (cfg.cors_origins && *cfg.cors_origins) {
+		struct slice list = {cfg.cors_origins, strlen(cfg.cors_origins)}, tok;
+		while (sl_next_token(&list, &tok))
+			if (tok.n == origin.n && !memcmp(tok.p, origin.p, tok.n))
+				return true;
+		return false;
+	}
+	if (!cfg.dev)
+		return false;
+	return sl_eq(origin, "http://localhost:8081") || sl_eq(origin, "http://localhost:19006") ||
+	       sl_eq(origin, "http://192.168.1.92:8081") || cors_dev_pattern(origin);
+}
+
+static bool cors_header_allowed(struct slice h)
+{
+	struct slice list = S(CORS_ALLOW_HEADERS), tok;
+	while (sl_next_token(&list, &tok))
+		if (tok.n == h.n && !strncasecmp(tok.p, h.p, h.n))
+			return true;
+	return false;
+}
+
+/* A preflight answered as Starlette's CORSMiddleware did: 200 "OK" or 400 with the reasons. */
+static void cors_preflight(struct ctx *c)
+{
+	const struct http_req *r = c->req;
+	struct slice origin = http_header(r, "Origin");
+	struct slice method = http_header(r, "Access-Control-Request-Method");
+	struct slice hdrs = http_header(r, "Access-Control-Request-Headers"), tok;
+	char failures[64] = "";
+	bool origin_ok = cors_allowed(origin);
+	if (!origin_ok)
+		strcat(failures, "origin");
+	struct slice methods = S(CORS_ALLOW_METHODS);
+	bool method_ok = false;
+	while (sl_next_token(&methods, &tok))
+		method_ok |= tok.n == method.n && !memcmp(tok.p, method.p, tok.n);
+	if (!method_ok)
+		strcat(failures, *failures ? ", method" : "method");
+	bool headers_ok = true;
+	while (sl_next_token(&hdrs, &tok))
+		headers_ok &= cors_header_allowed(tok);
+	if (!headers_ok)
+		strcat(failures, *failures ? ", headers" : "headers");
+	if (origin_ok)
+		c->origin = origin;
+	resp_header(c, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
+	resp_header(c, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+	resp_header(c, "Access-Control-Max-Age", "3600");
+	if (*failures) {
+		char text[96];
+		snprintf(text, sizeof text, "Disallowed CORS %s", failures);
+		resp_text(c, 400, text);
+		return;
+	}
+	resp_text(c, 200, "OK");
+}
+
+/*
+ * Serialises the response head and body into out. `closing` adds Connection: close; a
+ * HEAD request gets the head only.
+ */
+static void http_serialize(const struct ctx *c, bool head_only, bool closing, bool http10_keepalive,
+			   struct buf *out)
+{
+	buf_printf(out, "HTTP/1.1 %d %s\r\n", c->status, http_reason(c->status));
+	if (c->ctype) {
+		buf_adds(out, "Content-Type: ");
+		buf_adds(out, c->ctype);
+		buf_adds(out, "\r\n");
+	}
+	buf_printf(out, "Content-Length: %zu\r\n", c->body.len);
+	if (c->request_id[0]) {
+		buf_adds(out, "X-Request-ID: ");
+		buf_adds(out, c->request_id);
+		buf_adds(out, "\r\n");
+	}
+	buf_add(out, HTTP_SECURITY_HEADERS, sizeof HTTP_SECURITY_HEADERS - 1);
+	if (c->origin.n) {
+		buf_adds(out, "Access-Control-Allow-Origin: ");
+		buf_add(out, c->origin.p, c->origin.n);
+		buf_adds(out, "\r\nAccess-Control-Allow-Credentials: true\r\n"
+			      "Access-Control-Expose-Headers: Content-Length, Content-Type\r\n"
+			      "Vary: Origin\r\n");
+	}
+	buf_add(out, c->headers.p, c->headers.len);
+	if (closing)
+		buf_adds(out, "Connection: close\r\n");
+	else if (http10_keepalive)
+		buf_adds(out, "Connection: keep-alive\r\n");
+	buf_adds(out, "\r\n");
+	if (!head_only)
+		buf_add(out, c->body.p, c->body.len);
+}
+
+/* An inbound request id is honoured when it is short and plain; otherwise we make one. */
+static void ctx_request_id(struct ctx *c)
+{
+	struct slice id = http_header(c->req, "X-Request-ID");
+	if (!id.n)
+		id = http_header(c->req, "X-Railway-Request-Id");
+	bool sane = id.n > 0 && id.n <= HTTP_REQUEST_ID_MAX;
+	for (size_t i = 0; sane && i < id.n; i++)
+		sane = isalnum((unsigned char)id.p[i]) || strchr("-_.:/+=", id.p[i]);
+	if (sane) {
+		memcpy(c->request_id, id.p, id.n);
+		c->request_id[id.n] = 0;
+		return;
+	}
+	uint64_t a = random_fast(), b = random_fast();
+	snprintf(c->request_id, sizeof c->request_id, "%016" PRIx64 "%016" PRIx64, a, b);
+}
+
+/* Client address per DECISIONS P: the TRUST_PROXY-th entry from the right of X-Forwarded-For. */
+static void ctx_client_ip(struct ctx *c, const char *peer)
+{
+	snprintf(c->client_ip, sizeof c->client_ip, "%s", peer);
+	if (!cfg.trust_proxy)
+		return;
+	struct slice xff = {NULL, 0};
+	for (int i = 0; i < c->req->n_headers; i++) /* several X-Forwarded-For fields form one list */
+		if (sl_ieq(c->req->headers[i].name, "X-Forwarded-For"))
+			xff = c->req->headers[i].value;
+	struct slice pick = {NULL, 0};
+	if (xff.n) {
+		long long want = cfg.trust_proxy;
+		size_t end = xff.n;
+		for (;;) {
+			const char *comma = memrchr(xff.p, ',', end);
+			size_t start = comma ? (size_t)(comma - xff.p) + 1 : 0;
+			struct slice tok = sl_trim((struct slice){xff.p + start, end - start});
+			if (tok.n && !--want) {
+				pick = tok;
+				break;
+			}
+			if (!comma)
+				break;
+			end = (size_t)(comma - xff.p);
+		}
+	} else {
+		pick = sl_trim(http_header(c->req, "X-Real-IP"));
+	}
+	unsigned char tmp[16];
+	char s[INET6_ADDRSTRLEN];
+	if (pick.n && pick.n < sizeof s) {
+		memcpy(s, pick.p, pick.n);
+		s[pick.n] = 0;
+		if (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1)
+			memcpy(c->client_ip, s, pick.n + 1);
+	}
+}
+
+/* ==== 8. Event loop and connections =================================================== */
+
+enum conn_state {
+	CONN_HEAD,  /* waiting for (the rest of) a request head; idle keep-alive when rlen == 0 */
+	CONN_BODY,  /* reading the body */
+	CONN_BUSY,  /* a worker runs the handler; the socket is not polled */
+	CONN_WRITE, /* the response is being written */
+};
+
+enum deadline_kind { DL_NONE, DL_KEEPALIVE, DL_HEAD, DL_IDLE, DL_WRITE };
+
+/*
+ * What one in-flight request needs beyond the connection: parsed head, context, decoded body
+ * and the read buffer itself. Taken from a free list when a request starts and returned when
+ * the connection goes idle, so an idle keep-alive connection costs only its struct conn.
+ */
+struct rblock {
+	struct rblock *next_free;
+	struct http_req req;
+	struct ctx ctx;
+	struct buf body; /* a body that does not fit after the head, or a chunked one */
+	size_t cap;	 /* size of data[] */
+	char data[];
+};
+
+struct conn {
+	struct conn *prev, *next; /* every open connection, for the timer sweep */
+	struct conn *next_job;	  /* work and completion queues */
+	int fd;
+	enum conn_state state;
+	enum deadline_kind dl_kind;
+	uint32_t events; /* what epoll watches now; 0: not registered */
+	bool close_after, head_only, http10_keepalive;
+	int64_t deadline;
+	struct rblock *rb;
+	size_t rlen;	 /* bytes in rb->data */
+	size_t head_len; /* parsed head, 0 while none */
+	size_t consumed; /* bytes of rb->data this request used up (head and in-place body) */
+	struct chunked ck;
+	struct buf out;
+	size_t out_off;
+	uint32_t ip_slot;
+	char peer[INET6_ADDRSTRLEN];
+};
+
+struct iptab_entry {
+	struct in6_addr addr;
+	uint32_t count;
+};
+
+static struct {
+	int ep, listen_fd, event_fd, signal_fd, reserve_fd;
+	struct conn *conns;
+	long long n_conns;
+	struct rblock *free_blocks;
+	int n_free_blocks;
+	struct iptab_entry iptab[IPTAB_SIZE];
+	int64_t tick_ms;
+	/* drain (DECISIONS R5) */
+	atomic_bool draining;
+	int64_t drain_close_at, exit_deadline;
+	bool listener_closed;
+	/* jobs: the loop pushes onto `work`, workers push finished ones onto `done` */
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv;
+	struct conn *work_head, *work_tail, *done_head;
+	int n_work, n_busy;
+	bool stopping;
+	int64_t started_ms;
+} L = {.ep = -1, .listen_fd = -1, .event_fd = -1, .signal_fd = -1, .reserve_fd = -1,
+       .mu = PTHREAD_MUTEX_INITIALIZER, .work_cv = PTHREAD_COND_INITIALIZER};
+
+enum { EV_LISTEN = 1, EV_JOBS = 2, EV_SIGNAL = 3 }; /* epoll tags that are not connections */
+
+static void route_dispatch(struct conn *c);
+static void worker_enqueue(struct conn *c);
+
+static struct rblock *rblock_get(void)
+{
+	struct rblock *b = L.free_blocks;
+	size_t cap = (size_t)cfg.max_head_bytes + HTTP_RBUF_SLACK;
+	if (b) {
+		L.free_blocks = b->next_free;
+		L.n_free_blocks--;
+	} else {
+		b = malloc(sizeof *b + cap);
+		if (!b)
+			return NULL;
+		b->cap = cap;
+	}
+	memset(b, 0, offsetof(struct rblock, cap));
+	return b;
+}
+
+static void rblock_put(struct rblock *b)
+{
+	buf_free(&b->body);
+	buf_free(&b->ctx.body);
+	buf_free(&b->ctx.headers);
+	arena_free(&b->ctx.arena);
+	if (L.n_free_blocks >= BUF_POOL_KEEP) {
+		free(b);
+		return;
+	}
+	b->next_free = L.free_blocks;
+	L.free_blocks = b;
+	L.n_free_blocks++;
+}
+
+static uint32_t iptab_slot(const struct in6_addr *a)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a->s6_addr[i]) * 16777619u;
+	for (uint32_t i = 0; i < IPTAB_SIZE; i++) {
+		uint32_t s = (h + i) & (IPTAB_SIZE - 1);
+		struct iptab_entry *e = &L.iptab[s];
+		if (!e->count || !memcmp(&e->addr, a, sizeof *a)) {
+			e->addr = *a;
+			return s;
+		}
+	}
+	return UINT32_MAX; /* table full: more than IPTAB_SIZE addresses at once */
+}
+
+static void conn_watch(struct conn *c, uint32_t events)
+{
+	if (c->events == events)
+		return;
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+	int op = !c->events ? EPOLL_CTL_ADD : !events ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+	if (epoll_ctl(L.ep, op, c->fd, &ev) == 0 || op == EPOLL_CTL_DEL)
+		c->events = events;
+}
+
+static void conn_set_deadline(struct conn *c, enum deadline_kind kind)
+{
+	long long ms = 0;
+	switch (kind) {
+	case DL_KEEPALIVE: ms = cfg.keepalive_timeout_ms; break;
+	case DL_HEAD: ms = cfg.head_timeout_ms; break;
+	case DL_IDLE:
+	case DL_WRITE: ms = cfg.idle_timeout_ms; break;
+	case DL_NONE: break;
+	}
+	c->dl_kind = kind;
+	c->deadline = kind == DL_NONE ? 0 : now_ms() + ms;
+}
+
+static void conn_close(struct conn *c)
+{
+	conn_watch(c, 0);
+	close(c->fd);
+	if (c->ip_slot != UINT32_MAX)
+		L.iptab[c->ip_slot].count--;
+	if (c->rb)
+		rblock_put(c->rb);
+	buf_free(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		L.conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	L.n_conns--;
+	free(c);
+}
+
+static void conn_log(struct conn *c)
+{
+	const struct ctx *x = &c->rb->ctx;
+	const struct http_req *r = &c->rb->req;
+	enum log_level lvl = LOG_INFO;
+	if (r->path.n && (sl_eq(r->path, "/health") || sl_eq(r->path, "/ready") || sl_eq(r->path, "/livez")))
+		lvl = LOG_DEBUG; /* probes arrive every few seconds from every balancer */
+	if (lvl < log_min)
+		return;
+	char fields[LOG_LINE_MAX / 2];
+	struct buf f = {.p = fields, .cap = sizeof fields, .max = sizeof fields, .borrowed = true};
+	json_kv_str(&f, "request_id", x->request_id);
+	json_key(&f, "method");
+	json_str(&f, r->method.p, r->method.n < 16 ? r->method.n : 16);
+	json_key(&f, "path");
+	json_str(&f, r->path.p, r->path.n < 256 ? r->path.n : 256);
+	json_kv_int(&f, "status", x->status);
+	json_key(&f, "duration_ms");
+	buf_printf(&f, "%.3f", (double)(now_ms() - x->t_start));
+	json_kv_str(&f, "ip", x->client_ip);
+	if (f.over)
+		f.len = 0;
+	log_emit(lvl, "request", &f);
+}
+
+/* Writes what is pending; true when all of it is out (or the connection died). */
+static bool conn_flush(struct conn *c, bool *dead)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		*dead = true;
+		return true;
+	}
+	c->out.len = c->out_off = 0;
+	return true;
+}
+
+static void conn_advance(struct conn *c);
+
+/* The response in rb->ctx is complete: serialise it, log it and start writing. */
+static void conn_respond(struct conn *c)
+{
+	struct ctx *x = &c->rb->ctx;
+	if (atomic_load(&L.draining) || !c->rb->req.keep_alive)
+		c->close_after = true;
+	if (x->status == 0)
+		resp_internal_error(x, "handler wrote no response");
+	if (x->body.over || x->headers.over)
+		resp_internal_error(x, "response too large");
+	http_serialize(x, c->head_only, c->close_after, c->http10_keepalive && !c->close_after, &c->out);
+	conn_log(c);
+	c->state = CONN_WRITE;
+	conn_set_deadline(c, DL_WRITE);
+	conn_advance(c);
+}
+
+/* Answers a request that could not be parsed or framed; the connection then closes. */
+static void conn_fail(struct conn *c, int status, const char *detail)
+{
+	struct ctx *x = &c->rb->ctx;
+	c->close_after = true;
+	c->rb->req.keep_alive = false;
+	if (!x->request_id[0]) {
+		uint64_t a = random_fast();
+		snprintf(x->request_id, sizeof x->request_id, "%016" PRIx64, a);
+	}
+	if (!x->t_start)
+		x->t_start = now_ms();
+	resp_detail(x, status, detail);
+	conn_respond(c);
+}
+
+static const char *http_status_detail(int status)
+{
+	switch (status) {
+	case 408: return "Request timeout";
+	case 413: return "Request body too large";
+	case 417: return "Expectation not supported";
+	case 431: return "Request header fields too large";
+	case 505: return "HTTP version not supported";
+	default: return "Bad request";
+	}
+}
+
+/* The head is complete: frame it, find the route and decide how to read the body. */
+static void conn_start_request(struct conn *c, size_t head_len)
+{
+	struct rblock *rb = c->rb;
+	struct http_req *r = &rb->req;
+	struct ctx *x = &rb->ctx;
+	int status;
+	x->req = r;
+	x->t_start = now_ms();
+	c->head_len = head_len;
+	ctx_request_id(x);
+	ctx_client_ip(x, c->peer);
+	if (http_frame(r, &status)) {
+		conn_fail(c, status, http_status_detail(status));
+		return;
+	}
+	c->head_only = sl_eq(r->method, "HEAD");
+	c->http10_keepalive = r->minor == 0 && r->keep_alive;
+	uint64_t limit = (uint64_t)cfg.max_json_body;
+	if (r->body_kind == BODY_LENGTH && r->content_length > limit) {
+		conn_fail(c, 413, http_status_detail(413)); /* decided before any body byte is read */
+		return;
+	}
+	if (r->expect_continue) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		ssize_t w = send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
+		(void)w;
+	}
+	rb->body = (struct buf){.max = (size_t)limit};
+	c->ck = (struct chunked){CHUNK_SIZE, 0};
+	c->consumed = head_len;
+	c->state = CONN_BODY;
+	conn_set_deadline(c, DL_IDLE);
+}
+
+/* Consumes body bytes that have arrived; true when the body is complete. */
+static bool conn_read_body(struct conn *c)
+{
+	struct rblock *rb = c->rb;
+	struct http_req *r = &rb->req;
+	if (r->body_kind == BODY_NONE) {
+		r->body = (struct slice){"", 0};
+		return true;
+	}
+	if (r->body_kind == BODY_LENGTH && c->head_len + r->content_length <= rb->cap) {
+		if (c->rlen < c->head_len + r->content_length)
+			return false; /* read in place */
+		r->body = (struct slice){rb->data + c->head_len, r->content_length};
+		c->consumed = c->head_len + r->content_length;
+		return true;
+	}
+	/* move what arrived out of the read buffer, leaving pipelined bytes behind the head */
+	char *p = rb->data + c->head_len;
+	size_t avail = c->rlen - c->head_len, used;
+	bool done;
+	if (r->body_kind == BODY_LENGTH) {
+		used = r->content_length - rb->body.len;
+		used = avail < used ? avail : used;
+		buf_add(&rb->body, p, used);
+		done = rb->body.len == r->content_length;
+	} else {
+		int status;
+		ssize_t k = http_chunked_feed(&c->ck, p, avail, &rb->body, &status);
+		if (k < 0) {
+			conn_fail(c, status, http_status_detail(status));
+			return false;
+		}
+		used = (size_t)k;
+		done = c->ck.state == CHUNK_DONE;
+	}
+	if (rb->body.over) {
+		conn_fail(c, 503, "Service unavailable");
+		return false;
+	}
+	memmove(p, p + used, avail - used);
+	c->rlen -= used;
+	if (done)
+		r->body = (struct slice){rb->body.p ? rb->body.p : "", rb->body.len};
+	return done;
+}
+
+/* Forgets the finished request, keeping pipelined bytes that follow it. */
+static void conn_finish_request(struct conn *c)
+{
+	struct rblock *rb = c->rb;
+	size_t left = c->rlen - c->consumed;
+	memmove(rb->data, rb->data + c->consumed, left);
+	c->rlen = left;
+	c->head_len = c->consumed = 0;
+	buf_free(&rb->body);
+	rb->body.max = 0;
+	buf_free(&rb->ctx.body);
+	buf_free(&rb->ctx.headers);
+	arena_free(&rb->ctx.arena);
+	memset(&rb->ctx, 0, sizeof rb->ctx);
+	c->state = CONN_HEAD;
+	if (!left) {
+		rblock_put(rb); /* idle: give the memory back until the next request */
+		c->rb = NULL;
+		conn_set_deadline(c, DL_KEEPALIVE);
+	} else {
+		conn_set_deadline(c, DL_HEAD);
+	}
+}
+
+/* Runs the connection's state machine as far as the bytes at hand allow. */
+static void conn_advance(struct conn *c)
+{
+	for (;;) {
+		switch (c->state) {
+		case CONN_HEAD: {
+			if (!c->rlen) {
+				if (c->close_after || (atomic_load(&L.draining) && L.listener_closed)) {
+					conn_close(c);
+					return;
+				}
+				conn_watch(c, EPOLLIN);
+				return;
+			}
+			int status;
+			int n = http_parse_head(c->rb->data, c->rlen, &c->rb->req, (int)cfg.max_headers, &status);
+			if (n == -2 && c->rlen >= (size_t)cfg.max_head_bytes) {
+				n = -1;
+				status = 431;
+			}
+			if (n == -2) {
+				if (c->dl_kind != DL_HEAD)
+					conn_set_deadline(c, DL_HEAD);
+				conn_watch(c, EPOLLIN);
+				return;
+			}
+			if (n < 0) {
+				conn_fail(c, status, http_status_detail(status));
+				return;
+			}
+			if (n > cfg.max_head_bytes) {
+				conn_fail(c, 431, http_status_detail(431));
+				return;
+			}
+			conn_start_request(c, (size_t)n);
+			break;
+		}
+		case CONN_BODY:
+			if (!conn_read_body(c)) {
+				if (c->state == CONN_BODY)
+					conn_watch(c, EPOLLIN);
+				return;
+			}
+			c->state = CONN_BUSY;
+			conn_set_deadline(c, DL_NONE);
+			route_dispatch(c); /* responds inline, or parks the connection on a worker */
+			return;
+		case CONN_BUSY:
+			return;
+		case CONN_WRITE: {
+			bool dead = false;
+			if (!conn_flush(c, &dead)) {
+				conn_watch(c, EPOLLOUT);
+				return;
+			}
+			if (dead || c->close_after) {
+				conn_close(c);
+				return;
+			}
+			conn_finish_request(c);
+			break;
+		}
+		}
+	}
+}
+
+static void conn_on_readable(struct conn *c)
+{
+	if (!c->rb && !(c->rb = rblock_get())) {
+		conn_close(c);
+		return;
+	}
+	size_t room = c->rb->cap - c->rlen;
+	if (!room) { /* the head limit is checked in conn_advance; this is a body in place */
+		conn_advance(c);
+		return;
+	}
+	ssize_t n = recv(c->fd, c->rb->data + c->rlen, room, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		conn_close(c);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->rlen += (size_t)n;
+	if (c->state == CONN_BODY)
+		conn_set_deadline(c, DL_IDLE);
+	conn_advance(c);
+}
+
+/* Refuses a connection over a cap with a short 503; it never enters the loop. */
+static void conn_refuse(int fd, const char *why)
+{
+	static const char body[] = "{\"detail\":\"Too many connections\"}";
+	char resp[512];
+	int n = snprintf(resp, sizeof resp,
+			 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n%s\r\n%s",
+			 sizeof body - 1, HTTP_SECURITY_HEADERS, body);
+	ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w;
+	close(fd);
+	log_msg(LOG_WARN, "connection refused: %s", why);
+}
+
+static void peer_string(const struct sockaddr_in6 *sa, char out[INET6_ADDRSTRLEN])
+{
+	if (IN6_IS_ADDR_V4MAPPED(&sa->sin6_addr))
+		inet_ntop(AF_INET, &sa->sin6_addr.s6_addr[12], out, INET6_ADDRSTRLEN);
+	else
+		inet_ntop(AF_INET6, &sa->sin6_addr, out, INET6_ADDRSTRLEN);
+}
+
+static void loop_accept(void)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(L.listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if ((errno == EMFILE || errno == ENFILE) && L.reserve_fd >= 0) {
+				/* out of descriptors: use the reserve to accept and shed one */
+				close(L.reserve_fd);
+				fd = accept4(L.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd >= 0)
+					conn_refuse(fd, "out of file descriptors");
+				L.reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
+				continue;
+			}
+			return;
+		}
+		struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6};
+		if (ss.ss_family == AF_INET) { /* HOST given as an IPv4 address */
+			const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+			sa6.sin6_addr.s6_addr[10] = sa6.sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&sa6.sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+		} else {
+			memcpy(&sa6, &ss, sizeof sa6);
+		}
+		if (L.n_conns >= cfg.max_connections) {
+			conn_refuse(fd, "MAX_CONNECTIONS reached");
+			continue;
+		}
+		uint32_t slot = iptab_slot(&sa6.sin6_addr);
+		if (slot == UINT32_MAX || L.iptab[slot].count >= (uint32_t)cfg.max_connections_per_ip) {
+			conn_refuse(fd, "MAX_CONNECTIONS_PER_IP reached");
+			continue;
+		}
+		struct conn *c = calloc(1, sizeof *c);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		c->fd = fd;
+		c->ip_slot = slot;
+		L.iptab[slot].count++;
+		peer_string(&sa6, c->peer);
+		c->next = L.conns;
+		if (L.conns)
+			L.conns->prev = c;
+		L.conns = c;
+		L.n_conns++;
+		c->state = CONN_HEAD;
+		conn_set_deadline(c, DL_KEEPALIVE);
+		conn_watch(c, EPOLLIN);
+	}
+}
+
+/* Enforces every connection timer; runs every tick. */
+static void loop_sweep(int64_t now)
+{
+	for (struct conn *c = L.conns, *next; c; c = next) {
+		next = c->next;
+		if (!c->deadline || now < c->deadline)
+			continue;
+		if (c->dl_kind == DL_HEAD || c->dl_kind == DL_IDLE) {
+			if (c->state == CONN_HEAD) /* forget a half-parsed head before logging */
+				memset(&c->rb->req, 0, sizeof c->rb->req);
+			conn_fail(c, 408, http_status_detail(408));
+		} else {
+			conn_close(c); /* idle keep-alive, or a client that does not read */
+		}
+	}
+}
+
+/* Picks up responses that workers finished. */
+static void loop_collect_jobs(void)
+{
+	uint64_t n;
+	ssize_t r = read(L.event_fd, &n, sizeof n);
+	(void)r;
+	pthread_mutex_lock(&L.mu);
+	struct conn *done = L.done_head;
+	L.done_head = NULL;
+	pthread_mutex_unlock(&L.mu);
+	while (done) {
+		struct conn *c = done;
+		done = c->next_job;
+		L.n_busy--;
+		conn_respond(c);
+	}
+}
+
+static int loop_listen(char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	if (inet_pton(AF_INET6, cfg.host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)cfg.port);
+		sl = sizeof *s6;
+	} else if (inet_pton(AF_INET, cfg.host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)cfg.port);
+		sl = sizeof *s4;
+	} else {
+		snprintf(err, errlen, "HOST must be an IPv4 or IPv6 address, not %s", cfg.host);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, zero = 0;
+	if (fd < 0)
+		goto out_error;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero); /* dual-stack */
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, SOMAXCONN))
+		goto out_close;
+	L.listen_fd = fd;
+	return 0;
+out_close:
+	close(fd);
+out_error:
+	snprintf(err, errlen, "cannot listen on [%s]:%lld: %s", cfg.host, cfg.port, strerror(errno));
+	return -1;
+}
+
+static int loop_port(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	getsockname(L.listen_fd, (struct sockaddr *)&ss, &sl);
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* ==== 9. Worker pool ================================================================== */
+
+static void route_run(struct conn *c);
+
+static void *worker_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&L.mu);
+		while (!L.work_head && !L.stopping)
+			pthread_cond_wait(&L.work_cv, &L.mu);
+		struct conn *c = L.work_head;
+		if (!c) {
+			pthread_mutex_unlock(&L.mu);
+			return NULL;
+		}
+		L.work_head = c->next_job;
+		if (!L.work_head)
+			L.work_tail = NULL;
+		L.n_work--;
+		pthread_mutex_unlock(&L.mu);
+
+		route_run(c); /* may block: database, bcrypt, outbound HTTPS */
+
+		pthread_mutex_lock(&L.mu);
+		c->next_job = L.done_head;
+		L.done_head = c;
+		pthread_mutex_unlock(&L.mu);
+		uint64_t one = 1;
+		ssize_t w = write(L.event_fd, &one, sizeof one);
+		(void)w;
+	}
+}
+
+/* Parks the connection on the work queue; a full queue answers 503 at once. */
+static void worker_enqueue(struct conn *c)
+{
+	pthread_mutex_lock(&L.mu);
+	if (L.n_work >= JOB_QUEUE_MAX) {
+		pthread_mutex_unlock(&L.mu);
+		resp_detail(&c->rb->ctx, 503, "Server busy");
+		resp_header(&c->rb->ctx, "Retry-After", "1");
+		conn_respond(c);
+		return;
+	}
+	c->rb->ctx.t_queued = now_ms();
+	c->next_job = NULL;
+	if (L.work_tail)
+		L.work_tail->next_job = c;
+	else
+		L.work_head = c;
+	L.work_tail = c;
+	L.n_work++;
+	L.n_busy++;
+	pthread_cond_signal(&L.work_cv);
+	pthread_mutex_unlock(&L.mu);
+	conn_watch(c, 0); /* not polled while a worker owns the request */
+}
+
+/* ==== 10. PostgreSQL pool, probe and migrations ======================================= */
+
+/*
+ * At most DB_POOL_SIZE connections, opened lazily and kept. Each remembers which statements
+ * it has prepared. Queries are sent asynchronously and waited for with poll(), so a query
+ * past DB_QUERY_TIMEOUT_MS is cancelled from the client side (no SET, no session state).
+ */
+struct pg {
+	PGconn *conn;
+	uint64_t prepared; /* bit i: statement i is prepared on this connection */
+	struct pg *next;
+};
+
+enum pg_err { PG_OK = 0, PG_UNAVAILABLE = -1, PG_TIMEOUT = -2, PG_FAILED = -3 };
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pg *idle;
+	int n_open, n_waiting;
+	int64_t down_until; /* after a failed connect, acquirers fail fast until then */
+	atomic_llong last_ok_ms;
+	atomic_bool tables_ok, migrations_ok;
+	atomic_long errors;
+	/* probe thread */
+	pthread_cond_t probe_cv;
+	bool probe_stop;
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+       .probe_cv = PTHREAD_COND_INITIALIZER};
+
+/* Every prepared statement, by id; SQL lives next to its handler where it has one. */
+enum pg_stmt { Q_PROBE, Q_COUNT };
+
+struct pg_statement {
+	const char *name, *sql;
+};
+
+static const char SQL_PROBE[] =
+	"SELECT to_regclass('public.users') IS NOT NULL"
+	"   AND to_regclass('public.devices') IS NOT NULL"
+	"   AND to_regclass('public.audit_logs') IS NOT NULL";
+
+static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
+	[Q_PROBE] = {"probe", SQL_PROBE},
+};
+
+static void timespec_at(struct timespec *ts, int64_t mono_deadline_ms)
+{
+	int64_t ms = mono_deadline_ms;
+	ts->tv_sec = (time_t)(ms / 1000);
+	ts->tv_nsec = (long)(ms % 1000) * 1000000;
+}
+
+/* Waits for the socket until the monotonic deadline; 1 ready, 0 timed out, -1 error. */
+static int pg_poll(PGconn *conn, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
+		int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r < 0 ? -1 : r;
+	}
+}
+
+static PGconn *pg_connect(int64_t deadline)
+{
+	char timeout[16];
+	long long secs = (cfg.db_connect_timeout_ms + 999) / 1000;
+	snprintf(timeout, sizeof timeout, "%lld", secs < 2 ? 2 : secs);
+	/* our defaults first: the expanded DATABASE_URL that follows overrides any of them */
+	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+			      "keepalives_count", "application_name", "client_encoding", "dbname", NULL};
+	const char *vals[] = {timeout, "1", "30", "10", "3", "droplin", "UTF8", cfg.database_url, NULL};
+	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	if (!conn)
+		return NULL;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break;
+		if (pg_poll(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline) <= 0) {
+			log_msg(LOG_WARN, "database connect timed out");
+			PQfinish(conn);
+			return NULL;
+		}
+		st = PQconnectPoll(conn);
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		/* libpq's text names hosts and users: the log may have it, a client never */
+		char msg[300];
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+		msg[strcspn(msg, "\n")] = 0;
+		log_msg(LOG_WARN, "database connect failed: %s", msg);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetnonblocking(conn, 1);
+	return conn;
+}
+
+/*
+ * Borrows a connection until `deadline`. `probe` callers (start-up and the probe thread)
+ * ignore the fail-fast window, so they are the ones that find the database back.
+ */
+static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
+{
+	pthread_mutex_lock(&P.mu);
+	for (;;) {
+		if (P.idle) {
+			*out = P.idle;
+			P.idle = P.idle->next;
+			pthread_mutex_unlock(&P.mu);
+			return PG_OK;
+		}
+		if (!probe && now_ms() < P.down_until) {
+			pthread_mutex_unlock(&P.mu);
+			return PG_UNAVAILABLE;
+		}
+		if (P.n_open < cfg.db_pool_size) {
+			P.n_open++;
+			pthread_mutex_unlock(&P.mu);
+			int64_t dl = now_ms() + cfg.db_connect_timeout_ms;
+			PGconn *conn = pg_connect(dl < deadline ? dl : deadline);
+			struct pg *pg = conn ? calloc(1, sizeof *pg) : NULL;
+			pthread_mutex_lock(&P.mu);
+			if (!pg) {
+				if (conn)
+					PQfinish(conn);
+				P.n_open--;
+				P.down_until = now_ms() + PG_DOWN_BACKOFF_MS;
+				pthread_cond_signal(&P.cv);
+				pthread_mutex_unlock(&P.mu);
+				atomic_fetch_add(&P.errors, 1);
+				return PG_UNAVAILABLE;
+			}
+			pg->conn = conn;
+			pthread_mutex_unlock(&P.mu);
+			*out = pg;
+			return PG_OK;
+		}
+		struct timespec ts;
+		timespec_at(&ts, deadline);
+		P.n_waiting++;
+		int rc = pthread_cond_timedwait(&P.cv, &P.mu, &ts);
+		P.n_waiting--;
+		if (rc == ETIMEDOUT) {
+			pthread_mutex_unlock(&P.mu);
+			return PG_TIMEOUT;
+		}
+	}
+}
+
+/* Returns a connection; a broken one is closed so the next acquirer opens a fresh one. */
+static void pg_release(struct pg *pg, bool broken)
+{
+	if (!broken && PQstatus(pg->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
+		atomic_store(&P.last_ok_ms, now_ms());
+		pthread_mutex_lock(&P.mu);
+		pg->next = P.idle;
+		P.idle = pg;
+	} else {
+		PQfinish(pg->conn);
+		free(pg);
+		pthread_mutex_lock(&P.mu);
+		P.n_open--;
+	}
+	pthread_cond_signal(&P.cv);
+	pthread_mutex_unlock(&P.mu);
+}
+
+/* Waits for the whole result of what was sent; cancels it past the deadline. */
+static int pg_wait(struct pg *pg, int64_t deadline, PGresult **out)
+{
+	PGconn *conn = pg->conn;
+	while (PQflush(conn) == 1)
+		if (pg_poll(conn, POLLOUT | POLLIN, deadline) <= 0)
+			return PG_TIMEOUT;
+	for (;;) {
+		if (!PQconsumeInput(conn))
+			return PG_UNAVAILABLE;
+		if (!PQisBusy(conn))
+			break;
+		int r = pg_poll(conn, POLLIN, deadline);
+		if (r < 0)
+			return PG_UNAVAILABLE;
+		if (r == 0) {
+			PGcancel *cancel = PQgetCancel(conn);
+			char err[256];
+			if (cancel) {
+				PQcancel(cancel, err, sizeof err);
+				PQfreeCancel(cancel);
+			}
+			log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+			/* the cancelled query ends quickly; give it a moment, else drop the link */
+			int64_t grace = now_ms() + 1000;
+			while (PQisBusy(conn))
+				if (pg_poll(conn, POLLIN, grace) <= 0 || !PQconsumeInput(conn))
+					return PG_UNAVAILABLE;
+			PGresult *res;
+			while ((res = PQgetResult(conn)))
+				PQclear(res);
+			return PG_TIMEOUT;
+		}
+	}
+	PGresult *res, *last = NULL;
+	while ((res = PQgetResult(conn))) { /* keep the last result, or the first error */
+		if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(last);
+		last = res;
+	}
+	*out = last;
+	if (!last)
+		return PQstatus(conn) == CONNECTION_OK ? PG_FAILED : PG_UNAVAILABLE;
+	ExecStatusType st = PQresultStatus(last);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		if (PQstatus(conn) != CONNECTION_OK)
+			return PG_UNAVAILABLE;
+		return PG_FAILED; /* caller reads the SQLSTATE and clears */
+	}
+	return PG_OK;
+}
+
+static void pg_log_error(const char *what, PGresult *res, PGconn *conn)
+{
+	char msg[300];
+	snprintf(msg, sizeof msg, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	msg[strcspn(msg, "\n")] = 0;
+	log_msg(LOG_ERROR, "%s: %s", what, msg);
+	atomic_fetch_add(&P.errors, 1);
+}
+
+/* Runs prepared statement `id` with text parameters; *out must be PQclear'ed by the caller. */
+static int pg_query(struct pg *pg, enum pg_stmt id, int n, const char *const *params, PGresult **out)
+{
+	int64_t deadline = now_ms() + cfg.db_query_timeout_ms;
+	const struct pg_statement *st = &PG_STATEMENTS[id];
+	*out = NULL;
+	if (!(pg->prepared & (1ull << id))) {
+		PGresult *res = NULL;
+		if (!PQsendPrepare(pg->conn, st->name, st->sql, 0, NULL))
+			return PG_UNAVAILABLE;
+		int rc = pg_wait(pg, deadline, &res);
+		if (rc == PG_FAILED)
+			pg_log_error(st->name, res, pg->conn);
+		PQclear(res);
+		if (rc)
+			return rc;
+		pg->prepared |= 1ull << id;
+	}
+	if (!PQsendQueryPrepared(pg->conn, st->name, n, params, NULL, NULL, 0))
+		return PG_UNAVAILABLE;
+	int rc = pg_wait(pg, deadline, out);
+	if (rc == PG_FAILED)
+		pg_log_error(st->name, *out, pg->conn);
+	return rc;
+}
+
+/* A simple-protocol script (several statements, one implicit transaction). */
+static int pg_script(struct pg *pg, const char *sql, int64_t timeout_ms, PGresult **out)
+{
+	*out = NULL;
+	if (!PQsendQuery(pg->conn, sql))
+		return PG_UNAVAILABLE;
+	int rc = pg_wait(pg, now_ms() + timeout_ms, out);
+	if (rc == PG_FAILED)
+		pg_log_error("script", *out, pg->conn);
+	return rc;
+}
+
+/* --- Migrations (DECISIONS R2, C3) --- */
+
+/*
+ * Numbered and append-only. Each runs once, recorded in schema_migrations, under an advisory
+ * lock so that replicas booting together apply it exactly once. Changes are additive only,
+ * so the original backend and older droplin binaries keep working on the same database.
+ * Tables the original created are created IF NOT EXISTS, so an original database is adopted
+ * as it is. New timestamp defaults are UTC whatever the session's time zone.
+ */
+struct migration {
+	int version;
+	const char *name, *sql;
+};
+
+static const char MIGRATION_1[] =
+	"CREATE TABLE IF NOT EXISTS users ("
+	"  id SERIAL PRIMARY KEY,"
+	"  username TEXT UNIQUE NOT NULL,"
+	"  password_hash TEXT NOT NULL,"
+	"  email TEXT,"
+	"  created_at TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC'),"
+	"  failed_login_attempts INTEGER DEFAULT 0,"
+	"  locked_until TEXT,"
+	"  key_version INTEGER DEFAULT 1);"
+	"ALTER TABLE users ADD COLUMN IF NOT EXISTS failed_login_attempts INTEGER DEFAULT 0;"
+	"ALTER TABLE users ADD COLUMN IF NOT EXISTS locked_until TEXT;"
+	"ALTER TABLE users ADD COLUMN IF NOT EXISTS key_version INTEGER DEFAULT 1;"
+	"CREATE TABLE IF NOT EXISTS devices ("
+	"  id SERIAL PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  rssi INTEGER NOT NULL,"
+	"  distance_feet DOUBLE PRECISION NOT NULL,"
+	"  action TEXT,"
+	"  timestamp TEXT,"
+	"  phone_number TEXT,"
+	"  email TEXT,"
+	"  bio TEXT,"
+	"  social_media TEXT,"
+	"  user_id INTEGER DEFAULT 1);"
+	"CREATE TABLE IF NOT EXISTS user_profiles ("
+	"  user_id INTEGER PRIMARY KEY,"
+	"  name TEXT, phone TEXT, email TEXT, bio TEXT, social_media TEXT, profile_photo TEXT,"
+	"  has_completed_onboarding INTEGER DEFAULT 0);"
+	"ALTER TABLE user_profiles ADD COLUMN IF NOT EXISTS has_completed_onboarding INTEGER DEFAULT 0;"
+	"CREATE TABLE IF NOT EXISTS user_settings ("
+	"  user_id INTEGER PRIMARY KEY,"
+	"  dark_mode INTEGER DEFAULT 0,"
+	"  max_distance INTEGER DEFAULT 50);"
+	"CREATE TABLE IF NOT EXISTS privacy_zones ("
+	"  id SERIAL PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  radius DOUBLE PRECISION NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS pinned_contacts ("
+	"  user_id INTEGER NOT NULL,"
+	"  device_id INTEGER NOT NULL,"
+	"  PRIMARY KEY (user_id, device_id));"
+	"CREATE TABLE IF NOT EXISTS audit_logs ("
+	"  id SERIAL PRIMARY KEY,"
+	"  user_id INTEGER,"
+	"  action TEXT NOT NULL,"
+	"  details TEXT,"
+	"  ip_address TEXT,"
+	"  user_agent TEXT,"
+	"  timestamp TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC'));"
+	"CREATE TABLE IF NOT EXISTS verification_codes ("
+	"  id SERIAL PRIMARY KEY,"
+	"  email TEXT NOT NULL,"
+	"  code TEXT NOT NULL,"
+	"  code_type TEXT NOT NULL,"
+	"  expires_at TEXT NOT NULL,"
+	"  created_at TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC'));"
+	"CREATE TABLE IF NOT EXISTS api_call_logs ("
+	"  id SERIAL PRIMARY KEY,"
+	"  timestamp TIMESTAMP,"
+	"  endpoint TEXT,"
+	"  method TEXT,"
+	"  user_id INTEGER,"
+	"  success BOOLEAN,"
+	"  status_code INTEGER,"
+	"  error TEXT);";
+
+static const struct migration MIGRATIONS[] = {
+	{1, "original schema", MIGRATION_1},
+};
+
+/* The advisory lock key is 0x64726f70, "drop". */
+static const char SQL_MIGRATIONS_TABLE[] =
+	"SELECT pg_advisory_lock(1684172656);"
+	"CREATE TABLE IF NOT EXISTS schema_migrations ("
+	"  version INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+	"SELECT version FROM schema_migrations ORDER BY version";
+
+static bool migration_applied(PGresult *res, int version)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		if (atoi(PQgetvalue(res, i, 0)) == version)
+			return true;
+	return false;
+}
+
+/* Applies what is missing; 0 when the schema is current. Releases the lock in every case. */
+static int pg_migrate(void)
+{
+	struct pg *pg;
+	PGresult *res = NULL;
+	int64_t t0 = now_ms();
+	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
+		return -1;
+	int rc = pg_script(pg, SQL_MIGRATIONS_TABLE, PG_MIGRATION_TIMEOUT_MS, &res);
+	int applied = 0;
+	for (size_t i = 0; !rc && i < sizeof MIGRATIONS / sizeof MIGRATIONS[0]; i++) {
+		const struct migration *m = &MIGRATIONS[i];
+		if (migration_applied(res, m->version))
+			continue;
+		struct buf sql = {0};
+		buf_printf(&sql, "BEGIN;%s;INSERT INTO schema_migrations (version, name) VALUES (%d, ", m->sql,
+			   m->version);
+		buf_adds(&sql, "'");
+		buf_adds(&sql, m->name); /* our own constant, no quotes in it */
+		buf_adds(&sql, "');COMMIT");
+		PGresult *mres = NULL;
+		rc = sql.over ? PG_FAILED : pg_script(pg, sql.p, PG_MIGRATION_TIMEOUT_MS, &mres);
+		PQclear(mres);
+		buf_free(&sql);
+		if (rc)
+			log_msg(LOG_ERROR, "migration %d (%s) failed", m->version, m->name);
+		else
+			applied++, log_msg(LOG_INFO, "migration %d (%s) applied", m->version, m->name);
+	}
+	PQclear(res);
+	PGresult *ures = NULL;
+	bool unlocked = !pg_script(pg, "SELECT pg_advisory_unlock(1684172656)", PG_MIGRATION_TIMEOUT_MS, &ures);
+	PQclear(ures);
+	pg_release(pg, rc != 0 || !unlocked); /* closing the session also drops the lock */
+	if (!rc)
+		log_msg(LOG_INFO, "schema is current (%d applied, %lld ms)", applied,
+			(long long)(now_ms() - t0));
+	return rc ? -1 : 0;
+}
+
+/* Runs the probe query; updates what /health and /ready report. */
+static void pg_probe(void)
+{
+	struct pg *pg;
+	PGresult *res = NULL;
+	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
+		return;
+	int rc = pg_query(pg, Q_PROBE, 0, NULL, &res);
+	if (!rc)
+		atomic_store(&P.tables_ok, PQgetvalue(res, 0, 0)[0] == 't');
+	PQclear(res);
+	pg_release(pg, rc == PG_UNAVAILABLE || rc == PG_TIMEOUT);
+}
+
+static bool pg_healthy(void)
+{
+	return now_ms() - atomic_load(&P.last_ok_ms) <= cfg.health_stale_ms && atomic_load(&P.last_ok_ms);
+}
+
+static void *pg_probe_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		if (!atomic_load(&P.migrations_ok) && !pg_migrate())
+			atomic_store(&P.migrations_ok, true);
+		/* a recent successful query anywhere counts; otherwise ask the database */
+		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms || !atomic_load(&P.tables_ok))
+			pg_probe();
+		pthread_mutex_lock(&P.mu);
+		if (!P.probe_stop) {
+			struct timespec ts;
+			timespec_at(&ts, now_ms() + cfg.db_probe_interval_ms);
+			pthread_cond_timedwait(&P.probe_cv, &P.mu, &ts);
+		}
+		bool stop = P.probe_stop;
+		pthread_mutex_unlock(&P.mu);
+		if (stop)
+			return NULL;
+	}
+}
+
+/* ==== 11. Outbound HTTPS ============================================================== */
+
+/*
+ * libcurl over BearSSL. The trust anchors are the Mozilla set, pre-decoded at build time
+ * (droplin_ca_anchors.h), plus any certificates in OUTBOUND_CA_FILE. They are installed into
+ * every handshake through CURLOPT_SSL_CTX_FUNCTION as a BearSSL X.509 engine, so verification
+ * can never be turned off and no bundle is parsed per connection. Each worker keeps one
+ * curl handle, so connections to the same service are reused.
+ */
+static struct {
+	br_x509_trust_anchor *anchors;
+	size_t n_anchors;
+	struct curl_slist *resolve;
+} O;
+
+static _Thread_local CURL *out_handle;
+static _Thread_local br_x509_minimal_context out_x509;
+
+static void out_dn_append(void *ctx, const void *data, size_t len) { buf_add(ctx, data, len); }
+
+static void *out_memdup(const void *p, size_t n)
+{
+	void *q = malloc(n ? n : 1);
+	if (q)
+		memcpy(q, p, n);
+	return q;
+}
+
+/* Decodes one DER certificate into a trust anchor appended to O.anchors. */
+static int out_add_anchor(const unsigned char *der, size_t len)
+{
+	br_x509_decoder_context dc;
+	struct buf dn = {0};
+	br_x509_decoder_init(&dc, out_dn_append, &dn);
+	br_x509_decoder_push(&dc, der, len);
+	const br_x509_pkey *pk = br_x509_decoder_get_pkey(&dc);
+	if (!pk || dn.over) {
+		buf_free(&dn);
+		return -1;
+	}
+	br_x509_trust_anchor ta = {.dn = {(unsigned char *)dn.p, dn.len},
+				   .flags = br_x509_decoder_isCA(&dc) ? BR_X509_TA_CA : 0};
+	ta.pkey.key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		ta.pkey.key.rsa.n = out_memdup(pk->key.rsa.n, pk->key.rsa.nlen);
+		ta.pkey.key.rsa.nlen = pk->key.rsa.nlen;
+		ta.pkey.key.rsa.e = out_memdup(pk->key.rsa.e, pk->key.rsa.elen);
+		ta.pkey.key.rsa.elen = pk->key.rsa.elen;
+	} else {
+		ta.pkey.key.ec.curve = pk->key.ec.curve;
+		ta.pkey.key.ec.q = out_memdup(pk->key.ec.q, pk->key.ec.qlen);
+		ta.pkey.key.ec.qlen = pk->key.ec.qlen;
+	}
+	O.anchors[O.n_anchors++] = ta;
+	return 0;
+}
+
+/* Reads OUTBOUND_CA_FILE (PEM); every CERTIFICATE in it becomes a trust anchor. */
+static int out_load_ca_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "OUTBOUND_CA_FILE %s: %s", path, strerror(errno));
+		return -1;
+	}
+	br_pem_decoder_context pc;
+	br_pem_decoder_init(&pc);
+	struct buf der = {0};
+	bool in_cert = false;
+	int added = 0, bad = 0;
+	unsigned char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		for (size_t off = 0; off < n;) {
+			off += br_pem_decoder_push(&pc, chunk + off, n - off);
+			switch (br_pem_decoder_event(&pc)) {
+			case BR_PEM_BEGIN_OBJ:
+				in_cert = !strcmp(br_pem_decoder_name(&pc), "CERTIFICATE") ||
+					  !strcmp(br_pem_decoder_name(&pc), "X509 CERTIFICATE");
+				der.len = 0;
+				br_pem_decoder_setdest(&pc, in_cert ? out_dn_append : NULL, &der);
+				break;
+			case BR_PEM_END_OBJ:
+				if (in_cert && O.n_anchors < sizeof DROPLIN_TAs / sizeof DROPLIN_TAs[0] + OUT_MAX_EXTRA_ANCHORS)
+					out_add_anchor((unsigned char *)der.p, der.len) ? bad++ : added++;
+				in_cert = false;
+				break;
+			case BR_PEM_ERROR:
+				bad++;
+				break;
+			default:
+				break;
+			}
+		}
+	}
+	fclose(f);
+	buf_free(&der);
+	if (!added || bad) {
+		snprintf(err, errlen, "OUTBOUND_CA_FILE %s: %d certificates read, %d unreadable", path, added, bad);
+		return -1;
+	}
+	log_msg(LOG_INFO, "OUTBOUND_CA_FILE: %d extra trust anchors", added);
+	return 0;
+}
+
+static int out_init(char *err, size_t errlen)
+{
+	size_t builtin = sizeof DROPLIN_TAs / sizeof DROPLIN_TAs[0];
+	O.anchors = calloc(builtin + OUT_MAX_EXTRA_ANCHORS, sizeof *O.anchors);
+	if (!O.anchors)
+		return -1;
+	memcpy(O.anchors, DROPLIN_TAs, sizeof DROPLIN_TAs);
+	O.n_anchors = builtin;
+	if (cfg.outbound_ca_file && *cfg.outbound_ca_file &&
+	    out_load_ca_file(cfg.outbound_ca_file, err, errlen))
+		return -1;
+	if (cfg.outbound_resolve && *cfg.outbound_resolve) {
+		struct slice list = {cfg.outbound_resolve, strlen(cfg.outbound_resolve)}, tok;
+		while (sl_next_token(&list, &tok)) {
+			char entry[300];
+			snprintf(entry, sizeof entry, "%.*s", (int)tok.n, tok.p);
+			O.resolve = curl_slist_append(O.resolve, entry);
+		}
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		snprintf(err, errlen, "libcurl failed to initialise");
+		return -1;
+	}
+	return 0;
+}
+
+/* Called by libcurl for every TLS handshake: verify against our anchors, always. */
+static CURLcode out_ssl_ctx(CURL *curl, void *ssl_ctx, void *userptr)
+{
+	(void)curl;
+	(void)userptr;
+	br_ssl_client_context *cc = ssl_ctx;
+	br_x509_minimal_init_full(&out_x509, O.anchors, O.n_anchors);
+	br_ssl_engine_set_x509(&cc->eng, &out_x509.vtable);
+	return CURLE_OK;
+}
+
+static size_t out_write_body(char *data, size_t size, size_t n, void *userp)
+{
+	struct buf *b = userp;
+	buf_add(b, data, size * n);
+	return b->over ? 0 : size * n;
+}
+
+struct out_request {
+	const char *method, *url;
+	struct curl_slist *headers;
+	const char *body;
+	size_t body_len;
+	const char *request_id; /* sent as X-Request-ID (DECISIONS O4) */
+};
+
+/* One HTTPS call. Returns 0 with *status and `resp` filled, or -1 with a reason in err. */
+static int out_call(const struct out_request *rq, long *status, struct buf *resp, char *err, size_t errlen)
+{
+	if (!out_handle && !(out_handle = curl_easy_init())) {
+		snprintf(err, errlen, "curl_easy_init failed");
+		return -1;
+	}
+	CURL *h = out_handle;
+	curl_easy_reset(h);
+	struct curl_slist *headers = NULL;
+	char idh[HTTP_REQUEST_ID_MAX + 16];
+	for (struct curl_slist *s = rq->headers; s; s = s->next)
+		headers = curl_slist_append(headers, s->data);
+	if (rq->request_id) {
+		snprintf(idh, sizeof idh, "X-Request-ID: %s", rq->request_id);
+		headers = curl_slist_append(headers, idh);
+	}
+	char curl_err[CURL_ERROR_SIZE] = "";
+	resp->max = resp->max ? resp->max : OUT_MAX_RESPONSE;
+	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg.outbound_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg.outbound_timeout_ms);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, out_ssl_ctx);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h, CURLOPT_RESOLVE, O.resolve);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "droplin/" DROPLIN_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, out_write_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+	if (rq->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
+	}
+	if (rq->method)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+	CURLcode rc = curl_easy_perform(h);
+	curl_slist_free_all(headers);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "%s", *curl_err ? curl_err : curl_easy_strerror(rc));
+		return -1;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	return 0;
+}
+
+/* ==== 12. Handlers: meta and probes =================================================== */
+
+static void h_root(struct ctx *c)
+{
+	struct buf *b = resp_json(c, 200);
+	json_kv_str(b, "message", "DropLink API");
+	json_kv_str(b, "version", API_VERSION);
+	json_kv_str(b, "status", "running");
+	resp_end(c);
+}
+
+/* DECISIONS R6: from the probe thread's state, never waiting on the database. */
+static void h_health(struct ctx *c)
+{
+	char ts[40];
+	bool ok = pg_healthy();
+	time_iso_utc(ts);
+	struct buf *b = resp_json(c, ok ? 200 : 503);
+	json_kv_str(b, "status", ok ? "healthy" : "unhealthy");
+	json_kv_str(b, "timestamp", ts);
+	json_kv_str(b, "database", ok ? "connected" : "disconnected");
+	if (!ok)
+		json_kv_str(b, "error", "Database connection failed");
+	json_kv_str(b, "version", API_VERSION);
+	if (ok)
+		json_kv_str(b, "environment", cfg.env);
+	json_kv_str(b, "replica", log_replica);
+	json_kv_str(b, "region", cfg.region);
+	json_kv_int(b, "uptime_seconds", (now_ms() - L.started_ms) / 1000);
+	resp_end(c);
+}
+
+static void h_ready(struct ctx *c)
+{
+	char ts[40];
+	bool db = pg_healthy();
+	bool tables = db && atomic_load(&P.tables_ok);
+	bool migrated = atomic_load(&P.migrations_ok);
+	bool draining = atomic_load(&L.draining);
+	bool ready = db && tables && migrated && !draining;
+	time_iso_utc(ts);
+	struct buf *b = resp_json(c, ready ? 200 : 503);
+	json_kv_str(b, "status", ready ? "ready" : "not_ready");
+	json_kv_str(b, "timestamp", ts);
+	json_key(b, "checks");
+	buf_addc(b, '{');
+	json_kv_bool(b, "database", db);
+	json_kv_bool(b, "environment_vars", true);
+	json_kv_bool(b, "database_tables", tables);
+	json_kv_bool(b, "database_write", tables);
+	json_kv_bool(b, "migrations", migrated);
+	json_kv_bool(b, "draining", draining);
+	buf_addc(b, '}');
+	if (!ready) {
+		json_key(b, "errors");
+		buf_addc(b, '[');
+		const char *sep = "";
+		struct {
+			bool failed;
+			const char *text;
+		} errs[] = {{!db, "Database connection failed"},
+			    {db && !tables, "Database tables check failed"},
+			    {!migrated, "Migrations not applied yet"},
+			    {draining, "Shutting down"}};
+		for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++)
+			if (errs[i].failed) {
+				buf_adds(b, sep);
+				json_cstr(b, errs[i].text);
+				sep = ",";
+			}
+		buf_addc(b, ']');
+	}
+	json_kv_str(b, "version", API_VERSION);
+	json_kv_str(b, "environment", cfg.env);
+	resp_end(c);
+}
+
+static void h_livez(struct ctx *c)
+{
+	json_kv_str(resp_json(c, 200), "status", "alive");
+	resp_end(c);
+}
+
+/* ==== 13. Route table and dispatch ==================================================== */
+
+enum route_flags {
+	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
+};
+
+struct route {
+	const char *method, *path; /* path segments "{name}" match one non-empty segment */
+	void (*handler)(struct ctx *);
+	unsigned flags;
+};
+
+static const struct route ROUTES[] = {
+	{"GET", "/", h_root, R_INLINE},
+	{"GET", "/health", h_health, R_INLINE},
+	{"GET", "/ready", h_ready, R_INLINE},
+	{"GET", "/livez", h_livez, R_INLINE},
+};
+
+/* Matches a path against a template, collecting {param} segments. */
+static bool route_match(const char *tmpl, struct slice path, struct slice *params, int max_params)
+{
+	size_t i = 0;
+	int np = 0;
+	for (const char *t = tmpl; *t;) {
+		if (*t == '{') {
+			const char *close = strchr(t, '}');
+			size_t start = i;
+			while (i < path.n && path.p[i] != '/')
+				i++;
+			if (i == start || np >= max_params)
+				return false;
+			params[np++] = (struct slice){path.p + start, i - start};
+			t = close + 1;
+			continue;
+		}
+		if (i >= path.n || path.p[i] != *t)
+			return false;
+		i++, t++;
+	}
+	return i == path.n;
+}
+
+/* Runs on a worker (or inline): the handler fills c->rb->ctx. */
+static void route_run(struct conn *c)
+{
+	struct ctx *x = &c->rb->ctx;
+	x->route->handler(x);
+}
+
+static void route_dispatch(struct conn *c)
+{
+	struct ctx *x = &c->rb->ctx;
+	const struct http_req *r = &c->rb->req;
+	struct slice origin = http_header(r, "Origin");
+	if (sl_eq(r->method, "OPTIONS") && origin.n && http_header(r, "Access-Control-Request-Method").n) {
+		cors_preflight(x);
+		conn_respond(c);
+		return;
+	}
+	if (cors_allowed(origin))
+		x->origin = origin;
+	struct slice method = c->head_only ? S("GET") : r->method;
+	const struct route *found = NULL;
+	char allow[64] = "";
+	for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
+		const struct route *rt = &ROUTES[i];
+		struct slice params[4];
+		if (!route_match(rt->path, r->path, params, 4))
+			continue;
+		if (sl_eq(method, rt->method)) {
+			found = rt;
+			memcpy(x->params, params, sizeof params);
+			break;
+		}
+		if (strlen(allow) + strlen(rt->method) + 2 < sizeof allow)
+			strcat(strcat(allow, *allow ? ", " : ""), rt->method);
+	}
+	if (found) {
+		x->route = found;
+		if (found->flags & R_INLINE) {
+			found->handler(x);
+			conn_respond(c);
+		} else {
+			worker_enqueue(c);
+		}
+		return;
+	}
+	if (*allow) {
+		resp_header(x, "Allow", allow);
+		resp_detail(x, 405, "Method Not Allowed");
+		conn_respond(c);
+		return;
+	}
+	/* the original redirected a trailing-slash variant of a route to the path without it */
+	if (r->path.n > 1 && r->path.p[r->path.n - 1] == '/') {
+		struct slice trimmed = {r->path.p, r->path.n - 1}, params[4];
+		for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++)
+			if (route_match(ROUTES[i].path, trimmed, params, 4)) {
+				char *loc = arena_alloc(&x->arena, trimmed.n + r->query.n + 2);
+				if (!loc)
+					break;
+				int n = snprintf(loc, trimmed.n + r->query.n + 2, "%.*s%s%.*s", (int)trimmed.n, trimmed.p,
+						 r->query.n ? "?" : "", (int)r->query.n, r->query.p);
+				(void)n;
+				resp_header(x, "Location", loc);
+				resp_json(x, 307);
+				x->body.len = 0;
+				x->ctype = NULL;
+				conn_respond(c);
+				return;
+			}
+	}
+	resp_detail(x, 404, "Not Found");
+	conn_respond(c);
+}
+
+/* ==== 14. Command-line tools: --healthcheck, --check-outbound ========================= */
+
+/* A scratch image has no curl: probe our own /health, exit 0 on 200 (DECISIONS R6). */
+static int cli_healthcheck(void)
+{
+	const char *host = cfg.host;
+	if (!strcmp(host, "::") || !strcmp(host, "0.0.0.0"))
+		host = "127.0.0.1";
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)cfg.port);
+		sl = sizeof *s4;
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)cfg.port);
+		sl = sizeof *s6;
+	} else {
+		return 1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = {HEALTHCHECK_TIMEOUT_MS / 1000, (HEALTHCHECK_TIMEOUT_MS % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	static const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+	char resp[64] = "";
+	size_t got = 0;
+	if (fd >= 0 && !connect(fd, (struct sockaddr *)&ss, sl) && send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0) {
+		ssize_t n;
+		while (got < sizeof resp - 1 && (n = recv(fd, resp + got, sizeof resp - 1 - got, 0)) > 0)
+			got += (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	bool ok = !strncmp(resp, "HTTP/1.1 200 ", 13);
+	fprintf(ok ? stdout : stderr, "health: %s\n", got ? strtok(resp, "\r") : "no answer");
+	return ok ? 0 : 1;
+}
+
+static int cli_check_outbound(const char *url)
+{
+	long status = 0;
+	char err[CURL_ERROR_SIZE + 64];
+	struct buf body = {.max = OUT_MAX_RESPONSE};
+	struct out_request rq = {.url = url};
+	int64_t t0 = now_ms();
+	int rc = out_call(&rq, &status, &body, err, sizeof err);
+	buf_free(&body);
+	if (rc) {
+		fprintf(stderr, "outbound: %s failed after %lld ms: %s\n", url, (long long)(now_ms() - t0), err);
+		return 1;
+	}
+	printf("outbound: %s answered %ld in %lld ms\n", url, status, (long long)(now_ms() - t0));
+	return status >= 200 && status < 300 ? 0 : 1;
+}
+
+/* ==== 15. Signals, drain and main ===================================================== */
+
+/* DECISIONS R5: /ready fails at once; the listener closes DRAIN_SECONDS later. */
+static void loop_on_signal(void)
+{
+	struct signalfd_siginfo si;
+	while (read(L.signal_fd, &si, sizeof si) == sizeof si) {
+		if (atomic_load(&L.draining))
+			continue;
+		int64_t now = now_ms();
+		atomic_store(&L.draining, true);
+		L.drain_close_at = now + (int64_t)(cfg.drain_seconds * 1000);
+		L.exit_deadline = now + (int64_t)(cfg.shutdown_timeout_seconds * 1000);
+		log_msg(LOG_INFO, "signal %u: draining, listener closes in %.3g s", si.ssi_signo, cfg.drain_seconds);
+	}
+}
+
+/* Returns true when the process may exit. */
+static bool loop_drain_step(int64_t now, bool *forced)
+{
+	if (!atomic_load(&L.draining))
+		return false;
+	if (!L.listener_closed && now >= L.drain_close_at) {
+		epoll_ctl(L.ep, EPOLL_CTL_DEL, L.listen_fd, NULL);
+		close(L.listen_fd);
+		L.listener_closed = true;
+		for (struct conn *c = L.conns, *next; c; c = next) {
+			next = c->next;
+			if (c->state == CONN_HEAD && !c->rlen)
+				conn_close(c); /* idle keep-alive */
+		}
+		log_msg(LOG_INFO, "listener closed; %lld connections finishing", L.n_conns);
+	}
+	if (L.listener_closed && !L.n_conns && !L.n_busy)
+		return true;
+	if (now >= L.exit_deadline) {
+		*forced = true;
+		return true;
+	}
+	return false;
+}
+
+static int loop_run(void)
+{
+	struct epoll_event events[LOOP_MAX_EVENTS];
+	int64_t next_sweep = now_ms() + L.tick_ms;
+	bool forced = false;
+	for (;;) {
+		int n = epoll_wait(L.ep, events, LOOP_MAX_EVENTS, (int)L.tick_ms);
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = events[i].data.u64;
+			uint32_t ev = events[i].events;
+			if (tag == EV_LISTEN) {
+				loop_accept();
+			} else if (tag == EV_JOBS) {
+				loop_collect_jobs();
+			} else if (tag == EV_SIGNAL) {
+				loop_on_signal();
+			} else {
+				struct conn *c = events[i].data.ptr;
+				if (c->state == CONN_WRITE) {
+					conn_set_deadline(c, DL_WRITE);
+					conn_advance(c);
+				} else if (c->state == CONN_HEAD || c->state == CONN_BODY) {
+					conn_on_readable(c);
+				} else if (ev & (EPOLLHUP | EPOLLERR)) {
+					conn_close(c);
+				}
+			}
+		}
+		int64_t now = now_ms();
+		if (now >= next_sweep) {
+			loop_sweep(now);
+			next_sweep = now + L.tick_ms;
+		}
+		if (loop_drain_step(now, &forced))
+			break;
+	}
+	if (forced)
+		log_msg(LOG_WARN, "shutdown timeout: exiting with %lld connections open", L.n_conns);
+	else
+		log_msg(LOG_INFO, "drained, exiting");
+	return forced ? 1 : 0;
+}
+
+static int loop_init(char *err, size_t errlen)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread starts, so all inherit it */
+	signal(SIGPIPE, SIG_IGN);
+	L.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	L.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	L.ep = epoll_create1(EPOLL_CLOEXEC);
+	L.reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
+	if (L.signal_fd < 0 || L.event_fd < 0 || L.ep < 0) {
+		snprintf(err, errlen, "event loop setup failed: %s", strerror(errno));
+		return -1;
+	}
+	if (loop_listen(err, errlen))
+		return -1;
+	struct {
+		int fd;
+		uint64_t tag;
+	} fixed[] = {{L.listen_fd, EV_LISTEN}, {L.event_fd, EV_JOBS}, {L.signal_fd, EV_SIGNAL}};
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = fixed[i].tag};
+		epoll_ctl(L.ep, EPOLL_CTL_ADD, fixed[i].fd, &ev);
+	}
+	long long shortest = cfg.head_timeout_ms;
+	if (cfg.idle_timeout_ms < shortest)
+		shortest = cfg.idle_timeout_ms;
+	if (cfg.keepalive_timeout_ms < shortest)
+		shortest = cfg.keepalive_timeout_ms;
+	L.tick_ms = shortest / 4;
+	L.tick_ms = L.tick_ms < LOOP_TICK_MIN_MS ? LOOP_TICK_MIN_MS : L.tick_ms > LOOP_TICK_MAX_MS ? LOOP_TICK_MAX_MS : L.tick_ms;
+	return 0;
+}
+
+/* Condition variables wait on the monotonic clock, like every deadline in droplin. */
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int start_threads(pthread_t *probe, pthread_t **workers, long *n_workers)
+{
+	long n = (long)cfg.worker_threads;
+	if (!n)
+		n = (long)cfg.db_pool_size + sysconf(_SC_NPROCESSORS_ONLN);
+	*workers = calloc((size_t)n, sizeof **workers);
+	if (!*workers)
+		return -1;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (long i = 0; i < n; i++)
+		if (pthread_create(&(*workers)[i], &attr, worker_main, NULL))
+			return -1;
+	*n_workers = n;
+	int rc = pthread_create(probe, &attr, pg_probe_main, NULL);
+	pthread_attr_destroy(&attr);
+	return rc ? -1 : 0;
+}
+
+static void stop_threads(pthread_t probe, pthread_t *workers, long n_workers)
+{
+	pthread_mutex_lock(&L.mu);
+	L.stopping = true;
+	pthread_cond_broadcast(&L.work_cv);
+	pthread_mutex_unlock(&L.mu);
+	for (long i = 0; i < n_workers; i++)
+		pthread_join(workers[i], NULL);
+	pthread_mutex_lock(&P.mu);
+	P.probe_stop = true;
+	pthread_cond_signal(&P.probe_cv);
+	pthread_mutex_unlock(&P.mu);
+	pthread_join(probe, NULL);
+	while (P.idle) {
+		struct pg *pg = P.idle;
+		P.idle = pg->next;
+		PQfinish(pg->conn);
+		free(pg);
+	}
+	free(workers);
+}
+
+static int fail_startup(const char *err)
+{
+	fprintf(stderr, "droplin: %s\n", err);
+	log_msg(LOG_ERROR, "%s", err);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	static char hostname[256];
+	L.started_ms = now_ms();
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		cfg_help(stdout);
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--version")) {
+		printf("droplin %s\n", DROPLIN_VERSION);
+		return 0;
+	}
+	bool healthcheck = argc == 2 && !strcmp(argv[1], "--healthcheck");
+	bool outbound = argc == 3 && !strcmp(argv[1], "--check-outbound");
+	if (argc > 1 && !healthcheck && !outbound) {
+		cfg_help(stderr);
+		return 2;
+	}
+	if (cfg_load(&cfg, err, sizeof err))
+		return fail_startup(err);
+	if (healthcheck)
+		return cli_healthcheck();
+	gethostname(hostname, sizeof hostname - 1);
+	log_replica = cfg.replica && *cfg.replica ? cfg.replica : hostname;
+	if (out_init(err, sizeof err))
+		return fail_startup(err);
+	if (outbound)
+		return cli_check_outbound(argv[2]);
+	if (cfg_check_secrets(&cfg, err, sizeof err))
+		return fail_startup(err);
+	raise_fd_limit();
+	cond_init_monotonic(&P.cv);
+	cond_init_monotonic(&P.probe_cv);
+	if (loop_init(err, sizeof err))
+		return fail_startup(err);
+	pthread_t probe, *workers;
+	long n_workers = 0;
+	if (start_threads(&probe, &workers, &n_workers))
+		return fail_startup("cannot start threads");
+	char fields[128];
+	struct buf f = {.p = fields, .cap = sizeof fields, .max = sizeof fields, .borrowed = true};
+	json_kv_int(&f, "port", loop_port());
+	json_kv_str(&f, "version", DROPLIN_VERSION);
+	json_kv_str(&f, "environment", cfg.env);
+	log_emit(LOG_INFO, "listening", &f);
+	int rc = loop_run();
+	if (rc)
+		return rc; /* forced: in-flight work is abandoned, the kernel closes the rest */
+	stop_threads(probe, workers, n_workers);
+	return 0;
+}

@@ -1,0 +1,352 @@
+/*
+ * C unit tests for droplin's pure parts. They include droplin.c to reach its statics; the
+ * HTTP parser is fed inputs that end exactly at a PROT_NONE guard page, so any read past
+ * the end of the input crashes the test instead of passing silently.
+ */
+#define main droplin_main
+#include "../droplin.c"
+#undef main
+
+#include <sys/mman.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                     \
+	do {                                                                            \
+		if (cond) {                                                             \
+			passed++;                                                       \
+		} else {                                                                \
+			failed++;                                                       \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+		}                                                                       \
+	} while (0)
+
+/* A copy of s placed so that its last byte is the last readable byte before a guard page. */
+static char *guard_base;
+static size_t guard_page;
+
+static const char *guarded(const char *s, size_t n)
+{
+	if (!guard_base) {
+		guard_page = (size_t)sysconf(_SC_PAGESIZE);
+		size_t pages = (1 << 20) / guard_page + 1;
+		guard_base = mmap(NULL, (pages + 1) * guard_page, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		mprotect(guard_base + pages * guard_page, guard_page, PROT_NONE);
+		guard_base += pages * guard_page; /* the guard page itself */
+	}
+	char *p = guard_base - n;
+	memcpy(p, s, n);
+	return p;
+}
+
+static int parse(const char *s, struct http_req *r, int *status)
+{
+	size_t n = strlen(s);
+	return http_parse_head(guarded(s, n), n, r, 100, status);
+}
+
+static void test_parse_valid(void)
+{
+	static const char req[] = "GET /health?x=1 HTTP/1.1\r\nHost: a\r\nX-Long:  v v \r\n\r\n";
+	struct http_req r;
+	int status;
+	int n = parse(req, &r, &status);
+	CHECK(n == (int)strlen(req));
+	CHECK(sl_eq(r.method, "GET"));
+	CHECK(sl_eq(r.target, "/health?x=1"));
+	CHECK(r.minor == 1);
+	CHECK(r.n_headers == 2);
+	CHECK(sl_eq(r.headers[1].value, "v v"));
+	/* every strict prefix needs more bytes and never reads past its end */
+	for (size_t k = 0; k < strlen(req); k++) {
+		char prefix[sizeof req];
+		memcpy(prefix, req, k);
+		prefix[k] = 0;
+		CHECK(parse(prefix, &r, &status) == -2);
+	}
+	CHECK(parse("\r\nGET / HTTP/1.0\r\n\r\n", &r, &status) > 0 && r.minor == 0);
+}
+
+static void test_parse_invalid(void)
+{
+#define CASE(lit, st) {lit, sizeof lit - 1, st}
+	static const struct {
+		const char *in;
+		size_t n;
+		int status;
+	} cases[] = {
+		CASE("GET / HTTP/1.1\nHost: a\r\n\r\n", 400),	   /* bare LF */
+		CASE("GET / HTTP/1.1\r\nHost: a\n\r\n", 400),	   /* bare LF in a field */
+		CASE("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400),    /* bare CR */
+		CASE("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),	   /* space before colon */
+		CASE("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400), /* obs-fold */
+		CASE("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n", 400),	   /* control byte */
+		CASE("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 400),	   /* NUL in a value */
+		CASE("GET / HTTP/1.1\r\nX\0Y: a\r\n\r\n", 400),	   /* NUL in a name */
+		CASE("GET  / HTTP/1.1\r\n\r\n", 400),		   /* two spaces */
+		CASE("GET / HTTP/2.0\r\n\r\n", 505),
+		CASE("GET / HTTP/1.2\r\n\r\n", 505),
+		CASE("GET / HTTQ/1.1\r\n\r\n", 400),
+		CASE("G(T / HTTP/1.1\r\n\r\n", 400),
+		CASE("GET / HTTP/1.1\r\n: empty\r\n\r\n", 400),
+	};
+#undef CASE
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct http_req r;
+		int status = 0;
+		int n = http_parse_head(guarded(cases[i].in, cases[i].n), cases[i].n, &r, 100, &status);
+		if (n != -1 || status != cases[i].status)
+			fprintf(stderr, "parse case %zu: n=%d status=%d\n", i, n, status);
+		CHECK(n == -1 && status == cases[i].status);
+	}
+	/* header count limit */
+	struct buf b = {0};
+	buf_adds(&b, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 101; i++)
+		buf_printf(&b, "X-%d: v\r\n", i);
+	buf_adds(&b, "\r\n");
+	struct http_req r;
+	int status;
+	CHECK(http_parse_head(guarded(b.p, b.len), b.len, &r, 100, &status) == -1 && status == 431);
+	buf_free(&b);
+}
+
+static int frame(const char *s, struct http_req *r)
+{
+	int status;
+	if (parse(s, r, &status) <= 0)
+		return -100;
+	return http_frame(r, &status) ? status : 0;
+}
+
+static void test_frame(void)
+{
+	struct http_req r;
+	CHECK(frame("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", &r) == 0);
+	CHECK(r.body_kind == BODY_LENGTH && r.content_length == 5 && r.keep_alive);
+	CHECK(frame("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", &r) == 0);
+	CHECK(r.body_kind == BODY_CHUNKED);
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"GET nothing HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int st = frame(bad[i], &r);
+		if (st != 400)
+			fprintf(stderr, "frame case %zu: %d\n", i, st);
+		CHECK(st == 400);
+	}
+	CHECK(frame("GET / HTTP/1.0\r\n\r\n", &r) == 0 && !r.keep_alive);
+	CHECK(frame("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &r) == 0 && r.keep_alive);
+	CHECK(frame("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", &r) == 0 && !r.keep_alive);
+	CHECK(frame("GET http://x.example/p?q=1 HTTP/1.1\r\nHost: a\r\n\r\n", &r) == 0 && sl_eq(r.path, "/p") &&
+	      sl_eq(r.query, "q=1"));
+	CHECK(frame("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", &r) == 0 &&
+	      r.expect_continue);
+	CHECK(frame("GET / HTTP/1.1\r\nHost: a\r\nExpect: other\r\n\r\n", &r) == 417);
+}
+
+/* Feeds a chunked body in pieces of `step` bytes, keeping unconsumed bytes as a server would. */
+static int chunked_run(const char *in, size_t step, size_t max, struct buf *out, int *status)
+{
+	struct chunked c = {CHUNK_SIZE, 0};
+	char pending[8192];
+	size_t have = 0, fed = 0, n = strlen(in);
+	*out = (struct buf){.max = max};
+	while (c.state != CHUNK_DONE) {
+		if (fed == n)
+			return -2;
+		size_t take = n - fed < step ? n - fed : step;
+		memcpy(pending + have, in + fed, take);
+		have += take;
+		fed += take;
+		ssize_t k = http_chunked_feed(&c, guarded(pending, have), have, out, status);
+		if (k < 0)
+			return -1;
+		memmove(pending, pending + k, have - (size_t)k);
+		have -= (size_t)k;
+	}
+	return (int)have; /* bytes after the body */
+}
+
+static void test_chunked(void)
+{
+	static const char body[] = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nGET";
+	for (size_t step = 1; step <= sizeof body; step++) {
+		struct buf out;
+		int status;
+		int left = chunked_run(body, step, 1024, &out, &status);
+		CHECK(left == 3 || (left >= 0 && step > 3));
+		CHECK(out.len == 11 && !memcmp(out.p, "hello world", 11));
+		buf_free(&out);
+	}
+	static const char *const bad[] = {"x\r\n", "5\nhello\r\n0\r\n\r\n", "5\r\nhelloX\r\n",
+					  "10000000000000000\r\n", "-5\r\n", "5 x\r\nhello\r\n0\r\n\r\n"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct buf out;
+		int status = 0;
+		CHECK(chunked_run(bad[i], 1, 1024, &out, &status) == -1 && status == 400);
+		buf_free(&out);
+	}
+	struct buf out;
+	int status = 0;
+	CHECK(chunked_run("8\r\n12345678\r\n0\r\n\r\n", 4, 4, &out, &status) == -1 && status == 413);
+	buf_free(&out);
+}
+
+static void test_json(void)
+{
+	struct buf b = {0};
+	json_str(&b, "a\"b\\c\n\x01\x7f", 8);
+	CHECK(b.len == 26 && !memcmp(b.p, "\"a\\\"b\\\\c\\n\\u0001\\u007f\"", b.len));
+	b.len = 0;
+	json_str(&b, "caf\xc3\xa9 \xff \xed\xa0\x80 \xf0\x9f\x98\x80", 14);
+	CHECK(utf8_valid(b.p, b.len));
+	CHECK(strstr(b.p, "caf\xc3\xa9") && strstr(b.p, "\xf0\x9f\x98\x80"));
+	b.len = 0;
+	buf_addc(&b, '{');
+	json_kv_str(&b, "a", "x");
+	json_kv_int(&b, "b", -3);
+	json_kv_bool(&b, "c", true);
+	buf_addc(&b, '}');
+	CHECK(b.len == 26 && !memcmp(b.p, "{\"a\":\"x\",\"b\":-3,\"c\":true}", b.len));
+	CHECK(!utf8_valid("\xc0\x80", 2));     /* overlong */
+	CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+	CHECK(utf8_valid("\xe2\x82\xac", 3));
+	buf_free(&b);
+	struct buf capped = {.max = 8};
+	buf_adds(&capped, "0123456789");
+	CHECK(capped.over && capped.len == 0);
+	buf_free(&capped);
+}
+
+static void test_base64url(void)
+{
+	char enc[64];
+	unsigned char dec[64];
+	for (size_t n = 0; n < 20; n++) {
+		unsigned char raw[20];
+		for (size_t i = 0; i < n; i++)
+			raw[i] = (unsigned char)(i * 37 + 250);
+		size_t len = b64url_encode(enc, raw, n);
+		CHECK(len == (n * 4 + 2) / 3);
+		CHECK(!strpbrk(enc, "+/="));
+		CHECK(b64url_decode(dec, enc, len) == (ssize_t)n && !memcmp(dec, raw, n));
+	}
+	CHECK(b64url_encode(enc, "\xfb\xff", 2) == 3 && !strcmp(enc, "-_8"));
+	CHECK(b64url_decode(dec, "a", 1) == -1);
+	CHECK(b64url_decode(dec, "ab+c", 4) == -1);
+	CHECK(b64url_decode(dec, "ab=", 3) == -1);
+	CHECK(b64url_decode(dec, "-_9", 3) == -1); /* non-zero trailing bits */
+}
+
+static void test_config(void)
+{
+	char err[256];
+	struct config c;
+	unsetenv("DROPLIN_ENV");
+	setenv("PORT", "9000", 1);
+	CHECK(cfg_load(&c, err, sizeof err) == 0 && c.port == 9000 && !c.dev && c.db_pool_size == 4);
+	CHECK(c.drain_seconds == 3 && c.max_connections == 10000 && c.keepalive_timeout_ms == 75000);
+	setenv("PORT", "70000", 1);
+	CHECK(cfg_load(&c, err, sizeof err) == -1 && strstr(err, "PORT"));
+	setenv("PORT", "80x", 1);
+	CHECK(cfg_load(&c, err, sizeof err) == -1);
+	unsetenv("PORT");
+	setenv("DRAIN_SECONDS", "0.25", 1);
+	CHECK(cfg_load(&c, err, sizeof err) == 0 && c.drain_seconds == 0.25);
+	unsetenv("DRAIN_SECONDS");
+	setenv("DROPLIN_ENV", "staging", 1);
+	CHECK(cfg_load(&c, err, sizeof err) == -1 && strstr(err, "DROPLIN_ENV"));
+	unsetenv("DROPLIN_ENV");
+	CHECK(cfg_load(&c, err, sizeof err) == 0);
+	c.jwt_secret = "short";
+	c.admin_secret = "0123456789abcdef0123456789abcdef";
+	CHECK(cfg_check_secrets(&c, err, sizeof err) == -1 && strstr(err, "JWT_SECRET_KEY"));
+	c.jwt_secret = ORIGINAL_DEFAULT_JWT_SECRET;
+	CHECK(cfg_check_secrets(&c, err, sizeof err) == -1);
+	c.jwt_secret = "0123456789abcdef0123456789abcdef";
+	c.admin_secret = NULL;
+	CHECK(cfg_check_secrets(&c, err, sizeof err) == -1 && strstr(err, "ADMIN_SECRET"));
+	c.admin_secret = "0123456789abcdef0123456789abcdef";
+	CHECK(cfg_check_secrets(&c, err, sizeof err) == 0);
+	log_min = LOG_ERROR; /* the development warnings below are expected */
+	c.dev = true;
+	c.jwt_secret = NULL;
+	CHECK(cfg_check_secrets(&c, err, sizeof err) == 0 && c.jwt_secret && strlen(c.jwt_secret) >= 32);
+}
+
+static void test_cors_and_routes(void)
+{
+	CHECK(cors_dev_pattern(S("http://localhost:3000")));
+	CHECK(cors_dev_pattern(S("http://192.168.4.20:8081")));
+	CHECK(!cors_dev_pattern(S("http://localhost:")));
+	CHECK(!cors_dev_pattern(S("http://localhost:80.evil.example")));
+	CHECK(!cors_dev_pattern(S("http://192.168.1:80")));
+	CHECK(!cors_dev_pattern(S("https://localhost:3000")));
+	struct slice p[4];
+	CHECK(route_match("/devices/{id}", S("/devices/42"), p, 4) && sl_eq(p[0], "42"));
+	CHECK(!route_match("/devices/{id}", S("/devices/"), p, 4));
+	CHECK(!route_match("/devices/{id}", S("/devices/4/x"), p, 4));
+	CHECK(route_match("/health", S("/health"), p, 4));
+	CHECK(!route_match("/health", S("/healthz"), p, 4));
+}
+
+static void test_client_ip(void)
+{
+	struct http_req r;
+	struct ctx c = {.req = &r};
+	int status;
+	parse("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6, 1.2.3.4 , 10.0.0.1\r\n\r\n", &r, &status);
+	cfg.trust_proxy = 0;
+	ctx_client_ip(&c, "127.0.0.1");
+	CHECK(!strcmp(c.client_ip, "127.0.0.1"));
+	cfg.trust_proxy = 1;
+	ctx_client_ip(&c, "127.0.0.1");
+	CHECK(!strcmp(c.client_ip, "10.0.0.1"));
+	cfg.trust_proxy = 2;
+	ctx_client_ip(&c, "127.0.0.1");
+	CHECK(!strcmp(c.client_ip, "1.2.3.4"));
+	cfg.trust_proxy = 5; /* fewer entries than proxies: the peer */
+	ctx_client_ip(&c, "127.0.0.1");
+	CHECK(!strcmp(c.client_ip, "127.0.0.1"));
+	parse("GET / HTTP/1.1\r\nHost: a\r\nX-Real-IP: 5.5.5.5\r\n\r\n", &r, &status);
+	cfg.trust_proxy = 1;
+	ctx_client_ip(&c, "127.0.0.1");
+	CHECK(!strcmp(c.client_ip, "5.5.5.5"));
+	parse("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: not-an-ip\r\n\r\n", &r, &status);
+	ctx_client_ip(&c, "127.0.0.1");
+	CHECK(!strcmp(c.client_ip, "127.0.0.1"));
+	cfg.trust_proxy = 0;
+}
+
+int main(void)
+{
+	test_parse_valid();
+	test_parse_invalid();
+	test_frame();
+	test_chunked();
+	test_json();
+	test_base64url();
+	test_config();
+	test_cors_and_routes();
+	test_client_ip();
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
