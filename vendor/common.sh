@@ -14,6 +14,11 @@ OPT="-O2 -ffunction-sections -fdata-sections"
 JOBS=$(nproc)
 mkdir -p "$PREFIX/include" "$PREFIX/lib" "$SRC"
 
+# One build of a library at a time: two makes sharing a tree would clobber
+# each other's sources (the later one waits, then rebuilds).
+exec 8>"$SRC/.$(basename "$(dirname "$0")").lock"
+flock 8
+
 log() { echo "== deps: $*" >&2; }
 
 # fetch NAME[/SUITE] and verify it (vendor/fetch.sh).

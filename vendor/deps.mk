@@ -15,12 +15,12 @@ DEPS_SRC := build/src/musl
 DEPS_STAMPS := $(DEPS_DIR)/.stamp
 DEPS_STAMP := $(DEPS_STAMPS)/all
 DEPS_CFLAGS := -isystem $(DEPS_DIR)/include
-DEPS_LIBS := -L$(DEPS_DIR)/lib \
+DEPS_LIBS := -L$(DEPS_DIR)/lib -lcurl -lpq -lpgcommon_shlib -lpgport_shlib \
 	-ljwt -ljansson -lbearssl -ldcrypt
 CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
 CA_ANCHORS_H := $(DEPS_DIR)/include/droplin_ca_anchors.h
 
-_deps_libs := musl bearssl jsmn jansson libjwt
+_deps_libs := musl bearssl jsmn jansson libjwt curl libpq
 _deps_env := PREFIX='$(abspath $(DEPS_DIR))' SRC='$(abspath $(DEPS_SRC))'
 
 $(DEPS_STAMP): $(addprefix $(DEPS_STAMPS)/,$(_deps_libs)) $(CA_ANCHORS_H)
@@ -50,6 +50,11 @@ $(DEPS_STAMPS)/libpq: vendor/patches/libpq-getrandom.patch
 
 $(CA_ANCHORS_H): $(CA_BUNDLE) vendor/bearssl/ca-anchors.sh $(DEPS_STAMPS)/bearssl
 	vendor/bearssl/ca-anchors.sh $(DEPS_DIR)/bin/brssl $(CA_BUNDLE) $@
+
+# End-to-end check of the built libraries (PostgreSQL, TLS, JWT, bcrypt).
+deps-selftest: $(DEPS_STAMP)
+	vendor/selftest.sh $(DEPS_DIR) '$(DEPS_LIBS)'
+.PHONY: deps-selftest
 
 # ca-certificates is installed by vendor/tools.sh on a fresh machine.
 $(CA_BUNDLE): | $(DEPS_STAMPS)/tools ;

@@ -15,7 +15,7 @@ LDFLAGS = -static
 DLL = no
 TESTS = no
 MK
-make -C "$d" -j"$JOBS" CONF=droplin lib tools
+make -C "$d" -j"$JOBS" CONF=droplin lib tools >/dev/null
 cp "$d"/build-droplin/libbearssl.a "$PREFIX/lib/"
 cp "$d"/inc/*.h "$PREFIX/include/"
 mkdir -p "$PREFIX/bin"
