@@ -89,26 +89,28 @@
 #ifndef DROPLIN_VERSION
 #define DROPLIN_VERSION "0.1.0"
 #endif
-#define API_VERSION "1.0.0" /* what the original reported in its bodies */
+#define API_VERSION "1.0.0"                 /* what the original reported in its bodies */
+#define UNUSED      __attribute__((unused)) /* helpers the later routes call; the unit tests use them now */
 
 enum {
-	HTTP_MAX_HEADERS_HARD = 128,	  /* storage; MAX_HEADERS (<= this) is the setting */
-	HTTP_REQUEST_ID_MAX = 128,	  /* longest inbound X-Request-ID we honour */
-	HTTP_RBUF_SLACK = 512,		  /* read buffer beyond the head limit */
-	HTTP_PREFLIGHT_MAX_AGE = 3600,	  /* CORS max-age, as the original */
-	BUF_POOL_KEEP = 256,		  /* free read buffers kept for reuse */
-	LOOP_MAX_EVENTS = 256,		  /* epoll_wait batch */
-	LOOP_TICK_MIN_MS = 10,		  /* bounds of the timer sweep interval */
+	HTTP_MAX_HEADERS_HARD = 128,   /* storage; MAX_HEADERS (<= this) is the setting */
+	HTTP_REQUEST_ID_MAX = 128,     /* longest inbound X-Request-ID we honour */
+	HTTP_RBUF_SLACK = 512,         /* read buffer beyond the head limit */
+	HTTP_PREFLIGHT_MAX_AGE = 3600, /* CORS max-age, as the original */
+	BUF_POOL_KEEP = 256,           /* free read buffers kept for reuse */
+	LOOP_MAX_EVENTS = 256,         /* epoll_wait batch */
+	LOOP_TICK_MIN_MS = 10,         /* bounds of the timer sweep interval */
 	LOOP_TICK_MAX_MS = 1000,
-	IPTAB_SIZE = 4096,		  /* per-address connection counts (power of two) */
-	JOB_QUEUE_MAX = 4096,		  /* queued requests before 503 */
-	PG_POOL_HARD_MAX = 64,		  /* upper bound of DB_POOL_SIZE */
-	PG_DOWN_BACKOFF_MS = 250,	  /* after a failed connect, fail fast this long */
-	PG_MIGRATION_TIMEOUT_MS = 60000,  /* one migration statement */
-	LOG_LINE_MAX = 2048,		  /* one JSON log line */
-	HEALTHCHECK_TIMEOUT_MS = 3000,	  /* droplin --healthcheck */
-	OUT_MAX_EXTRA_ANCHORS = 256,	  /* certificates read from OUTBOUND_CA_FILE */
-	OUT_MAX_RESPONSE = 1 << 20,	  /* largest outbound response body kept */
+	IPTAB_SIZE = 4096,               /* per-address connection counts (power of two) */
+	JOB_QUEUE_MAX = 4096,            /* queued requests before 503 */
+	PG_POOL_HARD_MAX = 64,           /* upper bound of DB_POOL_SIZE */
+	PG_DOWN_BACKOFF_MS = 250,        /* after a failed connect, fail fast this long */
+	PG_MIGRATION_TIMEOUT_MS = 60000, /* one migration statement */
+	LOG_LINE_MAX = 2048,             /* one JSON log line */
+	HEALTHCHECK_TIMEOUT_MS = 3000,   /* droplin --healthcheck */
+	OUT_MAX_EXTRA_ANCHORS = 256,     /* certificates read from OUTBOUND_CA_FILE */
+	OUT_MAX_RESPONSE = 1 << 20,      /* largest outbound response body kept */
+	LINGER_MS = 2000,                /* after a final response, how long unread input is drained */
 };
 
 /* The original's published secrets: refused in production (DECISIONS S1). */
@@ -277,7 +279,7 @@ static void *arena_alloc(struct arena *a, size_t n)
 	return p;
 }
 
-static char *arena_strndup(struct arena *a, const char *s, size_t n)
+static UNUSED char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
 	char *p = arena_alloc(a, n + 1);
 	if (p) {
@@ -296,20 +298,15 @@ static void arena_free(struct arena *a)
 	}
 }
 
-/* Monotonic milliseconds, for timers and durations. */
-static int64_t now_ms(void)
+/* Monotonic time, for timers, deadlines and durations. */
+static int64_t now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static double now_mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static int64_t now_ms(void) { return now_us() / 1000; }
 
 /*
  * ISO-8601 UTC with microseconds and a trailing Z, the fraction left out when it is zero,
@@ -357,7 +354,7 @@ static uint64_t random_fast(void)
 	return z ^ (z >> 31);
 }
 
-static bool ct_equal(const void *a, size_t an, const void *b, size_t bn)
+static UNUSED bool ct_equal(const void *a, size_t an, const void *b, size_t bn)
 {
 	const unsigned char *x = a, *y = b;
 	unsigned char diff = an != bn;
@@ -416,7 +413,7 @@ static int b64url_value(unsigned char c)
  * character outside the alphabet, an impossible length, or non-zero trailing bits.
  * `out` holds at least 3*n/4 bytes.
  */
-static ssize_t b64url_decode(unsigned char *out, const char *in, size_t n)
+static UNUSED ssize_t b64url_decode(unsigned char *out, const char *in, size_t n)
 {
 	if (n % 4 == 1)
 		return -1;
@@ -487,7 +484,7 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-static bool utf8_valid(const char *s, size_t n)
+static UNUSED bool utf8_valid(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
@@ -577,7 +574,7 @@ static const char *log_replica = "";
 
 /*
  * One JSON object per line on stdout, written with a single write() so lines from several
- * threads never interleave. `fields` is either NULL or a buffer of `,"key":value` pairs.
+ * threads never interleave. `fields` is either NULL or a buffer of `"key":value` pairs.
  */
 static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields)
 {
@@ -593,15 +590,17 @@ static void log_emit(enum log_level lvl, const char *msg, const struct buf *fiel
 	buf_adds(&b, LOG_LEVEL_NAMES[lvl]);
 	buf_adds(&b, "\",\"message\":");
 	json_cstr(&b, msg);
-	if (fields && fields->len)
+	if (fields && fields->len) {
+		buf_addc(&b, ',');
 		buf_add(&b, fields->p, fields->len);
+	}
 	json_kv_str(&b, "replica", log_replica);
 	if (b.over || b.p != line) { /* never truncate into invalid JSON */
 		if (b.p != line)
 			free(b.p);
 		b = (struct buf){.p = line, .cap = sizeof line, .borrowed = true};
-		buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"log line too long\"",
-			   ts, LOG_LEVEL_NAMES[lvl]);
+		buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"log line too long\"", ts,
+			   LOG_LEVEL_NAMES[lvl]);
 	}
 	buf_adds(&b, "}\n");
 	ssize_t w = write(STDOUT_FILENO, b.p, b.len);
@@ -660,8 +659,10 @@ struct cfg_var {
 	const char *help;
 };
 
+/* clang-format off */
 #define CFG(name, type, field, def, min, max, help) \
 	{name, type, offsetof(struct config, field), def, min, max, help}
+/* clang-format on */
 
 static const struct cfg_var CFG_VARS[] = {
 	CFG("DROPLIN_ENV", CFG_STR, env, "production", 0, 0,
@@ -741,16 +742,17 @@ static struct config cfg; /* written once in main, read-only afterwards */
 
 static void cfg_help(FILE *f)
 {
-	fprintf(f, "droplin %s: the DropLink backend.\n\n"
-		   "Usage: droplin [--help | --version | --healthcheck | --check-outbound URL]\n\n"
-		   "  --healthcheck        GET http://127.0.0.1:$PORT/health; exit 0 on 200, else 1\n"
-		   "  --check-outbound URL one GET through the outbound HTTPS path; exit 0 on 2xx\n\n"
-		   "Configuration comes from the environment:\n\n",
+	fprintf(f,
+		"droplin %s: the DropLink backend.\n\n"
+		"Usage: droplin [--help | --version | --healthcheck | --check-outbound URL]\n\n"
+		"  --healthcheck        GET http://127.0.0.1:$PORT/health; exit 0 on 200, else 1\n"
+		"  --check-outbound URL one GET through the outbound HTTPS path; exit 0 on 2xx\n\n"
+		"Configuration comes from the environment:\n\n",
 		DROPLIN_VERSION);
 	for (size_t i = 0; i < sizeof CFG_VARS / sizeof CFG_VARS[0]; i++) {
 		const struct cfg_var *v = &CFG_VARS[i];
-		fprintf(f, "  %s (default: %s)\n      %s\n", v->name, v->def ? (*v->def ? v->def : "empty") : "unset",
-			v->help);
+		fprintf(f, "  %s (default: %s)\n      %s\n", v->name,
+			v->def ? (*v->def ? v->def : "empty") : "unset", v->help);
 	}
 }
 
@@ -770,10 +772,13 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		long long n = 0;
 		double d = 0;
 		char *end = NULL;
-		bool ok = s && (v->type == CFG_INT ? parse_int(s, v->min, v->max, &n)
-				: ((d = strtod(s, &end)), end != s && !*end && d >= (double)v->min && d <= (double)v->max));
+		bool ok = s && (v->type == CFG_INT
+					? parse_int(s, v->min, v->max, &n)
+					: ((d = strtod(s, &end)),
+					   end != s && !*end && d >= (double)v->min && d <= (double)v->max));
 		if (!ok) {
-			snprintf(err, errlen, "%s must be a number from %lld to %lld", v->name, v->min, v->max);
+			snprintf(err, errlen, "%s must be a number from %lld to %lld", v->name, v->min,
+				 v->max);
 			return -1;
 		}
 		if (v->type == CFG_INT)
@@ -888,8 +893,7 @@ static int http_crlf(const char *b, size_t len, size_t *i)
 	return 0;
 }
 
-static int http_parse_request_line(const char *b, size_t len, size_t *pi, struct http_req *r,
-				   int *status)
+static int http_parse_request_line(const char *b, size_t len, size_t *pi, struct http_req *r, int *status)
 {
 	size_t i = *pi, start = i;
 	while (i < len && http_is_tchar((unsigned char)b[i]))
@@ -928,8 +932,7 @@ static int http_parse_request_line(const char *b, size_t len, size_t *pi, struct
 	return 0;
 }
 
-static int http_parse_head(const char *b, size_t len, struct http_req *r, int max_headers,
-			   int *status)
+static int http_parse_head(const char *b, size_t len, struct http_req *r, int max_headers, int *status)
 {
 	size_t i = 0;
 	*status = 400;
@@ -1124,13 +1127,16 @@ static ssize_t http_chunk_size_line(struct chunked *c, const char *in, size_t n,
 	for (; i < line - 1 && isxdigit((unsigned char)in[i]); i++) {
 		if (i >= 15)
 			return -1;
-		int d = isdigit((unsigned char)in[i]) ? in[i] - '0' : (tolower((unsigned char)in[i]) - 'a' + 10);
+		int d = isdigit((unsigned char)in[i]) ? in[i] - '0'
+						      : (tolower((unsigned char)in[i]) - 'a' + 10);
 		size = size * 16 + (uint64_t)d;
 	}
 	if (!i)
 		return -1;
-	/* chunk extensions: `;name[=value]`, ignored, but no controls or bare CR */
-	if (i < line - 1 && in[i] != ';' && in[i] != ' ' && in[i] != '\t')
+	/* chunk extensions: BWS `;name[=value]`, ignored, but no controls or bare CR */
+	while (i < line - 1 && (in[i] == ' ' || in[i] == '\t'))
+		i++;
+	if (i < line - 1 && in[i] != ';')
 		return -1;
 	for (; i < line - 1; i++)
 		if (!http_is_vbyte((unsigned char)in[i]))
@@ -1141,8 +1147,7 @@ static ssize_t http_chunk_size_line(struct chunked *c, const char *in, size_t n,
 	return (ssize_t)line + 1;
 }
 
-static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, struct buf *out,
-				 int *status)
+static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, struct buf *out, int *status)
 {
 	size_t used = 0;
 	*status = 400;
@@ -1151,9 +1156,7 @@ static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, st
 		size_t avail = n - used;
 		ssize_t k;
 		switch (c->state) {
-		case CHUNK_SIZE:
-			k = http_chunk_size_line(c, p, avail, status);
-			break;
+		case CHUNK_SIZE: k = http_chunk_size_line(c, p, avail, status); break;
 		case CHUNK_DATA:
 			k = (ssize_t)(avail < c->remaining ? avail : c->remaining);
 			if (out->len + (size_t)k > out->max) {
@@ -1183,15 +1186,15 @@ static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, st
 			if (!line || p[line - 1] != '\r')
 				return -1;
 			for (size_t j = 0; j + 1 < line; j++)
-				if (!http_is_vbyte((unsigned char)p[j]) || (j == 0 && (p[0] == ' ' || p[0] == '\t')))
+				if (!http_is_vbyte((unsigned char)p[j]) ||
+				    (j == 0 && (p[0] == ' ' || p[0] == '\t')))
 					return -1;
 			if (line == 1)
 				c->state = CHUNK_DONE;
 			k = (ssize_t)line + 1;
 			break;
 		}
-		default:
-			return -1;
+		default: return -1;
 		}
 		if (k == -2)
 			break;
@@ -1219,7 +1222,8 @@ struct ctx {
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char client_ip[INET6_ADDRSTRLEN];
 	struct slice origin; /* the Origin header when it is allowed, else empty */
-	int64_t t_start, t_queued;
+	int64_t t_start;     /* monotonic microseconds */
+	int64_t t_queued;    /* monotonic milliseconds, when a worker job was queued */
 };
 
 static const char *http_reason(int status)
@@ -1497,13 +1501,14 @@ static void ctx_client_ip(struct ctx *c, const char *peer)
 /* ==== 8. Event loop and connections =================================================== */
 
 enum conn_state {
-	CONN_HEAD,  /* waiting for (the rest of) a request head; idle keep-alive when rlen == 0 */
-	CONN_BODY,  /* reading the body */
-	CONN_BUSY,  /* a worker runs the handler; the socket is not polled */
-	CONN_WRITE, /* the response is being written */
+	CONN_HEAD,   /* waiting for (the rest of) a request head; idle keep-alive when rlen == 0 */
+	CONN_BODY,   /* reading the body */
+	CONN_BUSY,   /* a worker runs the handler; the socket is not polled */
+	CONN_WRITE,  /* the response is being written */
+	CONN_LINGER, /* response sent, write side shut: discard input until EOF, then close */
 };
 
-enum deadline_kind { DL_NONE, DL_KEEPALIVE, DL_HEAD, DL_IDLE, DL_WRITE };
+enum deadline_kind { DL_NONE, DL_KEEPALIVE, DL_HEAD, DL_IDLE, DL_WRITE, DL_LINGER };
 
 /*
  * What one in-flight request needs beyond the connection: parsed head, context, decoded body
@@ -1515,13 +1520,13 @@ struct rblock {
 	struct http_req req;
 	struct ctx ctx;
 	struct buf body; /* a body that does not fit after the head, or a chunked one */
-	size_t cap;	 /* size of data[] */
+	size_t cap;      /* size of data[] */
 	char data[];
 };
 
 struct conn {
 	struct conn *prev, *next; /* every open connection, for the timer sweep */
-	struct conn *next_job;	  /* work and completion queues */
+	struct conn *next_job;    /* work and completion queues */
 	int fd;
 	enum conn_state state;
 	enum deadline_kind dl_kind;
@@ -1529,7 +1534,7 @@ struct conn {
 	bool close_after, head_only, http10_keepalive;
 	int64_t deadline;
 	struct rblock *rb;
-	size_t rlen;	 /* bytes in rb->data */
+	size_t rlen;     /* bytes in rb->data */
 	size_t head_len; /* parsed head, 0 while none */
 	size_t consumed; /* bytes of rb->data this request used up (head and in-place body) */
 	struct chunked ck;
@@ -1563,8 +1568,13 @@ static struct {
 	int n_work, n_busy;
 	bool stopping;
 	int64_t started_ms;
-} L = {.ep = -1, .listen_fd = -1, .event_fd = -1, .signal_fd = -1, .reserve_fd = -1,
-       .mu = PTHREAD_MUTEX_INITIALIZER, .work_cv = PTHREAD_COND_INITIALIZER};
+} L = {.ep = -1,
+       .listen_fd = -1,
+       .event_fd = -1,
+       .signal_fd = -1,
+       .reserve_fd = -1,
+       .mu = PTHREAD_MUTEX_INITIALIZER,
+       .work_cv = PTHREAD_COND_INITIALIZER};
 
 enum { EV_LISTEN = 1, EV_JOBS = 2, EV_SIGNAL = 3 }; /* epoll tags that are not connections */
 
@@ -1637,6 +1647,7 @@ static void conn_set_deadline(struct conn *c, enum deadline_kind kind)
 	case DL_HEAD: ms = cfg.head_timeout_ms; break;
 	case DL_IDLE:
 	case DL_WRITE: ms = cfg.idle_timeout_ms; break;
+	case DL_LINGER: ms = cfg.idle_timeout_ms < LINGER_MS ? cfg.idle_timeout_ms : LINGER_MS; break;
 	case DL_NONE: break;
 	}
 	c->dl_kind = kind;
@@ -1680,7 +1691,7 @@ static void conn_log(struct conn *c)
 	json_str(&f, r->path.p, r->path.n < 256 ? r->path.n : 256);
 	json_kv_int(&f, "status", x->status);
 	json_key(&f, "duration_ms");
-	buf_printf(&f, "%.3f", (double)(now_ms() - x->t_start));
+	buf_printf(&f, "%.3f", (double)(now_us() - x->t_start) / 1000.0);
 	json_kv_str(&f, "ip", x->client_ip);
 	if (f.over)
 		f.len = 0;
@@ -1707,9 +1718,10 @@ static bool conn_flush(struct conn *c, bool *dead)
 	return true;
 }
 
-static void conn_advance(struct conn *c);
-
-/* The response in rb->ctx is complete: serialise it, log it and start writing. */
+/*
+ * The response in rb->ctx is complete: serialise it and log it. The caller then runs
+ * conn_advance(), which writes it; nothing here frees the connection.
+ */
 static void conn_respond(struct conn *c)
 {
 	struct ctx *x = &c->rb->ctx;
@@ -1723,7 +1735,6 @@ static void conn_respond(struct conn *c)
 	conn_log(c);
 	c->state = CONN_WRITE;
 	conn_set_deadline(c, DL_WRITE);
-	conn_advance(c);
 }
 
 /* Answers a request that could not be parsed or framed; the connection then closes. */
@@ -1732,12 +1743,14 @@ static void conn_fail(struct conn *c, int status, const char *detail)
 	struct ctx *x = &c->rb->ctx;
 	c->close_after = true;
 	c->rb->req.keep_alive = false;
+	if (!x->client_ip[0])
+		memcpy(x->client_ip, c->peer, sizeof x->client_ip);
 	if (!x->request_id[0]) {
 		uint64_t a = random_fast();
 		snprintf(x->request_id, sizeof x->request_id, "%016" PRIx64, a);
 	}
 	if (!x->t_start)
-		x->t_start = now_ms();
+		x->t_start = now_us();
 	resp_detail(x, status, detail);
 	conn_respond(c);
 }
@@ -1762,7 +1775,7 @@ static void conn_start_request(struct conn *c, size_t head_len)
 	struct ctx *x = &rb->ctx;
 	int status;
 	x->req = r;
-	x->t_start = now_ms();
+	x->t_start = now_us();
 	c->head_len = head_len;
 	ctx_request_id(x);
 	ctx_client_ip(x, c->peer);
@@ -1874,7 +1887,8 @@ static void conn_advance(struct conn *c)
 				return;
 			}
 			int status;
-			int n = http_parse_head(c->rb->data, c->rlen, &c->rb->req, (int)cfg.max_headers, &status);
+			int n = http_parse_head(c->rb->data, c->rlen, &c->rb->req, (int)cfg.max_headers,
+						&status);
 			if (n == -2 && c->rlen >= (size_t)cfg.max_head_bytes) {
 				n = -1;
 				status = 431;
@@ -1885,37 +1899,47 @@ static void conn_advance(struct conn *c)
 				conn_watch(c, EPOLLIN);
 				return;
 			}
-			if (n < 0) {
+			if (n > cfg.max_head_bytes)
+				n = -1, status = 431;
+			if (n < 0)
 				conn_fail(c, status, http_status_detail(status));
-				return;
-			}
-			if (n > cfg.max_head_bytes) {
-				conn_fail(c, 431, http_status_detail(431));
-				return;
-			}
-			conn_start_request(c, (size_t)n);
+			else
+				conn_start_request(c, (size_t)n);
 			break;
 		}
 		case CONN_BODY:
 			if (!conn_read_body(c)) {
-				if (c->state == CONN_BODY)
-					conn_watch(c, EPOLLIN);
+				if (c->state != CONN_BODY)
+					break; /* it failed: write the error */
+				conn_watch(c, EPOLLIN);
 				return;
 			}
 			c->state = CONN_BUSY;
 			conn_set_deadline(c, DL_NONE);
-			route_dispatch(c); /* responds inline, or parks the connection on a worker */
-			return;
+			route_dispatch(c); /* responds inline (CONN_WRITE) or parks it on a worker */
+			break;
 		case CONN_BUSY:
-			return;
+		case CONN_LINGER: return;
 		case CONN_WRITE: {
 			bool dead = false;
 			if (!conn_flush(c, &dead)) {
 				conn_watch(c, EPOLLOUT);
 				return;
 			}
-			if (dead || c->close_after) {
+			if (dead) {
 				conn_close(c);
+				return;
+			}
+			if (c->close_after) {
+				/*
+				 * Closing with unread input makes the kernel send a reset, which can
+				 * destroy the response before the client reads it: shut our side and
+				 * drain theirs for a moment first (a "lingering close").
+				 */
+				shutdown(c->fd, SHUT_WR);
+				c->state = CONN_LINGER;
+				conn_set_deadline(c, DL_LINGER);
+				conn_watch(c, EPOLLIN);
 				return;
 			}
 			conn_finish_request(c);
@@ -1927,6 +1951,13 @@ static void conn_advance(struct conn *c)
 
 static void conn_on_readable(struct conn *c)
 {
+	if (c->state == CONN_LINGER) {
+		char sink[4096];
+		ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
+	}
 	if (!c->rb && !(c->rb = rblock_get())) {
 		conn_close(c);
 		return;
@@ -2040,6 +2071,7 @@ static void loop_sweep(int64_t now)
 			if (c->state == CONN_HEAD) /* forget a half-parsed head before logging */
 				memset(&c->rb->req, 0, sizeof c->rb->req);
 			conn_fail(c, 408, http_status_detail(408));
+			conn_advance(c);
 		} else {
 			conn_close(c); /* idle keep-alive, or a client that does not read */
 		}
@@ -2061,6 +2093,7 @@ static void loop_collect_jobs(void)
 		done = c->next_job;
 		L.n_busy--;
 		conn_respond(c);
+		conn_advance(c);
 	}
 }
 
@@ -2106,7 +2139,7 @@ static int loop_port(void)
 	socklen_t sl = sizeof ss;
 	getsockname(L.listen_fd, (struct sockaddr *)&ss, &sl);
 	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					       : ((struct sockaddr_in *)&ss)->sin_port);
+					      : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* ==== 9. Worker pool ================================================================== */
@@ -2195,8 +2228,7 @@ static struct {
 	/* probe thread */
 	pthread_cond_t probe_cv;
 	bool probe_stop;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-       .probe_cv = PTHREAD_COND_INITIALIZER};
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .probe_cv = PTHREAD_COND_INITIALIZER};
 
 /* Every prepared statement, by id; SQL lives next to its handler where it has one. */
 enum pg_stmt { Q_PROBE, Q_COUNT };
@@ -2205,10 +2237,9 @@ struct pg_statement {
 	const char *name, *sql;
 };
 
-static const char SQL_PROBE[] =
-	"SELECT to_regclass('public.users') IS NOT NULL"
-	"   AND to_regclass('public.devices') IS NOT NULL"
-	"   AND to_regclass('public.audit_logs') IS NOT NULL";
+static const char SQL_PROBE[] = "SELECT to_regclass('public.users') IS NOT NULL"
+				"   AND to_regclass('public.devices') IS NOT NULL"
+				"   AND to_regclass('public.audit_logs') IS NOT NULL";
 
 static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_PROBE] = {"probe", SQL_PROBE},
@@ -2236,14 +2267,25 @@ static int pg_poll(PGconn *conn, short events, int64_t deadline)
 	}
 }
 
+/* Server notices (such as "already exists, skipping") go to the debug log, not stderr. */
+static void pg_notice(void *arg, const char *message)
+{
+	(void)arg;
+	char msg[300];
+	snprintf(msg, sizeof msg, "%s", message);
+	msg[strcspn(msg, "\n")] = 0;
+	log_msg(LOG_DEBUG, "database notice: %s", msg);
+}
+
 static PGconn *pg_connect(int64_t deadline)
 {
-	char timeout[16];
+	char timeout[24];
 	long long secs = (cfg.db_connect_timeout_ms + 999) / 1000;
 	snprintf(timeout, sizeof timeout, "%lld", secs < 2 ? 2 : secs);
 	/* our defaults first: the expanded DATABASE_URL that follows overrides any of them */
-	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-			      "keepalives_count", "application_name", "client_encoding", "dbname", NULL};
+	const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
+			      "keepalives_interval", "keepalives_count", "application_name",
+			      "client_encoding",     "dbname",           NULL};
 	const char *vals[] = {timeout, "1", "30", "10", "3", "droplin", "UTF8", cfg.database_url, NULL};
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
 	if (!conn)
@@ -2269,6 +2311,7 @@ static PGconn *pg_connect(int64_t deadline)
 		return NULL;
 	}
 	PQsetnonblocking(conn, 1);
+	PQsetNoticeProcessor(conn, pg_notice, NULL);
 	return conn;
 }
 
@@ -2327,8 +2370,7 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 /* Returns a connection; a broken one is closed so the next acquirer opens a fresh one. */
 static void pg_release(struct pg *pg, bool broken)
 {
-	if (!broken && PQstatus(pg->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
+	if (!broken && PQstatus(pg->conn) == CONNECTION_OK && PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
 		atomic_store(&P.last_ok_ms, now_ms());
 		pthread_mutex_lock(&P.mu);
 		pg->next = P.idle;
@@ -2532,13 +2574,12 @@ static const struct migration MIGRATIONS[] = {
 };
 
 /* The advisory lock key is 0x64726f70, "drop". */
-static const char SQL_MIGRATIONS_TABLE[] =
-	"SELECT pg_advisory_lock(1684172656);"
-	"CREATE TABLE IF NOT EXISTS schema_migrations ("
-	"  version INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL,"
-	"  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
-	"SELECT version FROM schema_migrations ORDER BY version";
+static const char SQL_MIGRATIONS_TABLE[] = "SELECT pg_advisory_lock(1684172656);"
+					   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+					   "  version INTEGER PRIMARY KEY,"
+					   "  name TEXT NOT NULL,"
+					   "  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+					   "SELECT version FROM schema_migrations ORDER BY version";
 
 static bool migration_applied(PGresult *res, int version)
 {
@@ -2563,8 +2604,8 @@ static int pg_migrate(void)
 		if (migration_applied(res, m->version))
 			continue;
 		struct buf sql = {0};
-		buf_printf(&sql, "BEGIN;%s;INSERT INTO schema_migrations (version, name) VALUES (%d, ", m->sql,
-			   m->version);
+		buf_printf(&sql, "BEGIN;%s;INSERT INTO schema_migrations (version, name) VALUES (%d, ",
+			   m->sql, m->version);
 		buf_adds(&sql, "'");
 		buf_adds(&sql, m->name); /* our own constant, no quotes in it */
 		buf_adds(&sql, "');COMMIT");
@@ -2579,7 +2620,8 @@ static int pg_migrate(void)
 	}
 	PQclear(res);
 	PGresult *ures = NULL;
-	bool unlocked = !pg_script(pg, "SELECT pg_advisory_unlock(1684172656)", PG_MIGRATION_TIMEOUT_MS, &ures);
+	bool unlocked =
+		!pg_script(pg, "SELECT pg_advisory_unlock(1684172656)", PG_MIGRATION_TIMEOUT_MS, &ures);
 	PQclear(ures);
 	pg_release(pg, rc != 0 || !unlocked); /* closing the session also drops the lock */
 	if (!rc)
@@ -2614,7 +2656,8 @@ static void *pg_probe_main(void *arg)
 		if (!atomic_load(&P.migrations_ok) && !pg_migrate())
 			atomic_store(&P.migrations_ok, true);
 		/* a recent successful query anywhere counts; otherwise ask the database */
-		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms || !atomic_load(&P.tables_ok))
+		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms ||
+		    !atomic_load(&P.tables_ok))
 			pg_probe();
 		pthread_mutex_lock(&P.mu);
 		if (!P.probe_stop) {
@@ -2712,22 +2755,21 @@ static int out_load_ca_file(const char *path, char *err, size_t errlen)
 				br_pem_decoder_setdest(&pc, in_cert ? out_dn_append : NULL, &der);
 				break;
 			case BR_PEM_END_OBJ:
-				if (in_cert && O.n_anchors < sizeof DROPLIN_TAs / sizeof DROPLIN_TAs[0] + OUT_MAX_EXTRA_ANCHORS)
+				if (in_cert && O.n_anchors < sizeof DROPLIN_TAs / sizeof DROPLIN_TAs[0] +
+								     OUT_MAX_EXTRA_ANCHORS)
 					out_add_anchor((unsigned char *)der.p, der.len) ? bad++ : added++;
 				in_cert = false;
 				break;
-			case BR_PEM_ERROR:
-				bad++;
-				break;
-			default:
-				break;
+			case BR_PEM_ERROR: bad++; break;
+			default: break;
 			}
 		}
 	}
 	fclose(f);
 	buf_free(&der);
 	if (!added || bad) {
-		snprintf(err, errlen, "OUTBOUND_CA_FILE %s: %d certificates read, %d unreadable", path, added, bad);
+		snprintf(err, errlen, "OUTBOUND_CA_FILE %s: %d certificates read, %d unreadable", path, added,
+			 bad);
 		return -1;
 	}
 	log_msg(LOG_INFO, "OUTBOUND_CA_FILE: %d extra trust anchors", added);
@@ -3021,8 +3063,9 @@ static void route_dispatch(struct conn *c)
 				char *loc = arena_alloc(&x->arena, trimmed.n + r->query.n + 2);
 				if (!loc)
 					break;
-				int n = snprintf(loc, trimmed.n + r->query.n + 2, "%.*s%s%.*s", (int)trimmed.n, trimmed.p,
-						 r->query.n ? "?" : "", (int)r->query.n, r->query.p);
+				int n = snprintf(loc, trimmed.n + r->query.n + 2, "%.*s%s%.*s",
+						 (int)trimmed.n, trimmed.p, r->query.n ? "?" : "",
+						 (int)r->query.n, r->query.p);
 				(void)n;
 				resp_header(x, "Location", loc);
 				resp_json(x, 307);
@@ -3066,7 +3109,8 @@ static int cli_healthcheck(void)
 	static const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 	char resp[64] = "";
 	size_t got = 0;
-	if (fd >= 0 && !connect(fd, (struct sockaddr *)&ss, sl) && send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0) {
+	if (fd >= 0 && !connect(fd, (struct sockaddr *)&ss, sl) &&
+	    send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0) {
 		ssize_t n;
 		while (got < sizeof resp - 1 && (n = recv(fd, resp + got, sizeof resp - 1 - got, 0)) > 0)
 			got += (size_t)n;
@@ -3088,7 +3132,8 @@ static int cli_check_outbound(const char *url)
 	int rc = out_call(&rq, &status, &body, err, sizeof err);
 	buf_free(&body);
 	if (rc) {
-		fprintf(stderr, "outbound: %s failed after %lld ms: %s\n", url, (long long)(now_ms() - t0), err);
+		fprintf(stderr, "outbound: %s failed after %lld ms: %s\n", url, (long long)(now_ms() - t0),
+			err);
 		return 1;
 	}
 	printf("outbound: %s answered %ld in %lld ms\n", url, status, (long long)(now_ms() - t0));
@@ -3108,7 +3153,8 @@ static void loop_on_signal(void)
 		atomic_store(&L.draining, true);
 		L.drain_close_at = now + (int64_t)(cfg.drain_seconds * 1000);
 		L.exit_deadline = now + (int64_t)(cfg.shutdown_timeout_seconds * 1000);
-		log_msg(LOG_INFO, "signal %u: draining, listener closes in %.3g s", si.ssi_signo, cfg.drain_seconds);
+		log_msg(LOG_INFO, "signal %u: draining, listener closes in %.3g s", si.ssi_signo,
+			cfg.drain_seconds);
 	}
 }
 
@@ -3158,7 +3204,8 @@ static int loop_run(void)
 				if (c->state == CONN_WRITE) {
 					conn_set_deadline(c, DL_WRITE);
 					conn_advance(c);
-				} else if (c->state == CONN_HEAD || c->state == CONN_BODY) {
+				} else if (c->state == CONN_HEAD || c->state == CONN_BODY ||
+					   c->state == CONN_LINGER) {
 					conn_on_readable(c);
 				} else if (ev & (EPOLLHUP | EPOLLERR)) {
 					conn_close(c);
@@ -3212,7 +3259,9 @@ static int loop_init(char *err, size_t errlen)
 	if (cfg.keepalive_timeout_ms < shortest)
 		shortest = cfg.keepalive_timeout_ms;
 	L.tick_ms = shortest / 4;
-	L.tick_ms = L.tick_ms < LOOP_TICK_MIN_MS ? LOOP_TICK_MIN_MS : L.tick_ms > LOOP_TICK_MAX_MS ? LOOP_TICK_MAX_MS : L.tick_ms;
+	L.tick_ms = L.tick_ms < LOOP_TICK_MIN_MS   ? LOOP_TICK_MIN_MS
+		    : L.tick_ms > LOOP_TICK_MAX_MS ? LOOP_TICK_MAX_MS
+						   : L.tick_ms;
 	return 0;
 }
 
