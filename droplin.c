@@ -2223,7 +2223,7 @@ static struct {
 	int n_open, n_waiting;
 	int64_t down_until; /* after a failed connect, acquirers fail fast until then */
 	atomic_llong last_ok_ms;
-	atomic_bool tables_ok, migrations_ok;
+	atomic_bool tables_ok, migrations_ok, connect_failing;
 	atomic_long errors;
 	/* probe thread */
 	pthread_cond_t probe_cv;
@@ -2277,6 +2277,13 @@ static void pg_notice(void *arg, const char *message)
 	log_msg(LOG_DEBUG, "database notice: %s", msg);
 }
 
+/* Warns when the database goes away, not on every retry while it is away. */
+static void pg_connect_failed(const char *why)
+{
+	log_msg(atomic_exchange(&P.connect_failing, true) ? LOG_DEBUG : LOG_WARN,
+		"database connect failed: %s", why);
+}
+
 static PGconn *pg_connect(int64_t deadline)
 {
 	char timeout[24];
@@ -2295,7 +2302,7 @@ static PGconn *pg_connect(int64_t deadline)
 		if (PQstatus(conn) == CONNECTION_BAD)
 			break;
 		if (pg_poll(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline) <= 0) {
-			log_msg(LOG_WARN, "database connect timed out");
+			pg_connect_failed("timed out");
 			PQfinish(conn);
 			return NULL;
 		}
@@ -2306,10 +2313,12 @@ static PGconn *pg_connect(int64_t deadline)
 		char msg[300];
 		snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
 		msg[strcspn(msg, "\n")] = 0;
-		log_msg(LOG_WARN, "database connect failed: %s", msg);
+		pg_connect_failed(msg);
 		PQfinish(conn);
 		return NULL;
 	}
+	if (atomic_exchange(&P.connect_failing, false))
+		log_msg(LOG_INFO, "database connection restored");
 	PQsetnonblocking(conn, 1);
 	PQsetNoticeProcessor(conn, pg_notice, NULL);
 	return conn;
