@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fetch Debian source packages into build/dl/ and check them against
-# vendor/sources.sha256.  Usage: vendor/fetch.sh NAME[/SUITE] ...
+# vendor/sources.sha256.  Usage: vendor/fetch.sh [--sums] NAME[/SUITE] ...
 #
 # apt runs with a private configuration under build/apt/: its own deb-src
 # lists derived from this machine's Debian sources (same URIs), its own lists
@@ -11,9 +11,8 @@
 set -eu
 
 VENDOR=$(cd "$(dirname "$0")" && pwd)
-BUILD=${BUILD:-build}
-mkdir -p "$BUILD/dl"
-BUILD=$(cd "$BUILD" && pwd)
+mkdir -p "$VENDOR/../build/dl"
+BUILD=$(cd "$VENDOR/../build" && pwd)
 DL=$BUILD/dl
 SUMS=$VENDOR/sources.sha256
 APT=$BUILD/apt
@@ -106,7 +105,8 @@ prepare() {
 	want=; [ "$cfg" = base ] || want=$cfg
 	derive_sources "$want" >"$d/parts/droplin.sources"
 	[ -s "$d/parts/droplin.sources" ] || die "no Debian sources found in /etc/apt"
-	aptget update >&2 || die "apt-get update failed"
+	aptget update >"$d/update.log" 2>&1 ||
+		{ cat "$d/update.log" >&2; die "apt-get update failed"; }
 	updated="$updated $cfg"
 }
 
@@ -133,14 +133,33 @@ $(printf '%s\n' "$offered" | grep -v '\.asc$' | sed 's/^/    /')
   for $1, but vendor/sources.sha256 pins $f.
   Unknown version: review it, then follow 'Bumping a version' in vendor/README.md."
 	done
-	(cd "$DL" && aptget source --download-only "$1" >&2) ||
-		# A missing .dsc (libjwt in trixie) still leaves the orig tarball.
-		echo "fetch.sh: apt-get source $1 reported an error; checking files" >&2
+	# apt fails when a file we do not use is missing from the archive (e.g.
+	# libjwt's .dsc); what matters is that every pinned file arrives.
+	echo "fetch.sh: downloading $1" >&2
+	(cd "$DL" && aptget source --download-only "$1") >"$APT/$name.log" 2>&1 ||
+		true
 	for f in $(pinned_files "$name"); do
-		[ -f "$DL/$f" ] || die "$f was not downloaded"
+		[ -f "$DL/$f" ] || { cat "$APT/$name.log" >&2
+			die "$f was not downloaded (apt's output above)"; }
 		verify "$f"
 	done
 }
 
-[ $# -gt 0 ] || die "usage: vendor/fetch.sh NAME[/SUITE] ..."
+# --sums: print "sha256  file" for what apt offers now (from the signed
+# Sources index), for reviewing a bump; nothing is downloaded.
+sums() {
+	case $1 in */trixie) cfg=trixie ;; *) cfg=base ;; esac
+	mkdir -p "$APT/probe"
+	prepare
+	(cd "$APT/probe" && aptget source --print-uris "$1" 2>/dev/null) |
+		awk '$1 ~ /^\047/ && $2 !~ /\.asc$/ {
+			sub(/^SHA256:/, "", $4); print $4 "  " $2 }'
+}
+
+[ $# -gt 0 ] || die "usage: vendor/fetch.sh [--sums] NAME[/SUITE] ..."
+if [ "$1" = --sums ]; then
+	shift
+	for p in "$@"; do sums "$p"; done
+	exit 0
+fi
 for p in "$@"; do fetch "$p"; done
