@@ -3,7 +3,7 @@
 include vendor/deps.mk
 
 CC       := musl-gcc
-VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+VERSION  := 0.1.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 WARNINGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wformat=2 -Wvla \
             -Wno-unused-parameter
 CFLAGS   := -std=gnu11 -O2 -g0 -ffunction-sections -fdata-sections -fno-plt \
@@ -11,7 +11,7 @@ CFLAGS   := -std=gnu11 -O2 -g0 -ffunction-sections -fdata-sections -fno-plt \
 LDFLAGS  := -static -Wl,--gc-sections -Wl,-O1 -s
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit blackbox lint fmt clean help
+.PHONY: all run test unit blackbox lint fmt docs clean help
 
 all: droplin
 
@@ -45,6 +45,9 @@ lint: droplin.c $(DEPS_STAMP)
 	if [ -n "$$globals" ]; then echo "global symbols besides main: $$globals"; exit 1; fi
 	@echo "lint: ok"
 
+docs: droplin
+	/usr/bin/python3 tests/config_doc.py ./droplin docs/configuration.md
+
 fmt:
 	clang-format -i droplin.c tests/unit.c
 
@@ -56,4 +59,5 @@ help:
 	@echo "make run     start a throwaway PostgreSQL and droplin in development mode"
 	@echo "make test    unit tests and the black-box suite against a real PostgreSQL"
 	@echo "make lint    warnings as errors, clang-format check, no global symbol but main"
+	@echo "make docs    regenerate the variable table of docs/configuration.md from --help"
 	@echo "make clean   remove droplin's own build outputs (not the dependency cache)"
