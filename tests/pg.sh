@@ -8,7 +8,8 @@
 #   tests/pg.sh url DIR [DB]     print postgresql://droplin:droplin@127.0.0.1:PORT/DB
 #
 # Superuser `droplin`, password `droplin` (SCRAM); host connections need the password, the unix
-# socket trusts local users. fsync is off: the data is not meant to survive a machine crash.
+# socket trusts local users. fsync is off: the data is not meant to survive a machine crash, but
+# commits stay synchronous, so a crash of PostgreSQL itself (stop immediate) loses nothing.
 # As root, everything runs as the `postgres` system user (initdb refuses root): DIR is chowned to
 # it, so DIR's parent directories must be searchable by that user (/tmp is; pytest's
 # /tmp/pytest-of-root is not).
@@ -82,7 +83,6 @@ start)
 			shared_buffers = 32MB
 			password_encryption = 'scram-sha-256'
 			fsync = off
-			synchronous_commit = off
 			full_page_writes = off
 			logging_collector = off
 			log_min_messages = warning

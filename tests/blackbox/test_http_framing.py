@@ -1,0 +1,175 @@
+"""S8: HTTP/1.1 message framing (RFC 9112). Ambiguous framing is a 400 and the connection is
+closed; well-formed pipelined and chunked requests are served in order."""
+
+import pytest
+
+from harness import assert_json, assert_security_headers
+
+H = "Host: 127.0.0.1\r\n"
+
+
+@pytest.fixture(scope="module")
+def srv(module_droplin):
+    d = module_droplin()
+    d.wait_ready()
+    return d
+
+
+BAD_REQUESTS = {
+    "cl-and-te": "POST /nothing-here HTTP/1.1\r\n" + H +
+                 "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "te-and-cl": "POST /nothing-here HTTP/1.1\r\n" + H +
+                 "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+    "cl-duplicate-equal": "POST /nothing-here HTTP/1.1\r\n" + H +
+                          "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+    "cl-duplicate-different": "POST /nothing-here HTTP/1.1\r\n" + H +
+                              "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "cl-list": "POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: 5, 5\r\n\r\nhello",
+    "cl-plus": "POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: +5\r\n\r\nhello",
+    "cl-negative": "POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: -1\r\n\r\n",
+    "cl-trailing-garbage": "POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: 5a\r\n\r\nhello",
+    "cl-empty": "POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: \r\n\r\n",
+    "cl-two-numbers": "POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: 1 2\r\n\r\n",
+    "cl-hex": "POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: 0x5\r\n\r\nhello",
+    "cl-huge": "POST /nothing-here HTTP/1.1\r\n" + H +
+               "Content-Length: 99999999999999999999\r\n\r\n",
+    "te-gzip": "POST /nothing-here HTTP/1.1\r\n" + H + "Transfer-Encoding: gzip\r\n\r\n",
+    "te-chunked-then-gzip": "POST /nothing-here HTTP/1.1\r\n" + H +
+                            "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+    "te-identity": "POST /nothing-here HTTP/1.1\r\n" + H +
+                   "Transfer-Encoding: identity\r\n\r\n",
+    "te-xchunked": "POST /nothing-here HTTP/1.1\r\n" + H +
+                   "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    "te-chunked-twice-in-list": "POST /nothing-here HTTP/1.1\r\n" + H +
+                                "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    "obs-fold-space": "GET /health HTTP/1.1\r\n" + H + "X-Folded: a\r\n b\r\n\r\n",
+    "obs-fold-tab": "GET /health HTTP/1.1\r\n" + H + "X-Folded: a\r\n\tb\r\n\r\n",
+    "bare-lf-in-header": "GET /health HTTP/1.1\r\n" + "Host: 127.0.0.1\nX-A: b\r\n\r\n",
+    "bare-lf-after-request-line": "GET /health HTTP/1.1\n" + H + "\r\n",
+    "bare-lf-everywhere": "GET /health HTTP/1.1\nHost: 127.0.0.1\n\n",
+    "space-before-colon": "GET /health HTTP/1.1\r\n" + H + "X-Foo : bar\r\n\r\n",
+    "tab-before-colon": "GET /health HTTP/1.1\r\n" + H + "X-Foo\t: bar\r\n\r\n",
+    "space-before-colon-cl": "POST /nothing-here HTTP/1.1\r\n" + H +
+                             "Content-Length : 5\r\n\r\nhello",
+    "missing-host": "GET /health HTTP/1.1\r\n\r\n",
+    "two-hosts": "GET /health HTTP/1.1\r\n" + H + "Host: localhost\r\n\r\n",
+    "two-hosts-equal": "GET /health HTTP/1.1\r\n" + H + H + "\r\n",
+    "header-without-colon": "GET /health HTTP/1.1\r\n" + H + "NoColonHere\r\n\r\n",
+    "chunk-size-not-hex": "POST /nothing-here HTTP/1.1\r\n" + H +
+                          "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    "chunk-size-negative": "POST /nothing-here HTTP/1.1\r\n" + H +
+                           "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+    "chunk-size-empty": "POST /nothing-here HTTP/1.1\r\n" + H +
+                        "Transfer-Encoding: chunked\r\n\r\n\r\nhello\r\n0\r\n\r\n",
+    "chunk-data-too-long": "POST /nothing-here HTTP/1.1\r\n" + H +
+                           "Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
+    "bad-request-line": "GET /health\r\n" + H + "\r\n",
+    "bad-version": "GET /health HTTP/1.x\r\n" + H + "\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+def test_ambiguous_framing_is_400_and_closes(srv, name):
+    with srv.conn() as c:
+        c.send(BAD_REQUESTS[name])
+        r = c.read_response(timeout=5)
+        assert r.status == 400, r
+        assert_security_headers(r)
+        assert c.state_after(3) == "closed", "connection left open after a 400"
+
+
+def test_bare_lf_request_gets_no_second_response(srv):
+    # Had the server read the LF-only request leniently, the pipelined GET would be answered.
+    with srv.conn() as c:
+        c.send("GET / HTTP/1.1\nHost: 127.0.0.1\n\nGET / HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 400
+        assert c.state_after(3) == "closed"
+
+
+def test_http10_without_host_is_served(srv):
+    with srv.conn() as c:
+        c.send("GET / HTTP/1.0\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200, r
+        assert assert_json(r)["message"] == "DropLink API"
+        assert c.state_after(3) == "closed", "HTTP/1.0 without keep-alive must be closed"
+
+
+def test_http10_keep_alive_is_honoured_or_closed_cleanly(srv):
+    with srv.conn() as c:
+        c.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        if (r.headers.get("Connection") or "").lower() == "keep-alive":
+            c.send("GET /livez HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            assert c.read_response().status == 200
+        else:
+            assert c.state_after(3) == "closed"
+
+
+def test_pipelined_requests_are_answered_in_order(srv):
+    with srv.conn() as c:
+        c.send("GET / HTTP/1.1\r\n" + H + "\r\n"
+               "GET /livez HTTP/1.1\r\n" + H + "X-Request-ID: second\r\n\r\n"
+               "GET /nope HTTP/1.1\r\n" + H + "\r\n")
+        first = c.read_response()
+        second = c.read_response()
+        third = c.read_response()
+        assert first.json()["message"] == "DropLink API"
+        assert second.json() == {"status": "alive"}
+        assert second.headers.get("X-Request-ID") == "second"
+        assert third.status == 404
+        # The connection stays open for more.
+        c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 200
+        assert c.state_after(0.3) == "open"
+
+
+def test_chunked_body_with_extensions_and_trailers_is_consumed(srv):
+    body = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"  # looks like a request, is data
+    chunked = (b"5;ext=1\r\n" + body[:5] + b"\r\n"
+               + b"%x;name=\"quoted value\"\r\n" % (len(body) - 5) + body[5:] + b"\r\n"
+               + b"0\r\nX-Trailer: yes\r\nX-Other: 2\r\n\r\n")
+    with srv.conn() as c:
+        c.send(b"POST /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
+               + chunked + b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        first = c.read_response()
+        assert first.status == 404, first
+        assert first.json() == {"detail": "Not Found"}
+        second = c.read_response()
+        assert second.json() == {"status": "alive"}, second
+        assert c.state_after(0.5) == "open", "an extra response: the body was read as a request"
+
+
+def test_content_length_body_is_consumed(srv):
+    body = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with srv.conn() as c:
+        c.send(b"POST /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+               % len(body) + body + b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert c.read_response().status == 404
+        assert c.read_response().json() == {"status": "alive"}
+        assert c.state_after(0.5) == "open"
+
+
+def test_body_split_across_packets(srv):
+    with srv.conn() as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H + "Transfer-Encoding: chunked\r\n\r\n4\r\nab")
+        assert c.state_after(0.3) == "open"
+        c.send("cd\r\n0\r\n\r\nGET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 404
+        assert c.read_response().status == 200
+
+
+def test_connection_close_is_honoured(srv):
+    with srv.conn() as c:
+        c.send("GET / HTTP/1.1\r\n" + H + "Connection: close\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.wants_close()
+        assert c.state_after(3) == "closed"
+
+
+def test_lowercase_and_odd_case_header_names(srv):
+    with srv.conn() as c:
+        c.send("GET /livez HTTP/1.1\r\nhOsT: 127.0.0.1\r\nconnection: close\r\n\r\n")
+        assert c.read_response().status == 200

@@ -1,0 +1,249 @@
+"""S8 limits: head size, header count, body size, timers, connection caps."""
+
+import time
+
+import pytest
+
+import harness
+from harness import assert_security_headers
+
+H = "Host: 127.0.0.1\r\n"
+
+
+@pytest.fixture(scope="module")
+def srv(module_droplin):
+    d = module_droplin()
+    d.wait_ready()
+    return d
+
+
+def head_with_padding(total):
+    """A GET /livez head of about `total` bytes (one big header)."""
+    start = "GET /livez HTTP/1.1\r\n" + H + "X-Pad: "
+    end = "\r\n\r\n"
+    return start + "a" * (total - len(start) - len(end)) + end
+
+
+def assert_status_and_closed(c, status, timeout=5):
+    r = c.read_response(timeout=timeout)
+    assert r.status == status, r
+    assert_security_headers(r)
+    assert c.state_after(3) == "closed", f"connection left open after {status}"
+    return r
+
+
+def test_head_over_16k_is_431(srv):
+    with srv.conn() as c:
+        c.try_send(head_with_padding(16384 + 200))
+        assert_status_and_closed(c, 431)
+
+
+def test_head_far_over_16k_is_431(srv):
+    with srv.conn() as c:
+        c.try_send(head_with_padding(64 * 1024))
+        assert_status_and_closed(c, 431)
+
+
+def test_head_without_end_over_16k_is_431(srv):
+    with srv.conn() as c:
+        c.try_send("GET /livez HTTP/1.1\r\n" + H + "X-Pad: " + "a" * 17000)
+        assert_status_and_closed(c, 431)
+
+
+def test_head_of_15k_is_fine(srv):
+    with srv.conn() as c:
+        c.send(head_with_padding(15 * 1024))
+        assert c.read_response().status == 200
+
+
+def headers_request(n_fields):
+    """GET /livez with exactly n_fields header fields (Host included)."""
+    return "GET /livez HTTP/1.1\r\n" + H + "".join(
+        f"X-H{i}: {i}\r\n" for i in range(n_fields - 1)) + "\r\n"
+
+
+def test_100_header_fields_are_fine(srv):
+    with srv.conn() as c:
+        c.send(headers_request(100))
+        assert c.read_response().status == 200
+
+
+def test_101_header_fields_are_431(srv):
+    with srv.conn() as c:
+        c.try_send(headers_request(101))
+        assert_status_and_closed(c, 431)
+
+
+def test_content_length_over_64k_is_413_before_the_body(srv):
+    with srv.conn() as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H +
+               "Content-Type: application/json\r\nContent-Length: 65537\r\n\r\n")
+        t0 = time.monotonic()
+        r = c.read_response(timeout=5)
+        assert r.status == 413, r
+        assert time.monotonic() - t0 < 3
+        assert_security_headers(r)
+        assert c.state_after(3) == "closed"
+
+
+def test_content_length_64k_is_read(srv):
+    body = b"x" * 65536
+    with srv.conn() as c:
+        c.send(b"POST /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 65536\r\n\r\n"
+               + body + b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert c.read_response().status == 404
+        assert c.read_response().status == 200
+
+
+def send_chunks(c, total, chunk=8192):
+    """Send `total` bytes as chunks, one at a time; stop early when the server answers."""
+    sent = 0
+    while sent < total:
+        n = min(chunk, total - sent)
+        if not c.try_send(b"%x\r\n" % n + b"y" * n + b"\r\n"):
+            return False
+        sent += n
+        if c.readable(0.05):
+            return False
+    return c.try_send(b"0\r\n\r\n")
+
+
+def test_chunked_body_over_64k_is_413(srv):
+    with srv.conn(timeout=10) as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H + "Transfer-Encoding: chunked\r\n\r\n")
+        send_chunks(c, 65536 + 8192)
+        assert_status_and_closed(c, 413)
+
+
+def test_chunked_body_of_64k_is_read(srv):
+    with srv.conn(timeout=10) as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H + "Transfer-Encoding: chunked\r\n\r\n")
+        assert send_chunks(c, 65536)
+        c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 404
+        assert c.read_response().status == 200
+
+
+def test_slow_header_client_is_cut_off_while_others_are_served(droplin):
+    d = droplin(env={"HEAD_TIMEOUT_MS": "1000"})
+    d.wait_ready()
+    slow = d.conn(timeout=10)
+    payload = ("GET /livez HTTP/1.1\r\n" + H + "X-Slow: " + "s" * 200).encode()
+    t0 = time.monotonic()
+    cut_at = None
+    other_latencies = []
+    for i in range(40):  # at most 40 x 200 ms
+        if not slow.try_send(payload[i:i + 1]):
+            cut_at = time.monotonic() - t0
+            break
+        if slow.readable(0):
+            state = slow.state_after(0.1)
+            if state == "data":
+                r = slow.read_response(timeout=2)
+                assert r.status == 408, r
+                state = slow.state_after(2)
+            assert state == "closed"
+            cut_at = time.monotonic() - t0
+            break
+        t1 = time.monotonic()
+        r = d.get("/health", timeout=5)
+        other_latencies.append(time.monotonic() - t1)
+        assert r.status == 200, r
+        time.sleep(max(0.0, 0.2 - (time.monotonic() - t1)))
+    slow.close()
+    assert cut_at is not None, "a client sending one header byte every 200 ms was never cut off"
+    assert 0.8 <= cut_at < 5, f"cut off after {cut_at:.2f}s with HEAD_TIMEOUT_MS=1000"
+    assert other_latencies and max(other_latencies) < 1.0, other_latencies
+
+
+def test_idle_keepalive_connection_is_closed(droplin):
+    d = droplin(env={"KEEPALIVE_TIMEOUT_MS": "500"})
+    with d.conn(timeout=10) as c:
+        c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 200
+        t0 = time.monotonic()
+        assert c.state_after(6) == "closed", "idle keep-alive connection never closed"
+        took = time.monotonic() - t0
+        assert 0.35 <= took < 5, f"closed after {took:.2f}s with KEEPALIVE_TIMEOUT_MS=500"
+
+
+def test_keepalive_timer_restarts_with_each_request(droplin):
+    d = droplin(env={"KEEPALIVE_TIMEOUT_MS": "1000"})
+    with d.conn(timeout=10) as c:
+        for _ in range(4):  # 4 x 0.5 s: longer than one keep-alive period in total
+            c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+            assert c.read_response().status == 200
+            time.sleep(0.5)
+
+
+def test_stalled_body_is_cut_off(droplin):
+    d = droplin(env={"IDLE_TIMEOUT_MS": "500"})
+    with d.conn(timeout=10) as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H + "Content-Length: 10\r\n\r\n{\"")
+        t0 = time.monotonic()
+        state = c.state_after(6)
+        if state == "data":
+            assert c.read_response().status == 408
+            state = c.state_after(3)
+        assert state == "closed", "a request body that stopped arriving was never cut off"
+        assert time.monotonic() - t0 < 6
+
+
+def open_served(d, source=None, n=1):
+    """n keep-alive connections, each with one answered request (so droplin has accepted it)."""
+    conns = []
+    for _ in range(n):
+        c = d.conn(source=source, timeout=5)
+        c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 200
+        conns.append(c)
+    return conns
+
+
+def assert_refused_with_503(d, source=None):
+    with d.conn(source=source, timeout=5) as c:
+        c.try_send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert_status_and_closed(c, 503)
+
+
+def test_connections_per_ip_cap(droplin):
+    d = droplin(env={"MAX_CONNECTIONS_PER_IP": "3"})
+    conns = open_served(d, n=3)
+    try:
+        assert_refused_with_503(d)
+        # Another address is still served.
+        with d.conn(source="127.0.0.2") as other:
+            other.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+            assert other.read_response().status == 200
+        # The three are still usable.
+        for c in conns:
+            c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+            assert c.read_response().status == 200
+        # Closing one makes room again.
+        conns.pop().close()
+        harness.wait_until(lambda: _served(d), timeout=3, what="a free slot after a close")
+    finally:
+        for c in conns:
+            c.close()
+
+
+def _served(d):
+    with d.conn(timeout=3) as c:
+        c.try_send("GET /livez HTTP/1.1\r\n" + H + "Connection: close\r\n\r\n")
+        try:
+            return c.read_response(timeout=3).status == 200
+        except harness.ProtocolError:
+            return False
+
+
+def test_total_connection_cap(droplin):
+    d = droplin(env={"MAX_CONNECTIONS": "4"})
+    conns = open_served(d, n=2) + open_served(d, source="127.0.0.2", n=2)
+    try:
+        assert_refused_with_503(d)
+        assert_refused_with_503(d, source="127.0.0.3")
+        conns.pop().close()
+        harness.wait_until(lambda: _served(d), timeout=3, what="a free slot after a close")
+    finally:
+        for c in conns:
+            c.close()

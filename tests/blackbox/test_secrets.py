@@ -1,0 +1,80 @@
+"""S1: no default secrets. Production refuses to start without strong secrets."""
+
+import socket
+
+import pytest
+
+import harness
+
+ORIGINAL_DEFAULT = "your-secret-key-change-in-production-12345"
+STRONG_JWT = "j" * 40
+STRONG_ADMIN = "admin-secret-for-tests-0123456789"
+
+
+def start_expecting_exit(droplin, env):
+    """Start droplin on a known port; it must exit 2 without ever listening."""
+    port = harness.free_port()
+    d = droplin(env=dict(env, PORT=port), wait=False)
+    rc = d.wait_exit(15)
+    return d, rc, port
+
+
+def assert_refused(d, rc, port, var):
+    assert rc == 2, f"exit status {rc}, expected 2\n{d.describe()}"
+    lines = [l for l in d.output().splitlines() if var in l]
+    assert lines, f"no output line names {var}\n{d.describe()}"
+    assert not any(l.get("message") == "listening" for l in d.logs()), d.describe()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.parametrize("droplin_env", [None, "production"], ids=["env-unset", "production"])
+@pytest.mark.parametrize("case,var", [
+    ({"JWT_SECRET_KEY": None, "ADMIN_SECRET": STRONG_ADMIN}, "JWT_SECRET_KEY"),
+    ({"JWT_SECRET_KEY": "short-secret-31-bytes-long-xxxx", "ADMIN_SECRET": STRONG_ADMIN},
+     "JWT_SECRET_KEY"),
+    ({"JWT_SECRET_KEY": ORIGINAL_DEFAULT, "ADMIN_SECRET": STRONG_ADMIN}, "JWT_SECRET_KEY"),
+    ({"JWT_SECRET_KEY": "", "ADMIN_SECRET": STRONG_ADMIN}, "JWT_SECRET_KEY"),
+    ({"JWT_SECRET_KEY": STRONG_JWT, "ADMIN_SECRET": None}, "ADMIN_SECRET"),
+    ({"JWT_SECRET_KEY": STRONG_JWT, "ADMIN_SECRET": ""}, "ADMIN_SECRET"),
+], ids=["jwt-missing", "jwt-31-bytes", "jwt-original-default", "jwt-empty",
+        "admin-missing", "admin-empty"])
+def test_weak_or_missing_secret_stops_startup(droplin, droplin_env, case, var):
+    assert len("short-secret-31-bytes-long-xxxx") == 31
+    env = dict(case, DROPLIN_ENV=droplin_env)
+    d, rc, port = start_expecting_exit(droplin, env)
+    assert_refused(d, rc, port, var)
+
+
+def test_32_byte_secret_is_enough(droplin):
+    d = droplin(env={"DROPLIN_ENV": "production", "JWT_SECRET_KEY": "x" * 32,
+                     "ADMIN_SECRET": STRONG_ADMIN})
+    d.wait_ready()
+
+
+def test_strong_secrets_start_in_production(droplin):
+    d = droplin(env={"DROPLIN_ENV": None, "JWT_SECRET_KEY": STRONG_JWT,
+                     "ADMIN_SECRET": STRONG_ADMIN})
+    d.wait_ready()
+    assert d.get("/health").json()["environment"] == "production"
+
+
+def test_development_without_secrets_starts_and_warns(droplin):
+    d = droplin(env={"DROPLIN_ENV": "development", "JWT_SECRET_KEY": None,
+                     "ADMIN_SECRET": None})
+    d.wait_ready()
+    warns = [l for l in d.logs() if l.get("level") == "warn"]
+    assert warns, d.describe()
+    text = " ".join(str(l) for l in warns)
+    assert "JWT_SECRET_KEY" in text and "ADMIN_SECRET" in text, \
+        f"the warnings do not name the missing secrets: {warns}"
+
+
+def test_secrets_never_appear_in_logs(droplin):
+    d = droplin(env={"DROPLIN_ENV": "production", "JWT_SECRET_KEY": STRONG_JWT,
+                     "ADMIN_SECRET": STRONG_ADMIN})
+    d.wait_ready()
+    d.get("/health")
+    out = d.output()
+    assert STRONG_JWT not in out and STRONG_ADMIN not in out
+    assert "droplin:droplin@" not in out, "DATABASE_URL with its password was logged"
