@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="postgresql-15 python3 python3-pytest python3-requests python3-psycopg2
-python3-pytest-xdist openssl curl util-linux coreutils"
+python3-pytest-xdist python3-jwt python3-bcrypt openssl curl util-linux coreutils"
 
 missing=""
 for p in $PACKAGES; do
