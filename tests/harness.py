@@ -354,7 +354,8 @@ class RawConn:
 def http_request(port, method, path, headers=None, body=b"", host="127.0.0.1",
                  version="HTTP/1.1", timeout=5.0, source=None):
     """One request on a new connection (Connection: close unless the caller sets it)."""
-    hdrs = {"Host": f"{host}:{port}", "Connection": "close"}
+    host_hdr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    hdrs = {"Host": host_hdr, "Connection": "close"}
     hdrs.update(headers or {})
     if isinstance(body, str):
         body = body.encode("utf-8")
@@ -389,9 +390,16 @@ SECURITY_HEADERS = {
 
 
 def assert_security_headers(resp):
+    """ORIGINAL_API §8 headers, and a JSON Content-Type on every JSON body."""
     for name, value in SECURITY_HEADERS.items():
         assert resp.headers.get(name) == value, \
             f"{name}: expected {value!r}, got {resp.headers.get(name)!r} in {resp!r}"
+    try:
+        is_json = isinstance(json.loads(resp.body.decode("utf-8")), (dict, list))
+    except ValueError:
+        is_json = False
+    if is_json:
+        assert_json(resp)
 
 
 def assert_json(resp):
@@ -622,3 +630,11 @@ def production_env(**extra):
     env.update(strong_secrets())
     env.update(extra)
     return env
+
+
+def connectable(port, host="127.0.0.1", timeout=1.0):
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False

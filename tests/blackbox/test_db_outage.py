@@ -48,6 +48,7 @@ def assert_outage_answers(d, pg):
     assert body["version"] == "1.0.0"
     harness.parse_iso_utc(body["timestamp"])
     assert_no_libpq_text(h.text, pg)
+    harness.assert_security_headers(h)
 
     r, took = timed_get(d, "/ready")
     assert took < FAST

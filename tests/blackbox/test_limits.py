@@ -206,8 +206,10 @@ def assert_refused_with_503(d, source=None):
         assert_status_and_closed(c, 503)
 
 
-def test_connections_per_ip_cap(droplin):
-    d = droplin(env={"MAX_CONNECTIONS_PER_IP": "3"})
+@pytest.mark.parametrize("host", ["127.0.0.1", "::"], ids=["ipv4", "dual-stack"])
+def test_connections_per_ip_cap(droplin, host):
+    # On [::] IPv4 peers arrive as ::ffff:127.0.0.x; they are still different addresses.
+    d = droplin(env={"MAX_CONNECTIONS_PER_IP": "3", "HOST": host})
     conns = open_served(d, n=3)
     try:
         assert_refused_with_503(d)
@@ -247,3 +249,10 @@ def test_total_connection_cap(droplin):
     finally:
         for c in conns:
             c.close()
+
+
+def test_default_host_is_dual_stack(droplin):
+    d = droplin(env={"HOST": None})
+    for host in ("127.0.0.1", "::1"):
+        r = harness.http_request(d.port, "GET", "/livez", host=host)
+        assert r.status == 200, (host, r)
