@@ -27,10 +27,11 @@ def test_drain_serves_then_finishes_in_flight_and_exits_0(droplin, sig):
     inflight = d.conn(timeout=10)
     inflight.send("POST /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                   "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n{\"a\"")
-    # An idle keep-alive connection: it is closed by the drain.
-    idle = d.conn(timeout=10)
-    idle.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    assert idle.read_response().status == 200
+    # Two idle keep-alive connections: one is used during the drain, one stays idle.
+    used, idle = d.conn(timeout=10), d.conn(timeout=10)
+    for c in (used, idle):
+        c.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert c.read_response().status == 200
     time.sleep(0.1)
 
     t_signal = time.monotonic()
@@ -49,10 +50,15 @@ def test_drain_serves_then_finishes_in_flight_and_exits_0(droplin, sig):
     # Everything else is still served during the drain seconds, with Connection: close.
     health = get_during_drain(d, "/health")
     livez = get_during_drain(d, "/livez")
+    used.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    on_old_conn = used.read_response()
     assert time.monotonic() - t_signal < DRAIN, "the machine is too slow for this test"
     assert health.status == 200, health
     assert livez.status == 200, livez
-    assert health.wants_close() and livez.wants_close(), (health, livez)
+    assert on_old_conn.status == 200, on_old_conn
+    for r in (health, livez, on_old_conn):
+        assert r.wants_close(), f"no Connection: close during drain: {r!r}"
+    assert used.state_after(2) == "closed"
 
     # After the drain: the listener is closed (new connections refused).
     harness.wait_until(lambda: not harness.connectable(d.port, timeout=0.5),

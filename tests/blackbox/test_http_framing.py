@@ -40,6 +40,9 @@ BAD_REQUESTS = {
                    "Transfer-Encoding: identity\r\n\r\n",
     "te-xchunked": "POST /nothing-here HTTP/1.1\r\n" + H +
                    "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    "te-chunked-in-two-fields": "POST /nothing-here HTTP/1.1\r\n" + H +
+                                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "0\r\n\r\n",
     "te-chunked-twice-in-list": "POST /nothing-here HTTP/1.1\r\n" + H +
                                 "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
     "obs-fold-space": "GET /health HTTP/1.1\r\n" + H + "X-Folded: a\r\n b\r\n\r\n",
@@ -173,3 +176,29 @@ def test_lowercase_and_odd_case_header_names(srv):
     with srv.conn() as c:
         c.send("GET /livez HTTP/1.1\r\nhOsT: 127.0.0.1\r\nconnection: close\r\n\r\n")
         assert c.read_response().status == 200
+
+
+def test_transfer_coding_name_is_case_insensitive(srv):
+    with srv.conn() as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H + "Transfer-Encoding: Chunked\r\n\r\n"
+               "3\r\nabc\r\n0\r\n\r\nGET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 404
+        assert c.read_response().status == 200
+
+
+def test_good_then_bad_pipelined_request(srv):
+    with srv.conn() as c:
+        c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n"
+               "GET /livez HTTP/1.1\r\n" + H + "Content-Length: 1\r\nContent-Length: 1\r\n\r\nx"
+               "GET /livez HTTP/1.1\r\n" + H + "\r\n")
+        assert c.read_response().status == 200
+        assert c.read_response().status == 400
+        assert c.state_after(3) == "closed", "requests after a framing error were served"
+
+
+def test_many_pipelined_requests_come_back_in_order(srv):
+    n = 200
+    with srv.conn(timeout=20) as c:
+        c.send("".join(f"GET /livez HTTP/1.1\r\n{H}X-Request-ID: p{i}\r\n\r\n" for i in range(n)))
+        ids = [c.read_response(timeout=20).headers.get("X-Request-ID") for _ in range(n)]
+        assert ids == [f"p{i}" for i in range(n)]

@@ -256,3 +256,35 @@ def test_default_host_is_dual_stack(droplin):
     for host in ("127.0.0.1", "::1"):
         r = harness.http_request(d.port, "GET", "/livez", host=host)
         assert r.status == 200, (host, r)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_client_that_never_reads_does_not_stall_or_bloat_the_server(droplin):
+    d = droplin()
+    d.wait_ready()
+    rss_before = rss_kib(d.proc.pid)
+    greedy = d.conn(timeout=5)
+    greedy.sock.setblocking(False)
+    request = ("GET / HTTP/1.1\r\n" + H + "\r\n").encode() * 64
+    sent = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and sent < 64 * 1024 * 1024:
+        try:
+            sent += greedy.sock.send(request)
+        except BlockingIOError:
+            time.sleep(0.01)  # backpressure: droplin stopped reading, as it should
+        except OSError:
+            break  # droplin closed the connection: also fine
+    t0 = time.monotonic()
+    assert d.get("/livez", timeout=5).status == 200
+    assert time.monotonic() - t0 < 1.0
+    grown_mib = (rss_kib(d.proc.pid) - rss_before) / 1024
+    assert grown_mib < 64, f"droplin grew by {grown_mib:.0f} MiB buffering responses nobody reads"
+    greedy.close()
