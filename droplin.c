@@ -31,22 +31,24 @@
  * Contents
  *   1. Includes, limits and defaults
  *   2. Small utilities: slices, buffers, arena, time, random, constant-time compare, base64url
- *   3. JSON writer
+ *   3. JSON writer and reader (jsmn, checked)
  *   4. Logging
  *   5. Configuration
  *   6. HTTP request parsing
- *   7. HTTP responses, CORS and request context
+ *   7. HTTP responses, CORS, request context, bodies and validation
  *   8. Event loop and connections
- *   9. Worker pool
+ *   9. Worker pool, stages and the bcrypt threads
  *  10. PostgreSQL pool, probe and migrations
- *  11. Outbound HTTPS
- *  12. Handlers: meta and probes
- *  13. Route table and dispatch
- *  14. Command-line tools: --healthcheck, --check-outbound
- *  15. Signals, drain and main
+ *  11. Passwords, tokens, rate limits and audit
+ *  12. Outbound HTTPS and e-mail
+ *  13. Handlers: meta and probes
+ *  14. Handlers: accounts
+ *  15. Route table and dispatch
+ *  16. Command-line tools: --healthcheck, --check-outbound
+ *  17. Signals, drain and main
  */
 
-/* ==== 1. Includes, limits and defaults ================================================ */
+/* ==== 1. Includes, limits and defaults ============================================= */
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -81,8 +83,14 @@
 #include <unistd.h>
 
 #include <bearssl.h>
+#include <crypt.h>
 #include <curl/curl.h>
+#include <jwt.h>
 #include <libpq-fe.h>
+#include <wctype.h>
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
 
 #include "droplin_ca_anchors.h"
 
@@ -111,6 +119,10 @@ enum {
 	OUT_MAX_EXTRA_ANCHORS = 256,     /* certificates read from OUTBOUND_CA_FILE */
 	OUT_MAX_RESPONSE = 1 << 20,      /* largest outbound response body kept */
 	LINGER_MS = 2000,                /* after a final response, how long unread input is drained */
+	BCRYPT_SETTING_MAX = 128,        /* a bcrypt hash or setting string */
+	MAIL_QUEUE_MAX = 256,            /* e-mails waiting for SendGrid */
+	VERR_MAX = 8,                    /* validation errors reported in one 422 */
+	THREAD_STACK_BYTES = 256 * 1024, /* every thread droplin starts */
 };
 
 /* The original's published secrets: refused in production (DECISIONS S1). */
@@ -118,7 +130,7 @@ static const char ORIGINAL_DEFAULT_JWT_SECRET[] = "your-secret-key-change-in-pro
 static const char ORIGINAL_ADMIN_SECRET[] = "delete-all-profiles-2024";
 enum { SECRET_MIN_BYTES = 32 };
 
-/* ==== 2. Small utilities ============================================================== */
+/* ==== 2. Small utilities =========================================================== */
 
 struct slice {
 	const char *p;
@@ -279,7 +291,7 @@ static void *arena_alloc(struct arena *a, size_t n)
 	return p;
 }
 
-static UNUSED char *arena_strndup(struct arena *a, const char *s, size_t n)
+static char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
 	char *p = arena_alloc(a, n + 1);
 	if (p) {
@@ -354,7 +366,7 @@ static uint64_t random_fast(void)
 	return z ^ (z >> 31);
 }
 
-static UNUSED bool ct_equal(const void *a, size_t an, const void *b, size_t bn)
+static bool ct_equal(const void *a, size_t an, const void *b, size_t bn)
 {
 	const unsigned char *x = a, *y = b;
 	unsigned char diff = an != bn;
@@ -451,7 +463,7 @@ static bool parse_int(const char *s, long long min, long long max, long long *ou
 	return true;
 }
 
-/* ==== 3. JSON writer ================================================================== */
+/* ==== 3. JSON writer and reader ==================================================== */
 
 /*
  * Length of the valid UTF-8 sequence at s (1 to 4), or 0 when it is not one: overlong
@@ -484,7 +496,21 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-static UNUSED bool utf8_valid(const char *s, size_t n)
+/* Decodes one code point; an invalid byte decodes as itself, one byte long. */
+static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+	size_t len = utf8_seq_len(s, n);
+	if (len <= 1) {
+		*cp = s[0];
+		return 1;
+	}
+	*cp = s[0] & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+	for (size_t i = 1; i < len; i++)
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
@@ -495,12 +521,25 @@ static UNUSED bool utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+/* \uXXXX for one valid UTF-8 sequence, as a surrogate pair beyond the BMP. */
+static void json_escape_cp(struct buf *b, const unsigned char *u, size_t len)
+{
+	unsigned cp;
+	utf8_decode(u, len, &cp);
+	if (cp < 0x10000) {
+		buf_printf(b, "\\u%04x", cp);
+		return;
+	}
+	cp -= 0x10000;
+	buf_printf(b, "\\u%04x\\u%04x", 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+}
+
 /*
  * Appends s as a JSON string. Control characters are escaped; invalid UTF-8 becomes
  * U+FFFD, so droplin's output is always valid JSON whatever a user managed to store.
- * Non-ASCII is written as is, as the original did.
+ * Non-ASCII is written as is, as the original did, or escaped when `ascii` is set.
  */
-static void json_str(struct buf *b, const char *s, size_t n)
+static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 {
 	buf_addc(b, '"');
 	const unsigned char *u = (const unsigned char *)s;
@@ -508,7 +547,8 @@ static void json_str(struct buf *b, const char *s, size_t n)
 	for (size_t i = 0; i < n;) {
 		unsigned char c = u[i];
 		size_t len = c < 0x80 ? 1 : utf8_seq_len(u + i, n - i);
-		bool plain = len > 1 || (len == 1 && c >= 0x20 && c != '"' && c != '\\' && c != 0x7f);
+		bool plain =
+			(len > 1 && !ascii) || (len == 1 && c >= 0x20 && c != '"' && c != '\\' && c != 0x7f);
 		if (plain) {
 			i += len;
 			run += len;
@@ -516,8 +556,12 @@ static void json_str(struct buf *b, const char *s, size_t n)
 		}
 		buf_add(b, u + i - run, run);
 		run = 0;
-		if (!len)
+		if (!len && ascii)
+			buf_adds(b, "\\ufffd");
+		else if (!len)
 			buf_adds(b, "\xef\xbf\xbd");
+		else if (len > 1)
+			json_escape_cp(b, u + i, len);
 		else if (c == '"')
 			buf_adds(b, "\\\"");
 		else if (c == '\\')
@@ -535,6 +579,11 @@ static void json_str(struct buf *b, const char *s, size_t n)
 	buf_add(b, u + n - run, run);
 	buf_addc(b, '"');
 }
+
+static void json_str(struct buf *b, const char *s, size_t n) { json_str_opt(b, s, n, false); }
+
+/* As Python's json.dumps with ensure_ascii (the audit details the original wrote). */
+static void json_str_ascii(struct buf *b, const char *s, size_t n) { json_str_opt(b, s, n, true); }
 
 static void json_cstr(struct buf *b, const char *s) { json_str(b, s, strlen(s)); }
 
@@ -565,7 +614,259 @@ static void json_kv_bool(struct buf *b, const char *key, bool v)
 	buf_adds(b, v ? "true" : "false");
 }
 
-/* ==== 4. Logging ====================================================================== */
+/* --- JSON reader: jsmn tokens, checked and decoded here --- */
+
+/*
+ * jsmn splits the text into tokens without copying; it does not check numbers, escapes or
+ * UTF-8, so json_parse() walks every token once more and refuses what Python's json module
+ * would refuse. Strings are decoded on demand into the request's arena.
+ */
+struct json {
+	const char *s;
+	jsmntok_t *t;
+	int n;
+	int error_pos; /* where parsing failed, for the 422 field (the original gave the offset) */
+};
+
+enum json_kind { JK_NONE, JK_OBJECT, JK_ARRAY, JK_STRING, JK_NUMBER, JK_TRUE, JK_FALSE, JK_NULL };
+
+static bool json_number_ok(const char *p, size_t n)
+{
+	size_t i = 0;
+	if (i < n && p[i] == '-')
+		i++;
+	if (i < n && p[i] == '0')
+		i++;
+	else if (i < n && p[i] >= '1' && p[i] <= '9')
+		while (i < n && isdigit((unsigned char)p[i]))
+			i++;
+	else
+		return false;
+	if (i < n && p[i] == '.') {
+		size_t d = ++i;
+		while (i < n && isdigit((unsigned char)p[i]))
+			i++;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && isdigit((unsigned char)p[i]))
+			i++;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
+static enum json_kind json_kind(const struct json *j, int i)
+{
+	if (i < 0 || i >= j->n)
+		return JK_NONE;
+	const jsmntok_t *t = &j->t[i];
+	switch (t->type) {
+	case JSMN_OBJECT: return JK_OBJECT;
+	case JSMN_ARRAY: return JK_ARRAY;
+	case JSMN_STRING: return JK_STRING;
+	default: break;
+	}
+	char c = j->s[t->start];
+	return c == 't' ? JK_TRUE : c == 'f' ? JK_FALSE : c == 'n' ? JK_NULL : JK_NUMBER;
+}
+
+/* Index of the token after i and everything inside it (iterative: nesting is unbounded). */
+static int json_skip(const struct json *j, int i)
+{
+	int pending = 1;
+	while (pending > 0 && i < j->n) {
+		pending += j->t[i].size - 1;
+		i++;
+	}
+	return i;
+}
+
+/* Raw string bytes: valid UTF-8 and no raw control characters (RFC 8259). */
+static bool json_raw_string_ok(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20)
+			return false;
+	return utf8_valid(p, n);
+}
+
+static int json_parse(struct arena *a, const char *s, size_t len, struct json *j)
+{
+	jsmn_parser p;
+	*j = (struct json){.s = s, .error_pos = 0};
+	jsmn_init(&p);
+	int n = jsmn_parse(&p, s, len, NULL, 0);
+	if (n <= 0) {
+		j->error_pos = (int)p.pos;
+		return -1;
+	}
+	j->t = arena_alloc(a, (size_t)n * sizeof *j->t);
+	if (!j->t)
+		return -1;
+	jsmn_init(&p);
+	j->n = jsmn_parse(&p, s, len, j->t, (unsigned)n);
+	if (j->n != n || json_skip(j, 0) != n)
+		return -1; /* more than one value at the top */
+	for (size_t k = (size_t)j->t[0].end; k < len; k++)
+		if (!strchr(" \t\r\n", s[k]))
+			return j->error_pos = (int)k, -1;
+	for (int i = 0; i < n; i++) {
+		const jsmntok_t *t = &j->t[i];
+		const char *v = s + t->start;
+		size_t vn = (size_t)(t->end - t->start);
+		bool ok = true;
+		if (t->type == JSMN_STRING)
+			ok = json_raw_string_ok(v, vn);
+		else if (t->type == JSMN_PRIMITIVE)
+			ok = (vn == 4 && !memcmp(v, "true", 4)) || (vn == 5 && !memcmp(v, "false", 5)) ||
+			     (vn == 4 && !memcmp(v, "null", 4)) || json_number_ok(v, vn);
+		if (ok && t->type == JSMN_OBJECT) /* every key a string with exactly one value */
+			for (int k = i + 1, left = t->size; ok && left > 0; left--) {
+				ok = j->t[k].type == JSMN_STRING && j->t[k].size == 1;
+				k = json_skip(j, k);
+			}
+		if (!ok) {
+			j->error_pos = t->start;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Value token of `key` in the object at index obj, or -1. The last duplicate wins, as in Python. */
+static int json_get(const struct json *j, int obj, const char *key)
+{
+	if (json_kind(j, obj) != JK_OBJECT)
+		return -1;
+	size_t kn = strlen(key);
+	int found = -1;
+	for (int k = obj + 1, left = j->t[obj].size; left > 0; left--) {
+		const jsmntok_t *t = &j->t[k];
+		/* keys with escapes never match our plain ASCII field names */
+		if ((size_t)(t->end - t->start) == kn && !memcmp(j->s + t->start, key, kn))
+			found = k + 1;
+		k = json_skip(j, k + 1);
+	}
+	return found;
+}
+
+static unsigned json_hex4(const char *p)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v = v << 4 |
+		    (unsigned)(isdigit((unsigned char)c) ? c - '0' : (tolower((unsigned char)c) - 'a' + 10));
+	}
+	return v;
+}
+
+static size_t utf8_put(char *out, unsigned cp)
+{
+	if (cp < 0x80)
+		return out[0] = (char)cp, 1;
+	if (cp < 0x800)
+		return out[0] = (char)(0xc0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3f)), 2;
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * The decoded string at token i, NUL-terminated, in the arena; NULL when it is not a string
+ * or decodes to invalid UTF-8 (a lone surrogate escape). *len gets its byte length; a NUL
+ * escape (\u0000) is kept, so callers that need C strings check strlen against it.
+ */
+static char *json_string(const struct json *j, int i, struct arena *a, size_t *len)
+{
+	if (json_kind(j, i) != JK_STRING)
+		return NULL;
+	const char *p = j->s + j->t[i].start;
+	size_t n = (size_t)(j->t[i].end - j->t[i].start), o = 0;
+	char *out = arena_alloc(a, n + 1);
+	if (!out)
+		return NULL;
+	for (size_t k = 0; k < n; k++) {
+		if (p[k] != '\\') {
+			out[o++] = p[k];
+			continue;
+		}
+		char e = p[++k];
+		static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+		const char *f = strchr(from, e);
+		if (e != 'u') {
+			if (!f)
+				return NULL;
+			out[o++] = to[f - from];
+			continue;
+		}
+		if (k + 4 >= n) /* jsmn checked the four hex digits; stay safe anyway */
+			return NULL;
+		unsigned cp = json_hex4(p + k + 1);
+		k += 4;
+		if (cp >= 0xd800 && cp <= 0xdbff) { /* a surrogate pair, or invalid */
+			if (k + 6 >= n || p[k + 1] != '\\' || p[k + 2] != 'u')
+				return NULL;
+			unsigned lo = json_hex4(p + k + 3);
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return NULL;
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			k += 6;
+		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
+			return NULL;
+		}
+		o += utf8_put(out + o, cp);
+	}
+	out[o] = 0;
+	*len = o;
+	return out;
+}
+
+/* A whole number that fits in long long (Python ints of that size; 1.0 is not an int). */
+static bool json_int(const struct json *j, int i, long long *out)
+{
+	if (json_kind(j, i) != JK_NUMBER)
+		return false;
+	const char *p = j->s + j->t[i].start;
+	size_t n = (size_t)(j->t[i].end - j->t[i].start);
+	if (memchr(p, '.', n) || memchr(p, 'e', n) || memchr(p, 'E', n) || n > 19)
+		return false;
+	char tmp[24];
+	memcpy(tmp, p, n);
+	tmp[n] = 0;
+	return parse_int(tmp, LLONG_MIN, LLONG_MAX, out);
+}
+
+static bool json_double(const struct json *j, int i, double *out)
+{
+	if (json_kind(j, i) != JK_NUMBER)
+		return false;
+	char tmp[64];
+	size_t n = (size_t)(j->t[i].end - j->t[i].start);
+	if (n >= sizeof tmp)
+		return false;
+	memcpy(tmp, j->s + j->t[i].start, n);
+	tmp[n] = 0;
+	*out = strtod(tmp, NULL);
+	return true;
+}
+
+/* ==== 4. Logging =================================================================== */
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 static const char *const LOG_LEVEL_NAMES[] = {"debug", "info", "warn", "error"};
@@ -619,7 +920,7 @@ __attribute__((format(printf, 2, 3))) static void log_msg(enum log_level lvl, co
 	log_emit(lvl, msg, NULL);
 }
 
-/* ==== 5. Configuration ================================================================ */
+/* ==== 5. Configuration ============================================================= */
 
 /*
  * Everything comes from the environment (12-factor). The table below is the single source of
@@ -646,6 +947,13 @@ struct config {
 	const char *replica, *region;
 	const char *outbound_ca_file, *outbound_resolve;
 	long long outbound_timeout_ms;
+	/* accounts */
+	long long bcrypt_cost, bcrypt_threads, bcrypt_queue_max;
+	long long access_token_expire_days, activity_timeout_minutes, remember_me_timeout_days;
+	long long jwt_leeway_seconds, session_touch_seconds;
+	long long lockout_attempts, lockout_seconds, code_ttl_seconds, code_max_attempts;
+	const char *rate_register, *rate_login, *rate_code_email, *rate_code_ip, *rate_log_api_call;
+	const char *sendgrid_api_key, *sendgrid_api_base, *from_email;
 };
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_SECONDS };
@@ -736,7 +1044,64 @@ static const struct cfg_var CFG_VARS[] = {
 	    "--resolve."),
 	CFG("OUTBOUND_TIMEOUT_MS", CFG_INT, outbound_timeout_ms, "10000", 100, 600000,
 	    "Whole-call timeout of every outbound HTTPS request."),
+	CFG("BCRYPT_COST", CFG_INT, bcrypt_cost, "12", 4, 31,
+	    "bcrypt cost of new password hashes. Below 12 only outside production (test fixtures)."),
+	CFG("BCRYPT_THREADS", CFG_INT, bcrypt_threads, "0", 0, 256,
+	    "Threads that hash passwords (0: cores)."),
+	CFG("BCRYPT_QUEUE_MAX", CFG_INT, bcrypt_queue_max, "64", 1, 100000,
+	    "Password hashes queued or running; past it login and register answer 503 with Retry-After."),
+	CFG("ACCESS_TOKEN_EXPIRE_DAYS", CFG_INT, access_token_expire_days, "30", 1, 3650,
+	    "Token lifetime (exp)."),
+	CFG("ACTIVITY_TIMEOUT_MINUTES", CFG_INT, activity_timeout_minutes, "30", 1, 5256000,
+	    "A session without activity for this long ends (tokens without remember_me)."),
+	CFG("REMEMBER_ME_TIMEOUT_DAYS", CFG_INT, remember_me_timeout_days, "30", 1, 3650,
+	    "The same for remember_me tokens."),
+	CFG("JWT_LEEWAY_SECONDS", CFG_INT, jwt_leeway_seconds, "10", 0, 3600,
+	    "Clock skew allowed when checking exp and iat."),
+	CFG("SESSION_TOUCH_SECONDS", CFG_INT, session_touch_seconds, "60", 1, 86400,
+	    "users.last_seen_at, which keeps sessions alive across replicas, is written at most this often."),
+	CFG("LOCKOUT_ATTEMPTS", CFG_INT, lockout_attempts, "5", 1, 1000,
+	    "Wrong passwords in a row that lock an account."),
+	CFG("LOCKOUT_SECONDS", CFG_INT, lockout_seconds, "900", 1, 86400 * 30, "How long a lock lasts."),
+	CFG("CODE_TTL_SECONDS", CFG_INT, code_ttl_seconds, "600", 1, 86400,
+	    "Lifetime of verification and recovery codes."),
+	CFG("CODE_MAX_ATTEMPTS", CFG_INT, code_max_attempts, "5", 1, 1000, "Wrong tries that burn a code."),
+	CFG("RATE_LIMIT_REGISTER", CFG_STR, rate_register, "10/3600", 0, 0,
+	    "Registrations per client address, as COUNT/SECONDS."),
+	CFG("RATE_LIMIT_LOGIN", CFG_STR, rate_login, "60/60", 0, 0, "Login attempts per client address."),
+	CFG("RATE_LIMIT_CODE_EMAIL", CFG_STR, rate_code_email, "5/3600", 0, 0,
+	    "Verification and recovery codes sent per e-mail address."),
+	CFG("RATE_LIMIT_CODE_IP", CFG_STR, rate_code_ip, "20/3600", 0, 0, "Codes sent per client address."),
+	CFG("RATE_LIMIT_LOG_API_CALL", CFG_STR, rate_log_api_call, "120/60", 0, 0,
+	    "POST /api/log-api-call per client address."),
+	CFG("SENDGRID_API_KEY", CFG_STR, sendgrid_api_key, NULL, 0, 0,
+	    "SendGrid key for codes and lockout notices. Unset: codes are logged in development, the "
+	    "send routes answer 503 in production."),
+	CFG("SENDGRID_API_BASE", CFG_STR, sendgrid_api_base, "https://api.sendgrid.com", 0, 0,
+	    "SendGrid's API address (tests point it at a local stand-in)."),
+	CFG("FROM_EMAIL", CFG_STR, from_email, "noreply@droplinkconnect.com", 0, 0,
+	    "Sender of droplin's e-mail."),
 };
+
+struct rate_rule {
+	const char *name; /* key prefix */
+	long long count, window;
+};
+
+static struct rate_rule RATE_REGISTER = {.name = "register"}, RATE_LOGIN = {.name = "login"},
+			RATE_CODE_EMAIL = {.name = "code-email"}, RATE_CODE_IP = {.name = "code-ip"},
+			RATE_LOG_API_CALL = {.name = "log-api-call"};
+
+static int rate_parse(const char *var, const char *s, struct rate_rule *r, char *err, size_t errlen)
+{
+	char tail;
+	if (!s || sscanf(s, "%lld/%lld%c", &r->count, &r->window, &tail) != 2 || r->count < 1 ||
+	    r->window < 1) {
+		snprintf(err, errlen, "%s must look like COUNT/SECONDS, e.g. 10/3600", var);
+		return -1;
+	}
+	return 0;
+}
 
 static struct config cfg; /* written once in main, read-only afterwards */
 
@@ -791,6 +1156,21 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->dev = !strcmp(c->env, "development");
+	if (!c->dev && c->bcrypt_cost < 12) {
+		snprintf(err, errlen, "BCRYPT_COST below 12 is for test fixtures: not in production");
+		return -1;
+	}
+	struct {
+		const char *var, *value;
+		struct rate_rule *rule;
+	} rates[] = {{"RATE_LIMIT_REGISTER", c->rate_register, &RATE_REGISTER},
+		     {"RATE_LIMIT_LOGIN", c->rate_login, &RATE_LOGIN},
+		     {"RATE_LIMIT_CODE_EMAIL", c->rate_code_email, &RATE_CODE_EMAIL},
+		     {"RATE_LIMIT_CODE_IP", c->rate_code_ip, &RATE_CODE_IP},
+		     {"RATE_LIMIT_LOG_API_CALL", c->rate_log_api_call, &RATE_LOG_API_CALL}};
+	for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+		if (rate_parse(rates[i].var, rates[i].value, rates[i].rule, err, errlen))
+			return -1;
 	if (!c->database_url)
 		c->database_url = "";
 	static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -843,7 +1223,7 @@ static int cfg_check_secrets(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* ==== 6. HTTP request parsing ========================================================= */
+/* ==== 6. HTTP request parsing ====================================================== */
 
 /*
  * RFC 9112, strictly (DECISIONS S8). The parser reads a complete head in place and fills
@@ -1205,16 +1585,42 @@ static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, st
 	return (ssize_t)used;
 }
 
-/* ==== 7. HTTP responses, CORS and request context ===================================== */
+/* ==== 7. HTTP responses, CORS, request context, bodies and validation ============== */
 
 struct route;
+struct pg;
 
-/* Everything one request's handler sees and produces; lives in the connection's rblock. */
+struct verr {
+	const char *field, *msg;
+};
+
+/*
+ * Everything one request's handler sees and produces; lives in the connection's rblock.
+ * A handler may run in stages: it sets `next` (and usually asks for bcrypt work), returns,
+ * and `next` runs later on a worker. Handler state that spans stages lives in `state`.
+ */
 struct ctx {
 	const struct http_req *req;
 	const struct route *route;
 	struct slice params[4]; /* {name} segments of the route template, in order */
 	struct arena arena;
+	void (*next)(struct ctx *);
+	void *state;
+	struct pg *pg; /* borrowed for the current stage only */
+	struct json json;
+	struct verr verrs[VERR_MAX];
+	int n_verrs;
+	struct {
+		long long id;
+		char name[64];
+		bool remember_me;
+	} user; /* set by auth_require() */
+	struct {
+		const char *password;
+		char setting[BCRYPT_SETTING_MAX];
+		char result[BCRYPT_SETTING_MAX];
+		bool pending;
+	} bcrypt;
 	int status;
 	const char *ctype;
 	struct buf body;
@@ -1498,7 +1904,230 @@ static void ctx_client_ip(struct ctx *c, const char *peer)
 	}
 }
 
-/* ==== 8. Event loop and connections =================================================== */
+/* --- Request bodies and validation errors in the original's 422 shape --- */
+
+/*
+ * The original's 422 body (ORIGINAL_API 1.2) plus `detail`, the first message (DECISIONS C6).
+ * Handlers collect errors with verr_add() and answer with resp_validation().
+ */
+static void verr_add(struct ctx *c, const char *field, const char *msg)
+{
+	if (c->n_verrs < (int)(sizeof c->verrs / sizeof c->verrs[0]))
+		c->verrs[c->n_verrs++] = (struct verr){field, msg};
+}
+
+static void resp_validation(struct ctx *c)
+{
+	struct buf *b = resp_json(c, 422);
+	json_kv_str(b, "error", "Validation Error");
+	json_kv_str(b, "message", "Invalid input provided");
+	json_key(b, "details");
+	buf_addc(b, '[');
+	for (int i = 0; i < c->n_verrs; i++) {
+		if (i)
+			buf_addc(b, ',');
+		buf_addc(b, '{');
+		json_kv_str(b, "field", c->verrs[i].field);
+		json_kv_str(b, "message", c->verrs[i].msg);
+		buf_addc(b, '}');
+	}
+	buf_addc(b, ']');
+	json_kv_str(b, "detail", c->n_verrs ? c->verrs[0].msg : "Invalid input");
+	resp_end(c);
+}
+
+/* "Value error, " + text, as pydantic prefixed custom validator messages. */
+static const char *verr_value(struct ctx *c, const char *text)
+{
+	size_t n = strlen(text);
+	char *s = arena_alloc(&c->arena, n + 14);
+	if (!s)
+		return text;
+	memcpy(s, "Value error, ", 13);
+	memcpy(s + 13, text, n + 1);
+	return s;
+}
+
+/*
+ * Parses the request body as a JSON object into c->json (index 0). On failure the 422 is
+ * written and -1 returned: a body that is not JSON, or JSON that is not an object.
+ */
+static int body_object(struct ctx *c)
+{
+	const struct http_req *r = c->req;
+	if (!r->body.n) {
+		verr_add(c, "", "Field required");
+		resp_validation(c);
+		return -1;
+	}
+	if (json_parse(&c->arena, r->body.p, r->body.n, &c->json)) {
+		char *pos = arena_alloc(&c->arena, 16);
+		if (pos)
+			snprintf(pos, 16, "%d", c->json.error_pos);
+		verr_add(c, pos ? pos : "0", "JSON decode error");
+		resp_validation(c);
+		return -1;
+	}
+	if (json_kind(&c->json, 0) != JK_OBJECT) {
+		verr_add(c, "", "Input should be a valid dictionary or object to extract fields from");
+		resp_validation(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Unicode code points in valid UTF-8, as Python's len() counts them. */
+static size_t utf8_len(const char *s, size_t n)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return count;
+}
+
+static bool has_control_chars(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+enum field_flags {
+	F_OPTIONAL = 1, /* missing or null is fine: *out stays NULL */
+	F_CONTROL = 2,  /* control characters allowed (free text) */
+};
+
+/*
+ * Reads string field `key` of the body object, with pydantic's messages for missing and
+ * mistyped values and DECISIONS F's checks (no control characters, no NUL). Length limits
+ * are in code points; 0 means none. Returns 0, or -1 after recording the error.
+ */
+static int field_str(struct ctx *c, const char *key, unsigned flags, size_t min, size_t max, char **out)
+{
+	*out = NULL;
+	int i = json_get(&c->json, 0, key);
+	enum json_kind k = json_kind(&c->json, i);
+	if (i < 0 || k == JK_NULL) {
+		if (flags & F_OPTIONAL)
+			return 0;
+		verr_add(c, key, i < 0 ? "Field required" : "Input should be a valid string");
+		return -1;
+	}
+	size_t len;
+	char *s = k == JK_STRING ? json_string(&c->json, i, &c->arena, &len) : NULL;
+	if (!s) {
+		verr_add(c, key,
+			 k == JK_STRING ? "Input should be a valid string, invalid unicode"
+					: "Input should be a valid string");
+		return -1;
+	}
+	if (strlen(s) != len || (!(flags & F_CONTROL) && has_control_chars(s, len))) {
+		verr_add(c, key, verr_value(c, "Control characters are not allowed"));
+		return -1;
+	}
+	size_t cps = utf8_len(s, len);
+	if (cps < min) {
+		verr_add(c, key, "Must be at least required characters");
+		return -1;
+	}
+	if (max && cps > max) {
+		verr_add(c, key, "Must be at most allowed characters");
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* pydantic's lax booleans: true/false, 0/1, and the usual words. */
+static int field_bool(struct ctx *c, const char *key, bool def, bool *out)
+{
+	*out = def;
+	int i = json_get(&c->json, 0, key);
+	enum json_kind k = json_kind(&c->json, i);
+	if (i < 0)
+		return 0;
+	if (k == JK_TRUE || k == JK_FALSE) {
+		*out = k == JK_TRUE;
+		return 0;
+	}
+	long long n;
+	if (json_int(&c->json, i, &n) && (n == 0 || n == 1)) {
+		*out = n == 1;
+		return 0;
+	}
+	size_t len;
+	char *s = k == JK_STRING ? json_string(&c->json, i, &c->arena, &len) : NULL;
+	static const char *const yes[] = {"1", "on", "t", "true", "y", "yes"};
+	static const char *const no[] = {"0", "off", "f", "false", "n", "no"};
+	for (size_t w = 0; s && w < sizeof yes / sizeof yes[0]; w++) {
+		if (!strcasecmp(s, yes[w]))
+			return *out = true, 0;
+		if (!strcasecmp(s, no[w]))
+			return *out = false, 0;
+	}
+	verr_add(c, key, "Input should be a valid boolean, unable to interpret input");
+	return -1;
+}
+
+/* Trims ASCII white space in place (Python's str.strip() on what clients send). */
+static char *str_trim(char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = 0;
+	return s;
+}
+
+static char *str_lower(char *s)
+{
+	for (char *p = s; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return s;
+}
+
+/* Decoded value of a query-string parameter (form encoding), or NULL when absent. */
+static char *query_param(struct ctx *c, const char *name)
+{
+	struct slice q = c->req->query;
+	size_t nlen = strlen(name);
+	char *found = NULL;
+	while (q.n) {
+		const char *amp = memchr(q.p, '&', q.n);
+		size_t len = amp ? (size_t)(amp - q.p) : q.n;
+		const char *eq = memchr(q.p, '=', len);
+		size_t klen = eq ? (size_t)(eq - q.p) : len;
+		if (klen == nlen && !memcmp(q.p, name, nlen)) {
+			const char *v = eq ? eq + 1 : q.p + len;
+			size_t vn = eq ? len - klen - 1 : 0;
+			char *out = arena_alloc(&c->arena, vn + 1);
+			size_t o = 0;
+			for (size_t i = 0; out && i < vn; i++) {
+				if (v[i] == '+') {
+					out[o++] = ' ';
+				} else if (v[i] == '%' && i + 2 < vn && isxdigit((unsigned char)v[i + 1]) &&
+					   isxdigit((unsigned char)v[i + 2])) {
+					char hex[3] = {v[i + 1], v[i + 2], 0};
+					out[o++] = (char)strtol(hex, NULL, 16);
+					i += 2;
+				} else {
+					out[o++] = v[i];
+				}
+			}
+			if (out) {
+				out[o] = 0;
+				found = utf8_valid(out, o) && strlen(out) == o ? out : NULL;
+			}
+		}
+		q.p += amp ? len + 1 : len;
+		q.n -= amp ? len + 1 : len;
+	}
+	return found;
+}
+
+/* ==== 8. Event loop and connections ================================================ */
 
 enum conn_state {
 	CONN_HEAD,   /* waiting for (the rest of) a request head; idle keep-alive when rlen == 0 */
@@ -1563,8 +2192,8 @@ static struct {
 	bool listener_closed;
 	/* jobs: the loop pushes onto `work`, workers push finished ones onto `done` */
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;
-	struct conn *work_head, *work_tail, *done_head;
+	pthread_cond_t work_cv, bcrypt_cv;
+	struct conn *work_head, *work_tail, *done_head, *bcrypt_head, *bcrypt_tail;
 	int n_work, n_busy;
 	bool stopping;
 	int64_t started_ms;
@@ -1574,7 +2203,8 @@ static struct {
        .signal_fd = -1,
        .reserve_fd = -1,
        .mu = PTHREAD_MUTEX_INITIALIZER,
-       .work_cv = PTHREAD_COND_INITIALIZER};
+       .work_cv = PTHREAD_COND_INITIALIZER,
+       .bcrypt_cv = PTHREAD_COND_INITIALIZER};
 
 enum { EV_LISTEN = 1, EV_JOBS = 2, EV_SIGNAL = 3 }; /* epoll tags that are not connections */
 
@@ -2142,10 +2772,39 @@ static int loop_port(void)
 					      : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* ==== 9. Worker pool ================================================================== */
+/* ==== 9. Worker pool, stages and the bcrypt threads ================================ */
 
 static void route_run(struct conn *c);
+static void db_end_stage(struct ctx *c);
+static atomic_long bcrypt_slots; /* bcrypt jobs queued or running, against BCRYPT_QUEUE_MAX */
 
+/* Appends to a queue of connections linked through next_job; L.mu is held. */
+static void queue_push(struct conn **head, struct conn **tail, struct conn *c)
+{
+	c->next_job = NULL;
+	if (*tail)
+		(*tail)->next_job = c;
+	else
+		*head = c;
+	*tail = c;
+}
+
+static struct conn *queue_pop(struct conn **head, struct conn **tail)
+{
+	struct conn *c = *head;
+	if (c) {
+		*head = c->next_job;
+		if (!*head)
+			*tail = NULL;
+	}
+	return c;
+}
+
+/*
+ * A worker runs one stage of a request at a time. When the stage asked for bcrypt, the
+ * request moves to the bcrypt threads (its database connection already given back) and
+ * returns to this queue for its next stage; otherwise the response goes to the loop.
+ */
 static void *worker_main(void *arg)
 {
 	(void)arg;
@@ -2153,20 +2812,25 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&L.mu);
 		while (!L.work_head && !L.stopping)
 			pthread_cond_wait(&L.work_cv, &L.mu);
-		struct conn *c = L.work_head;
+		struct conn *c = queue_pop(&L.work_head, &L.work_tail);
 		if (!c) {
 			pthread_mutex_unlock(&L.mu);
 			return NULL;
 		}
-		L.work_head = c->next_job;
-		if (!L.work_head)
-			L.work_tail = NULL;
 		L.n_work--;
 		pthread_mutex_unlock(&L.mu);
 
-		route_run(c); /* may block: database, bcrypt, outbound HTTPS */
+		route_run(c); /* may block: database, outbound HTTPS */
+		struct ctx *x = &c->rb->ctx;
+		db_end_stage(x);
 
 		pthread_mutex_lock(&L.mu);
+		if (x->bcrypt.pending) {
+			queue_push(&L.bcrypt_head, &L.bcrypt_tail, c);
+			pthread_cond_signal(&L.bcrypt_cv);
+			pthread_mutex_unlock(&L.mu);
+			continue;
+		}
 		c->next_job = L.done_head;
 		L.done_head = c;
 		pthread_mutex_unlock(&L.mu);
@@ -2174,6 +2838,37 @@ static void *worker_main(void *arg)
 		ssize_t w = write(L.event_fd, &one, sizeof one);
 		(void)w;
 	}
+}
+
+/* Hashes passwords: CPU only, as many threads as cores, never holding a database connection. */
+static void *bcrypt_main(void *arg)
+{
+	(void)arg;
+	struct crypt_data *data = calloc(1, sizeof *data);
+	if (!data)
+		return NULL;
+	for (;;) {
+		pthread_mutex_lock(&L.mu);
+		while (!L.bcrypt_head && !L.stopping)
+			pthread_cond_wait(&L.bcrypt_cv, &L.mu);
+		struct conn *c = queue_pop(&L.bcrypt_head, &L.bcrypt_tail);
+		pthread_mutex_unlock(&L.mu);
+		if (!c)
+			break;
+		struct ctx *x = &c->rb->ctx;
+		const char *out = crypt_r(x->bcrypt.password, x->bcrypt.setting, data);
+		snprintf(x->bcrypt.result, sizeof x->bcrypt.result, "%s", out && out[0] == '$' ? out : "");
+		x->bcrypt.pending = false;
+		atomic_fetch_sub(&bcrypt_slots, 1);
+		pthread_mutex_lock(&L.mu);
+		x->t_queued = now_ms();
+		queue_push(&L.work_head, &L.work_tail, c);
+		L.n_work++;
+		pthread_cond_signal(&L.work_cv);
+		pthread_mutex_unlock(&L.mu);
+	}
+	free(data);
+	return NULL;
 }
 
 /* Parks the connection on the work queue; a full queue answers 503 at once. */
@@ -2188,12 +2883,7 @@ static void worker_enqueue(struct conn *c)
 		return;
 	}
 	c->rb->ctx.t_queued = now_ms();
-	c->next_job = NULL;
-	if (L.work_tail)
-		L.work_tail->next_job = c;
-	else
-		L.work_head = c;
-	L.work_tail = c;
+	queue_push(&L.work_head, &L.work_tail, c);
 	L.n_work++;
 	L.n_busy++;
 	pthread_cond_signal(&L.work_cv);
@@ -2201,7 +2891,7 @@ static void worker_enqueue(struct conn *c)
 	conn_watch(c, 0); /* not polled while a worker owns the request */
 }
 
-/* ==== 10. PostgreSQL pool, probe and migrations ======================================= */
+/* ==== 10. PostgreSQL pool, probe and migrations ==================================== */
 
 /*
  * At most DB_POOL_SIZE connections, opened lazily and kept. Each remembers which statements
@@ -2230,20 +2920,37 @@ static struct {
 	bool probe_stop;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .probe_cv = PTHREAD_COND_INITIALIZER};
 
-/* Every prepared statement, by id; SQL lives next to its handler where it has one. */
-enum pg_stmt { Q_PROBE, Q_COUNT };
+/*
+ * Every prepared statement, by id. The SQL lives next to the handler that runs it; the table
+ * that names them all is filled in beside the route table.
+ */
+enum pg_stmt {
+	Q_PROBE,
+	Q_USER_SESSION,
+	Q_USER_TOUCH,
+	Q_RATE_HIT,
+	Q_AUDIT,
+	Q_USERNAME_TAKEN,
+	Q_EMAIL_TAKEN,
+	Q_XACT_LOCK,
+	Q_USER_INSERT,
+	Q_SETTINGS_INSERT,
+	Q_LOGIN_USER,
+	Q_LOGIN_FAILED,
+	Q_LOGIN_OK,
+	Q_PHONE_TAKEN,
+	Q_COUNT
+};
 
 struct pg_statement {
 	const char *name, *sql;
 };
 
+static const struct pg_statement PG_STATEMENTS[Q_COUNT];
+
 static const char SQL_PROBE[] = "SELECT to_regclass('public.users') IS NOT NULL"
 				"   AND to_regclass('public.devices') IS NOT NULL"
 				"   AND to_regclass('public.audit_logs') IS NOT NULL";
-
-static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
-	[Q_PROBE] = {"probe", SQL_PROBE},
-};
 
 static void timespec_at(struct timespec *ts, int64_t mono_deadline_ms)
 {
@@ -2484,6 +3191,96 @@ static int pg_query(struct pg *pg, enum pg_stmt id, int n, const char *const *pa
 	return rc;
 }
 
+/* --- The handlers' side: queries on the request's borrowed connection --- */
+
+/*
+ * Runs a statement for a handler, borrowing a pooled connection on first use (it is given
+ * back when the stage ends). On failure the response is written (503 Database unavailable,
+ * or 500 with the cause logged) and -1 returned; on success *res is the caller's to clear.
+ */
+static int db_query_rc(struct ctx *c, enum pg_stmt id, int n, const char *const *params, PGresult **res)
+{
+	*res = NULL;
+	if (!c->pg) {
+		int rc = pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
+		if (rc)
+			return rc;
+	}
+	int rc = pg_query(c->pg, id, n, params, res);
+	if (rc) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return rc;
+}
+
+static void resp_db_error(struct ctx *c, int rc)
+{
+	if (rc == PG_FAILED)
+		resp_internal_error(c, "database query failed");
+	else
+		resp_detail(c, 503, "Database unavailable");
+}
+
+static int db_query(struct ctx *c, enum pg_stmt id, int n, const char *const *params, PGresult **res)
+{
+	int rc = db_query_rc(c, id, n, params, res);
+	if (rc)
+		resp_db_error(c, rc);
+	return rc ? -1 : 0;
+}
+
+/* The same without writing a response: for work whose failure must not fail the request. */
+static int db_query_quiet(struct ctx *c, enum pg_stmt id, int n, const char *const *params, PGresult **res)
+{
+	return db_query_rc(c, id, n, params, res) ? -1 : 0;
+}
+
+/* BEGIN, COMMIT, SAVEPOINT...: unnamed statements (no prepared name, PgBouncer-friendly). */
+static int db_exec_rc(struct ctx *c, const char *sql)
+{
+	if (!c->pg) {
+		int rc = pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
+		if (rc)
+			return rc;
+	}
+	PGresult *res = NULL;
+	int rc = PQsendQueryParams(c->pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0)
+			 ? pg_wait(c->pg, now_ms() + cfg.db_query_timeout_ms, &res)
+			 : PG_UNAVAILABLE;
+	/* a COMMIT of a failed transaction "succeeds" as ROLLBACK: that is a failure here */
+	if (!rc && !strcmp(sql, "COMMIT") && strcmp(PQcmdStatus(res), "COMMIT"))
+		rc = PG_FAILED;
+	if (rc == PG_FAILED)
+		pg_log_error(sql, res, c->pg->conn);
+	PQclear(res);
+	return rc;
+}
+
+static int db_exec(struct ctx *c, const char *sql)
+{
+	int rc = db_exec_rc(c, sql);
+	if (rc)
+		resp_db_error(c, rc);
+	return rc ? -1 : 0;
+}
+
+/* Ends a stage: an open transaction is rolled back, the connection goes back to the pool. */
+static void db_end_stage(struct ctx *c)
+{
+	if (!c->pg)
+		return;
+	bool broken = PQstatus(c->pg->conn) != CONNECTION_OK;
+	if (!broken && PQtransactionStatus(c->pg->conn) != PQTRANS_IDLE) {
+		PGresult *res = NULL;
+		broken = !PQsendQuery(c->pg->conn, "ROLLBACK") ||
+			 pg_wait(c->pg, now_ms() + cfg.db_query_timeout_ms, &res) != PG_OK;
+		PQclear(res);
+	}
+	pg_release(c->pg, broken);
+	c->pg = NULL;
+}
+
 /* A simple-protocol script (several statements, one implicit transaction). */
 static int pg_script(struct pg *pg, const char *sql, int64_t timeout_ms, PGresult **out)
 {
@@ -2578,8 +3375,23 @@ static const char MIGRATION_1[] =
 	"  status_code INTEGER,"
 	"  error TEXT);";
 
+/* droplin's additions for accounts: sessions across replicas, codes' tries, rate limits. */
+static const char MIGRATION_2[] =
+	"ALTER TABLE users ADD COLUMN IF NOT EXISTS last_seen_at TIMESTAMPTZ;"
+	"ALTER TABLE users ADD COLUMN IF NOT EXISTS password_changed_at TIMESTAMPTZ;"
+	"ALTER TABLE verification_codes ADD COLUMN IF NOT EXISTS attempts INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE IF NOT EXISTS rate_limits ("
+	"  key TEXT NOT NULL,"
+	"  window_start BIGINT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  PRIMARY KEY (key, window_start));"
+	"CREATE INDEX IF NOT EXISTS users_lower_username ON users (lower(username));"
+	"CREATE INDEX IF NOT EXISTS users_lower_email ON users (lower(email));"
+	"CREATE INDEX IF NOT EXISTS verification_codes_email_type ON verification_codes (email, code_type)";
+
 static const struct migration MIGRATIONS[] = {
 	{1, "original schema", MIGRATION_1},
+	{2, "accounts: sessions, code attempts, rate limits", MIGRATION_2},
 };
 
 /* The advisory lock key is 0x64726f70, "drop". */
@@ -2681,7 +3493,508 @@ static void *pg_probe_main(void *arg)
 	}
 }
 
-/* ==== 11. Outbound HTTPS ============================================================== */
+/* ==== 11. Passwords, tokens, rate limits and audit ================================= */
+
+/* --- Password rules (ORIGINAL_API 4.2) --- */
+
+static const char *const COMMON_PASSWORDS[] = {
+	"password",    "123456",     "12345678",   "qwerty",    "abc123",    "monkey",    "1234567",
+	"letmein",     "trustno1",   "dragon",     "baseball",  "iloveyou",  "master",    "sunshine",
+	"ashley",      "bailey",     "shadow",     "123123",    "654321",    "superman",  "qazwsx",
+	"michael",     "football",   "password1",  "welcome",   "jesus",     "ninja",     "mustang",
+	"password123", "admin",      "hello",      "charlie",   "access",    "princess",  "starwars",
+	"whatever",    "login",      "passw0rd",   "123456789", "12345",     "1234",      "111111",
+	"1234567890",  "000000",     "admin123",   "root",      "pass",      "test",      "guest",
+	"password12",  "welcome123", "abc12345",   "qwerty123", "password!", "password@", "password#",
+	"letmein123",  "admin1",     "root123",    "test123",   "user",      "demo",      "changeme",
+	"temp",        "temppass",   "welcome1",   "hello123",  "sample",    "example",   "default",
+	"pass123",     "pass1234",   "mypassword", "secret",    "secret123", "iloveyou1", "iloveyou123",
+	"princess1",   "monkey123",  "dragon123",  "football1", "shadow1",   "sunshine1", "master123",
+	"superman1",   "baseball1",  "michael1",   "ashley1",   "bailey1",   "charlie1",  "whatever1",
+	"starwars1",   "ninja1",     "mustang1",
+};
+
+static const char PW_NARROW_SPECIALS[] = "!@#$%^&*,.?\":{}|<>";            /* register */
+static const char PW_BROAD_SPECIALS[] = "!@#$%^&*_+-=[]{}; ':\"\\|,.<>/?"; /* change, reset */
+
+struct pw_classes {
+	bool upper, lower, digit, special;
+};
+
+/* ASCII classes, as register's regexes; \d also takes Unicode digits, which only matter rarely. */
+static struct pw_classes pw_ascii_classes(const char *pw)
+{
+	struct pw_classes k = {0};
+	for (const char *p = pw; *p; p++) {
+		k.upper |= *p >= 'A' && *p <= 'Z';
+		k.lower |= *p >= 'a' && *p <= 'z';
+		k.digit |= *p >= '0' && *p <= '9';
+		k.special |= strchr(PW_NARROW_SPECIALS, *p) != NULL && *p;
+	}
+	return k;
+}
+
+static bool pw_is_common(const char *pw)
+{
+	char lower[130];
+	if (strlen(pw) >= sizeof lower)
+		return false;
+	str_lower(strcpy(lower, pw));
+	for (size_t i = 0; i < sizeof COMMON_PASSWORDS / sizeof COMMON_PASSWORDS[0]; i++)
+		if (!strcmp(lower, COMMON_PASSWORDS[i]))
+			return true;
+	return false;
+}
+
+/* Case-insensitive (ASCII) substring test. */
+static bool str_icontains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (!strncasecmp(hay, needle, n))
+			return true;
+	return !n;
+}
+
+/* The strength score of ORIGINAL_API 4.2, 0 to 100. */
+static int pw_strength(const char *pw)
+{
+	size_t len = utf8_len(pw, strlen(pw));
+	struct pw_classes k = pw_ascii_classes(pw);
+	int score = 10 * ((len >= 8) + (len >= 12) + (len >= 16));
+	int classes = k.lower + k.upper + k.digit + k.special;
+	score += 10 * classes;
+	score += classes == 4 ? 20 : classes == 3 ? 10 : 0;
+	for (const char *p = pw; p[0] && p[1] && p[2]; p++)
+		if (p[0] == p[1] && p[1] == p[2]) {
+			score -= 10;
+			break;
+		}
+	static const char *const seqs[] = {"012", "123", "234", "345", "456", "567",
+					   "678", "789", "890", "abc", "bcd", "cde"};
+	for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++)
+		if (str_icontains(pw, seqs[i])) {
+			score -= 10;
+			break;
+		}
+	if (len > 16)
+		score += (int)(2 * (len - 16) < 10 ? 2 * (len - 16) : 10);
+	return score < 0 ? 0 : score > 100 ? 100 : score;
+}
+
+static const char *pw_level(int score)
+{
+	return score < 40 ? "weak" : score < 60 ? "medium" : score < 80 ? "strong" : "very strong";
+}
+
+/* Register's policy: every failure, joined with "; " into out (empty when the password is fine). */
+static void pw_register_errors(const char *pw, const char *username, struct buf *out)
+{
+	struct pw_classes k = pw_ascii_classes(pw);
+	const char *errs[8];
+	int n = 0;
+	if (utf8_len(pw, strlen(pw)) < 8)
+		errs[n++] = "Password must be at least 8 characters long";
+	if (!k.upper)
+		errs[n++] = "Password must contain at least one uppercase letter (A-Z)";
+	if (!k.lower)
+		errs[n++] = "Password must contain at least one lowercase letter (a-z)";
+	if (!k.digit)
+		errs[n++] = "Password must contain at least one number (0-9)";
+	if (!k.special)
+		errs[n++] = "Password must contain at least one special character (!@#$%^&*)";
+	if (pw_is_common(pw))
+		errs[n++] = "Password is too common. Please choose a more unique password";
+	if (username && *username && !strcasecmp(pw, username))
+		errs[n++] = "Password cannot be the same as your username";
+	else if (username && strlen(username) >= 3 && str_icontains(pw, username))
+		errs[n++] = "Password cannot contain your username";
+	for (int i = 0; i < n; i++) {
+		if (i)
+			buf_adds(out, "; ");
+		buf_adds(out, errs[i]);
+	}
+}
+
+/*
+ * change-password and reset-password: first failure wins; upper and lower case by Unicode
+ * classification (musl's iswupper/iswlower, DECISIONS P), the broad special set.
+ */
+static const char *pw_change_error(const char *pw)
+{
+	bool upper = false, lower = false, digit = false, special = false;
+	size_t n = strlen(pw);
+	for (size_t i = 0; i < n;) { /* musl's wide classes are Unicode's, whatever the locale */
+		unsigned cp;
+		size_t k = utf8_decode((const unsigned char *)pw + i, n - i, &cp);
+		upper |= iswupper(cp) != 0;
+		lower |= iswlower(cp) != 0;
+		digit |= cp >= '0' && cp <= '9';
+		special |= cp < 0x80 && strchr(PW_BROAD_SPECIALS, (int)cp) != NULL;
+		i += k;
+	}
+	if (utf8_len(pw, n) < 8)
+		return "Password must be at least 8 characters";
+	if (!upper)
+		return "Password must contain at least one uppercase letter";
+	if (!lower)
+		return "Password must contain at least one lowercase letter";
+	if (!digit)
+		return "Password must contain at least one number";
+	if (!special)
+		return "Password must contain at least one special character";
+	return NULL;
+}
+
+/* --- bcrypt through musl's crypt_r, on its own threads --- */
+
+static const char BCRYPT_B64[] = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/* "$2b$NN$" and 22 salt characters from 16 CSPRNG bytes, canonical as Python's gensalt(). */
+static void bcrypt_new_setting(char out[BCRYPT_SETTING_MAX], int cost)
+{
+	unsigned char raw[16];
+	random_bytes(raw, sizeof raw);
+	int o = snprintf(out, BCRYPT_SETTING_MAX, "$2b$%02d$", cost);
+	for (size_t i = 0; i < sizeof raw; i += 3) {
+		unsigned v = (unsigned)raw[i] << 16 | (i + 1 < sizeof raw ? (unsigned)raw[i + 1] << 8 : 0) |
+			     (i + 2 < sizeof raw ? raw[i + 2] : 0);
+		int chars = i + 2 < sizeof raw ? 4 : i + 1 < sizeof raw ? 3 : 2;
+		for (int k = 0; k < chars; k++)
+			out[o++] = BCRYPT_B64[v >> (18 - 6 * k) & 63];
+	}
+	out[o] = 0;
+}
+
+/*
+ * A hash-shaped setting for logins of unknown users: crypt_r spends exactly the work of a
+ * real verification (DECISIONS S6), and the result can never match.
+ */
+static void bcrypt_dummy_setting(char out[BCRYPT_SETTING_MAX])
+{
+	snprintf(out, BCRYPT_SETTING_MAX, "$2b$%02lld$%s", cfg.bcrypt_cost,
+		 "droplinnotauserxxxxxxu.droplinxnotxaxuserxxxxxxxxxxxx");
+}
+
+/*
+ * Asks for bcrypt work: the request leaves its worker (and database connection) and comes
+ * back to `next` on a worker when the hash is done. With `setting` NULL a new hash is made.
+ * When the queue is full the 503 of DECISIONS P is written and -1 returned.
+ */
+static int bcrypt_request(struct ctx *c, const char *password, const char *setting,
+			  void (*next)(struct ctx *))
+{
+	if (atomic_fetch_add(&bcrypt_slots, 1) >= cfg.bcrypt_queue_max) {
+		atomic_fetch_sub(&bcrypt_slots, 1);
+		resp_detail(c, 503, "Server busy, please try again");
+		resp_header(c, "Retry-After", "1");
+		return -1;
+	}
+	c->bcrypt.password = password;
+	if (setting)
+		snprintf(c->bcrypt.setting, sizeof c->bcrypt.setting, "%s", setting);
+	else
+		bcrypt_new_setting(c->bcrypt.setting, (int)cfg.bcrypt_cost);
+	c->bcrypt.pending = true;
+	c->next = next;
+	return 0;
+}
+
+/* True when the finished verification matched the stored hash (constant-time compare). */
+static bool bcrypt_matched(const struct ctx *c)
+{
+	size_t n = strlen(c->bcrypt.setting);
+	return n > 7 && ct_equal(c->bcrypt.result, strlen(c->bcrypt.result), c->bcrypt.setting, n);
+}
+
+/* --- Tokens: HS256 through libjwt on BearSSL (ORIGINAL_API 5, DECISIONS C4, S3) --- */
+
+static double wall_time(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A token with the original's claims, in the arena; NULL if libjwt fails. */
+static char *jwt_issue(struct ctx *c, long long user_id, const char *username, bool remember_me)
+{
+	double now = wall_time();
+	struct buf claims = {0};
+	buf_addc(&claims, '{');
+	json_kv_int(&claims, "user_id", user_id);
+	json_kv_str(&claims, "username", username);
+	json_kv_int(&claims, "exp", (long long)now + cfg.access_token_expire_days * 86400);
+	json_key(&claims, "iat");
+	buf_printf(&claims, "%.6f", now);
+	json_key(&claims, "last_activity");
+	buf_printf(&claims, "%.6f", now);
+	json_kv_bool(&claims, "remember_me", remember_me);
+	json_kv_int(&claims, "key_version", cfg.jwt_key_version);
+	buf_addc(&claims, '}');
+	buf_addc(&claims, 0);
+	jwt_t *jwt = NULL;
+	char *token = NULL, *out = NULL;
+	if (claims.over || jwt_new(&jwt) || jwt_add_grants_json(jwt, claims.p) ||
+	    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)cfg.jwt_secret,
+			(int)strlen(cfg.jwt_secret)))
+		goto out;
+	token = jwt_encode_str(jwt);
+	if (token)
+		out = arena_strndup(&c->arena, token, strlen(token));
+out:
+	jwt_free_str(token);
+	jwt_free(jwt);
+	buf_free(&claims);
+	return out;
+}
+
+/* Claims of a token whose signature checked out with `key`; -1 when it does not. */
+static int jwt_claims(struct ctx *c, const char *token, const char *key, struct json *claims)
+{
+	jwt_t *jwt = NULL;
+	if (!key || !*key || jwt_decode(&jwt, token, (const unsigned char *)key, (int)strlen(key)))
+		return -1;
+	int rc = -1;
+	char *grants = NULL;
+	if (jwt_get_alg(jwt) != JWT_ALG_HS256) /* pinned: no alg none, no HS512 games */
+		goto out;
+	grants = jwt_get_grants_json(jwt, NULL);
+	if (!grants)
+		goto out;
+	char *copy = arena_strndup(&c->arena, grants, strlen(grants));
+	if (copy && !json_parse(&c->arena, copy, strlen(copy), claims) && json_kind(claims, 0) == JK_OBJECT)
+		rc = 0;
+out:
+	jwt_free_str(grants);
+	jwt_free(jwt);
+	return rc;
+}
+
+static const char SQL_USER_SESSION[] =
+	"SELECT extract(epoch FROM last_seen_at)::float8, extract(epoch FROM password_changed_at)::float8,"
+	"       username"
+	"  FROM users WHERE id = $1";
+
+static const char SQL_USER_TOUCH[] =
+	"UPDATE users SET last_seen_at = now()"
+	" WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $2::int))";
+
+/*
+ * The one token check of every protected route (DECISIONS S3, P): Bearer header only, HS256,
+ * current key then previous key, exp and iat with leeway, key version, the user still there,
+ * not issued before a password change, and inactivity measured from the later of the token's
+ * last_activity and users.last_seen_at, which this refreshes at most once per
+ * SESSION_TOUCH_SECONDS. On failure the 401 is written and -1 returned.
+ */
+static int auth_require(struct ctx *c)
+{
+	struct slice h = http_header(c->req, "Authorization");
+	const char *why = "Invalid token";
+	if (h.n < 8 || memcmp(h.p, "Bearer ", 7)) {
+		resp_detail(c, 401, "Not authenticated");
+		return -1;
+	}
+	struct slice tok = sl_trim((struct slice){h.p + 7, h.n - 7});
+	const char *sp = memchr(tok.p, ' ', tok.n);
+	char *token = arena_strndup(&c->arena, tok.p, sp ? (size_t)(sp - tok.p) : tok.n);
+	struct json cl;
+	bool previous = false;
+	if (!token || jwt_claims(c, token, cfg.jwt_secret, &cl)) {
+		if (!cfg.previous_jwt_secret || jwt_claims(c, token, cfg.previous_jwt_secret, &cl))
+			goto out_fail;
+		previous = true;
+	}
+	double now = wall_time(), exp, iat, last = 0;
+	long long uid, version = 1;
+	if (!json_double(&cl, json_get(&cl, 0, "exp"), &exp) ||
+	    !json_int(&cl, json_get(&cl, 0, "user_id"), &uid))
+		goto out_fail;
+	if (now > exp + (double)cfg.jwt_leeway_seconds) {
+		why = "Token has expired";
+		goto out_fail;
+	}
+	if (json_double(&cl, json_get(&cl, 0, "iat"), &iat) && iat > now + (double)cfg.jwt_leeway_seconds)
+		goto out_fail;
+	int kv = json_get(&cl, 0, "key_version");
+	if (kv >= 0 && !json_int(&cl, kv, &version))
+		goto out_fail;
+	if (version != cfg.jwt_key_version - (previous ? 1 : 0)) {
+		why = "Token has been invalidated. Please log in again.";
+		goto out_fail;
+	}
+	bool has_activity = json_double(&cl, json_get(&cl, 0, "last_activity"), &last);
+	bool remember = json_kind(&cl, json_get(&cl, 0, "remember_me")) == JK_TRUE;
+	char id[24], touch[24];
+	snprintf(id, sizeof id, "%lld", uid);
+	snprintf(touch, sizeof touch, "%lld", cfg.session_touch_seconds);
+	PGresult *res;
+	const char *p1[] = {id};
+	if (db_query(c, Q_USER_SESSION, 1, p1, &res))
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		goto out_fail; /* a deleted user's tokens stop working */
+	}
+	double seen = PQgetisnull(res, 0, 0) ? 0 : atof(PQgetvalue(res, 0, 0));
+	double changed = PQgetisnull(res, 0, 1) ? 0 : atof(PQgetvalue(res, 0, 1));
+	snprintf(c->user.name, sizeof c->user.name, "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	if (changed && json_double(&cl, json_get(&cl, 0, "iat"), &iat) && iat < changed) {
+		why = "Token has been invalidated. Please log in again.";
+		goto out_fail;
+	}
+	double timeout = remember ? (double)cfg.remember_me_timeout_days * 86400
+				  : (double)cfg.activity_timeout_minutes * 60;
+	if (has_activity && now - (seen > last ? seen : last) > timeout) {
+		char *msg = arena_alloc(&c->arena, 128);
+		if (msg)
+			snprintf(msg, 128,
+				 "Session expired due to inactivity (timeout: %lld %s). Please log in again.",
+				 remember ? cfg.remember_me_timeout_days : cfg.activity_timeout_minutes,
+				 remember ? "days" : "minutes");
+		why = msg ? msg : "Session expired due to inactivity. Please log in again.";
+		goto out_fail;
+	}
+	if (!seen || now - seen >= (double)cfg.session_touch_seconds) {
+		const char *p2[] = {id, touch};
+		if (db_query(c, Q_USER_TOUCH, 2, p2, &res))
+			return -1;
+		PQclear(res);
+	}
+	c->user.id = uid;
+	c->user.remember_me = remember;
+	return 0;
+out_fail:
+	resp_detail(c, 401, why);
+	return -1;
+}
+
+/* --- Rate limits in PostgreSQL (DECISIONS S5): fixed windows, one atomic upsert --- */
+
+static const char SQL_RATE_HIT[] =
+	"INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2::bigint, 1)"
+	" ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1"
+	" RETURNING count";
+
+/*
+ * Counts one request against `rule` for `who`. Over the limit the 429 of DECISIONS S5 is
+ * written and -1 returned (also -1 when the database failed, with its 503).
+ */
+static int rate_check(struct ctx *c, const struct rate_rule *rule, const char *who)
+{
+	long long now = (long long)wall_time(), start = now - now % rule->window;
+	char key[300], win[24];
+	snprintf(key, sizeof key, "%s:%s", rule->name, who);
+	snprintf(win, sizeof win, "%lld", start);
+	const char *params[] = {key, win};
+	PGresult *res;
+	if (db_query(c, Q_RATE_HIT, 2, params, &res))
+		return -1;
+	long long used = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	long long reset = start + rule->window, retry = reset - now;
+	char v[24];
+	snprintf(v, sizeof v, "%lld", rule->count);
+	resp_header(c, "X-RateLimit-Limit", v);
+	snprintf(v, sizeof v, "%lld", used >= rule->count ? 0 : rule->count - used);
+	resp_header(c, "X-RateLimit-Remaining", v);
+	snprintf(v, sizeof v, "%lld", reset);
+	resp_header(c, "X-RateLimit-Reset", v);
+	if (used <= rule->count)
+		return 0;
+	snprintf(v, sizeof v, "%lld", retry);
+	resp_header(c, "Retry-After", v);
+	char msg[96];
+	snprintf(msg, sizeof msg, "Rate limit exceeded. Try again in %lld seconds.", retry);
+	struct buf *b = resp_json(c, 429);
+	json_kv_str(b, "error", "Too Many Requests");
+	json_kv_str(b, "message", msg);
+	json_kv_int(b, "limit", rule->count);
+	json_kv_int(b, "retry_after", retry);
+	json_kv_str(b, "detail", msg);
+	resp_end(c);
+	return -1;
+}
+
+/* --- Audit rows (ORIGINAL_API 7) --- */
+
+/*
+ * details as Python's json.dumps wrote them: ", " and ": " separators, non-ASCII escaped.
+ * Build with audit_str()/audit_int() between audit_begin() and the write.
+ */
+static void audit_sep(struct buf *b)
+{
+	if (b->len > 1)
+		buf_adds(b, ", ");
+}
+
+static void audit_str(struct buf *b, const char *key, const char *v)
+{
+	audit_sep(b);
+	json_str_ascii(b, key, strlen(key));
+	buf_adds(b, ": ");
+	if (v)
+		json_str_ascii(b, v, strlen(v));
+	else
+		buf_adds(b, "null");
+}
+
+static void audit_int(struct buf *b, const char *key, long long v)
+{
+	audit_sep(b);
+	json_str_ascii(b, key, strlen(key));
+	buf_printf(b, ": %lld", v);
+}
+
+static void audit_bool(struct buf *b, const char *key, bool v)
+{
+	audit_sep(b);
+	json_str_ascii(b, key, strlen(key));
+	buf_adds(b, v ? ": true" : ": false");
+}
+
+static const char SQL_AUDIT[] =
+	"INSERT INTO audit_logs (user_id, action, details, ip_address, user_agent, timestamp)"
+	" VALUES ($1::int, $2, $3, $4, $5, now() AT TIME ZONE 'UTC')";
+
+/*
+ * Writes one audit row; `details` is a buffer opened with '{' (closed here). A failed write
+ * never fails the request: it is logged with the whole row, so nothing is lost silently.
+ */
+static void audit_write(struct ctx *c, long long user_id, const char *action, struct buf *details)
+{
+	buf_addc(details, '}');
+	buf_addc(details, 0);
+	char uid[24], ua[256];
+	snprintf(uid, sizeof uid, "%lld", user_id);
+	struct slice agent = http_header(c->req, "User-Agent");
+	snprintf(ua, sizeof ua, "%.*s", (int)agent.n, agent.p);
+	if (!agent.n || !utf8_valid(ua, strlen(ua)))
+		snprintf(ua, sizeof ua, "unknown");
+	const char *params[] = {user_id > 0 ? uid : NULL, action, details->p, c->client_ip, ua};
+	PGresult *res = NULL;
+	/* inside a transaction the row commits with the change it records; a savepoint keeps
+	   a failing audit insert from taking the change down with it */
+	bool in_tx = c->pg && PQtransactionStatus(c->pg->conn) == PQTRANS_INTRANS;
+	int rc = details->over || (in_tx && db_exec_rc(c, "SAVEPOINT audit"))
+			 ? PG_FAILED
+			 : db_query_quiet(c, Q_AUDIT, 5, params, &res);
+	PQclear(res);
+	if (in_tx)
+		db_exec_rc(c, rc ? "ROLLBACK TO SAVEPOINT audit" : "RELEASE SAVEPOINT audit");
+	if (rc) {
+		struct buf f = {0};
+		json_kv_str(&f, "action", action);
+		json_kv_str(&f, "details", details->p ? details->p : "");
+		json_kv_int(&f, "user_id", user_id);
+		log_emit(LOG_ERROR, "audit write failed", &f);
+		buf_free(&f);
+	}
+	buf_free(details);
+}
+
+/* ==== 12. Outbound HTTPS and e-mail ================================================ */
 
 /*
  * libcurl over BearSSL. The trust anchors are the Mozilla set, pre-decoded at build time
@@ -2887,7 +4200,175 @@ static int out_call(const struct out_request *rq, long *status, struct buf *resp
 	return 0;
 }
 
-/* ==== 12. Handlers: meta and probes =================================================== */
+/* --- E-mail through SendGrid's v3 API (DECISIONS E) --- */
+
+/*
+ * Mail leaves on its own thread after the response: a slow or failing SendGrid never delays
+ * or breaks a route (the original ignored send errors too). The queue is bounded; a mail
+ * that does not fit is logged, without its content outside development.
+ */
+struct mail {
+	struct mail *next;
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char *body; /* the SendGrid JSON */
+	char to[160];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct mail *head, *tail;
+	int n;
+	bool stop;
+} M = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static bool mail_configured(void) { return cfg.sendgrid_api_key && *cfg.sendgrid_api_key; }
+
+static void mail_enqueue(struct ctx *c, const char *to, const char *subject, const char *text,
+			 const char *html)
+{
+	if (!mail_configured()) {
+		/* development prints what would have been sent (the original printed codes too) */
+		log_msg(cfg.dev ? LOG_INFO : LOG_WARN, "e-mail not configured; %s to %s: %s", subject, to,
+			cfg.dev ? text : "(content withheld)");
+		return;
+	}
+	struct buf b = {0};
+	buf_adds(&b, "{\"personalizations\":[{\"to\":[{\"email\":");
+	json_cstr(&b, to);
+	buf_adds(&b, "}]}],\"from\":{\"email\":");
+	json_cstr(&b, cfg.from_email);
+	buf_adds(&b, "},\"subject\":");
+	json_cstr(&b, subject);
+	buf_adds(&b, ",\"content\":[{\"type\":\"text/plain\",\"value\":");
+	json_cstr(&b, text);
+	buf_adds(&b, "},{\"type\":\"text/html\",\"value\":");
+	json_cstr(&b, html);
+	buf_adds(&b, "}]}");
+	buf_addc(&b, 0);
+	struct mail *m = calloc(1, sizeof *m);
+	if (!m || b.over) {
+		free(m);
+		buf_free(&b);
+		return;
+	}
+	m->body = b.p;
+	snprintf(m->request_id, sizeof m->request_id, "%s", c->request_id);
+	snprintf(m->to, sizeof m->to, "%s", to);
+	pthread_mutex_lock(&M.mu);
+	if (M.n >= MAIL_QUEUE_MAX) {
+		pthread_mutex_unlock(&M.mu);
+		log_msg(LOG_ERROR, "mail queue full; a mail to %s was dropped (request %s)", to,
+			c->request_id);
+		free(m->body);
+		free(m);
+		return;
+	}
+	if (M.tail)
+		M.tail->next = m;
+	else
+		M.head = m;
+	M.tail = m;
+	M.n++;
+	pthread_cond_signal(&M.cv);
+	pthread_mutex_unlock(&M.mu);
+}
+
+static void mail_send(struct mail *m)
+{
+	char url[512], auth[300], err[CURL_ERROR_SIZE + 64];
+	snprintf(url, sizeof url, "%s/v3/mail/send", cfg.sendgrid_api_base);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", cfg.sendgrid_api_key);
+	struct curl_slist *h = curl_slist_append(NULL, auth);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	struct out_request rq = {.method = "POST",
+				 .url = url,
+				 .headers = h,
+				 .body = m->body,
+				 .body_len = strlen(m->body),
+				 .request_id = m->request_id};
+	struct buf resp = {.max = 64 * 1024};
+	long status = 0;
+	int64_t t0 = now_ms();
+	int rc = out_call(&rq, &status, &resp, err, sizeof err);
+	curl_slist_free_all(h);
+	buf_free(&resp);
+	if (rc || status < 200 || status >= 300)
+		log_msg(LOG_ERROR, "mail to %s failed after %lld ms: %s (request %s)", m->to,
+			(long long)(now_ms() - t0), rc ? err : "SendGrid refused it", m->request_id);
+	else
+		log_msg(LOG_INFO, "mail to %s accepted in %lld ms (request %s)", m->to,
+			(long long)(now_ms() - t0), m->request_id);
+}
+
+static void *mail_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&M.mu);
+		while (!M.head && !M.stop)
+			pthread_cond_wait(&M.cv, &M.mu);
+		struct mail *m = M.head;
+		if (m) {
+			M.head = m->next;
+			if (!M.head)
+				M.tail = NULL;
+			M.n--;
+		}
+		pthread_mutex_unlock(&M.mu);
+		if (!m)
+			return NULL;
+		mail_send(m);
+		free(m->body);
+		free(m);
+	}
+}
+
+/* The original's verification mail (also used, as the original did, for recovery codes). */
+static void mail_code(struct ctx *c, const char *to, const char *code)
+{
+	char text[512], html[1024];
+	long long minutes = cfg.code_ttl_seconds / 60;
+	snprintf(text, sizeof text,
+		 "Welcome to DropLink!\n\nYour verification code is: %s\n\nThis code expires in %lld "
+		 "minutes.\n\n"
+		 "If you didn't request this code, please ignore this email.",
+		 code, minutes);
+	snprintf(html, sizeof html,
+		 "<html><body><h2>Welcome to DropLink!</h2><p>Your verification code is:</p>"
+		 "<h1 style=\"letter-spacing:4px\">%s</h1><p>This code expires in %lld minutes.</p>"
+		 "<p>If you didn't request this code, please ignore this email.</p></body></html>",
+		 code, minutes);
+	mail_enqueue(c, to, "DropLink - Your Verification Code", text, html);
+}
+
+static void mail_lockout_notice(struct ctx *c, const char *to, const char *username)
+{
+	char text[768], html[1536], esc[128];
+	long long minutes = cfg.lockout_seconds / 60;
+	size_t o = 0; /* the user name is ours, but escape it for the HTML part anyway */
+	for (const char *p = username; *p && o < sizeof esc - 7; p++) {
+		const char *rep = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : NULL;
+		if (rep)
+			o += (size_t)snprintf(esc + o, sizeof esc - o, "%s", rep);
+		else
+			esc[o++] = *p;
+	}
+	esc[o] = 0;
+	snprintf(text, sizeof text,
+		 "Hello %s,\n\nYour DropLink account has been locked after %lld failed login attempts.\n"
+		 "You can try again in %lld minutes.\n\nIf this wasn't you, please change your password.",
+		 username, cfg.lockout_attempts, minutes);
+	snprintf(
+		html, sizeof html,
+		"<html><body><h2>Account Locked</h2><p>Hello %s,</p><p>Your DropLink account has been locked "
+		"after %lld failed login attempts.</p><p>You can try again in %lld minutes.</p>"
+		"<p>If this wasn't you, please change your password.</p></body></html>",
+		esc, cfg.lockout_attempts, minutes);
+	mail_enqueue(c, to, "\xf0\x9f\x94\x92 Account Locked - DropLink Security Alert", text, html);
+}
+
+/* ==== 13. Handlers: meta and probes ================================================ */
 
 static void h_root(struct ctx *c)
 {
@@ -2970,7 +4451,566 @@ static void h_livez(struct ctx *c)
 	resp_end(c);
 }
 
-/* ==== 13. Route table and dispatch ==================================================== */
+/* ==== 14. Handlers: accounts ======================================================= */
+
+/* {"token","user_id","username"}, the original's AuthResponse. */
+static void resp_auth(struct ctx *c, long long user_id, const char *username, bool remember_me)
+{
+	char *token = jwt_issue(c, user_id, username, remember_me);
+	if (!token) {
+		resp_internal_error(c, "token signing failed");
+		return;
+	}
+	struct buf *b = resp_json(c, 200);
+	json_kv_str(b, "token", token);
+	json_kv_int(b, "user_id", user_id);
+	json_kv_str(b, "username", username);
+	resp_end(c);
+}
+
+static struct buf audit_begin(void)
+{
+	struct buf b = {0};
+	buf_addc(&b, '{');
+	return b;
+}
+
+/* --- POST /auth/check-password-strength --- */
+
+static void h_check_password_strength(struct ctx *c)
+{
+	if (body_object(c))
+		return;
+	int pi = json_get(&c->json, 0, "password");
+	size_t len = 0;
+	char *pw = json_kind(&c->json, pi) == JK_STRING ? json_string(&c->json, pi, &c->arena, &len) : NULL;
+	if (pi >= 0 && json_kind(&c->json, pi) != JK_STRING && json_kind(&c->json, pi) != JK_NULL) {
+		verr_add(c, "password", "Input should be a valid string");
+		resp_validation(c);
+		return;
+	}
+	if (!pw || !*pw) {
+		resp_detail(c, 400, "Password is required");
+		return;
+	}
+	int ui = json_get(&c->json, 0, "username");
+	char *user = json_kind(&c->json, ui) == JK_STRING ? json_string(&c->json, ui, &c->arena, &len) : NULL;
+	struct buf errs = {0};
+	pw_register_errors(pw, user, &errs);
+	buf_addc(&errs, 0);
+	struct pw_classes k = pw_ascii_classes(pw);
+	int score = pw_strength(pw);
+	bool same = user && *user && !strcasecmp(pw, user);
+	bool contains = user && strlen(user) >= 3 && str_icontains(pw, user);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "valid", errs.len <= 1);
+	json_kv_str(b, "strength", pw_level(score));
+	json_kv_int(b, "score", score);
+	json_key(b, "errors");
+	buf_addc(b, '[');
+	for (char *e = errs.p, *next; e && *e; e = next) { /* split on "; " */
+		next = strstr(e, "; ");
+		json_str(b, e, next ? (size_t)(next - e) : strlen(e));
+		if (next) {
+			next += 2;
+			buf_addc(b, ',');
+		}
+	}
+	buf_addc(b, ']');
+	json_key(b, "requirements");
+	buf_addc(b, '{');
+	json_kv_bool(b, "min_length", utf8_len(pw, strlen(pw)) >= 8);
+	json_kv_bool(b, "uppercase", k.upper);
+	json_kv_bool(b, "lowercase", k.lower);
+	json_kv_bool(b, "number", k.digit);
+	json_kv_bool(b, "special_char", k.special);
+	json_kv_bool(b, "not_common", !pw_is_common(pw));
+	json_kv_bool(b, "not_username", !same && !contains);
+	buf_addc(b, '}');
+	resp_end(c);
+	buf_free(&errs);
+}
+
+/* --- Usernames and e-mail (ORIGINAL_API 4.1, 4.3) --- */
+
+/* Register's username rule; the error text, or NULL when fine. `name` is trimmed and lowered. */
+static const char *username_error(const char *name)
+{
+	size_t n = strlen(name);
+	if (!n)
+		return "Username is required";
+	if (n < 3 || n > 20)
+		return "Username must be 3-20 characters";
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
+			return "Username can only contain letters, numbers, underscores, and periods";
+	return NULL;
+}
+
+/* ^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$ */
+static bool email_valid(const char *e)
+{
+	const char *at = strchr(e, '@');
+	if (!at || at == e || strchr(at + 1, '@'))
+		return false;
+	for (const char *p = e; p < at; p++)
+		if (!isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)
+			if (!strchr("._%+-", *p))
+				return false;
+	const char *dot = strrchr(at + 1, '.');
+	if (!dot || dot == at + 1 || strlen(dot + 1) < 2)
+		return false;
+	for (const char *p = at + 1; p < dot; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-'))
+			return false;
+	for (const char *p = dot + 1; *p; p++)
+		if (!isalpha((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* --- POST /auth/register --- */
+
+static const char SQL_USERNAME_TAKEN[] = "SELECT 1 FROM users WHERE lower(username) = $1 LIMIT 1";
+static const char SQL_EMAIL_TAKEN[] = "SELECT 1 FROM users WHERE lower(email) = $1 LIMIT 1";
+/* uniqueness without UNIQUE indexes on adopted data (DECISIONS P): lock the normalised value */
+static const char SQL_XACT_LOCK[] = "SELECT pg_advisory_xact_lock(1684172657, hashtext($1))";
+static const char SQL_USER_INSERT[] =
+	"INSERT INTO users (username, password_hash, email, created_at, failed_login_attempts, key_version)"
+	" VALUES ($1, $2, $3, now() AT TIME ZONE 'UTC', 0, 1) RETURNING id";
+static const char SQL_SETTINGS_INSERT[] =
+	"INSERT INTO user_settings (user_id, dark_mode, max_distance) VALUES ($1::int, 1, 33)"
+	" ON CONFLICT (user_id) DO NOTHING";
+
+struct register_form {
+	char *username, *password, *email;
+};
+
+static void audit_registration_failed(struct ctx *c, const char *username, const char *email,
+				      const char *reason)
+{
+	struct buf d = audit_begin();
+	audit_str(&d, "username", username);
+	if (email)
+		audit_str(&d, "email", email);
+	audit_str(&d, "reason", reason);
+	audit_write(c, 0, "registration_failed", &d);
+}
+
+/* True (with the 400 and audit written) when the name or the e-mail is taken. */
+static bool register_taken(struct ctx *c, const struct register_form *f, bool *failed)
+{
+	PGresult *res;
+	const char *p1[] = {f->username};
+	*failed = true;
+	if (db_query(c, Q_USERNAME_TAKEN, 1, p1, &res))
+		return true;
+	bool taken = PQntuples(res) > 0;
+	PQclear(res);
+	if (taken) {
+		audit_registration_failed(c, f->username, NULL, "username_taken");
+		resp_detail(c, 400, "Username already taken");
+		return true;
+	}
+	if (f->email) {
+		const char *p2[] = {f->email};
+		if (db_query(c, Q_EMAIL_TAKEN, 1, p2, &res))
+			return true;
+		taken = PQntuples(res) > 0;
+		PQclear(res);
+		if (taken) {
+			audit_registration_failed(c, f->username, f->email, "email_exists");
+			resp_detail(c, 400, "An account with this email already exists");
+			return true;
+		}
+	}
+	*failed = false;
+	return false;
+}
+
+static void h_register_commit(struct ctx *c);
+
+static void h_register(struct ctx *c)
+{
+	struct register_form *f = arena_alloc(&c->arena, sizeof *f);
+	if (!f || rate_check(c, &RATE_REGISTER, c->client_ip) || body_object(c))
+		return;
+	c->state = f;
+	if (!field_str(c, "username", 0, 0, 0, &f->username)) {
+		f->username = str_lower(str_trim(f->username));
+		const char *e = username_error(f->username);
+		if (e)
+			verr_add(c, "username", verr_value(c, e));
+	}
+	if (!field_str(c, "password", 0, 8, 128, &f->password)) {
+		struct buf errs = {0};
+		pw_register_errors(f->password, f->username, &errs);
+		buf_addc(&errs, 0);
+		if (errs.len > 1)
+			verr_add(c, "password",
+				 verr_value(c, arena_strndup(&c->arena, errs.p, errs.len - 1)));
+		buf_free(&errs);
+	}
+	if (!field_str(c, "email", F_OPTIONAL, 0, 0, &f->email) && f->email) {
+		f->email = str_lower(str_trim(f->email));
+		if (!*f->email)
+			f->email = NULL;
+		else if (strlen(f->email) > 100 || !email_valid(f->email))
+			verr_add(c, "email", "Value error, Invalid email format");
+	}
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	bool failed;
+	if (register_taken(c, f, &failed)) /* cheap early answer; checked again under the lock */
+		return;
+	bcrypt_request(c, f->password, NULL, h_register_commit);
+}
+
+/* After bcrypt: insert under advisory locks so two replicas racing cannot both win. */
+static void h_register_commit(struct ctx *c)
+{
+	struct register_form *f = c->state;
+	PGresult *res;
+	const char *hash = c->bcrypt.result;
+	if (strncmp(hash, "$2b$", 4)) {
+		resp_internal_error(c, "bcrypt failed");
+		return;
+	}
+	char ukey[64], ekey[160];
+	snprintf(ukey, sizeof ukey, "username:%s", f->username);
+	snprintf(ekey, sizeof ekey, "email:%s", f->email ? f->email : "");
+	const char *pu[] = {ukey}, *pe[] = {ekey};
+	if (db_exec(c, "BEGIN") || db_query(c, Q_XACT_LOCK, 1, pu, &res))
+		return;
+	PQclear(res);
+	if (f->email) {
+		if (db_query(c, Q_XACT_LOCK, 1, pe, &res))
+			return;
+		PQclear(res);
+	}
+	bool failed;
+	if (register_taken(c, f, &failed)) {
+		if (!failed || c->status != 503)
+			db_exec(c, "COMMIT"); /* keeps the registration_failed audit row */
+		return;
+	}
+	const char *pi[] = {f->username, hash, f->email};
+	if (db_query(c, Q_USER_INSERT, 3, pi, &res))
+		return;
+	long long id = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	char ids[24];
+	snprintf(ids, sizeof ids, "%lld", id);
+	const char *ps[] = {ids};
+	if (db_query(c, Q_SETTINGS_INSERT, 1, ps, &res))
+		return;
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_str(&d, "username", f->username);
+	audit_str(&d, "email", f->email);
+	audit_write(c, id, "user_registration", &d);
+	if (db_exec(c, "COMMIT"))
+		return;
+	resp_auth(c, id, f->username, false);
+}
+
+/* --- POST /auth/login (ORIGINAL_API 3.2, 6.1; DECISIONS S6, P) --- */
+
+/* Seconds left on a lock stored as naive UTC text; NULL when unset or unreadable. */
+#define SQL_LOCK_REMAINING                                                                                   \
+	"CASE WHEN locked_until ~ '^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$'"            \
+	" THEN ceil(extract(epoch FROM locked_until::timestamp - (now() AT TIME ZONE 'UTC')))::bigint END"
+
+static const char SQL_LOGIN_USER[] =
+	"SELECT id, username, password_hash, email, GREATEST(COALESCE(" SQL_LOCK_REMAINING ", 0), 0)"
+	"  FROM users WHERE lower(username) = $1 ORDER BY id LIMIT 1";
+
+/*
+ * One wrong password, counted atomically: the row lock of FOR UPDATE serialises parallel
+ * attempts, so twenty at once count exactly as twenty in a row would (DECISIONS P).
+ */
+static const char SQL_LOGIN_FAILED[] =
+	"WITH old AS ("
+	"  SELECT id, COALESCE(failed_login_attempts, 0) AS n, locked_until IS NOT NULL AS had_lock,"
+	"         GREATEST(COALESCE(" SQL_LOCK_REMAINING ", 0), 0) AS remaining"
+	"    FROM users WHERE id = $1::int FOR UPDATE),"
+	" next AS ("
+	"  SELECT id, remaining, remaining > 0 AS was_locked,"
+	"         CASE WHEN remaining > 0 THEN n WHEN had_lock THEN 1 ELSE n + 1 END AS count"
+	"    FROM old)"
+	" UPDATE users u SET failed_login_attempts = next.count,"
+	"   locked_until = CASE WHEN next.was_locked THEN u.locked_until"
+	"                       WHEN next.count >= $2::int THEN to_char((now() AT TIME ZONE 'UTC')"
+	"                            + make_interval(secs => $3::int), 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+	"                  END"
+	"  FROM next WHERE u.id = next.id"
+	" RETURNING next.count, next.was_locked, next.remaining, NOT next.was_locked AND next.count >= "
+	"$2::int";
+
+/* A right password resets the counters, unless a lock was set meanwhile. */
+static const char SQL_LOGIN_OK[] =
+	"WITH old AS ("
+	"  SELECT id, GREATEST(COALESCE(" SQL_LOCK_REMAINING ", 0), 0) AS remaining"
+	"    FROM users WHERE id = $1::int FOR UPDATE)"
+	" UPDATE users u SET"
+	"   failed_login_attempts = CASE WHEN old.remaining > 0 THEN u.failed_login_attempts ELSE 0 END,"
+	"   locked_until = CASE WHEN old.remaining > 0 THEN u.locked_until END"
+	"  FROM old WHERE u.id = old.id RETURNING old.remaining";
+
+struct login_form {
+	char *username, *password;
+	bool remember_me;
+	long long id; /* 0: no such user */
+	char *stored_name, *email;
+};
+
+static void resp_locked(struct ctx *c, long long remaining)
+{
+	char msg[128], retry[24];
+	snprintf(msg, sizeof msg,
+		 "Account locked due to multiple failed login attempts. Try again in %lld minutes.",
+		 remaining / 60);
+	snprintf(retry, sizeof retry, "%lld", remaining);
+	resp_header(c, "Retry-After", retry);
+	resp_detail(c, 423, msg);
+}
+
+static void audit_login_failed(struct ctx *c, struct login_form *f, const char *reason, long long n)
+{
+	struct buf d = audit_begin();
+	audit_str(&d, "username", f->username);
+	audit_str(&d, "reason", reason);
+	if (!strcmp(reason, "account_locked"))
+		audit_int(&d, "remaining_minutes", n);
+	else if (!strcmp(reason, "invalid_password"))
+		audit_int(&d, "failed_attempts", n);
+	audit_write(c, f->id, "login_failed", &d);
+}
+
+static void h_login_checked(struct ctx *c);
+
+static void h_login(struct ctx *c)
+{
+	struct login_form *f = arena_alloc(&c->arena, sizeof *f);
+	if (!f || rate_check(c, &RATE_LOGIN, c->client_ip) || body_object(c))
+		return;
+	*f = (struct login_form){0};
+	c->state = f;
+	if (!field_str(c, "username", 0, 0, 0, &f->username)) {
+		f->username = str_lower(str_trim(f->username));
+		size_t n = utf8_len(f->username, strlen(f->username));
+		if (n < 3 || n > 20)
+			verr_add(c, "username",
+				 n < 3 ? "Must be at least required characters"
+				       : "Must be at most allowed characters");
+	}
+	field_str(c, "password", 0, 1, 128, &f->password);
+	field_bool(c, "remember_me", false, &f->remember_me);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	PGresult *res;
+	const char *p[] = {f->username};
+	if (db_query(c, Q_LOGIN_USER, 1, p, &res))
+		return;
+	char setting[BCRYPT_SETTING_MAX];
+	bcrypt_dummy_setting(setting);
+	if (PQntuples(res) == 1) {
+		f->id = atoll(PQgetvalue(res, 0, 0));
+		f->stored_name =
+			arena_strndup(&c->arena, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+		snprintf(setting, sizeof setting, "%s", PQgetvalue(res, 0, 2));
+		if (!PQgetisnull(res, 0, 3))
+			f->email = arena_strndup(&c->arena, PQgetvalue(res, 0, 3),
+						 (size_t)PQgetlength(res, 0, 3));
+		long long remaining = atoll(PQgetvalue(res, 0, 4));
+		PQclear(res);
+		if (remaining > 0) { /* the lock is checked before the password, as the original did */
+			audit_login_failed(c, f, "account_locked", remaining / 60);
+			resp_locked(c, remaining);
+			return;
+		}
+	} else {
+		PQclear(res);
+	}
+	bcrypt_request(c, f->password, setting, h_login_checked);
+}
+
+static void mail_lockout_notice(struct ctx *c, const char *to, const char *username);
+
+static void h_login_checked(struct ctx *c)
+{
+	struct login_form *f = c->state;
+	char id[24], max[24], secs[24];
+	snprintf(id, sizeof id, "%lld", f->id);
+	snprintf(max, sizeof max, "%lld", cfg.lockout_attempts);
+	snprintf(secs, sizeof secs, "%lld", cfg.lockout_seconds);
+	PGresult *res;
+	if (!f->id) {
+		audit_login_failed(c, f, "user_not_found", 0);
+		resp_detail(c, 401, "Invalid username or password");
+		return;
+	}
+	if (bcrypt_matched(c)) {
+		const char *p[] = {id};
+		if (db_query(c, Q_LOGIN_OK, 1, p, &res))
+			return;
+		long long remaining = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+		PQclear(res);
+		if (remaining > 0) { /* locked in parallel while bcrypt ran */
+			audit_login_failed(c, f, "account_locked", remaining / 60);
+			resp_locked(c, remaining);
+			return;
+		}
+		struct buf d = audit_begin();
+		audit_str(&d, "username", f->username);
+		audit_bool(&d, "remember_me", f->remember_me);
+		audit_write(c, f->id, "login_success", &d);
+		resp_auth(c, f->id, f->stored_name, f->remember_me);
+		return;
+	}
+	const char *p[] = {id, max, secs};
+	if (db_query(c, Q_LOGIN_FAILED, 3, p, &res))
+		return;
+	if (PQntuples(res) != 1) { /* deleted meanwhile */
+		PQclear(res);
+		resp_detail(c, 401, "Invalid username or password");
+		return;
+	}
+	long long count = atoll(PQgetvalue(res, 0, 0)), remaining = atoll(PQgetvalue(res, 0, 2));
+	bool was_locked = PQgetvalue(res, 0, 1)[0] == 't', just_locked = PQgetvalue(res, 0, 3)[0] == 't';
+	PQclear(res);
+	if (was_locked) {
+		audit_login_failed(c, f, "account_locked", remaining / 60);
+		resp_locked(c, remaining);
+	} else if (just_locked) {
+		struct buf d = audit_begin();
+		audit_str(&d, "username", f->username);
+		audit_int(&d, "failed_attempts", count);
+		audit_int(&d, "lock_duration_minutes", cfg.lockout_seconds / 60);
+		audit_write(c, f->id, "account_locked", &d);
+		if (f->email)
+			mail_lockout_notice(c, f->email, f->stored_name);
+		resp_locked(c, cfg.lockout_seconds);
+	} else {
+		audit_login_failed(c, f, "invalid_password", count);
+		resp_detail(c, 401, "Invalid username or password");
+	}
+}
+
+/* --- POST /auth/refresh --- */
+
+static void h_refresh(struct ctx *c)
+{
+	if (auth_require(c))
+		return;
+	resp_auth(c, c->user.id, c->user.name, c->user.remember_me);
+}
+
+/* --- POST /auth/check-username, check-email, check-phone --- */
+
+static void resp_available(struct ctx *c, bool available, const char *message)
+{
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "available", available);
+	json_kv_str(b, "message", message);
+	resp_end(c);
+}
+
+static void h_check_username(struct ctx *c)
+{
+	char *name;
+	if (body_object(c))
+		return;
+	if (!field_str(c, "username", 0, 0, 0, &name)) {
+		name = str_lower(str_trim(name));
+		const char *e = username_error(name);
+		if (e)
+			verr_add(c, "username", verr_value(c, e));
+	}
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	PGresult *res;
+	const char *p[] = {name};
+	if (db_query(c, Q_USERNAME_TAKEN, 1, p, &res))
+		return;
+	bool taken = PQntuples(res) > 0;
+	PQclear(res);
+	resp_available(c, !taken, taken ? "Username already taken" : "Username available");
+}
+
+/* ^[^\s@]+@[^\s@]+\.[^\s@]+$ */
+static bool email_loose_valid(const char *e)
+{
+	const char *at = strchr(e, '@');
+	if (!at || at == e || strchr(at + 1, '@'))
+		return false;
+	for (const char *p = e; *p; p++)
+		if (isspace((unsigned char)*p))
+			return false;
+	const char *dot = strrchr(at + 1, '.');
+	return dot && dot > at + 1 && dot[1];
+}
+
+static void h_check_email(struct ctx *c)
+{
+	char *email;
+	if (body_object(c) || field_str(c, "email", 0, 0, 0, &email)) {
+		if (c->n_verrs)
+			resp_validation(c);
+		return;
+	}
+	email = str_lower(str_trim(email));
+	if (!email_loose_valid(email)) {
+		resp_available(c, false, "Please enter a valid email address");
+		return;
+	}
+	PGresult *res;
+	const char *p[] = {email};
+	if (db_query(c, Q_EMAIL_TAKEN, 1, p, &res))
+		return;
+	bool taken = PQntuples(res) > 0;
+	PQclear(res);
+	resp_available(c, !taken, taken ? "Email is already in use" : "Email available");
+}
+
+static const char SQL_PHONE_TAKEN[] = "SELECT 1 FROM user_profiles WHERE phone = $1 LIMIT 1";
+
+static void h_check_phone(struct ctx *c)
+{
+	char *phone;
+	if (body_object(c) || field_str(c, "phone", 0, 0, 0, &phone)) {
+		if (c->n_verrs)
+			resp_validation(c);
+		return;
+	}
+	char digits[32];
+	size_t n = 0;
+	for (const char *p = phone; *p; p++)
+		if (*p >= '0' && *p <= '9' && n < sizeof digits - 1)
+			digits[n++] = *p;
+		else if (*p >= '0' && *p <= '9')
+			n = sizeof digits; /* far too many digits */
+	if (n != 10) {
+		resp_available(c, false, "Phone number must be 10 digits");
+		return;
+	}
+	digits[n] = 0;
+	PGresult *res;
+	const char *p[] = {digits};
+	if (db_query(c, Q_PHONE_TAKEN, 1, p, &res))
+		return;
+	bool taken = PQntuples(res) > 0;
+	PQclear(res);
+	resp_available(c, !taken, taken ? "Phone number is already in use" : "Phone number available");
+}
+
+/* ==== 15. Route table and dispatch ================================================= */
 
 enum route_flags {
 	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
@@ -2987,6 +5027,30 @@ static const struct route ROUTES[] = {
 	{"GET", "/health", h_health, R_INLINE},
 	{"GET", "/ready", h_ready, R_INLINE},
 	{"GET", "/livez", h_livez, R_INLINE},
+	{"POST", "/auth/check-password-strength", h_check_password_strength, R_INLINE},
+	{"POST", "/auth/register", h_register, 0},
+	{"POST", "/auth/login", h_login, 0},
+	{"POST", "/auth/refresh", h_refresh, 0},
+	{"POST", "/auth/check-username", h_check_username, 0},
+	{"POST", "/auth/check-email", h_check_email, 0},
+	{"POST", "/auth/check-phone", h_check_phone, 0},
+};
+
+static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
+	[Q_PROBE] = {"probe", SQL_PROBE},
+	[Q_USER_SESSION] = {"user_session", SQL_USER_SESSION},
+	[Q_USER_TOUCH] = {"user_touch", SQL_USER_TOUCH},
+	[Q_RATE_HIT] = {"rate_hit", SQL_RATE_HIT},
+	[Q_AUDIT] = {"audit", SQL_AUDIT},
+	[Q_USERNAME_TAKEN] = {"username_taken", SQL_USERNAME_TAKEN},
+	[Q_EMAIL_TAKEN] = {"email_taken", SQL_EMAIL_TAKEN},
+	[Q_XACT_LOCK] = {"xact_lock", SQL_XACT_LOCK},
+	[Q_USER_INSERT] = {"user_insert", SQL_USER_INSERT},
+	[Q_SETTINGS_INSERT] = {"settings_insert", SQL_SETTINGS_INSERT},
+	[Q_LOGIN_USER] = {"login_user", SQL_LOGIN_USER},
+	[Q_LOGIN_FAILED] = {"login_failed", SQL_LOGIN_FAILED},
+	[Q_LOGIN_OK] = {"login_ok", SQL_LOGIN_OK},
+	[Q_PHONE_TAKEN] = {"phone_taken", SQL_PHONE_TAKEN},
 };
 
 /* Matches a path against a template, collecting {param} segments. */
@@ -3013,11 +5077,13 @@ static bool route_match(const char *tmpl, struct slice path, struct slice *param
 	return i == path.n;
 }
 
-/* Runs on a worker (or inline): the handler fills c->rb->ctx. */
+/* Runs on a worker: the handler, or the stage it left in `next`, fills c->rb->ctx. */
 static void route_run(struct conn *c)
 {
 	struct ctx *x = &c->rb->ctx;
-	x->route->handler(x);
+	void (*stage)(struct ctx *) = x->next ? x->next : x->route->handler;
+	x->next = NULL;
+	stage(x);
 }
 
 static void route_dispatch(struct conn *c)
@@ -3088,7 +5154,7 @@ static void route_dispatch(struct conn *c)
 	conn_respond(c);
 }
 
-/* ==== 14. Command-line tools: --healthcheck, --check-outbound ========================= */
+/* ==== 16. Command-line tools: --healthcheck, --check-outbound ====================== */
 
 /* A scratch image has no curl: probe our own /health, exit 0 on 200 (DECISIONS R6). */
 static int cli_healthcheck(void)
@@ -3149,7 +5215,7 @@ static int cli_check_outbound(const char *url)
 	return status >= 200 && status < 300 ? 0 : 1;
 }
 
-/* ==== 15. Signals, drain and main ===================================================== */
+/* ==== 17. Signals, drain and main ================================================== */
 
 /* DECISIONS R5: /ready fails at once; the listener closes DRAIN_SECONDS later. */
 static void loop_on_signal(void)
@@ -3293,46 +5359,59 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int start_threads(pthread_t *probe, pthread_t **workers, long *n_workers)
+struct threads {
+	pthread_t probe, mail;
+	pthread_t *all; /* workers, then bcrypt threads */
+	long n_workers, n_bcrypt;
+};
+
+static int start_threads(struct threads *t)
 {
-	long n = (long)cfg.worker_threads;
-	if (!n)
-		n = (long)cfg.db_pool_size + sysconf(_SC_NPROCESSORS_ONLN);
-	*workers = calloc((size_t)n, sizeof **workers);
-	if (!*workers)
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	t->n_workers = cfg.worker_threads ? (long)cfg.worker_threads : (long)cfg.db_pool_size + cores;
+	t->n_bcrypt = cfg.bcrypt_threads ? (long)cfg.bcrypt_threads : cores;
+	t->all = calloc((size_t)(t->n_workers + t->n_bcrypt), sizeof *t->all);
+	if (!t->all)
 		return -1;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	for (long i = 0; i < n; i++)
-		if (pthread_create(&(*workers)[i], &attr, worker_main, NULL))
-			return -1;
-	*n_workers = n;
-	int rc = pthread_create(probe, &attr, pg_probe_main, NULL);
+	pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
+	int rc = 0;
+	for (long i = 0; !rc && i < t->n_workers + t->n_bcrypt; i++)
+		rc = pthread_create(&t->all[i], &attr, i < t->n_workers ? worker_main : bcrypt_main, NULL);
+	rc = rc ? rc : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
+	rc = rc ? rc : pthread_create(&t->mail, &attr, mail_main, NULL);
 	pthread_attr_destroy(&attr);
 	return rc ? -1 : 0;
 }
 
-static void stop_threads(pthread_t probe, pthread_t *workers, long n_workers)
+/* Stops every thread; mail still queued is sent first (bounded by OUTBOUND_TIMEOUT_MS each). */
+static void stop_threads(struct threads *t)
 {
 	pthread_mutex_lock(&L.mu);
 	L.stopping = true;
 	pthread_cond_broadcast(&L.work_cv);
+	pthread_cond_broadcast(&L.bcrypt_cv);
 	pthread_mutex_unlock(&L.mu);
-	for (long i = 0; i < n_workers; i++)
-		pthread_join(workers[i], NULL);
+	for (long i = 0; i < t->n_workers + t->n_bcrypt; i++)
+		pthread_join(t->all[i], NULL);
 	pthread_mutex_lock(&P.mu);
 	P.probe_stop = true;
 	pthread_cond_signal(&P.probe_cv);
 	pthread_mutex_unlock(&P.mu);
-	pthread_join(probe, NULL);
+	pthread_join(t->probe, NULL);
+	pthread_mutex_lock(&M.mu);
+	M.stop = true;
+	pthread_cond_signal(&M.cv);
+	pthread_mutex_unlock(&M.mu);
+	pthread_join(t->mail, NULL);
 	while (P.idle) {
 		struct pg *pg = P.idle;
 		P.idle = pg->next;
 		PQfinish(pg->conn);
 		free(pg);
 	}
-	free(workers);
+	free(t->all);
 }
 
 static int fail_startup(const char *err)
@@ -3378,9 +5457,8 @@ int main(int argc, char **argv)
 	cond_init_monotonic(&P.probe_cv);
 	if (loop_init(err, sizeof err))
 		return fail_startup(err);
-	pthread_t probe, *workers;
-	long n_workers = 0;
-	if (start_threads(&probe, &workers, &n_workers))
+	struct threads threads = {0};
+	if (start_threads(&threads))
 		return fail_startup("cannot start threads");
 	char fields[128];
 	struct buf f = {.p = fields, .cap = sizeof fields, .max = sizeof fields, .borrowed = true};
@@ -3391,6 +5469,6 @@ int main(int argc, char **argv)
 	int rc = loop_run();
 	if (rc)
 		return rc; /* forced: in-flight work is abandoned, the kernel closes the rest */
-	stop_threads(probe, workers, n_workers);
+	stop_threads(&threads);
 	return 0;
 }
