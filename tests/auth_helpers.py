@@ -242,8 +242,12 @@ def make_token(user_id, username, secret=JWT_SECRET, algorithm="HS256", drop=(),
 
 
 def decode(token, secret=JWT_SECRET):
-    """PyJWT's view of a droplin token (signature, exp and iat checked)."""
-    return jwt.decode(token, secret, algorithms=["HS256"])
+    """PyJWT's view of a droplin token (signature, exp and iat checked).
+
+    Debian's PyJWT 2.6 compares a float iat with the current time truncated to whole seconds,
+    so a token decoded in the second it was made would look issued in the future; one second
+    of leeway gives what the original's PyJWT 2.8 (float now) did."""
+    return jwt.decode(token, secret, algorithms=["HS256"], leeway=1)
 
 
 def _b64(data):
@@ -380,3 +384,13 @@ def avoid_window_edge(window_seconds, needed_seconds=8.0):
     left = window_seconds - (time.time() % window_seconds)
     if left < needed_seconds:
         time.sleep(left + 0.2)
+
+
+def assert_audit_details(row, expected):
+    """details is Python's json.dumps of a dict with exactly these keys, in this order."""
+    text = row["details"]
+    assert text is not None, row
+    parsed = json.loads(text)
+    assert parsed == expected, f"audit details {text!r}, expected {expected!r}"
+    assert list(parsed) == list(expected), f"key order of {text!r}, expected {list(expected)}"
+    assert text == json.dumps(parsed), f"not Python's default separators: {text!r}"
