@@ -5,6 +5,7 @@ Everything talks to loopback only. Every wait is bounded by a deadline.
 
 import json
 import os
+import random
 import re
 import select
 import shutil
@@ -27,8 +28,27 @@ def droplin_bin():
     return os.environ.get("DROPLIN_BIN", os.path.join(REPO, "droplin"))
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host="127.0.0.1"):
-    """A port that was free a moment ago (the kernel's choice)."""
+    """A port that was free a moment ago, chosen below the kernel's ephemeral range, so that
+    client sockets and PORT=0 listeners never take it (a stopped cluster can restart on it)."""
+    low = _ephemeral_low()
+    rng = random.SystemRandom()
+    for _ in range(50):
+        port = rng.randint(10000, max(10001, low - 1))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
