@@ -2939,6 +2939,16 @@ enum pg_stmt {
 	Q_LOGIN_FAILED,
 	Q_LOGIN_OK,
 	Q_PHONE_TAKEN,
+	Q_CODE_REPLACE,
+	Q_CODE_LATEST,
+	Q_CODE_DELETE,
+	Q_CODE_MISS,
+	Q_USERS_BY_EMAIL,
+	Q_SET_PASSWORD,
+	Q_USER_HASH,
+	Q_USERNAME_TAKEN_BY_OTHER,
+	Q_USERNAME_SET,
+	Q_UNLOCK,
 	Q_COUNT
 };
 
@@ -5010,6 +5020,650 @@ static void h_check_phone(struct ctx *c)
 	resp_available(c, !taken, taken ? "Phone number is already in use" : "Phone number available");
 }
 
+/* --- Parameters that come as a query string or, for the mobile app, a JSON body (C2) --- */
+
+/*
+ * Reads the body as a JSON object when there is one; a body that is present but not an
+ * object answers 422 (-1). With no body, fields come from the query string alone.
+ */
+static int params_open(struct ctx *c)
+{
+	if (!c->req->body.n)
+		return 0;
+	return body_object(c);
+}
+
+/* A required string from the JSON body, else from the query string; 422 "Field required". */
+static char *param_str(struct ctx *c, const char *key)
+{
+	char *v = NULL;
+	if (c->json.n && json_get(&c->json, 0, key) >= 0) {
+		field_str(c, key, F_OPTIONAL, 0, 0, &v);
+		if (v)
+			return v;
+		if (c->n_verrs)
+			return NULL;
+	}
+	v = query_param(c, key);
+	if (!v)
+		verr_add(c, key, "Field required");
+	return v;
+}
+
+/* --- Verification and recovery codes (ORIGINAL_API 6.3, DECISIONS S4) --- */
+
+static const char SQL_CODE_REPLACE[] =
+	"WITH gone AS (DELETE FROM verification_codes WHERE email = $1 AND code_type = $2)"
+	" INSERT INTO verification_codes (email, code, code_type, expires_at, created_at, attempts)"
+	" VALUES ($1, $3, $2, to_char((now() AT TIME ZONE 'UTC') + make_interval(secs => $4::int),"
+	"         'YYYY-MM-DD\"T\"HH24:MI:SS.US'), now() AT TIME ZONE 'UTC', 0)";
+
+static const char SQL_CODE_LATEST[] =
+	"SELECT id, code,"
+	"       NOT COALESCE(expires_at ~ '^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$'"
+	"                    AND expires_at::timestamp > now() AT TIME ZONE 'UTC', false)"
+	"  FROM verification_codes WHERE email = $1 AND code_type = $2"
+	" ORDER BY created_at DESC, id DESC LIMIT 1";
+
+static const char SQL_CODE_DELETE[] = "DELETE FROM verification_codes WHERE id = $1::int RETURNING id";
+
+/* One wrong try; the code dies at CODE_MAX_ATTEMPTS (one statement, so parallel tries count). */
+static const char SQL_CODE_MISS[] =
+	"WITH tried AS (UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1::int"
+	"               RETURNING id, attempts)"
+	" DELETE FROM verification_codes v USING tried WHERE v.id = tried.id AND tried.attempts >= $2::int";
+
+/* Six decimal digits, uniform, from the CSPRNG. */
+static void code_new(char out[7])
+{
+	uint32_t v;
+	do
+		random_bytes(&v, sizeof v);
+	while (v >= 4000000000u); /* a multiple of 10^6: no modulo bias */
+	snprintf(out, 7, "%06u", v % 1000000u);
+}
+
+struct code_check {
+	long long id;
+	bool expired;
+	bool matched;
+	bool found;
+};
+
+/* Finds the newest code of (email, type) and compares it in constant time; -1 on database error. */
+static int code_check(struct ctx *c, const char *email, const char *type, const char *given,
+		      struct code_check *out)
+{
+	PGresult *res;
+	const char *p[] = {email, type};
+	*out = (struct code_check){0};
+	if (db_query(c, Q_CODE_LATEST, 2, p, &res))
+		return -1;
+	if (PQntuples(res) == 1) {
+		out->found = true;
+		out->id = atoll(PQgetvalue(res, 0, 0));
+		const char *stored = PQgetvalue(res, 0, 1);
+		out->matched = ct_equal(stored, strlen(stored), given, strlen(given));
+		out->expired = PQgetvalue(res, 0, 2)[0] == 't';
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int code_delete(struct ctx *c, long long id, bool *deleted)
+{
+	char ids[24];
+	snprintf(ids, sizeof ids, "%lld", id);
+	const char *p[] = {ids};
+	PGresult *res;
+	if (db_query(c, Q_CODE_DELETE, 1, p, &res))
+		return -1;
+	if (deleted)
+		*deleted = PQntuples(res) == 1;
+	PQclear(res);
+	return 0;
+}
+
+static int code_miss(struct ctx *c, long long id)
+{
+	char ids[24], max[24];
+	snprintf(ids, sizeof ids, "%lld", id);
+	snprintf(max, sizeof max, "%lld", cfg.code_max_attempts);
+	const char *p[] = {ids, max};
+	PGresult *res;
+	if (db_query(c, Q_CODE_MISS, 2, p, &res))
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* The send routes' shared part: validate, rate-limit, store a fresh code and queue the mail. */
+static int code_send(struct ctx *c, char *email, const char *code_type)
+{
+	if (!strchr(email, '@') || !strchr(email, '.')) {
+		resp_detail(c, 400, "Invalid email format");
+		return -1;
+	}
+	if (!mail_configured() && !cfg.dev) {
+		resp_detail(c, 503, "Email delivery is not configured");
+		return -1;
+	}
+	if (rate_check(c, &RATE_CODE_IP, c->client_ip) || rate_check(c, &RATE_CODE_EMAIL, email))
+		return -1;
+	char code[7], ttl[24];
+	code_new(code);
+	snprintf(ttl, sizeof ttl, "%lld", cfg.code_ttl_seconds);
+	const char *p[] = {email, code_type, code, ttl};
+	PGresult *res;
+	if (db_query(c, Q_CODE_REPLACE, 4, p, &res))
+		return -1;
+	PQclear(res);
+	mail_code(c, email, code);
+	return 0;
+}
+
+static void resp_success(struct ctx *c, const char *message)
+{
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "message", message);
+	resp_end(c);
+}
+
+static void resp_sent(struct ctx *c, const char *what, const char *email)
+{
+	char *msg = arena_alloc(&c->arena, strlen(email) + 48);
+	if (msg)
+		sprintf(msg, "%s code sent to %s", what, email);
+	resp_success(c, msg ? msg : "Code sent");
+}
+
+static void h_send_verification_code(struct ctx *c)
+{
+	char *email, *type;
+	if (body_object(c))
+		return;
+	field_str(c, "email", 0, 0, 0, &email);
+	field_str(c, "type", F_OPTIONAL, 0, 64, &type);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	email = str_lower(str_trim(email));
+	if (!code_send(c, email, type ? type : "registration"))
+		resp_sent(c, "Verification", email);
+}
+
+static void h_verify_code(struct ctx *c)
+{
+	char *email, *code, *type;
+	if (body_object(c))
+		return;
+	field_str(c, "email", 0, 0, 0, &email);
+	field_str(c, "code", 0, 0, 0, &code);
+	field_str(c, "type", F_OPTIONAL, 0, 64, &type);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	struct code_check k;
+	bool deleted = false;
+	if (code_check(c, str_lower(str_trim(email)), type ? type : "registration", str_trim(code), &k))
+		return;
+	if (!k.found)
+		resp_detail(c, 400, "No verification code found for this email");
+	else if (k.expired && !code_delete(c, k.id, NULL))
+		resp_detail(c, 400, "Verification code has expired. Please request a new one.");
+	else if (!k.expired && !k.matched && !code_miss(c, k.id))
+		resp_detail(c, 400, "Invalid verification code");
+	else if (!k.expired && k.matched && !code_delete(c, k.id, &deleted) && deleted)
+		resp_success(c, "Email verified successfully");
+	else if (!k.expired && k.matched && !c->status) /* consumed by a parallel request */
+		resp_detail(c, 400, "No verification code found for this email");
+}
+
+static const char SQL_USERS_BY_EMAIL[] =
+	"SELECT id, username FROM users WHERE lower(email) = $1 ORDER BY id LIMIT 2";
+
+static void h_send_recovery_code(struct ctx *c)
+{
+	char *email, *type;
+	if (body_object(c))
+		return;
+	field_str(c, "email", 0, 0, 0, &email);
+	field_str(c, "type", 0, 0, 64, &type);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	email = str_lower(str_trim(email));
+	if (!strchr(email, '@') || !strchr(email, '.')) {
+		resp_detail(c, 400, "Invalid email format");
+		return;
+	}
+	PGresult *res;
+	const char *p[] = {email};
+	if (db_query(c, Q_USERS_BY_EMAIL, 1, p, &res))
+		return;
+	int n = PQntuples(res);
+	PQclear(res);
+	if (!n) {
+		resp_detail(c, 404, "No account found with this email address");
+		return;
+	}
+	char *code_type = arena_alloc(&c->arena, strlen(type) + 10);
+	if (code_type && (sprintf(code_type, "recovery_%s", type), !code_send(c, email, code_type)))
+		resp_sent(c, "Recovery", email);
+}
+
+static void h_verify_recovery_code(struct ctx *c)
+{
+	char *email, *code, *type;
+	if (body_object(c))
+		return;
+	field_str(c, "email", 0, 0, 0, &email);
+	field_str(c, "code", 0, 0, 0, &code);
+	field_str(c, "type", 0, 0, 64, &type);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	email = str_lower(str_trim(email));
+	char *code_type = arena_alloc(&c->arena, strlen(type) + 10);
+	if (!code_type) {
+		resp_internal_error(c, "out of memory");
+		return;
+	}
+	sprintf(code_type, "recovery_%s", type);
+	struct code_check k;
+	if (code_check(c, email, code_type, str_trim(code), &k))
+		return;
+	if (!k.found) {
+		resp_detail(c, 400, "No recovery code found for this email");
+		return;
+	}
+	if (k.expired) {
+		if (!code_delete(c, k.id, NULL))
+			resp_detail(c, 400, "Recovery code has expired. Please request a new one.");
+		return;
+	}
+	if (!k.matched) {
+		if (!code_miss(c, k.id))
+			resp_detail(c, 400, "Invalid recovery code");
+		return;
+	}
+	if (strcmp(type, "username")) { /* the code stays: reset-password needs it */
+		resp_success(c, "Code verified successfully");
+		return;
+	}
+	PGresult *res;
+	const char *p[] = {email};
+	if (db_query(c, Q_USERS_BY_EMAIL, 1, p, &res))
+		return;
+	char *name = PQntuples(res)
+			     ? arena_strndup(&c->arena, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1))
+			     : NULL;
+	PQclear(res);
+	if (!name) {
+		resp_detail(c, 404, "User not found");
+		return;
+	}
+	if (code_delete(c, k.id, NULL))
+		return;
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "username", name);
+	json_kv_str(b, "message", "Username recovered successfully");
+	resp_end(c);
+}
+
+/* --- POST /auth/reset-password, change-password, change-username --- */
+
+static const char SQL_SET_PASSWORD[] =
+	"UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1::int";
+static const char SQL_USER_HASH[] = "SELECT password_hash FROM users WHERE id = $1::int";
+
+struct password_change {
+	long long user_id, code_id;
+	char *current, *next;
+};
+
+static void h_reset_password_commit(struct ctx *c);
+
+static void h_reset_password(struct ctx *c)
+{
+	struct password_change *pc = arena_alloc(&c->arena, sizeof *pc);
+	if (!pc || params_open(c))
+		return;
+	*pc = (struct password_change){0};
+	c->state = pc;
+	char *email = param_str(c, "email"), *code = param_str(c, "code");
+	pc->next = param_str(c, "new_password");
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	email = str_lower(str_trim(email));
+	struct code_check k;
+	if (code_check(c, email, "recovery_password", str_trim(code), &k))
+		return;
+	if (!k.found) {
+		resp_detail(c, 400, "No recovery code found. Please request a new code.");
+		return;
+	}
+	if (k.expired) {
+		if (!code_delete(c, k.id, NULL))
+			resp_detail(c, 400, "Recovery code has expired. Please request a new one.");
+		return;
+	}
+	if (!k.matched) {
+		if (!code_miss(c, k.id))
+			resp_detail(c, 400, "Invalid recovery code");
+		return;
+	}
+	const char *weak = pw_change_error(pc->next);
+	if (weak) {
+		resp_detail(c, 400, weak);
+		return;
+	}
+	PGresult *res;
+	const char *p[] = {email};
+	if (db_query(c, Q_USERS_BY_EMAIL, 1, p, &res))
+		return;
+	int n = PQntuples(res);
+	pc->user_id = n ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	if (n != 1) { /* DECISIONS P: reset changes exactly one account */
+		resp_detail(c, n ? 409 : 404,
+			    n ? "Several accounts use this e-mail address; contact support"
+			      : "User not found");
+		return;
+	}
+	pc->code_id = k.id;
+	bcrypt_request(c, pc->next, NULL, h_reset_password_commit);
+}
+
+static void h_reset_password_commit(struct ctx *c)
+{
+	struct password_change *pc = c->state;
+	char id[24];
+	snprintf(id, sizeof id, "%lld", pc->user_id);
+	const char *p[] = {id, c->bcrypt.result};
+	PGresult *res;
+	bool deleted = false;
+	if (!*c->bcrypt.result) {
+		resp_internal_error(c, "bcrypt failed");
+		return;
+	}
+	if (db_exec(c, "BEGIN") || code_delete(c, pc->code_id, &deleted))
+		return;
+	if (!deleted) { /* used by a parallel reset meanwhile */
+		resp_detail(c, 400, "No recovery code found. Please request a new code.");
+		return;
+	}
+	if (db_query(c, Q_SET_PASSWORD, 2, p, &res))
+		return;
+	PQclear(res);
+	if (!db_exec(c, "COMMIT"))
+		resp_success(c, "Password reset successfully");
+}
+
+static void h_change_password_verified(struct ctx *c);
+static void h_change_password_commit(struct ctx *c);
+
+static void h_change_password(struct ctx *c)
+{
+	struct password_change *pc = arena_alloc(&c->arena, sizeof *pc);
+	if (!pc || auth_require(c) || params_open(c))
+		return;
+	*pc = (struct password_change){.user_id = c->user.id};
+	c->state = pc;
+	pc->current = param_str(c, "current_password");
+	pc->next = param_str(c, "new_password");
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	const char *weak = pw_change_error(pc->next);
+	if (weak) {
+		resp_detail(c, 400, weak);
+		return;
+	}
+	char id[24];
+	snprintf(id, sizeof id, "%lld", pc->user_id);
+	const char *p[] = {id};
+	PGresult *res;
+	if (db_query(c, Q_USER_HASH, 1, p, &res))
+		return;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		resp_detail(c, 404, "User not found");
+		return;
+	}
+	char setting[BCRYPT_SETTING_MAX];
+	snprintf(setting, sizeof setting, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	bcrypt_request(c, pc->current, setting, h_change_password_verified);
+}
+
+static void h_change_password_verified(struct ctx *c)
+{
+	struct password_change *pc = c->state;
+	if (!bcrypt_matched(c)) {
+		resp_detail(c, 401, "Current password is incorrect");
+		return;
+	}
+	bcrypt_request(c, pc->next, NULL, h_change_password_commit);
+}
+
+static void h_change_password_commit(struct ctx *c)
+{
+	struct password_change *pc = c->state;
+	char id[24];
+	snprintf(id, sizeof id, "%lld", pc->user_id);
+	const char *p[] = {id, c->bcrypt.result};
+	PGresult *res;
+	if (!*c->bcrypt.result) {
+		resp_internal_error(c, "bcrypt failed");
+		return;
+	}
+	if (db_query(c, Q_SET_PASSWORD, 2, p, &res))
+		return;
+	PQclear(res);
+	resp_success(c, "Password changed successfully");
+}
+
+static const char SQL_USERNAME_TAKEN_BY_OTHER[] =
+	"SELECT 1 FROM users WHERE lower(username) = $1 AND id <> $2::int LIMIT 1";
+static const char SQL_USERNAME_SET[] = "UPDATE users SET username = $2 WHERE id = $1::int";
+
+/* change-username's rule: alphanumeric (Unicode) once `_` and `.` are taken out. */
+static bool username_chars_ok(const char *name)
+{
+	size_t n = strlen(name), count = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned cp;
+		i += utf8_decode((const unsigned char *)name + i, n - i, &cp);
+		if (cp == '_' || cp == '.')
+			continue;
+		if (!iswalnum(cp))
+			return false;
+		count++;
+	}
+	return count > 0;
+}
+
+/* Lower-cases ASCII and, through towlower, the rest of Unicode (Python's str.lower, mostly). */
+static char *utf8_lower(struct arena *a, const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = arena_alloc(a, n * 2 + 1);
+	for (size_t i = 0; out && i < n;) {
+		unsigned cp;
+		size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		if (k == 1 && cp >= 0x80)
+			out[o++] = s[i]; /* not UTF-8: the caller validated, so never here */
+		else
+			o += utf8_put(out + o, (unsigned)towlower(cp));
+		i += k;
+	}
+	if (out)
+		out[o] = 0;
+	return out;
+}
+
+static void h_change_username(struct ctx *c)
+{
+	if (auth_require(c) || params_open(c))
+		return;
+	char *name = param_str(c, "new_username");
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	name = utf8_lower(&c->arena, name); /* not trimmed, as the original */
+	size_t cps = name ? utf8_len(name, strlen(name)) : 0;
+	if (!name || cps < 3 || cps > 20) {
+		resp_detail(c, 400, "Username must be 3-20 characters");
+		return;
+	}
+	if (!username_chars_ok(name)) {
+		resp_detail(c, 400, "Username can only contain letters, numbers, underscores, and periods");
+		return;
+	}
+	char id[24], key[96];
+	snprintf(id, sizeof id, "%lld", c->user.id);
+	snprintf(key, sizeof key, "username:%s", name);
+	const char *pl[] = {key}, *pt[] = {name, id}, *pu[] = {id, name};
+	PGresult *res;
+	if (db_exec(c, "BEGIN") || db_query(c, Q_XACT_LOCK, 1, pl, &res))
+		return;
+	PQclear(res);
+	if (db_query(c, Q_USERNAME_TAKEN_BY_OTHER, 2, pt, &res))
+		return;
+	bool taken = PQntuples(res) > 0;
+	PQclear(res);
+	if (taken) {
+		resp_detail(c, 400, "Username already taken");
+		return;
+	}
+	if (db_query(c, Q_USERNAME_SET, 2, pu, &res))
+		return;
+	PQclear(res);
+	if (db_exec(c, "COMMIT"))
+		return;
+	char *token = jwt_issue(c, c->user.id, name, false);
+	if (!token) {
+		resp_internal_error(c, "token signing failed");
+		return;
+	}
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "message", "Username changed successfully");
+	json_kv_str(b, "token", token);
+	json_kv_str(b, "username", name);
+	resp_end(c);
+}
+
+/* --- Admin: unlock-account and rotate-keys (DECISIONS S2, P) --- */
+
+/* The `secret` header against ADMIN_SECRET, in constant time; 403 otherwise. */
+static int admin_require(struct ctx *c)
+{
+	struct slice s = http_header(c->req, "secret");
+	if (s.n && ct_equal(s.p, s.n, cfg.admin_secret, strlen(cfg.admin_secret)))
+		return 0;
+	resp_detail(c, 403, "Forbidden");
+	return -1;
+}
+
+static const char SQL_UNLOCK[] =
+	"UPDATE users SET failed_login_attempts = 0, locked_until = NULL WHERE lower(username) = $1"
+	" RETURNING username";
+
+static void h_unlock_account(struct ctx *c)
+{
+	if (admin_require(c) || body_object(c))
+		return;
+	char *name = NULL;
+	int i = json_get(&c->json, 0, "username");
+	size_t len;
+	if (json_kind(&c->json, i) == JK_STRING)
+		name = json_string(&c->json, i, &c->arena, &len);
+	if (!name || !*str_trim(name)) {
+		resp_detail(c, 400, "Username is required");
+		return;
+	}
+	name = str_lower(str_trim(name));
+	PGresult *res;
+	const char *p[] = {name};
+	if (db_query(c, Q_UNLOCK, 1, p, &res))
+		return;
+	int n = PQntuples(res);
+	char *stored =
+		n ? arena_strndup(&c->arena, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0)) : NULL;
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_str(&d, "username", name);
+	audit_bool(&d, "found", n > 0);
+	audit_write(c, 0, "admin_unlock_account", &d);
+	if (!stored) {
+		resp_detail(c, 404, "User not found");
+		return;
+	}
+	char msg[128];
+	snprintf(msg, sizeof msg, "Account '%s' has been unlocked successfully", stored);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "message", msg);
+	json_kv_str(b, "username", stored);
+	resp_end(c);
+}
+
+/* Advice only, as the original, but never the live secret (DECISIONS S2, P). */
+static void h_rotate_keys(struct ctx *c)
+{
+	if (admin_require(c))
+		return;
+	unsigned char raw[32];
+	char fresh[48], step[160];
+	random_bytes(raw, sizeof raw);
+	b64url_encode(fresh, raw, sizeof raw);
+	long long v = cfg.jwt_key_version;
+	struct buf d = audit_begin();
+	audit_int(&d, "current_key_version", v);
+	audit_int(&d, "new_key_version", v + 1);
+	audit_write(c, 0, "admin_rotate_keys", &d);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "message",
+		    "Key rotation prepared. Update environment variables to complete rotation.");
+	json_kv_int(b, "current_key_version", v);
+	json_kv_int(b, "new_key_version", v + 1);
+	json_kv_str(b, "new_jwt_secret", fresh);
+	json_kv_str(b, "previous_jwt_secret", "(not disclosed)");
+	json_key(b, "instructions");
+	buf_addc(b, '{');
+	json_kv_str(b, "step_1", "Set PREVIOUS_JWT_SECRET_KEY to the current value of JWT_SECRET_KEY");
+	json_kv_str(b, "step_2", "Set JWT_SECRET_KEY to new_jwt_secret from this response");
+	snprintf(step, sizeof step, "Set JWT_KEY_VERSION to %lld", v + 1);
+	json_kv_str(b, "step_3", step);
+	json_kv_str(b, "step_4", "Redeploy every replica (a rolling deploy keeps the service up)");
+	json_kv_str(b, "step_5",
+		    "Keep PREVIOUS_JWT_SECRET_KEY for the grace period: tokens of the old key still work");
+	json_kv_str(b, "step_6",
+		    "Remove PREVIOUS_JWT_SECRET_KEY and redeploy; tokens of the old key stop working");
+	json_kv_str(b, "warning",
+		    "This response is the only place the new secret appears; do not log or share it");
+	buf_addc(b, '}');
+	snprintf(step, sizeof step,
+		 "Tokens signed with the previous key stay valid while PREVIOUS_JWT_SECRET_KEY is set, at "
+		 "most %lld days",
+		 cfg.access_token_expire_days);
+	json_kv_str(b, "grace_period_note", step);
+	resp_end(c);
+}
+
 /* ==== 15. Route table and dispatch ================================================= */
 
 enum route_flags {
@@ -5034,6 +5688,15 @@ static const struct route ROUTES[] = {
 	{"POST", "/auth/check-username", h_check_username, 0},
 	{"POST", "/auth/check-email", h_check_email, 0},
 	{"POST", "/auth/check-phone", h_check_phone, 0},
+	{"POST", "/auth/send-verification-code", h_send_verification_code, 0},
+	{"POST", "/auth/verify-code", h_verify_code, 0},
+	{"POST", "/auth/send-recovery-code", h_send_recovery_code, 0},
+	{"POST", "/auth/verify-recovery-code", h_verify_recovery_code, 0},
+	{"POST", "/auth/reset-password", h_reset_password, 0},
+	{"POST", "/auth/change-password", h_change_password, 0},
+	{"POST", "/auth/change-username", h_change_username, 0},
+	{"POST", "/auth/unlock-account", h_unlock_account, 0},
+	{"POST", "/admin/rotate-keys", h_rotate_keys, 0},
 };
 
 static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
@@ -5051,6 +5714,16 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_LOGIN_FAILED] = {"login_failed", SQL_LOGIN_FAILED},
 	[Q_LOGIN_OK] = {"login_ok", SQL_LOGIN_OK},
 	[Q_PHONE_TAKEN] = {"phone_taken", SQL_PHONE_TAKEN},
+	[Q_CODE_REPLACE] = {"code_replace", SQL_CODE_REPLACE},
+	[Q_CODE_LATEST] = {"code_latest", SQL_CODE_LATEST},
+	[Q_CODE_DELETE] = {"code_delete", SQL_CODE_DELETE},
+	[Q_CODE_MISS] = {"code_miss", SQL_CODE_MISS},
+	[Q_USERS_BY_EMAIL] = {"users_by_email", SQL_USERS_BY_EMAIL},
+	[Q_SET_PASSWORD] = {"set_password", SQL_SET_PASSWORD},
+	[Q_USER_HASH] = {"user_hash", SQL_USER_HASH},
+	[Q_USERNAME_TAKEN_BY_OTHER] = {"username_taken_by_other", SQL_USERNAME_TAKEN_BY_OTHER},
+	[Q_USERNAME_SET] = {"username_set", SQL_USERNAME_SET},
+	[Q_UNLOCK] = {"unlock", SQL_UNLOCK},
 };
 
 /* Matches a path against a template, collecting {param} segments. */
