@@ -138,3 +138,30 @@ def test_starts_while_database_is_down_and_becomes_ready_later(droplin, private_
     tables = harness.db_query(url, "SELECT count(*) FROM information_schema.tables "
                                    "WHERE table_name = 'users'")
     assert tables == [(1,)], "migrations did not run once the database came back"
+
+
+def check_username(d):
+    t0 = time.monotonic()
+    r = d.request("POST", "/auth/check-username", body='{"username":"someone"}',
+                  headers={"Content-Type": "application/json"}, timeout=15)
+    return r, time.monotonic() - t0
+
+
+def test_routes_answer_503_database_unavailable_during_outage(droplin, private_pg):
+    # R4: a route that needs the database fails fast with a fixed text, then works again.
+    d = droplin(db=private_pg.create_database())
+    d.wait_ready()
+    r, _ = check_username(d)
+    assert r.status == 200, r
+    private_pg.stop("fast")
+    wait_status(d, "/health", 503, timeout=5)
+    for _ in range(3):
+        r, took = check_username(d)
+        assert r.status == 503, r
+        assert assert_json(r) == {"detail": "Database unavailable"}
+        assert took < 3.0, f"took {took:.2f}s with DB_CONNECT/ACQUIRE_TIMEOUT_MS=1000"
+    private_pg.restart_same_port()
+    wait_status(d, "/ready", 200, timeout=10)
+    r = harness.wait_until(lambda: (lambda x: x if x.status == 200 else None)(check_username(d)[0]),
+                           timeout=10, what="check-username 200 after the outage")
+    assert "available" in r.json(), r

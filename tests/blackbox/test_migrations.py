@@ -210,7 +210,11 @@ def test_no_seeded_user(droplin, fresh_db):
     assert db_query(fresh_db, "SELECT username FROM users") == []
 
 
-def test_ten_replicas_boot_at_once_and_migrate_once(droplin, fresh_db):
+@pytest.mark.parametrize("start", ["empty", "original"])
+def test_ten_replicas_boot_at_once_and_migrate_once(droplin, fresh_db, reference, start):
+    if start == "original":
+        db_exec(fresh_db, ORIGINAL_SCHEMA)
+        db_exec(fresh_db, ORIGINAL_ROWS)
     procs = [None] * 10
     errors = []
 
@@ -232,6 +236,7 @@ def test_ten_replicas_boot_at_once_and_migrate_once(droplin, fresh_db):
     assert versions
     dupes = {v for v in versions if versions.count(v) > 1}
     assert not dupes, f"migrations applied more than once: {dupes}"
+    assert_additive(fresh_db, reference)
     for d in procs:
         assert d.proc.poll() is None, d.describe()
 
