@@ -46,6 +46,7 @@ def test_drain_serves_then_finishes_in_flight_and_exits_0(droplin, sig):
     assert body["checks"]["draining"] is True
     assert body["errors"], body
     assert ready.wants_close(), f"no Connection: close during drain: {ready!r}"
+    harness.assert_security_headers(ready)
 
     # Everything else is still served during the drain seconds, with Connection: close.
     health = get_during_drain(d, "/health")
