@@ -2308,8 +2308,9 @@ static void conn_log(struct conn *c)
 	const struct ctx *x = &c->rb->ctx;
 	const struct http_req *r = &c->rb->req;
 	enum log_level lvl = LOG_INFO;
-	if (r->path.n && (sl_eq(r->path, "/health") || sl_eq(r->path, "/ready") || sl_eq(r->path, "/livez")))
-		lvl = LOG_DEBUG; /* probes arrive every few seconds from every balancer */
+	bool probe = sl_eq(r->path, "/health") || sl_eq(r->path, "/ready") || sl_eq(r->path, "/livez");
+	if (probe && x->status < 300)
+		lvl = LOG_DEBUG; /* balancers probe every few seconds: only failing answers are news */
 	if (lvl < log_min)
 		return;
 	char fields[LOG_LINE_MAX / 2];
@@ -5931,13 +5932,24 @@ static bool loop_drain_step(int64_t now, bool *forced)
 	return false;
 }
 
+/* Sleeps until the next timer sweep, or sooner when a drain step is due. */
+static int loop_wait_ms(int64_t next_sweep)
+{
+	int64_t now = now_ms(), until = next_sweep;
+	if (atomic_load(&L.draining)) {
+		int64_t step = L.listener_closed ? L.exit_deadline : L.drain_close_at;
+		until = step < until ? step : until;
+	}
+	return until <= now ? 0 : (int)(until - now);
+}
+
 static int loop_run(void)
 {
 	struct epoll_event events[LOOP_MAX_EVENTS];
 	int64_t next_sweep = now_ms() + L.tick_ms;
 	bool forced = false;
 	for (;;) {
-		int n = epoll_wait(L.ep, events, LOOP_MAX_EVENTS, (int)L.tick_ms);
+		int n = epoll_wait(L.ep, events, LOOP_MAX_EVENTS, loop_wait_ms(next_sweep));
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64;
 			uint32_t ev = events[i].events;
