@@ -351,6 +351,110 @@ static void test_client_ip(void)
 	cfg.trust_proxy = 0;
 }
 
+static void test_json_reader(void)
+{
+	struct arena a = {0};
+	struct json j;
+	static const char doc[] =
+		" {\"a\": \"x\\u00e9\\ud83d\\ude00\\n\", \"n\": -12, \"f\": 1.5e3, \"b\": true,"
+		" \"z\": null, \"o\": {\"a\": [1, {\"q\": 2}]}, \"a\": \"last\"} ";
+	CHECK(json_parse(&a, doc, sizeof doc - 1, &j) == 0);
+	size_t len;
+	char *v = json_string(&j, json_get(&j, 0, "a"), &a, &len);
+	CHECK(v && !strcmp(v, "last")); /* duplicate keys: the last wins, as in Python */
+	long long n;
+	double d;
+	CHECK(json_int(&j, json_get(&j, 0, "n"), &n) && n == -12);
+	CHECK(!json_int(&j, json_get(&j, 0, "f"), &n) && json_double(&j, json_get(&j, 0, "f"), &d) &&
+	      d == 1500);
+	CHECK(json_kind(&j, json_get(&j, 0, "b")) == JK_TRUE &&
+	      json_kind(&j, json_get(&j, 0, "z")) == JK_NULL);
+	CHECK(json_get(&j, 0, "q") == -1); /* nested keys are not top-level keys */
+	static const char esc[] = "{\"s\": \"x\\u00e9\\ud83d\\ude00\\n\"}";
+	CHECK(json_parse(&a, esc, sizeof esc - 1, &j) == 0);
+	v = json_string(&j, json_get(&j, 0, "s"), &a, &len);
+	CHECK(v && len == 8 && !memcmp(v, "x\xc3\xa9\xf0\x9f\x98\x80\n", 8));
+	static const char *const bad[] = {
+		"",
+		"{",
+		"{\"a\":}",
+		"{\"a\" 1}",
+		"{\"a\":01}",
+		"{\"a\":1.}",
+		"{\"a\":tru}",
+		"{\"a\":1} x",
+		"{} {}",
+		"{\"a\":\"\x01\"}",
+		"{\"a\":\"\xff\"}",
+		"[1,]x",
+		"{\"a\":-}",
+		"{1:2}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int rc = json_parse(&a, bad[i], strlen(bad[i]), &j);
+		if (rc != -1)
+			fprintf(stderr, "json case %zu parsed\n", i);
+		CHECK(rc == -1);
+	}
+	static const char lone[] = "{\"s\": \"\\ud83d\"}";
+	CHECK(json_parse(&a, lone, sizeof lone - 1, &j) == 0 &&
+	      !json_string(&j, json_get(&j, 0, "s"), &a, &len));
+	/* deep nesting is walked without recursion */
+	struct buf deep = {0};
+	for (int i = 0; i < 20000; i++)
+		buf_addc(&deep, '[');
+	for (int i = 0; i < 20000; i++)
+		buf_addc(&deep, ']');
+	CHECK(json_parse(&a, deep.p, deep.len, &j) == 0 && json_skip(&j, 0) == 20000);
+	buf_free(&deep);
+	arena_free(&a);
+}
+
+static void test_passwords(void)
+{
+	static const struct {
+		const char *pw;
+		int score;
+		const char *level;
+	} examples[] = {
+		{"MyPass123!", 60, "strong"},
+		{"Aa1!aaaa", 60, "strong"},
+		{"Test123!@#", 60, "strong"},
+		{"TestPass123!", 70, "strong"},
+		{"MyStr0ng!Pass", 80, "very strong"},
+		{"Str0ng!Passw0rd", 80, "very strong"},
+		{"C0mpl3x!P@ssw0rd", 90, "very strong"},
+		{"MyVeryL0ng&Secure!Password2024", 100, "very strong"},
+		{"Password1", 50, "medium"},
+		{"password", 20, "weak"},
+		{"Abcdefg1_", 40, "medium"},
+	};
+	for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+		int s = pw_strength(examples[i].pw);
+		if (s != examples[i].score)
+			fprintf(stderr, "strength %s: %d\n", examples[i].pw, s);
+		CHECK(s == examples[i].score && !strcmp(pw_level(s), examples[i].level));
+	}
+	struct buf e = {0};
+	pw_register_errors("Abcdefg1_", "bob", &e);
+	buf_addc(&e, 0);
+	CHECK(!strcmp(e.p, "Password must contain at least one special character (!@#$%^&*)"));
+	e.len = 0;
+	pw_register_errors("Caitie690!x", "caitie690", &e);
+	buf_addc(&e, 0);
+	CHECK(!strcmp(e.p, "Password cannot contain your username"));
+	buf_free(&e);
+	CHECK(pw_change_error("\xc3\x89t\xc3\xa9"
+			      "1234_") == NULL); /* Unicode upper/lower, broad set */
+	CHECK(!strcmp(pw_change_error("abcdefg1_"), "Password must contain at least one uppercase letter"));
+	char setting[BCRYPT_SETTING_MAX];
+	bcrypt_new_setting(setting, 12);
+	CHECK(strlen(setting) == 29 && !strncmp(setting, "$2b$12$", 7) && strchr(".Oeu", setting[28]));
+	CHECK(email_valid("a.b+c@x-y.example") && !email_valid("a@b.c") && !email_valid("a@@b.co") &&
+	      !email_valid("a b@c.co"));
+	CHECK(!username_error("john.doe_1") && username_error("jo") && username_error("jöhn"));
+}
+
 int main(void)
 {
 	test_parse_valid();
@@ -362,6 +466,8 @@ int main(void)
 	test_config();
 	test_cors_and_routes();
 	test_client_ip();
+	test_json_reader();
+	test_passwords();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
