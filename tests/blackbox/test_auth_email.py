@@ -1,0 +1,176 @@
+"""E-mail through SendGrid's v3 mail/send (ORIGINAL_API §6.4; DECISIONS E, S4): what droplin
+sends to the stand-in, and that a failed, refused or stalled send never changes the answer and
+never leaks the code."""
+
+import re
+import time
+
+import pytest
+
+from auth_helpers import (CODE_SUBJECT, LOCK_SUBJECT, PASSWORD, Api, assert_detail, body_of,
+                          code_from_mail, code_in, insert_user, start)
+from auth_helpers import sendgrid, sendgrid_ca  # noqa: F401  (pytest fixtures)
+
+EMAIL = "alice@example.com"
+SENT = {"success": True, "message": "Verification code sent to alice@example.com"}
+
+
+def production(droplin, **env):
+    """Production mode: codes must never reach the log (cost 12 is the production floor)."""
+    return Api(start(droplin, DROPLIN_ENV="production", BCRYPT_COST="12", **env))
+
+
+def leaked(code, text):
+    return re.search(r"(?<![0-9A-Za-z])" + code + r"(?![0-9A-Za-z])", text) is not None
+
+
+def test_verification_mail_as_sendgrid_expects_it(droplin, sendgrid):
+    api = Api(start(droplin, **sendgrid.env()))
+    r = api.post("/auth/send-verification-code", {"email": EMAIL})
+    assert body_of(r) == SENT
+    [mail] = sendgrid.wait_mails(1, to=EMAIL)
+    [req] = sendgrid.requests
+    assert (req.method, req.path) == ("POST", "/v3/mail/send")
+    assert req.headers["authorization"] == "Bearer " + sendgrid.api_key
+    assert req.headers["content-type"].split(";")[0].strip() == "application/json"
+    assert req.headers["host"] in (f"sendgrid.test:{sendgrid.port}", "sendgrid.test")
+    assert req.json["personalizations"] == [{"to": [{"email": EMAIL}]}]
+    assert req.json["from"] == {"email": "noreply@droplinkconnect.com"}
+    assert mail.subject == CODE_SUBJECT
+    assert [t for t, _ in mail.content] == ["text/plain", "text/html"]
+    code = code_from_mail(mail)
+    for _, value in mail.content:
+        assert "Welcome to DropLink!" in value
+        assert "expires in 10 minutes" in value
+        assert code in value
+    assert code not in r.text
+
+
+def test_from_email_setting(droplin, sendgrid):
+    api = Api(start(droplin, FROM_EMAIL="accounts@droplin.example", **sendgrid.env()))
+    api.post("/auth/send-verification-code", {"email": EMAIL})
+    [mail] = sendgrid.wait_mails(1, to=EMAIL)
+    assert mail.from_email == "accounts@droplin.example"
+
+
+def test_every_send_is_a_mail(droplin, sendgrid):
+    api = Api(start(droplin, **sendgrid.env()))
+    for _ in range(3):
+        assert api.post("/auth/send-verification-code", {"email": EMAIL}).status == 200
+    mails = sendgrid.wait_mails(3, to=EMAIL)
+    assert len(mails) == 3 and all(m.subject == CODE_SUBJECT for m in mails)
+
+
+def test_request_id_travels_to_sendgrid(droplin, sendgrid):
+    # DECISIONS O4: the request id is echoed in outbound calls.
+    api = Api(start(droplin, **sendgrid.env()))
+    api.post("/auth/send-verification-code", {"email": EMAIL},
+             headers={"X-Request-ID": "auth-test-req-0001"})
+    sendgrid.wait_mails(1, to=EMAIL)
+    assert sendgrid.requests[0].headers.get("x-request-id") == "auth-test-req-0001"
+
+
+def break_stub(sendgrid, env, how):
+    if how == "wrong-key":
+        env["SENDGRID_API_KEY"] = "SG.not-the-configured-key"
+    else:
+        sendgrid.mode = how
+    return env
+
+
+@pytest.mark.parametrize("how", ["fail", "reject", "wrong-key", "stall"])
+def test_failed_send_keeps_the_answer_and_the_code_secret(droplin, sendgrid, how):
+    env = break_stub(sendgrid, sendgrid.env(timeout_ms=4000), how)
+    api = production(droplin, **env)
+    t0 = time.monotonic()
+    r = api.post("/auth/send-verification-code", {"email": EMAIL})
+    elapsed = time.monotonic() - t0
+    assert r.status == 200 and body_of(r) == SENT, r
+    assert elapsed < 2.0, f"the answer waited {elapsed:.1f}s for the mail (timeout 4 s)"
+    [req] = sendgrid.wait_requests(1)
+    code = code_in(req.json["content"][0]["value"])
+    assert sendgrid.mails == []
+    if how != "stall":
+        time.sleep(0.5)  # let droplin log the failure
+    assert not leaked(code, api.d.output()), "the code is in the log"
+    assert not leaked(code, r.text)
+    # the code was stored before the send and still works
+    v = api.post("/auth/verify-code", {"email": EMAIL, "code": code})
+    assert body_of(v) == {"success": True, "message": "Email verified successfully"}
+
+
+def test_stalled_send_does_not_block_later_mail(droplin, sendgrid):
+    sendgrid.mode = "stall"
+    api = Api(start(droplin, **sendgrid.env(timeout_ms=1500)))
+    assert api.post("/auth/send-verification-code", {"email": "first@example.com"}).status == 200
+    sendgrid.wait_requests(1)
+    sendgrid.mode = "ok"
+    assert api.post("/auth/send-verification-code", {"email": EMAIL}).status == 200
+    sendgrid.wait_mails(1, to=EMAIL, timeout=15)
+
+
+def test_failed_recovery_send_keeps_the_answer(droplin, sendgrid):
+    sendgrid.mode = "fail"
+    api = production(droplin, **sendgrid.env())
+    insert_user(api.d, "alice", email=EMAIL)
+    r = api.post("/auth/send-recovery-code", {"email": EMAIL, "type": "password"})
+    assert body_of(r) == {"success": True, "message": "Recovery code sent to alice@example.com"}
+    [req] = sendgrid.wait_requests(1)
+    code = code_in(req.json["content"][0]["value"])
+    time.sleep(0.5)
+    assert not leaked(code, api.d.output())
+
+
+def test_failed_lockout_mail_keeps_the_423(droplin, sendgrid):
+    sendgrid.mode = "fail"
+    api = Api(start(droplin, **sendgrid.env()))
+    api.register("alice", email=EMAIL)
+    for _ in range(4):
+        api.login("alice", "Wrong-Pass9!")
+    r = api.login("alice", "Wrong-Pass9!")
+    assert_detail(r, 423, "Account locked due to multiple failed login attempts. "
+                          "Try again in 15 minutes.")
+    assert r.headers.get("Retry-After") == "900"
+    [req] = sendgrid.wait_requests(1)
+    assert req.json["subject"] == LOCK_SUBJECT
+
+
+def test_successful_send_in_production_does_not_log_the_code(droplin, sendgrid):
+    api = production(droplin, **sendgrid.env())
+    r = api.post("/auth/send-verification-code", {"email": EMAIL})
+    assert body_of(r) == SENT
+    code = code_from_mail(sendgrid.wait_mails(1, to=EMAIL)[0])
+    time.sleep(0.3)
+    assert not leaked(code, api.d.output())
+
+
+def test_development_without_key_logs_the_code(droplin):
+    api = Api(start(droplin, DROPLIN_ENV="development", SENDGRID_API_KEY=None))
+    r = api.post("/auth/send-verification-code", {"email": EMAIL})
+    assert body_of(r) == SENT
+    def logged_code():
+        for line in api.d.stdout_lines():
+            m = re.search(r"(?<![0-9A-Za-z])(\d{6})(?![0-9A-Za-z])", line)
+            if m and EMAIL in line:
+                return m.group(1)
+        return None
+    deadline = time.monotonic() + 5
+    code = logged_code()
+    while code is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        code = logged_code()
+    assert code, "no log line carries the code and the address\n" + api.d.describe()
+    assert not leaked(code, r.text)
+    v = api.post("/auth/verify-code", {"email": EMAIL, "code": code})
+    assert body_of(v) == {"success": True, "message": "Email verified successfully"}
+
+
+def test_production_without_key_refuses_to_send(droplin):
+    api = production(droplin, SENDGRID_API_KEY=None)
+    insert_user(api.d, "alice", email=EMAIL)
+    assert_detail(api.post("/auth/send-verification-code", {"email": EMAIL}), 503,
+                  "Email delivery is not configured")
+    assert_detail(api.post("/auth/send-recovery-code", {"email": EMAIL, "type": "password"}),
+                  503, "Email delivery is not configured")
+    # the other routes do not depend on e-mail
+    assert api.login("alice", PASSWORD).status == 200
