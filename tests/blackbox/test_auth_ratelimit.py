@@ -3,12 +3,11 @@ default once, the 429 body and headers, windows, client address behind proxies, 
 replicas sharing one count."""
 
 import time
-import uuid
 
 import pytest
 
 import harness
-from auth_helpers import (Api, assert_429, audit_rows, db_of, start, user_row, wait_audit)
+from auth_helpers import Api, assert_429, audit_rows, start, user_row, wait_audit
 from auth_helpers import avoid_window_edge, sendgrid, sendgrid_ca  # noqa: F401  (fixtures)
 
 
