@@ -31,7 +31,7 @@
  * Contents
  *   1. Includes, limits and defaults
  *   2. Small utilities: slices, buffers, arena, time, random, constant-time compare, base64url
- *   3. JSON writer and reader (jsmn, checked)
+ *   3. JSON writer and reader
  *   4. Logging
  *   5. Configuration
  *   6. HTTP request parsing
@@ -43,9 +43,10 @@
  *  12. Outbound HTTPS and e-mail
  *  13. Handlers: meta and probes
  *  14. Handlers: accounts
- *  15. Route table and dispatch
- *  16. Command-line tools: --healthcheck, --check-outbound
- *  17. Signals, drain and main
+ *  15. Handlers: devices, profile, settings, zones, pins, deletion, telemetry
+ *  16. Route table and dispatch
+ *  17. Command-line tools: --healthcheck, --check-outbound
+ *  18. Signals, drain and main
  */
 
 /* ==== 1. Includes, limits and defaults ============================================= */
@@ -2950,6 +2951,31 @@ enum pg_stmt {
 	Q_USERNAME_TAKEN_BY_OTHER,
 	Q_USERNAME_SET,
 	Q_UNLOCK,
+	Q_DEVICE_FIND,
+	Q_DEVICE_UPDATE,
+	Q_DEVICE_INSERT,
+	Q_DEVICES_LIST,
+	Q_DEVICE_GET,
+	Q_DEVICE_DELETE,
+	Q_PROFILE_GET,
+	Q_PROFILE_SAVE,
+	Q_PHONE_TAKEN_BY_OTHER,
+	Q_EMAIL_TAKEN_BY_OTHER,
+	Q_SETTINGS_GET,
+	Q_SETTINGS_PUT,
+	Q_ZONES_LIST,
+	Q_ZONE_INSERT,
+	Q_ZONE_OWNER,
+	Q_ZONE_DELETE,
+	Q_PINS_LIST,
+	Q_PIN_ADD,
+	Q_PIN_DELETE,
+	Q_USER_DELETE,
+	Q_API_LOG,
+	Q_DIAG_COLUMNS,
+	Q_DIAG_PROFILE,
+	Q_DIAG_ACTIVITY,
+	Q_DIAG_USER,
 	Q_COUNT
 };
 
@@ -5665,7 +5691,1134 @@ static void h_rotate_keys(struct ctx *c)
 	resp_end(c);
 }
 
-/* ==== 15. Route table and dispatch ================================================= */
+/* ==== 15. Handlers: devices, profile, settings, zones, pins, deletion, telemetry === */
+
+/* --- Shared pieces --- */
+
+/* Python's repr() of a float: the shortest text that reads back, "18.0" for whole numbers. */
+static void json_py_float(struct buf *b, double v)
+{
+	char s[40];
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(s, sizeof s, "%.*g", prec, v);
+		if (strtod(s, NULL) == v)
+			break;
+	}
+	buf_adds(b, s);
+	if (!strpbrk(s, ".eni")) /* not 1e+16, inf or nan */
+		buf_adds(b, ".0");
+}
+
+/* A path parameter that must be an int (PostgreSQL INTEGER); 422 in the original's shape. */
+static int path_int(struct ctx *c, int index, const char *field, long long *out)
+{
+	struct slice p = c->params[index];
+	char tmp[16];
+	if (p.n && p.n < sizeof tmp) {
+		memcpy(tmp, p.p, p.n);
+		tmp[p.n] = 0;
+		if (parse_int(tmp, INT32_MIN, INT32_MAX, out))
+			return 0;
+	}
+	verr_add(c, field, "Input should be a valid integer, unable to parse string as an integer");
+	resp_validation(c);
+	return -1;
+}
+
+/* A whole number, laxly as pydantic reads it: 42, 42.0 or "42". */
+static int field_int(struct ctx *c, const char *key, bool required, long long min, long long max,
+		     long long *out, bool *present)
+{
+	int i = json_get(&c->json, 0, key);
+	enum json_kind k = json_kind(&c->json, i);
+	*present = i >= 0 && k != JK_NULL;
+	if (!*present) {
+		if (required)
+			verr_add(c, key, i < 0 ? "Field required" : "Input should be a valid integer");
+		return required ? -1 : 0;
+	}
+	double d;
+	size_t len;
+	char *s = k == JK_STRING ? json_string(&c->json, i, &c->arena, &len) : NULL;
+	if (json_int(&c->json, i, out)) {
+	} else if (json_double(&c->json, i, &d)) {
+		if (d != (double)(long long)d) {
+			verr_add(c, key,
+				 "Input should be a valid integer, got a number with a fractional part");
+			return -1;
+		}
+		*out = (long long)d;
+	} else if (s && parse_int(str_trim(s), LLONG_MIN, LLONG_MAX, out)) {
+	} else {
+		verr_add(c, key,
+			 s ? "Input should be a valid integer, unable to parse string as an integer"
+			   : "Input should be a valid integer");
+		return -1;
+	}
+	if (*out < min || *out > max) {
+		char *msg = arena_alloc(&c->arena, 64);
+		if (msg)
+			snprintf(msg, 64, "Input should be %s than or equal to %lld",
+				 *out < min ? "greater" : "less", *out < min ? min : max);
+		verr_add(c, key, msg ? msg : "Input out of range");
+		return -1;
+	}
+	return 0;
+}
+
+/* A number, laxly: 1, 1.5 or "1.5"; finite and within [min, max]. */
+static int field_number(struct ctx *c, const char *key, double min, double max, double *out, bool *present)
+{
+	int i = json_get(&c->json, 0, key);
+	enum json_kind k = json_kind(&c->json, i);
+	*present = i >= 0 && k != JK_NULL;
+	if (!*present)
+		return 0;
+	size_t len;
+	char *s = k == JK_STRING ? json_string(&c->json, i, &c->arena, &len) : NULL, *end = NULL;
+	if (!json_double(&c->json, i, out)) {
+		if (s)
+			*out = strtod(str_trim(s), &end);
+		if (!s || end == s || *end || !*s) {
+			verr_add(c, key,
+				 s ? "Input should be a valid number, unable to parse string as a number"
+				   : "Input should be a valid number");
+			return -1;
+		}
+	}
+	if (!(*out >= min)) { /* also catches nan */
+		verr_add(c, key,
+			 min == 0 ? "Input should be greater than or equal to 0" : "Input out of range");
+		return -1;
+	}
+	if (!(*out <= max)) {
+		char *msg = arena_alloc(&c->arena, 64);
+		if (msg)
+			snprintf(msg, 64, "Input should be less than or equal to %g", max);
+		verr_add(c, key, msg ? msg : "Input out of range");
+		return -1;
+	}
+	return 0;
+}
+
+/* Python-style truthiness of a JSON value, for the original's `1 if x else 0`. */
+static bool json_truthy(const struct json *j, int i)
+{
+	switch (json_kind(j, i)) {
+	case JK_TRUE: return true;
+	case JK_STRING:
+	case JK_OBJECT:
+	case JK_ARRAY: return j->t[i].size > 0 || j->t[i].end > j->t[i].start;
+	case JK_NUMBER: {
+		double d = 0;
+		json_double(j, i, &d);
+		return d != 0;
+	}
+	default: return false;
+	}
+}
+
+/* The raw JSON text of token i, in the arena. */
+static char *json_raw(struct ctx *c, int i)
+{
+	const jsmntok_t *t = &c->json.t[i];
+	int start = t->start - (t->type == JSMN_STRING), end = t->end + (t->type == JSMN_STRING);
+	return arena_strndup(&c->arena, c->json.s + start, (size_t)(end - start));
+}
+
+/* Stored JSON text goes out as JSON when it is JSON (it may be anything in an old database). */
+static void json_kv_stored_json(struct ctx *c, struct buf *b, const char *key, const PGresult *res, int row,
+				int col)
+{
+	json_key(b, key);
+	struct json j;
+	const char *v = PQgetvalue(res, row, col);
+	size_t n = (size_t)PQgetlength(res, row, col);
+	if (PQgetisnull(res, row, col) || json_parse(&c->arena, v, n, &j))
+		buf_adds(b, "null");
+	else
+		buf_add(b, v, n);
+}
+
+static void json_kv_nullable(struct buf *b, const char *key, const PGresult *res, int row, int col)
+{
+	json_key(b, key);
+	if (PQgetisnull(res, row, col))
+		buf_adds(b, "null");
+	else
+		json_str(b, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/*
+ * The original's sanitiser for device text (ORIGINAL_API 4.5): tags removed, then HTML
+ * entities decoded, then trimmed. The regex "injection" filters are gone (DECISIONS F).
+ */
+static char *sanitise(struct arena *a, const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = arena_alloc(a, n + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *close = s[i] == '<' ? strchr(s + i + 1, '>') : NULL;
+		if (close && close > s + i + 1) { /* <[^>]+> */
+			i = (size_t)(close - s);
+			continue;
+		}
+		out[o++] = s[i];
+	}
+	out[o] = 0;
+	static const struct {
+		const char *name, *text;
+	} ents[] = {{"&lt;", "<"},  {"&gt;", ">"},   {"&amp;", "&"},  {"&quot;", "\""},
+		    {"&#39;", "'"}, {"&#x27;", "'"}, {"&apos;", "'"}, {"&nbsp;", "\xc2\xa0"}};
+	size_t w = 0;
+	for (size_t r = 0; r < o;) {
+		size_t k = 0, e = sizeof ents / sizeof ents[0];
+		if (out[r] == '&')
+			for (k = 0; k < e && strncmp(out + r, ents[k].name, strlen(ents[k].name)); k++)
+				;
+		if (out[r] == '&' && k < e) {
+			size_t tl = strlen(ents[k].text);
+			memmove(out + w, ents[k].text, tl); /* never longer than the entity */
+			w += tl;
+			r += strlen(ents[k].name);
+		} else {
+			out[w++] = out[r++];
+		}
+	}
+	out[w] = 0;
+	return str_trim(out);
+}
+
+static void id_text(char out[24], long long id) { snprintf(out, 24, "%lld", id); }
+
+/* --- Devices (ORIGINAL_API 3.3) --- */
+
+#define SQL_DEVICE_COLUMNS                                                                                   \
+	"id, name, rssi, distance_feet, action, timestamp, phone_number, email, bio, social_media"
+
+static const char SQL_DEVICE_FIND[] =
+	"SELECT id FROM devices WHERE user_id = $1::int AND name = $2 ORDER BY id LIMIT 1";
+static const char SQL_DEVICE_UPDATE[] =
+	"UPDATE devices SET rssi = $3::int, distance_feet = $4::float8, action = $5, timestamp = $6,"
+	"       phone_number = $7, email = $8, bio = $9, social_media = $10"
+	" WHERE id = $1::int AND user_id = $2::int";
+static const char SQL_DEVICE_INSERT[] =
+	"INSERT INTO devices (user_id, name, rssi, distance_feet, action, timestamp, phone_number, email, "
+	"bio,"
+	"                     social_media)"
+	" VALUES ($1::int, $2, $3::int, $4::float8, $5, $6, $7, $8, $9, $10) RETURNING id";
+static const char SQL_DEVICES_LIST[] = "SELECT " SQL_DEVICE_COLUMNS " FROM devices WHERE user_id = $1::int"
+				       " ORDER BY timestamp DESC NULLS LAST, id DESC";
+static const char SQL_DEVICE_GET[] = "SELECT " SQL_DEVICE_COLUMNS ", user_id FROM devices WHERE id = $1::int";
+static const char SQL_DEVICE_DELETE[] =
+	"WITH gone AS (DELETE FROM devices WHERE id = $1::int AND user_id = $2::int RETURNING id)"
+	" DELETE FROM pinned_contacts p USING gone WHERE p.user_id = $2::int AND p.device_id = gone.id";
+
+static void json_device(struct ctx *c, struct buf *b, const PGresult *res, int row)
+{
+	buf_addc(b, '{');
+	json_kv_int(b, "id", atoll(PQgetvalue(res, row, 0)));
+	json_kv_nullable(b, "name", res, row, 1);
+	json_kv_int(b, "rssi", atoll(PQgetvalue(res, row, 2)));
+	json_key(b, "distanceFeet");
+	json_py_float(b, atof(PQgetvalue(res, row, 3)));
+	json_kv_nullable(b, "action", res, row, 4);
+	json_kv_nullable(b, "timestamp", res, row, 5);
+	json_kv_nullable(b, "phoneNumber", res, row, 6);
+	json_kv_nullable(b, "email", res, row, 7);
+	json_kv_nullable(b, "bio", res, row, 8);
+	json_kv_stored_json(c, b, "socialMedia", res, row, 9);
+	buf_addc(b, '}');
+}
+
+struct device_form {
+	char *name, *action, *timestamp, *phone, *email, *bio, *social;
+	long long rssi;
+	double distance;
+};
+
+/* A text field that is sanitised and length-checked after sanitising. */
+static void field_device_text(struct ctx *c, const char *key, size_t max, char **out)
+{
+	if (field_str(c, key, F_OPTIONAL, 0, 0, out) || !*out)
+		return;
+	*out = sanitise(&c->arena, *out);
+	if (*out && utf8_len(*out, strlen(*out)) > max)
+		verr_add(c, key, "Must be at most allowed characters");
+}
+
+/* The device name: required; numbers and booleans are taken as their text, as str(v) did. */
+static void field_device_name(struct ctx *c, char **out)
+{
+	int i = json_get(&c->json, 0, "name");
+	enum json_kind k = json_kind(&c->json, i);
+	*out = NULL;
+	if (k == JK_NUMBER)
+		*out = json_raw(c, i);
+	else if (k == JK_TRUE || k == JK_FALSE)
+		*out = k == JK_TRUE ? "True" : "False";
+	else if (field_str(c, "name", 0, 0, 0, out))
+		return;
+	*out = *out ? sanitise(&c->arena, *out) : NULL;
+	size_t n = *out ? utf8_len(*out, strlen(*out)) : 0;
+	if (n < 1 || n > 100)
+		verr_add(c, "name",
+			 n < 1 ? "Must be at least required characters"
+			       : "Must be at most allowed characters");
+}
+
+/* socialMedia: a list of objects, kept as its JSON text. */
+static void field_social(struct ctx *c, const char *key, char **out)
+{
+	int i = json_get(&c->json, 0, key);
+	enum json_kind k = json_kind(&c->json, i);
+	*out = NULL;
+	if (i < 0 || k == JK_NULL)
+		return;
+	if (k != JK_ARRAY) {
+		verr_add(c, key, "Input should be a valid list");
+		return;
+	}
+	for (int e = i + 1, left = c->json.t[i].size, n = 0; left > 0; left--, n++) {
+		if (json_kind(&c->json, e) != JK_OBJECT) {
+			char *field = arena_alloc(&c->arena, 48);
+			if (field)
+				snprintf(field, 48, "%s -> %d", key, n);
+			verr_add(c, field ? field : key, "Input should be a valid dictionary");
+			return;
+		}
+		e = json_skip(&c->json, e);
+	}
+	*out = json_raw(c, i);
+}
+
+/* (XXX) XXX-XXXX from exactly ten digits, else NULL. */
+static char *phone_format(struct arena *a, const char *s)
+{
+	char d[11];
+	size_t n = 0;
+	for (; *s; s++)
+		if (*s >= '0' && *s <= '9') {
+			if (n == 10)
+				return NULL;
+			d[n++] = *s;
+		}
+	if (n != 10)
+		return NULL;
+	char *out = arena_alloc(a, 16);
+	if (out)
+		snprintf(out, 16, "(%.3s) %.3s-%.4s", d, d + 3, d + 6);
+	return out;
+}
+
+static int device_form_read(struct ctx *c, struct device_form *f)
+{
+	bool present;
+	*f = (struct device_form){0};
+	field_device_name(c, &f->name);
+	field_int(c, "rssi", true, INT32_MIN, INT32_MAX, &f->rssi, &present);
+	/* DECISIONS C2: the app's restore path sends distanceFeet */
+	const char *dkey = json_get(&c->json, 0, "distance") >= 0 ? "distance" : "distanceFeet";
+	if (!field_number(c, dkey, 0, 1000, &f->distance, &present) && !present)
+		verr_add(c, "distance", "Field required");
+	field_device_text(c, "action", 50, &f->action);
+	if (!f->action && json_kind(&c->json, json_get(&c->json, 0, "action")) != JK_NULL)
+		f->action = "dropped"; /* the default; an explicit null stays null */
+	field_str(c, "timestamp", F_OPTIONAL, 0, 50, &f->timestamp);
+	if (!field_str(c, "phoneNumber", F_OPTIONAL, 0, 64, &f->phone) && f->phone && *f->phone) {
+		f->phone = phone_format(&c->arena, f->phone);
+		if (!f->phone)
+			verr_add(c, "phoneNumber", "Value error, Phone number must be exactly 10 digits");
+	} else if (f->phone && !*f->phone) {
+		f->phone = NULL;
+	}
+	if (!field_str(c, "email", F_OPTIONAL, 0, 0, &f->email) && f->email && *f->email) {
+		f->email = str_lower(str_trim(f->email));
+		if (strlen(f->email) > 100 || !email_valid(f->email))
+			verr_add(c, "email", "Value error, Invalid email format");
+	} else if (f->email && !*f->email) {
+		f->email = NULL;
+	}
+	field_device_text(c, "bio", 500, &f->bio);
+	field_social(c, "socialMedia", &f->social);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Naive UTC now, the original's default device timestamp. */
+static char *utc_naive_now(struct arena *a)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	char *out = arena_alloc(a, 32);
+	if (out) {
+		size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(out + n, 32 - n, ".%06ld", ts.tv_nsec / 1000);
+	}
+	return out;
+}
+
+/* POST /devices: an upsert by (user, name), under a lock so two replicas cannot both insert. */
+static void h_device_save(struct ctx *c)
+{
+	struct device_form f;
+	if (auth_require(c) || body_object(c) || device_form_read(c, &f))
+		return;
+	if (!f.timestamp)
+		f.timestamp = utc_naive_now(&c->arena);
+	char uid[24], rssi[24], dist[40], did[24], key[160];
+	id_text(uid, c->user.id);
+	id_text(rssi, f.rssi);
+	snprintf(dist, sizeof dist, "%.17g", f.distance);
+	snprintf(key, sizeof key, "device:%lld:%s", c->user.id, f.name);
+	const char *pl[] = {key}, *pf[] = {uid, f.name};
+	PGresult *res;
+	if (db_exec(c, "BEGIN") || db_query(c, Q_XACT_LOCK, 1, pl, &res))
+		return;
+	PQclear(res);
+	if (db_query(c, Q_DEVICE_FIND, 2, pf, &res))
+		return;
+	long long id = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	id_text(did, id);
+	const char *pu[] = {did, uid, rssi, dist, f.action, f.timestamp, f.phone, f.email, f.bio, f.social};
+	const char *pi[] = {uid,         f.name,  rssi,    dist,  f.action,
+			    f.timestamp, f.phone, f.email, f.bio, f.social};
+	if (db_query(c, id ? Q_DEVICE_UPDATE : Q_DEVICE_INSERT, 10, id ? pu : pi, &res))
+		return;
+	if (!id)
+		id = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	id_text(did, id);
+	const char *pg[] = {did};
+	if (db_exec(c, "COMMIT") || db_query(c, Q_DEVICE_GET, 1, pg, &res))
+		return;
+	c->status = 200;
+	c->ctype = "application/json";
+	json_device(c, &c->body, res, 0);
+	PQclear(res);
+}
+
+static void h_devices_list(struct ctx *c)
+{
+	char uid[24];
+	if (auth_require(c))
+		return;
+	id_text(uid, c->user.id);
+	const char *p[] = {uid};
+	PGresult *res;
+	if (db_query(c, Q_DEVICES_LIST, 1, p, &res))
+		return;
+	c->status = 200;
+	c->ctype = "application/json";
+	buf_addc(&c->body, '[');
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (i)
+			buf_addc(&c->body, ',');
+		json_device(c, &c->body, res, i);
+	}
+	buf_addc(&c->body, ']');
+	PQclear(res);
+}
+
+/* The device of the path, owned by the caller; else the 404 or 403 is written. */
+static PGresult *device_owned(struct ctx *c, const char *forbidden)
+{
+	long long id;
+	char did[24];
+	if (auth_require(c) || path_int(c, 0, "device_id", &id))
+		return NULL;
+	id_text(did, id);
+	const char *p[] = {did};
+	PGresult *res;
+	if (db_query(c, Q_DEVICE_GET, 1, p, &res))
+		return NULL;
+	if (PQntuples(res) != 1) {
+		resp_detail(c, 404, "Device not found");
+	} else if (PQgetisnull(res, 0, 10) || atoll(PQgetvalue(res, 0, 10)) != c->user.id) {
+		resp_detail(c, 403, forbidden);
+	} else {
+		return res;
+	}
+	PQclear(res);
+	return NULL;
+}
+
+static void h_device_get(struct ctx *c)
+{
+	PGresult *res = device_owned(c, "Not authorized to access this device");
+	if (!res)
+		return;
+	c->status = 200;
+	c->ctype = "application/json";
+	json_device(c, &c->body, res, 0);
+	PQclear(res);
+}
+
+static void h_device_delete(struct ctx *c)
+{
+	PGresult *res = device_owned(c, "Not authorized to delete this device");
+	if (!res)
+		return;
+	char uid[24];
+	id_text(uid, c->user.id);
+	const char *p[] = {PQgetvalue(res, 0, 0), uid};
+	PGresult *del;
+	int rc = db_query(c, Q_DEVICE_DELETE, 2, p, &del);
+	PQclear(res);
+	if (rc)
+		return;
+	PQclear(del);
+	json_kv_str(resp_json(c, 200), "message", "Device deleted successfully");
+	resp_end(c);
+}
+
+/* --- Profile (ORIGINAL_API 3.4, DECISIONS C2, F, P) --- */
+
+static const char SQL_PROFILE_GET[] =
+	"SELECT u.username, COALESCE(NULLIF(p.email, ''), u.email), p.name, p.phone, p.profile_photo,"
+	"       COALESCE(p.has_completed_onboarding, 0) <> 0,"
+	"       to_char(u.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') ||"
+	"         CASE WHEN extract(microseconds FROM u.created_at)::bigint % 1000000 <> 0"
+	"              THEN to_char(u.created_at, '.US') ELSE '' END,"
+	"       p.bio, p.social_media"
+	"  FROM users u LEFT JOIN user_profiles p ON p.user_id = u.id WHERE u.id = $1::int";
+
+static void h_profile_get(struct ctx *c)
+{
+	char uid[24];
+	if (auth_require(c))
+		return;
+	id_text(uid, c->user.id);
+	const char *p[] = {uid};
+	PGresult *res;
+	if (db_query(c, Q_PROFILE_GET, 1, p, &res))
+		return;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		resp_detail(c, 404, "User not found");
+		return;
+	}
+	struct buf *b = resp_json(c, 200);
+	json_kv_nullable(b, "username", res, 0, 0);
+	json_kv_nullable(b, "email", res, 0, 1);
+	json_kv_nullable(b, "name", res, 0, 2);
+	json_kv_nullable(b, "phone", res, 0, 3);
+	json_kv_nullable(b, "profilePhoto", res, 0, 4);
+	json_kv_nullable(b, "profile_photo", res, 0, 4);
+	json_kv_bool(b, "hasCompletedOnboarding", PQgetvalue(res, 0, 5)[0] == 't');
+	json_kv_nullable(b, "createdAt", res, 0, 6);
+	json_kv_nullable(b, "bio", res, 0, 7);
+	json_kv_stored_json(c, b, "socialMedia", res, 0, 8);
+	resp_end(c);
+	PQclear(res);
+}
+
+/*
+ * A merge (DECISIONS F): each column changes only when its key is in the body ($2, $4...
+ * say which); an explicit null clears it. The photo is never touched here.
+ */
+static const char SQL_PROFILE_SAVE[] =
+	"INSERT INTO user_profiles (user_id, name, email, phone, bio, social_media, has_completed_onboarding)"
+	" VALUES ($1::int, $3, $5, $7, $9, $11, COALESCE($13::int, 0))"
+	" ON CONFLICT (user_id) DO UPDATE SET"
+	"   name = CASE WHEN $2::bool THEN EXCLUDED.name ELSE user_profiles.name END,"
+	"   email = CASE WHEN $4::bool THEN EXCLUDED.email ELSE user_profiles.email END,"
+	"   phone = CASE WHEN $6::bool THEN EXCLUDED.phone ELSE user_profiles.phone END,"
+	"   bio = CASE WHEN $8::bool THEN EXCLUDED.bio ELSE user_profiles.bio END,"
+	"   social_media = CASE WHEN $10::bool THEN EXCLUDED.social_media ELSE user_profiles.social_media "
+	"END,"
+	"   has_completed_onboarding = CASE WHEN $12::bool THEN EXCLUDED.has_completed_onboarding"
+	"                                   ELSE user_profiles.has_completed_onboarding END";
+static const char SQL_PHONE_TAKEN_BY_OTHER[] =
+	"SELECT 1 FROM user_profiles WHERE phone = $1 AND user_id <> $2::int LIMIT 1";
+static const char SQL_EMAIL_TAKEN_BY_OTHER[] =
+	"SELECT 1 FROM users WHERE lower(email) = $1 AND id <> $2::int"
+	" UNION ALL SELECT 1 FROM user_profiles WHERE lower(email) = $1 AND user_id <> $2::int LIMIT 1";
+
+struct profile_field {
+	const char *key;
+	size_t max;
+	bool set;
+	char *value;
+};
+
+/* Taken by another account? Checked under a lock on the value, so two replicas cannot both win. */
+static int profile_unique(struct ctx *c, enum pg_stmt q, const char *kind, const char *value,
+			  const char *taken_msg)
+{
+	char key[320], uid[24];
+	snprintf(key, sizeof key, "%s:%s", kind, value);
+	id_text(uid, c->user.id);
+	const char *pl[] = {key}, *pq[] = {value, uid};
+	PGresult *res;
+	if (db_query(c, Q_XACT_LOCK, 1, pl, &res))
+		return -1;
+	PQclear(res);
+	if (db_query(c, q, 2, pq, &res))
+		return -1;
+	bool taken = PQntuples(res) > 0;
+	PQclear(res);
+	if (taken) {
+		resp_detail(c, 400, taken_msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void h_profile_save(struct ctx *c)
+{
+	if (auth_require(c) || body_object(c))
+		return;
+	struct profile_field f[] = {{.key = "name", .max = 100},
+				    {.key = "email", .max = 254},
+				    {.key = "phone", .max = 40},
+				    {.key = "bio", .max = 1000}};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		f[i].set = json_get(&c->json, 0, f[i].key) >= 0;
+		field_str(c, f[i].key, F_OPTIONAL, 0, f[i].max, &f[i].value);
+	}
+	char *social = NULL;
+	int si = json_get(&c->json, 0, "socialMedia"), oi = json_get(&c->json, 0, "hasCompletedOnboarding");
+	if (si >= 0 && json_truthy(&c->json, si))
+		social = json_raw(c, si);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	char *phone = f[2].value, *email = f[1].value;
+	if (phone && *phone) { /* digits only; nothing left means null */
+		size_t o = 0;
+		for (char *p = phone; *p; p++)
+			if (*p >= '0' && *p <= '9')
+				phone[o++] = *p;
+		phone[o] = 0;
+		phone = o ? phone : NULL;
+	}
+	if (f[3].value && !strcmp(f[3].value, "Add bio"))
+		f[3].value = "";
+	if (db_exec(c, "BEGIN"))
+		return;
+	if (phone && *phone &&
+	    profile_unique(c, Q_PHONE_TAKEN_BY_OTHER, "phone", phone,
+			   "This phone number is already associated with another account"))
+		return;
+	if (email && *email &&
+	    profile_unique(c, Q_EMAIL_TAKEN_BY_OTHER, "email", str_lower(str_trim(email)),
+			   "This email is already associated with another account"))
+		return;
+	char uid[24];
+	id_text(uid, c->user.id);
+	const char *onboard = oi < 0 ? NULL : json_truthy(&c->json, oi) ? "1" : "0";
+	const char *p[] = {uid,        f[0].set ? "t" : "f", f[0].value, f[1].set ? "t" : "f",
+			   email,      f[2].set ? "t" : "f", phone,      f[3].set ? "t" : "f",
+			   f[3].value, si >= 0 ? "t" : "f",  social,     oi >= 0 ? "t" : "f",
+			   onboard};
+	PGresult *res;
+	if (db_query(c, Q_PROFILE_SAVE, 13, p, &res))
+		return;
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_sep(&d);
+	buf_adds(&d, "\"fields_updated\": [");
+	for (int k = c->json.t[0].size, i = 1, n = 0; k > 0; k--, n++) {
+		size_t len;
+		char *name = json_string(&c->json, i, &c->arena, &len);
+		if (n)
+			buf_adds(&d, ", ");
+		json_str_ascii(&d, name ? name : "", name ? len : 0);
+		i = json_skip(&c->json, i + 1);
+	}
+	buf_addc(&d, ']');
+	audit_write(c, c->user.id, "profile_update", &d);
+	if (db_exec(c, "COMMIT"))
+		return;
+	json_kv_bool(resp_json(c, 200), "success", true);
+	resp_end(c);
+}
+
+/* --- Settings --- */
+
+static const char SQL_SETTINGS_GET[] =
+	"SELECT dark_mode, max_distance FROM user_settings WHERE user_id = $1::int";
+static const char SQL_SETTINGS_PUT[] =
+	"INSERT INTO user_settings (user_id, dark_mode, max_distance) VALUES ($1::int, $2::int, $3::int)"
+	" ON CONFLICT (user_id) DO UPDATE SET dark_mode = EXCLUDED.dark_mode, max_distance = "
+	"EXCLUDED.max_distance";
+
+static void h_settings_get(struct ctx *c)
+{
+	char uid[24];
+	if (auth_require(c))
+		return;
+	id_text(uid, c->user.id);
+	const char *p[] = {uid};
+	PGresult *res;
+	if (db_query(c, Q_SETTINGS_GET, 1, p, &res))
+		return;
+	bool row = PQntuples(res) == 1;
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "darkMode", row ? atoll(PQgetvalue(res, 0, 0)) != 0 : true);
+	json_key(b, "maxDistance");
+	if (row && PQgetisnull(res, 0, 1))
+		buf_adds(b, "null");
+	else
+		buf_printf(b, "%lld", row ? atoll(PQgetvalue(res, 0, 1)) : 33LL);
+	resp_end(c);
+	PQclear(res);
+}
+
+static void h_settings_save(struct ctx *c)
+{
+	long long max = 33;
+	bool present;
+	if (auth_require(c) || body_object(c))
+		return;
+	field_int(c, "maxDistance", false, 0, 100000, &max, &present);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	char uid[24], dist[24];
+	id_text(uid, c->user.id);
+	id_text(dist, present ? max : 33);
+	const char *p[] = {uid, json_truthy(&c->json, json_get(&c->json, 0, "darkMode")) ? "1" : "0", dist};
+	PGresult *res;
+	if (db_query(c, Q_SETTINGS_PUT, 3, p, &res))
+		return;
+	PQclear(res);
+	json_kv_bool(resp_json(c, 200), "success", true);
+	resp_end(c);
+}
+
+/* --- Privacy zones --- */
+
+static const char SQL_ZONES_LIST[] =
+	"SELECT id, address, radius FROM privacy_zones WHERE user_id = $1::int ORDER BY id";
+static const char SQL_ZONE_INSERT[] =
+	"INSERT INTO privacy_zones (user_id, address, radius) VALUES ($1::int, $2, $3::float8) RETURNING id";
+static const char SQL_ZONE_OWNER[] = "SELECT user_id FROM privacy_zones WHERE id = $1::int";
+static const char SQL_ZONE_DELETE[] = "DELETE FROM privacy_zones WHERE id = $1::int AND user_id = $2::int";
+
+static void json_zone(struct buf *b, long long id, const char *address, double radius)
+{
+	buf_addc(b, '{');
+	json_kv_int(b, "id", id);
+	json_kv_str(b, "address", address);
+	json_key(b, "radius");
+	json_py_float(b, radius);
+	buf_addc(b, '}');
+}
+
+static void h_zones_list(struct ctx *c)
+{
+	char uid[24];
+	if (auth_require(c))
+		return;
+	id_text(uid, c->user.id);
+	const char *p[] = {uid};
+	PGresult *res;
+	if (db_query(c, Q_ZONES_LIST, 1, p, &res))
+		return;
+	c->status = 200;
+	c->ctype = "application/json";
+	buf_addc(&c->body, '[');
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (i)
+			buf_addc(&c->body, ',');
+		json_zone(&c->body, atoll(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1),
+			  atof(PQgetvalue(res, i, 2)));
+	}
+	buf_addc(&c->body, ']');
+	PQclear(res);
+}
+
+static void h_zone_create(struct ctx *c)
+{
+	char *address;
+	double radius;
+	bool present;
+	if (auth_require(c) || body_object(c))
+		return;
+	field_str(c, "address", 0, 1, 500, &address);
+	if (!field_number(c, "radius", 0, 1e7, &radius, &present) && !present)
+		verr_add(c, "radius", "Field required");
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	char uid[24], rad[40];
+	id_text(uid, c->user.id);
+	snprintf(rad, sizeof rad, "%.17g", radius);
+	const char *p[] = {uid, address, rad};
+	PGresult *res;
+	if (db_query(c, Q_ZONE_INSERT, 3, p, &res))
+		return;
+	long long id = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_int(&d, "zone_id", id);
+	audit_str(&d, "address", address);
+	audit_sep(&d);
+	buf_adds(&d, "\"radius\": ");
+	json_py_float(&d, radius);
+	audit_write(c, c->user.id, "privacy_zone_created", &d);
+	c->status = 200;
+	c->ctype = "application/json";
+	json_zone(&c->body, id, address, radius);
+}
+
+static void h_zone_delete(struct ctx *c)
+{
+	long long id;
+	char zid[24], uid[24];
+	if (auth_require(c) || path_int(c, 0, "zone_id", &id))
+		return;
+	id_text(zid, id);
+	id_text(uid, c->user.id);
+	const char *p1[] = {zid}, *p2[] = {zid, uid};
+	PGresult *res;
+	if (db_query(c, Q_ZONE_OWNER, 1, p1, &res))
+		return;
+	int rows = PQntuples(res);
+	bool mine = rows && atoll(PQgetvalue(res, 0, 0)) == c->user.id;
+	PQclear(res);
+	if (!rows || !mine) { /* DECISIONS F: the original turned these into 500s */
+		resp_detail(c, rows ? 403 : 404,
+			    rows ? "Not authorized to delete this privacy zone" : "Privacy zone not found");
+		return;
+	}
+	if (db_query(c, Q_ZONE_DELETE, 2, p2, &res))
+		return;
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_int(&d, "zone_id", id);
+	audit_write(c, c->user.id, "privacy_zone_deleted", &d);
+	json_kv_bool(resp_json(c, 200), "success", true);
+	resp_end(c);
+}
+
+/* --- Pins --- */
+
+static const char SQL_PINS_LIST[] =
+	"SELECT device_id FROM pinned_contacts WHERE user_id = $1::int ORDER BY device_id";
+static const char SQL_PIN_ADD[] =
+	"INSERT INTO pinned_contacts (user_id, device_id) VALUES ($1::int, $2::int) ON CONFLICT DO NOTHING";
+static const char SQL_PIN_DELETE[] =
+	"DELETE FROM pinned_contacts WHERE user_id = $1::int AND device_id = $2::int";
+
+static void h_pins_list(struct ctx *c)
+{
+	char uid[24];
+	if (auth_require(c))
+		return;
+	id_text(uid, c->user.id);
+	const char *p[] = {uid};
+	PGresult *res;
+	if (db_query(c, Q_PINS_LIST, 1, p, &res))
+		return;
+	c->status = 200;
+	c->ctype = "application/json";
+	buf_addc(&c->body, '[');
+	for (int i = 0; i < PQntuples(res); i++)
+		buf_printf(&c->body, "%s%lld", i ? "," : "", atoll(PQgetvalue(res, i, 0)));
+	buf_addc(&c->body, ']');
+	PQclear(res);
+}
+
+static void pin_change(struct ctx *c, enum pg_stmt q)
+{
+	long long id;
+	char did[24], uid[24];
+	if (auth_require(c) || path_int(c, 0, "device_id", &id))
+		return;
+	id_text(did, id);
+	id_text(uid, c->user.id);
+	const char *p[] = {uid, did};
+	PGresult *res;
+	if (db_query(c, q, 2, p, &res))
+		return;
+	PQclear(res);
+	json_kv_bool(resp_json(c, 200), "success", true);
+	resp_end(c);
+}
+
+static void h_pin_add(struct ctx *c) { pin_change(c, Q_PIN_ADD); }
+static void h_pin_delete(struct ctx *c) { pin_change(c, Q_PIN_DELETE); }
+
+/* --- DELETE /user/delete --- */
+
+/*
+ * Everything the user owns goes in one statement (one transaction); the audit row of the
+ * deletion is written by the same statement and kept (the original wrote it, then deleted it).
+ */
+static const char SQL_USER_DELETE[] =
+	"WITH u AS (SELECT id, email FROM users WHERE id = $1::int FOR UPDATE),"
+	" d1 AS (DELETE FROM devices WHERE user_id IN (SELECT id FROM u)),"
+	" d2 AS (DELETE FROM privacy_zones WHERE user_id IN (SELECT id FROM u)),"
+	" d3 AS (DELETE FROM pinned_contacts WHERE user_id IN (SELECT id FROM u)),"
+	" d4 AS (DELETE FROM user_settings WHERE user_id IN (SELECT id FROM u)),"
+	" d5 AS (DELETE FROM verification_codes WHERE lower(email) IN (SELECT lower(email) FROM u)),"
+	" d6 AS (DELETE FROM user_profiles WHERE user_id IN (SELECT id FROM u)),"
+	" d7 AS (DELETE FROM audit_logs WHERE user_id IN (SELECT id FROM u)),"
+	" gone AS (DELETE FROM users WHERE id IN (SELECT id FROM u) RETURNING id)"
+	" INSERT INTO audit_logs (user_id, action, details, ip_address, user_agent, timestamp)"
+	" SELECT id, 'account_deletion', 'User ' || id || ' deleted their account', $2, $3,"
+	"        now() AT TIME ZONE 'UTC' FROM gone RETURNING id";
+
+static void h_user_delete(struct ctx *c)
+{
+	char uid[24], ua[256];
+	if (auth_require(c))
+		return;
+	id_text(uid, c->user.id);
+	struct slice agent = http_header(c->req, "User-Agent");
+	snprintf(ua, sizeof ua, "%.*s", (int)agent.n, agent.p);
+	if (!agent.n || !utf8_valid(ua, strlen(ua)))
+		snprintf(ua, sizeof ua, "unknown");
+	const char *p[] = {uid, c->client_ip, ua};
+	PGresult *res;
+	if (db_query(c, Q_USER_DELETE, 3, p, &res))
+		return;
+	bool gone = PQntuples(res) == 1;
+	PQclear(res);
+	if (!gone) {
+		resp_detail(c, 404, "User not found");
+		return;
+	}
+	resp_success(c, "Account successfully deleted");
+}
+
+/* --- Telemetry: POST /api/log-api-call, POST /api/diagnostics/run (DECISIONS S7) --- */
+
+static const char SQL_API_LOG[] =
+	"INSERT INTO api_call_logs (timestamp, endpoint, method, user_id, success, status_code, error)"
+	" VALUES (COALESCE($1::timestamp, now() AT TIME ZONE 'UTC'), $2, $3, $4::int, $5::bool, $6::int, $7)";
+
+/* YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z]: what PostgreSQL's timestamp input takes safely. */
+static bool iso_timestamp_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i = 0;
+	for (; shape[i]; i++) {
+		char ch = s[i];
+		if (shape[i] == 'd'   ? !isdigit((unsigned char)ch)
+		    : shape[i] == 'T' ? ch != 'T' && ch != ' '
+				      : ch != shape[i])
+			return false;
+	}
+	if (s[i] == '.') {
+		size_t d = ++i;
+		while (isdigit((unsigned char)s[i]))
+			i++;
+		if (i == d || i - d > 6)
+			return false;
+	}
+	if (s[i] == 'Z')
+		i++;
+	return !s[i];
+}
+
+static void h_log_api_call(struct ctx *c)
+{
+	if (rate_check(c, &RATE_LOG_API_CALL, c->client_ip) || body_object(c))
+		return;
+	char *ts, *endpoint, *method, *error;
+	long long uid = 0, status = 0;
+	bool has_uid, has_status;
+	field_str(c, "timestamp", F_OPTIONAL, 0, 64, &ts);
+	field_str(c, "endpoint", F_OPTIONAL, 0, 2048, &endpoint);
+	field_str(c, "method", F_OPTIONAL, 0, 16, &method);
+	field_str(c, "error", F_OPTIONAL | F_CONTROL, 0, 2000, &error);
+	field_int(c, "user_id", false, INT32_MIN, INT32_MAX, &uid, &has_uid);
+	field_int(c, "status_code", false, 0, 999, &status, &has_status);
+	int si = json_get(&c->json, 0, "success");
+	enum json_kind sk = json_kind(&c->json, si);
+	if (si >= 0 && sk != JK_TRUE && sk != JK_FALSE && sk != JK_NULL)
+		verr_add(c, "success", "Input should be a valid boolean");
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	if (endpoint) /* S7: never the query string, which may carry tokens or passwords */
+		endpoint[strcspn(endpoint, "?#")] = 0;
+	char uids[24], sts[24];
+	id_text(uids, uid);
+	id_text(sts, status);
+	const char *p[] = {ts && iso_timestamp_ok(ts) ? ts : NULL,
+			   endpoint,
+			   method,
+			   has_uid ? uids : NULL,
+			   sk == JK_TRUE    ? "t"
+			   : sk == JK_FALSE ? "f"
+					    : NULL,
+			   has_status ? sts : NULL,
+			   error};
+	PGresult *res;
+	if (db_query(c, Q_API_LOG, 7, p, &res))
+		return;
+	PQclear(res);
+	json_kv_bool(resp_json(c, 200), "success", true);
+	resp_end(c);
+}
+
+static const char SQL_DIAG_COLUMNS[] =
+	"SELECT column_name FROM information_schema.columns"
+	" WHERE table_schema = current_schema() AND table_name = 'user_profiles'";
+static const char SQL_DIAG_PROFILE[] =
+	"SELECT name, email, phone, bio, has_completed_onboarding FROM user_profiles WHERE user_id = $1::int";
+static const char SQL_DIAG_ACTIVITY[] =
+	"SELECT count(*), count(*) FILTER (WHERE success), count(*) FILTER (WHERE NOT success)"
+	"  FROM api_call_logs WHERE user_id = $1::int"
+	"   AND timestamp > (now() AT TIME ZONE 'UTC') - interval '10 minutes'";
+static const char SQL_DIAG_USER[] = "SELECT id, username, email FROM users WHERE id = $1::int";
+
+/* One check object; `details` is written by the caller between check_open and check_close. */
+static void diag_check(struct buf *b, bool *first, const char *name, const char *status)
+{
+	if (!*first)
+		buf_addc(b, ',');
+	*first = false;
+	buf_addc(b, '{');
+	json_kv_str(b, "name", name);
+	json_kv_str(b, "status", status);
+}
+
+static const char *const DIAG_PROFILE_COLUMNS[] = {"user_id", "name", "email",
+						   "phone",   "bio",  "has_completed_onboarding"};
+
+static void diag_schema(struct ctx *c, struct buf *b, bool *first, int *worst)
+{
+	PGresult *res;
+	if (db_query_quiet(c, Q_DIAG_COLUMNS, 0, NULL, &res)) {
+		diag_check(b, first, "Database Schema", "error");
+		json_kv_str(b, "error", "Database unavailable");
+		buf_addc(b, '}');
+		*worst = 2;
+		return;
+	}
+	struct buf found = {0}, missing = {0};
+	for (size_t i = 0; i < sizeof DIAG_PROFILE_COLUMNS / sizeof DIAG_PROFILE_COLUMNS[0]; i++) {
+		bool have = false;
+		for (int r = 0; r < PQntuples(res); r++)
+			have |= !strcmp(PQgetvalue(res, r, 0), DIAG_PROFILE_COLUMNS[i]);
+		struct buf *into = have ? &found : &missing;
+		if (into->len)
+			buf_addc(into, ',');
+		json_cstr(into, DIAG_PROFILE_COLUMNS[i]);
+	}
+	PQclear(res);
+	diag_check(b, first, "Database Schema", missing.len ? "fail" : "pass");
+	if (missing.len && *worst < 1)
+		*worst = 1;
+	json_key(b, "details");
+	buf_adds(b, "{\"found_columns\":[");
+	buf_add(b, found.p, found.len);
+	buf_adds(b, "],\"missing_columns\":[");
+	buf_add(b, missing.p, missing.len);
+	buf_adds(b, "],\"expected_columns\":[");
+	for (size_t i = 0; i < sizeof DIAG_PROFILE_COLUMNS / sizeof DIAG_PROFILE_COLUMNS[0]; i++)
+		buf_printf(b, "%s\"%s\"", i ? "," : "", DIAG_PROFILE_COLUMNS[i]);
+	buf_adds(b, "]}}");
+	buf_free(&found);
+	buf_free(&missing);
+}
+
+static void diag_query_check(struct ctx *c, struct buf *b, bool *first, int *worst, const char *name,
+			     enum pg_stmt q, const char *uid)
+{
+	const char *p[] = {uid};
+	PGresult *res;
+	if (db_query_quiet(c, q, 1, p, &res)) {
+		diag_check(b, first, name, "error");
+		json_kv_str(b, "error", "Database unavailable");
+		buf_addc(b, '}');
+		*worst = 2;
+		return;
+	}
+	bool rows = PQntuples(res) > 0;
+	diag_check(b, first, name, rows || q == Q_DIAG_ACTIVITY ? "pass" : "fail");
+	if (!rows && q != Q_DIAG_ACTIVITY && *worst < 1)
+		*worst = 1;
+	json_key(b, "details");
+	buf_addc(b, '{');
+	if (q == Q_DIAG_PROFILE) {
+		json_kv_bool(b, "exists", rows);
+		json_key(b, "data");
+		if (!rows) {
+			buf_adds(b, "null");
+		} else {
+			buf_addc(b, '{');
+			json_kv_nullable(b, "name", res, 0, 0);
+			json_kv_nullable(b, "email", res, 0, 1);
+			json_kv_nullable(b, "phone", res, 0, 2);
+			json_kv_nullable(b, "bio", res, 0, 3);
+			json_kv_int(b, "has_completed_onboarding", atoll(PQgetvalue(res, 0, 4)));
+			buf_addc(b, '}');
+		}
+	} else if (q == Q_DIAG_ACTIVITY) {
+		json_kv_int(b, "total_calls", atoll(PQgetvalue(res, 0, 0)));
+		json_kv_int(b, "successful_calls", atoll(PQgetvalue(res, 0, 1)));
+		json_kv_int(b, "failed_calls", atoll(PQgetvalue(res, 0, 2)));
+		json_kv_str(b, "time_window", "last 10 minutes");
+	} else {
+		json_kv_bool(b, "user_exists", rows);
+		json_kv_int(b, "user_id", atoll(uid));
+		if (rows) {
+			json_kv_nullable(b, "username", res, 0, 1);
+			json_kv_nullable(b, "email", res, 0, 2);
+		}
+	}
+	buf_adds(b, "}}");
+	PQclear(res);
+}
+
+/*
+ * The original's self-check, fixed per DECISIONS S7: a bearer token is required and only the
+ * caller's own data is reported. The type comes from the query (the original) or the body
+ * (the app, C2); any context in the body is accepted and not needed.
+ */
+static void h_diagnostics(struct ctx *c)
+{
+	if (auth_require(c) || params_open(c))
+		return;
+	char *type = param_str(c, "diagnostic_type");
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	char ts[40], uid[24];
+	time_iso_utc(ts);
+	ts[strlen(ts) - 1] = 0; /* the original printed local time without a zone */
+	id_text(uid, c->user.id);
+	bool first = true, db_checks = !strcmp(type, "profile_save") || !strcmp(type, "database");
+	int worst = 0;
+	struct buf *b = resp_json(c, 200);
+	json_kv_str(b, "timestamp", ts);
+	json_kv_str(b, "diagnostic_type", type);
+	json_key(b, "checks");
+	buf_addc(b, '[');
+	if (db_checks)
+		diag_schema(c, b, &first, &worst);
+	if (!strcmp(type, "profile_save"))
+		diag_query_check(c, b, &first, &worst, "Profile Data", Q_DIAG_PROFILE, uid);
+	if (db_checks)
+		diag_query_check(c, b, &first, &worst, "Recent API Activity", Q_DIAG_ACTIVITY, uid);
+	if (!strcmp(type, "auth"))
+		diag_query_check(c, b, &first, &worst, "User Authentication", Q_DIAG_USER, uid);
+	buf_addc(b, ']');
+	json_kv_str(b, "overall_status", worst == 2 ? "error" : worst ? "fail" : "pass");
+	resp_end(c);
+}
+
+/* ==== 16. Route table and dispatch ================================================= */
 
 enum route_flags {
 	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
@@ -5698,6 +6851,23 @@ static const struct route ROUTES[] = {
 	{"POST", "/auth/change-username", h_change_username, 0},
 	{"POST", "/auth/unlock-account", h_unlock_account, 0},
 	{"POST", "/admin/rotate-keys", h_rotate_keys, 0},
+	{"POST", "/devices", h_device_save, 0},
+	{"GET", "/devices", h_devices_list, 0},
+	{"GET", "/devices/{device_id}", h_device_get, 0},
+	{"DELETE", "/devices/{device_id}", h_device_delete, 0},
+	{"GET", "/user/profile", h_profile_get, 0},
+	{"POST", "/user/profile", h_profile_save, 0},
+	{"DELETE", "/user/delete", h_user_delete, 0},
+	{"GET", "/user/settings", h_settings_get, 0},
+	{"POST", "/user/settings", h_settings_save, 0},
+	{"GET", "/user/privacy-zones", h_zones_list, 0},
+	{"POST", "/user/privacy-zones", h_zone_create, 0},
+	{"DELETE", "/user/privacy-zones/{zone_id}", h_zone_delete, 0},
+	{"GET", "/user/pinned", h_pins_list, 0},
+	{"POST", "/user/pinned/{device_id}", h_pin_add, 0},
+	{"DELETE", "/user/pinned/{device_id}", h_pin_delete, 0},
+	{"POST", "/api/log-api-call", h_log_api_call, 0},
+	{"POST", "/api/diagnostics/run", h_diagnostics, 0},
 };
 
 static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
@@ -5725,6 +6895,31 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_USERNAME_TAKEN_BY_OTHER] = {"username_taken_by_other", SQL_USERNAME_TAKEN_BY_OTHER},
 	[Q_USERNAME_SET] = {"username_set", SQL_USERNAME_SET},
 	[Q_UNLOCK] = {"unlock", SQL_UNLOCK},
+	[Q_DEVICE_FIND] = {"device_find", SQL_DEVICE_FIND},
+	[Q_DEVICE_UPDATE] = {"device_update", SQL_DEVICE_UPDATE},
+	[Q_DEVICE_INSERT] = {"device_insert", SQL_DEVICE_INSERT},
+	[Q_DEVICES_LIST] = {"devices_list", SQL_DEVICES_LIST},
+	[Q_DEVICE_GET] = {"device_get", SQL_DEVICE_GET},
+	[Q_DEVICE_DELETE] = {"device_delete", SQL_DEVICE_DELETE},
+	[Q_PROFILE_GET] = {"profile_get", SQL_PROFILE_GET},
+	[Q_PROFILE_SAVE] = {"profile_save", SQL_PROFILE_SAVE},
+	[Q_PHONE_TAKEN_BY_OTHER] = {"phone_taken_by_other", SQL_PHONE_TAKEN_BY_OTHER},
+	[Q_EMAIL_TAKEN_BY_OTHER] = {"email_taken_by_other", SQL_EMAIL_TAKEN_BY_OTHER},
+	[Q_SETTINGS_GET] = {"settings_get", SQL_SETTINGS_GET},
+	[Q_SETTINGS_PUT] = {"settings_put", SQL_SETTINGS_PUT},
+	[Q_ZONES_LIST] = {"zones_list", SQL_ZONES_LIST},
+	[Q_ZONE_INSERT] = {"zone_insert", SQL_ZONE_INSERT},
+	[Q_ZONE_OWNER] = {"zone_owner", SQL_ZONE_OWNER},
+	[Q_ZONE_DELETE] = {"zone_delete", SQL_ZONE_DELETE},
+	[Q_PINS_LIST] = {"pins_list", SQL_PINS_LIST},
+	[Q_PIN_ADD] = {"pin_add", SQL_PIN_ADD},
+	[Q_PIN_DELETE] = {"pin_delete", SQL_PIN_DELETE},
+	[Q_USER_DELETE] = {"user_delete", SQL_USER_DELETE},
+	[Q_API_LOG] = {"api_log", SQL_API_LOG},
+	[Q_DIAG_COLUMNS] = {"diag_columns", SQL_DIAG_COLUMNS},
+	[Q_DIAG_PROFILE] = {"diag_profile", SQL_DIAG_PROFILE},
+	[Q_DIAG_ACTIVITY] = {"diag_activity", SQL_DIAG_ACTIVITY},
+	[Q_DIAG_USER] = {"diag_user", SQL_DIAG_USER},
 };
 
 /* Matches a path against a template, collecting {param} segments. */
@@ -5828,7 +7023,7 @@ static void route_dispatch(struct conn *c)
 	conn_respond(c);
 }
 
-/* ==== 16. Command-line tools: --healthcheck, --check-outbound ====================== */
+/* ==== 17. Command-line tools: --healthcheck, --check-outbound ====================== */
 
 /* A scratch image has no curl: probe our own /health, exit 0 on 200 (DECISIONS R6). */
 static int cli_healthcheck(void)
@@ -5889,7 +7084,7 @@ static int cli_check_outbound(const char *url)
 	return status >= 200 && status < 300 ? 0 : 1;
 }
 
-/* ==== 17. Signals, drain and main ================================================== */
+/* ==== 18. Signals, drain and main ================================================== */
 
 /* DECISIONS R5: /ready fails at once; the listener closes DRAIN_SECONDS later. */
 static void loop_on_signal(void)
