@@ -1,6 +1,8 @@
 """POST /auth/login and the lockout: ORIGINAL_API §3.2, §6.1; DECISIONS C5, S6, P."""
 
 import datetime
+import json
+import threading
 import time
 
 import pytest
@@ -190,7 +192,7 @@ def test_locked_account_refuses_the_right_password(api):
     assert 800 <= retry <= 900, r
     assert n == retry // 60 or n == (retry + 1) // 60, r
     rows = wait_audit(api.d, "login_failed", count=5)
-    details = __import__("json").loads(rows[-1]["details"])
+    details = json.loads(rows[-1]["details"])
     assert list(details) == ["username", "reason", "remaining_minutes"], details
     assert details["username"] == "alice" and details["reason"] == "account_locked"
     assert details["remaining_minutes"] == n
@@ -274,7 +276,7 @@ def test_twenty_parallel_wrong_passwords(droplin, sendgrid):
     """DECISIONS P: exactly 4 x 401 and 16 x 423, counter 5, one audit row, one e-mail."""
     api = Api(start(droplin, **sendgrid.env()))
     api.register("alice", email="alice@example.com")
-    results = parallel(lambda: api.login("alice", WRONG, ), [()] * 20)
+    results = parallel(lambda: api.login("alice", WRONG), [()] * 20)
     statuses = sorted(r.status for r in results)
     assert statuses == [401] * 4 + [423] * 16, statuses
     for r in results:
@@ -305,3 +307,22 @@ def test_full_bcrypt_queue_answers_503_with_retry_after(droplin):
             assert "detail" in body_of(r)
     # the queue frees up again
     assert api.login("slow", PASSWORD).status == 200
+
+
+def test_full_bcrypt_queue_also_refuses_register(droplin):
+    api = Api(start(droplin, BCRYPT_QUEUE_MAX="1", BCRYPT_THREADS="1"))
+    insert_user(api.d, "slower", cost=13)  # about half a second per check
+    results = {}
+
+    def slow_login():
+        results["login"] = api.login("slower", PASSWORD)
+
+    t = threading.Thread(target=slow_login)
+    t.start()
+    time.sleep(0.1)
+    r = api.post("/auth/register", {"username": "queued", "password": PASSWORD})
+    t.join(30)
+    assert results["login"].status == 200, results["login"]
+    assert r.status == 503, r
+    assert int(r.headers.get("Retry-After") or "0") >= 1, r
+    assert user_row(api.d, "queued") is None

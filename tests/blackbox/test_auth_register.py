@@ -278,3 +278,21 @@ def test_register_token_matches_pyjwt_shape(api):
     claims = decode(body["token"], JWT_SECRET)
     assert set(claims) == {"user_id", "username", "exp", "iat", "last_activity", "remember_me",
                            "key_version"}
+
+
+@pytest.mark.parametrize("ctype", [None, "application/json; charset=utf-8",
+                                   "application/vnd.droplink+json"],
+                         ids=["absent", "json-charset", "plus-json"])
+def test_json_content_types(api, ctype):
+    r = api.post("/auth/register", raw=b'{"username": "typed", "password": "Sunny-Day7!"}',
+                 headers={"Content-Type": ctype} if ctype else None)
+    assert_auth_response(r, "typed")
+
+
+def test_other_content_type_is_422(api):
+    r = api.post("/auth/register", raw=b'{"username": "typed", "password": "Sunny-Day7!"}',
+                 headers={"Content-Type": "text/plain"})
+    assert r.status == 422, r
+    body = r.json()
+    assert body["error"] == "Validation Error" and body["detail"] == body["details"][0]["message"]
+    assert user_row(api.d, "typed") is None

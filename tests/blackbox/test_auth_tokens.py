@@ -332,3 +332,32 @@ def test_weak_previous_key_still_verifies(droplin):
     assert api.authorized(make_token(uid, "alice", secret=weak, key_version=1)).status == 200
     assert any(l.get("level") == "warn" and "PREVIOUS_JWT_SECRET_KEY" in str(l)
                for l in api.d.logs()), api.d.describe()
+
+
+def last_seen(api, uid):
+    return harness.db_query(db_of(api.d), "SELECT last_seen_at FROM users WHERE id = %s",
+                            (uid,))[0][0]
+
+
+def test_last_seen_is_written_at_most_every_session_touch_seconds(droplin):
+    api = Api(start(droplin, SESSION_TOUCH_SECONDS="3600"))
+    uid = user(api)
+    forget_last_seen(api.d, uid)
+    assert api.authorized(make_token(uid, "alice")).status == 200
+    first = harness.wait_until(lambda: last_seen(api, uid), 5, what="last_seen_at written")
+    time.sleep(1.1)
+    for _ in range(3):
+        assert api.authorized(make_token(uid, "alice")).status == 200
+    time.sleep(0.3)
+    assert last_seen(api, uid) == first
+
+
+def test_last_seen_moves_after_session_touch_seconds(droplin):
+    api = Api(start(droplin, SESSION_TOUCH_SECONDS="1"))
+    uid = user(api)
+    forget_last_seen(api.d, uid)
+    assert api.authorized(make_token(uid, "alice")).status == 200
+    first = harness.wait_until(lambda: last_seen(api, uid), 5, what="last_seen_at written")
+    time.sleep(1.5)
+    assert api.authorized(make_token(uid, "alice")).status == 200
+    harness.wait_until(lambda: last_seen(api, uid) != first, 5, what="last_seen_at moved")
