@@ -123,6 +123,7 @@ enum {
 	BCRYPT_SETTING_MAX = 128,        /* a bcrypt hash or setting string */
 	MAIL_QUEUE_MAX = 256,            /* e-mails waiting for SendGrid */
 	VERR_MAX = 8,                    /* validation errors reported in one 422 */
+	JSON_MAX_DEPTH = 256,            /* nesting of arrays and objects in a request body */
 	THREAD_STACK_BYTES = 256 * 1024, /* every thread droplin starts */
 };
 
@@ -464,6 +465,15 @@ static bool parse_int(const char *s, long long min, long long max, long long *ou
 	return true;
 }
 
+/* Unicode code points in valid UTF-8, as Python's len() counts them. */
+static size_t utf8_len(const char *s, size_t n)
+{
+	size_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return count;
+}
+
 /* ==== 3. JSON writer and reader ==================================================== */
 
 /*
@@ -698,10 +708,171 @@ static bool json_raw_string_ok(const char *p, size_t n)
 	return utf8_valid(p, n);
 }
 
+/*
+ * A strict RFC 8259 syntax check that reports where it failed the way Python's json module
+ * does (the original's 422 names that character offset). Returns -1 when the text is valid,
+ * else the offset in characters. Nesting deeper than JSON_MAX_DEPTH is refused.
+ */
+static size_t json_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* A string starting at the quote at i; returns the index after it, or -1 with *err set. */
+static long json_syntax_string(const char *s, size_t n, size_t i, size_t *err)
+{
+	size_t start = i++;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"')
+			return (long)i + 1;
+		if (c < 0x20) {
+			*err = i;
+			return -1;
+		}
+		if (c == '\\') {
+			char e = i + 1 < n ? s[i + 1] : 0;
+			bool ok = e && strchr("\"\\/bfnrt", e);
+			if (e == 'u') {
+				ok = i + 5 < n;
+				for (size_t k = 2; ok && k < 6; k++)
+					ok = isxdigit((unsigned char)s[i + k]);
+				i += 4;
+			}
+			if (!ok) {
+				*err = e == 'u' ? i - 4 : i;
+				return -1;
+			}
+			i += 2;
+			continue;
+		}
+		size_t len = c < 0x80 ? 1 : utf8_seq_len((const unsigned char *)s + i, n - i);
+		if (!len) {
+			*err = i;
+			return -1;
+		}
+		i += len;
+	}
+	*err = start; /* unterminated */
+	return -1;
+}
+
+/* -?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)? as Python's scanner reads it; 0 when no number. */
+static size_t json_syntax_number(const char *s, size_t n, size_t i)
+{
+	size_t start = i;
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i < n && s[i] >= '1' && s[i] <= '9')
+		while (i < n && isdigit((unsigned char)s[i]))
+			i++;
+	else
+		return 0;
+	if (i + 1 < n && s[i] == '.' && isdigit((unsigned char)s[i + 1]))
+		for (i++; i < n && isdigit((unsigned char)s[i]);)
+			i++;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		size_t e = i + 1 + (i + 1 < n && (s[i + 1] == '+' || s[i + 1] == '-'));
+		if (e < n && isdigit((unsigned char)s[e]))
+			for (i = e; i < n && isdigit((unsigned char)s[i]);)
+				i++;
+	}
+	return i - start;
+}
+
+static long json_syntax(const char *s, size_t n)
+{
+	char stack[JSON_MAX_DEPTH];
+	int depth = 0;
+	enum { S_VALUE, S_KEY, S_AFTER } st = S_VALUE;
+	size_t i = 0, err = 0;
+	for (;;) {
+		i = json_ws(s, n, i);
+		char c = i < n ? s[i] : 0;
+		if (st == S_AFTER) {
+			if (!depth) {
+				if (i == n)
+					return -1;
+				err = i; /* extra data */
+				break;
+			}
+			if (c == ',') {
+				i++;
+				st = stack[depth - 1] == '{' ? S_KEY : S_VALUE;
+			} else if (c == (stack[depth - 1] == '{' ? '}' : ']')) {
+				i++;
+				depth--;
+			} else {
+				err = i;
+				break;
+			}
+			continue;
+		}
+		if (st == S_KEY) {
+			long end = c == '"' ? json_syntax_string(s, n, i, &err) : (err = i, -1);
+			if (end < 0)
+				break;
+			i = json_ws(s, n, (size_t)end);
+			if (i >= n || s[i] != ':') {
+				err = i;
+				break;
+			}
+			i++;
+			st = S_VALUE;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			if (depth == JSON_MAX_DEPTH) {
+				err = i;
+				break;
+			}
+			stack[depth++] = c;
+			i = json_ws(s, n, i + 1);
+			if (i < n && s[i] == (c == '{' ? '}' : ']')) {
+				i++, depth--;
+				st = S_AFTER;
+			} else {
+				st = c == '{' ? S_KEY : S_VALUE;
+			}
+			continue;
+		}
+		size_t len = 0;
+		if (c == '"') {
+			long end = json_syntax_string(s, n, i, &err);
+			if (end < 0)
+				break;
+			len = (size_t)end - i;
+		} else if (c == '-' || isdigit((unsigned char)c)) {
+			len = json_syntax_number(s, n, i);
+		} else {
+			static const char *const lits[] = {"true", "false", "null"};
+			for (int k = 0; k < 3 && !len; k++)
+				if (n - i >= strlen(lits[k]) && !memcmp(s + i, lits[k], strlen(lits[k])))
+					len = strlen(lits[k]);
+		}
+		if (!len) {
+			err = i; /* expecting value */
+			break;
+		}
+		i += len;
+		st = S_AFTER;
+	}
+	return (long)utf8_len(s, err); /* Python counts characters, not bytes */
+}
+
 static int json_parse(struct arena *a, const char *s, size_t len, struct json *j)
 {
 	jsmn_parser p;
 	*j = (struct json){.s = s, .error_pos = 0};
+	long bad = json_syntax(s, len);
+	if (bad >= 0) {
+		j->error_pos = (int)bad;
+		return -1;
+	}
 	jsmn_init(&p);
 	int n = jsmn_parse(&p, s, len, NULL, 0);
 	if (n <= 0) {
@@ -1975,15 +2146,6 @@ static int body_object(struct ctx *c)
 		return -1;
 	}
 	return 0;
-}
-
-/* Unicode code points in valid UTF-8, as Python's len() counts them. */
-static size_t utf8_len(const char *s, size_t n)
-{
-	size_t count = 0;
-	for (size_t i = 0; i < n; i++)
-		count += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return count;
 }
 
 static bool has_control_chars(const char *s, size_t n)
@@ -5094,11 +5256,9 @@ static const char SQL_CODE_LATEST[] =
 
 static const char SQL_CODE_DELETE[] = "DELETE FROM verification_codes WHERE id = $1::int RETURNING id";
 
-/* One wrong try; the code dies at CODE_MAX_ATTEMPTS (one statement, so parallel tries count). */
+/* One wrong try, counted atomically so parallel tries all count; at CODE_MAX_ATTEMPTS it dies. */
 static const char SQL_CODE_MISS[] =
-	"WITH tried AS (UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1::int"
-	"               RETURNING id, attempts)"
-	" DELETE FROM verification_codes v USING tried WHERE v.id = tried.id AND tried.attempts >= $2::int";
+	"UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1::int RETURNING attempts";
 
 /* Six decimal digits, uniform, from the CSPRNG. */
 static void code_new(char out[7])
@@ -5153,15 +5313,15 @@ static int code_delete(struct ctx *c, long long id, bool *deleted)
 
 static int code_miss(struct ctx *c, long long id)
 {
-	char ids[24], max[24];
+	char ids[24];
 	snprintf(ids, sizeof ids, "%lld", id);
-	snprintf(max, sizeof max, "%lld", cfg.code_max_attempts);
-	const char *p[] = {ids, max};
+	const char *p[] = {ids};
 	PGresult *res;
-	if (db_query(c, Q_CODE_MISS, 2, p, &res))
+	if (db_query(c, Q_CODE_MISS, 1, p, &res))
 		return -1;
+	long long tries = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
 	PQclear(res);
-	return 0;
+	return tries >= cfg.code_max_attempts ? code_delete(c, id, NULL) : 0;
 }
 
 /* The send routes' shared part: validate, rate-limit, store a fresh code and queue the mail. */

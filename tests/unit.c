@@ -399,14 +399,32 @@ static void test_json_reader(void)
 	static const char lone[] = "{\"s\": \"\\ud83d\"}";
 	CHECK(json_parse(&a, lone, sizeof lone - 1, &j) == 0 &&
 	      !json_string(&j, json_get(&j, 0, "s"), &a, &len));
-	/* deep nesting is walked without recursion */
+	/* nesting is capped; within the cap it is walked without recursion */
 	struct buf deep = {0};
-	for (int i = 0; i < 20000; i++)
+	for (int i = 0; i < JSON_MAX_DEPTH; i++)
 		buf_addc(&deep, '[');
-	for (int i = 0; i < 20000; i++)
+	for (int i = 0; i < JSON_MAX_DEPTH; i++)
 		buf_addc(&deep, ']');
-	CHECK(json_parse(&a, deep.p, deep.len, &j) == 0 && json_skip(&j, 0) == 20000);
+	CHECK(json_parse(&a, deep.p, deep.len, &j) == 0 && json_skip(&j, 0) == JSON_MAX_DEPTH);
+	deep.len = 0;
+	for (int i = 0; i <= JSON_MAX_DEPTH; i++)
+		buf_addc(&deep, '[');
+	CHECK(json_parse(&a, deep.p, deep.len, &j) == -1 && j.error_pos == JSON_MAX_DEPTH);
 	buf_free(&deep);
+	/* error offsets as Python's json module reports them, in characters */
+	static const struct {
+		const char *in;
+		int pos;
+	} offsets[] = {{"{\"username\": }", 13}, {"", 0},     {"  ", 2},          {"{\"a\" 1}", 5},
+		       {"{\"a\":1,}", 7},        {"[1,]", 3}, {"{\"a\":1} x", 8}, {"\"abc", 0},
+		       {"{\"a\":01}", 6},        {"[1.]", 2}, {"{'a':1}", 1},     {"[\"\xc3\xa9\", x]", 6},
+		       {"[\"\\x\"]", 2},         {"nul", 0}};
+	for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+		int rc = json_parse(&a, offsets[i].in, strlen(offsets[i].in), &j);
+		if (rc != -1 || j.error_pos != offsets[i].pos)
+			fprintf(stderr, "offset case %zu: rc=%d pos=%d\n", i, rc, j.error_pos);
+		CHECK(rc == -1 && j.error_pos == offsets[i].pos);
+	}
 	arena_free(&a);
 }
 
