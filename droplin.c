@@ -110,21 +110,23 @@ enum {
 	LOOP_MAX_EVENTS = 256,         /* epoll_wait batch */
 	LOOP_TICK_MIN_MS = 10,         /* bounds of the timer sweep interval */
 	LOOP_TICK_MAX_MS = 1000,
-	IPTAB_SIZE = 4096,               /* per-address connection counts (power of two) */
-	JOB_QUEUE_MAX = 4096,            /* queued requests before 503 */
-	PG_POOL_HARD_MAX = 64,           /* upper bound of DB_POOL_SIZE */
-	PG_DOWN_BACKOFF_MS = 250,        /* after a failed connect, fail fast this long */
-	PG_MIGRATION_TIMEOUT_MS = 60000, /* one migration statement */
-	LOG_LINE_MAX = 2048,             /* one JSON log line */
-	HEALTHCHECK_TIMEOUT_MS = 3000,   /* droplin --healthcheck */
-	OUT_MAX_EXTRA_ANCHORS = 256,     /* certificates read from OUTBOUND_CA_FILE */
-	OUT_MAX_RESPONSE = 1 << 20,      /* largest outbound response body kept */
-	LINGER_MS = 2000,                /* after a final response, how long unread input is drained */
-	BCRYPT_SETTING_MAX = 128,        /* a bcrypt hash or setting string */
-	MAIL_QUEUE_MAX = 256,            /* e-mails waiting for SendGrid */
-	VERR_MAX = 8,                    /* validation errors reported in one 422 */
-	JSON_MAX_DEPTH = 256,            /* nesting of arrays and objects in a request body */
-	THREAD_STACK_BYTES = 256 * 1024, /* every thread droplin starts */
+	IPTAB_SIZE = 4096,                /* per-address connection counts (power of two) */
+	JOB_QUEUE_MAX = 4096,             /* queued requests before 503 */
+	PG_POOL_HARD_MAX = 64,            /* upper bound of DB_POOL_SIZE */
+	PG_DOWN_BACKOFF_MS = 250,         /* after a failed connect, fail fast this long */
+	PG_MIGRATION_TIMEOUT_MS = 60000,  /* one migration statement */
+	LOG_LINE_MAX = 2048,              /* one JSON log line */
+	HEALTHCHECK_TIMEOUT_MS = 3000,    /* droplin --healthcheck */
+	OUT_MAX_EXTRA_ANCHORS = 256,      /* certificates read from OUTBOUND_CA_FILE */
+	OUT_MAX_RESPONSE = 1 << 20,       /* largest outbound response body kept */
+	LINGER_MS = 2000,                 /* after a final response, how long unread input is drained */
+	BCRYPT_SETTING_MAX = 128,         /* a bcrypt hash or setting string */
+	MAIL_QUEUE_MAX = 256,             /* e-mails waiting for SendGrid */
+	VERR_MAX = 8,                     /* validation errors reported in one 422 */
+	JSON_MAX_DEPTH = 256,             /* nesting of arrays and objects in a request body */
+	PHOTO_MAX_BYTES = 10 << 20,       /* the original's 10 MiB photo limit */
+	PHOTO_MULTIPART_SLACK = 64 << 10, /* multipart overhead allowed on top of it (DECISIONS P) */
+	THREAD_STACK_BYTES = 256 * 1024,  /* every thread droplin starts */
 };
 
 /* The original's published secrets: refused in production (DECISIONS S1). */
@@ -1126,6 +1128,8 @@ struct config {
 	long long lockout_attempts, lockout_seconds, code_ttl_seconds, code_max_attempts;
 	const char *rate_register, *rate_login, *rate_code_email, *rate_code_ip, *rate_log_api_call;
 	const char *sendgrid_api_key, *sendgrid_api_base, *from_email;
+	const char *cloudinary_url, *cloudinary_cloud_name, *cloudinary_api_key, *cloudinary_api_secret;
+	const char *cloudinary_api_base, *cloudinary_signature_algorithm;
 };
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_SECONDS };
@@ -1253,6 +1257,18 @@ static const struct cfg_var CFG_VARS[] = {
 	    "SendGrid's API address (tests point it at a local stand-in)."),
 	CFG("FROM_EMAIL", CFG_STR, from_email, "noreply@droplinkconnect.com", 0, 0,
 	    "Sender of droplin's e-mail."),
+	CFG("CLOUDINARY_URL", CFG_STR, cloudinary_url, NULL, 0, 0,
+	    "cloudinary://key:secret@cloud for profile photos. Unset and no CLOUDINARY_* trio: photo uploads "
+	    "answer 503."),
+	CFG("CLOUDINARY_CLOUD_NAME", CFG_STR, cloudinary_cloud_name, NULL, 0, 0,
+	    "The original's variables, used when CLOUDINARY_URL is unset."),
+	CFG("CLOUDINARY_API_KEY", CFG_STR, cloudinary_api_key, NULL, 0, 0, "See CLOUDINARY_CLOUD_NAME."),
+	CFG("CLOUDINARY_API_SECRET", CFG_STR, cloudinary_api_secret, NULL, 0, 0,
+	    "See CLOUDINARY_CLOUD_NAME."),
+	CFG("CLOUDINARY_API_BASE", CFG_STR, cloudinary_api_base, "https://api.cloudinary.com", 0, 0,
+	    "Cloudinary's API address (tests point it at a local stand-in)."),
+	CFG("CLOUDINARY_SIGNATURE_ALGORITHM", CFG_STR, cloudinary_signature_algorithm, "sha1", 0, 0,
+	    "sha1 or sha256, as the Cloudinary account is set to verify signatures."),
 };
 
 struct rate_rule {
@@ -1757,9 +1773,202 @@ static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, st
 	return (ssize_t)used;
 }
 
+/*
+ * Streaming multipart/form-data (RFC 7578) for the photo upload. Bytes are fed as they
+ * arrive, in pieces of any size; the delimiter may be split across pieces. The first part
+ * named `file` is appended to `out` (capped at out->max: 413), every other part is skipped.
+ * Returns 0, or -1 with *status 400 (malformed) or 413 (the file is too large).
+ */
+enum mp_state { MP_DELIM, MP_AFTER_DELIM, MP_HEADERS, MP_BODY, MP_DONE };
+enum { MP_BOUNDARY_MAX = 70, MP_LINE_MAX = 1024 };
+
+struct multipart {
+	enum mp_state state;
+	char delim[MP_BOUNDARY_MAX + 5]; /* "\r\n--" boundary */
+	size_t dlen, match;              /* delimiter bytes matched so far */
+	char line[MP_LINE_MAX];
+	size_t line_len;
+	int after; /* bytes of "--" or "\r\n" seen after a delimiter */
+	char after_buf[2];
+	bool part_is_file, file_seen, file_done;
+	char content_type[64];
+};
+
+/* The boundary parameter of a multipart/form-data Content-Type; -1 when it is not one. */
+static int mp_boundary(struct slice ctype, char out[MP_BOUNDARY_MAX + 1])
+{
+	struct slice t = sl_trim(ctype);
+	static const char mt[] = "multipart/form-data";
+	if (t.n < sizeof mt - 1 || strncasecmp(t.p, mt, sizeof mt - 1))
+		return -1;
+	const char *p = t.p + sizeof mt - 1, *end = t.p + t.n;
+	while (p < end) {
+		while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+			p++;
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq)
+			break;
+		bool is_boundary = eq - p == 8 && !strncasecmp(p, "boundary", 8);
+		p = eq + 1;
+		const char *v = p;
+		size_t n;
+		if (p < end && *p == '"') { /* quoted-string (no escapes in boundaries) */
+			const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+			if (!q)
+				return -1;
+			v = p + 1, n = (size_t)(q - v), p = q + 1;
+		} else {
+			while (p < end && *p != ';')
+				p++;
+			n = (size_t)(p - v);
+			while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+				n--;
+		}
+		if (is_boundary) {
+			if (!n || n > MP_BOUNDARY_MAX || memchr(v, '\r', n) || memchr(v, '\n', n))
+				return -1;
+			memcpy(out, v, n);
+			out[n] = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void mp_init(struct multipart *m, const char *boundary)
+{
+	*m = (struct multipart){.state = MP_DELIM};
+	m->dlen = (size_t)snprintf(m->delim, sizeof m->delim, "\r\n--%s", boundary);
+	m->match = 2; /* the body opens with "--boundary": pretend its CRLF came before */
+}
+
+/* The value of parameter `key` (e.g. name) in a header value; quoted or token. */
+static struct slice mp_param(struct slice v, const char *key)
+{
+	size_t kn = strlen(key);
+	for (size_t i = 0; i + kn + 1 <= v.n; i++) {
+		bool start = i == 0 || v.p[i - 1] == ' ' || v.p[i - 1] == ';' || v.p[i - 1] == '\t';
+		if (!start || strncasecmp(v.p + i, key, kn) || v.p[i + kn] != '=')
+			continue;
+		const char *p = v.p + i + kn + 1, *end = v.p + v.n;
+		if (p < end && *p == '"') {
+			const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+			return q ? (struct slice){p + 1, (size_t)(q - p - 1)} : (struct slice){NULL, 0};
+		}
+		const char *e = p;
+		while (e < end && *e != ';' && *e != ' ' && *e != '\t')
+			e++;
+		return (struct slice){p, (size_t)(e - p)};
+	}
+	return (struct slice){NULL, 0};
+}
+
+/* One header line of a part: the name of Content-Disposition, and the Content-Type. */
+static void mp_header_line(struct multipart *m)
+{
+	struct slice l = {m->line, m->line_len};
+	static const char cd[] = "content-disposition:", ct[] = "content-type:";
+	if (l.n > sizeof cd - 1 && !strncasecmp(l.p, cd, sizeof cd - 1)) {
+		struct slice name =
+			mp_param((struct slice){l.p + sizeof cd - 1, l.n - (sizeof cd - 1)}, "name");
+		m->part_is_file = !m->file_seen && sl_eq(name, "file");
+	} else if (l.n > sizeof ct - 1 && !strncasecmp(l.p, ct, sizeof ct - 1)) {
+		struct slice v = sl_trim((struct slice){l.p + sizeof ct - 1, l.n - (sizeof ct - 1)});
+		snprintf(m->content_type, sizeof m->content_type, "%.*s", (int)v.n, v.p);
+	}
+}
+
+static int mp_data(struct multipart *m, const char *p, size_t n, struct buf *out, int *status)
+{
+	if (!m->part_is_file || !n)
+		return 0;
+	if (out->len + n > out->max) {
+		*status = 413;
+		return -1;
+	}
+	buf_add(out, p, n);
+	return out->over ? (*status = 503, -1) : 0;
+}
+
+static int mp_feed(struct multipart *m, const char *in, size_t n, struct buf *out, int *status)
+{
+	*status = 400;
+	for (size_t i = 0; i < n; i++) {
+		char ch = in[i];
+		switch (m->state) {
+		case MP_DELIM:
+		case MP_BODY:
+			if (ch == m->delim[m->match]) {
+				if (++m->match == m->dlen) {
+					m->state = MP_AFTER_DELIM;
+					m->after = 0;
+					m->match = 0;
+					if (m->part_is_file)
+						m->file_done = true;
+					m->part_is_file = false;
+				}
+				continue;
+			}
+			/* not the delimiter: what looked like its start was data (a CR only starts it) */
+			if (m->state == MP_BODY && mp_data(m, m->delim, m->match, out, status))
+				return -1;
+			m->match = ch == m->delim[0];
+			if (!m->match && m->state == MP_BODY && mp_data(m, &ch, 1, out, status))
+				return -1;
+			continue;
+		case MP_AFTER_DELIM:
+			m->after_buf[m->after++] = ch;
+			if (m->after < 2)
+				continue;
+			if (!memcmp(m->after_buf, "--", 2)) {
+				m->state = MP_DONE;
+			} else if (!memcmp(m->after_buf, "\r\n", 2)) {
+				m->state = MP_HEADERS;
+				m->line_len = 0;
+			} else {
+				return -1;
+			}
+			continue;
+		case MP_HEADERS:
+			if (ch != '\n') {
+				if (m->line_len >= MP_LINE_MAX)
+					return -1;
+				m->line[m->line_len++] = ch;
+				continue;
+			}
+			if (!m->line_len || m->line[m->line_len - 1] != '\r')
+				return -1;
+			m->line_len--;
+			if (!m->line_len) { /* the blank line: the part's body follows */
+				m->state = MP_BODY;
+				if (m->part_is_file)
+					m->file_seen = true;
+				continue;
+			}
+			mp_header_line(m);
+			m->line_len = 0;
+			continue;
+		case MP_DONE: return 0; /* the epilogue is ignored */
+		}
+	}
+	return 0;
+}
+
 /* ==== 7. HTTP responses, CORS, request context, bodies and validation ============== */
 
-struct route;
+struct ctx;
+
+enum route_flags {
+	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
+	R_PHOTO = 2,  /* a multipart photo upload: 10 MiB, streamed through the parser */
+};
+
+struct route {
+	const char *method, *path; /* path segments "{name}" match one non-empty segment */
+	void (*handler)(struct ctx *);
+	unsigned flags;
+};
+
 struct pg;
 
 struct verr {
@@ -1799,9 +2008,10 @@ struct ctx {
 	struct buf headers; /* extra "Name: value\r\n" lines */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char client_ip[INET6_ADDRSTRLEN];
-	struct slice origin; /* the Origin header when it is allowed, else empty */
-	int64_t t_start;     /* monotonic microseconds */
-	int64_t t_queued;    /* monotonic milliseconds, when a worker job was queued */
+	struct slice origin;            /* the Origin header when it is allowed, else empty */
+	const struct multipart *upload; /* the parsed photo upload, when there was one */
+	int64_t t_start;                /* monotonic microseconds */
+	int64_t t_queued;               /* monotonic milliseconds, when a worker job was queued */
 };
 
 static const char *http_reason(int status)
@@ -2120,6 +2330,18 @@ static const char *verr_value(struct ctx *c, const char *text)
 	return s;
 }
 
+/* No Content-Type, application/json or application/<x>+json, as Starlette decided. */
+static bool content_type_json(struct slice ct)
+{
+	if (!ct.n)
+		return true;
+	const char *semi = memchr(ct.p, ';', ct.n);
+	struct slice mt = sl_trim((struct slice){ct.p, semi ? (size_t)(semi - ct.p) : ct.n});
+	if (mt.n < 12 || strncasecmp(mt.p, "application/", 12))
+		return false;
+	return sl_ieq(mt, "application/json") || (mt.n > 17 && !strncasecmp(mt.p + mt.n - 5, "+json", 5));
+}
+
 /*
  * Parses the request body as a JSON object into c->json (index 0). On failure the 422 is
  * written and -1 returned: a body that is not JSON, or JSON that is not an object.
@@ -2129,6 +2351,11 @@ static int body_object(struct ctx *c)
 	const struct http_req *r = c->req;
 	if (!r->body.n) {
 		verr_add(c, "", "Field required");
+		resp_validation(c);
+		return -1;
+	}
+	if (!content_type_json(http_header(r, "Content-Type"))) { /* ORIGINAL_API 1.1 */
+		verr_add(c, "", "Input should be a valid dictionary or object to extract fields from");
 		resp_validation(c);
 		return -1;
 	}
@@ -2311,8 +2538,12 @@ struct rblock {
 	struct rblock *next_free;
 	struct http_req req;
 	struct ctx ctx;
-	struct buf body; /* a body that does not fit after the head, or a chunked one */
-	size_t cap;      /* size of data[] */
+	struct buf body;     /* a body that does not fit after the head, a chunked one, or the photo */
+	struct buf scratch;  /* decoded chunks on their way into the multipart parser */
+	struct multipart mp; /* the photo upload's parser, when `multipart` */
+	bool multipart;
+	uint64_t body_seen; /* raw body bytes received (multipart) */
+	size_t cap;         /* size of data[] */
 	char data[];
 };
 
@@ -2373,6 +2604,9 @@ enum { EV_LISTEN = 1, EV_JOBS = 2, EV_SIGNAL = 3 }; /* epoll tags that are not c
 
 static void route_dispatch(struct conn *c);
 static void worker_enqueue(struct conn *c);
+static const struct route *route_find(const struct http_req *r, bool head_only, struct slice params[4],
+				      char *allow, size_t allow_len);
+static const char PHOTO_TOO_LARGE[] = "File too large. Maximum size is 10MB";
 
 static struct rblock *rblock_get(void)
 {
@@ -2394,6 +2628,7 @@ static struct rblock *rblock_get(void)
 static void rblock_put(struct rblock *b)
 {
 	buf_free(&b->body);
+	buf_free(&b->scratch);
 	buf_free(&b->ctx.body);
 	buf_free(&b->ctx.headers);
 	arena_free(&b->ctx.arena);
@@ -2579,21 +2814,83 @@ static void conn_start_request(struct conn *c, size_t head_len)
 	}
 	c->head_only = sl_eq(r->method, "HEAD");
 	c->http10_keepalive = r->minor == 0 && r->keep_alive;
-	uint64_t limit = (uint64_t)cfg.max_json_body;
+	x->route = route_find(r, c->head_only, x->params, NULL, 0);
+	bool photo = x->route && (x->route->flags & R_PHOTO);
+	uint64_t limit = photo ? PHOTO_MAX_BYTES + PHOTO_MULTIPART_SLACK : (uint64_t)cfg.max_json_body;
+	const char *too_large = photo ? PHOTO_TOO_LARGE : http_status_detail(413);
 	if (r->body_kind == BODY_LENGTH && r->content_length > limit) {
-		conn_fail(c, 413, http_status_detail(413)); /* decided before any body byte is read */
+		conn_fail(c, 413, too_large); /* decided before any body byte is read */
 		return;
+	}
+	char boundary[MP_BOUNDARY_MAX + 1];
+	if (photo && !mp_boundary(http_header(r, "Content-Type"), boundary)) {
+		mp_init(&rb->mp, boundary);
+		rb->multipart = true;
 	}
 	if (r->expect_continue) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		ssize_t w = send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
 		(void)w;
 	}
-	rb->body = (struct buf){.max = (size_t)limit};
+	rb->body = (struct buf){.max = rb->multipart ? PHOTO_MAX_BYTES : (size_t)limit};
+	rb->scratch = (struct buf){.max = (size_t)limit};
 	c->ck = (struct chunked){CHUNK_SIZE, 0};
 	c->consumed = head_len;
 	c->state = CONN_BODY;
 	conn_set_deadline(c, DL_IDLE);
+}
+
+/*
+ * The photo upload's body: raw (or de-chunked) bytes go through the multipart parser as they
+ * arrive, and only the file part is kept, so the 10 MiB limit holds while streaming.
+ */
+static bool conn_read_multipart(struct conn *c)
+{
+	struct rblock *rb = c->rb;
+	struct http_req *r = &rb->req;
+	char *p = rb->data + c->head_len;
+	size_t avail = c->rlen - c->head_len, used;
+	const char *raw = p;
+	size_t raw_n;
+	int status = 400;
+	bool done;
+	if (r->body_kind == BODY_LENGTH) {
+		uint64_t left = r->content_length - rb->body_seen;
+		used = raw_n = avail < left ? avail : (size_t)left;
+		done = rb->body_seen + used == r->content_length;
+	} else {
+		rb->scratch.len = 0;
+		ssize_t k = http_chunked_feed(&c->ck, p, avail, &rb->scratch, &status);
+		if (k < 0)
+			goto out_fail;
+		used = (size_t)k;
+		raw = rb->scratch.p, raw_n = rb->scratch.len;
+		done = c->ck.state == CHUNK_DONE;
+	}
+	rb->body_seen += raw_n;
+	if (rb->body_seen > PHOTO_MAX_BYTES + PHOTO_MULTIPART_SLACK) {
+		status = 413;
+		goto out_fail;
+	}
+	if (mp_feed(&rb->mp, raw, raw_n, &rb->body, &status))
+		goto out_fail;
+	memmove(p, p + used, avail - used);
+	c->rlen -= used;
+	if (done && rb->mp.state != MP_DONE) {
+		status = 400;
+		goto out_fail;
+	}
+	if (done) {
+		r->body = (struct slice){rb->body.p ? rb->body.p : "", rb->body.len};
+		rb->ctx.upload = &rb->mp;
+	}
+	return done;
+out_fail:
+	conn_fail(c, status,
+		  status == 413   ? PHOTO_TOO_LARGE
+		  : status == 400 ? "Malformed multipart body"
+				  : http_status_detail(status));
+	return false;
 }
 
 /* Consumes body bytes that have arrived; true when the body is complete. */
@@ -2605,6 +2902,8 @@ static bool conn_read_body(struct conn *c)
 		r->body = (struct slice){"", 0};
 		return true;
 	}
+	if (rb->multipart)
+		return conn_read_multipart(c);
 	if (r->body_kind == BODY_LENGTH && c->head_len + r->content_length <= rb->cap) {
 		if (c->rlen < c->head_len + r->content_length)
 			return false; /* read in place */
@@ -2652,6 +2951,9 @@ static void conn_finish_request(struct conn *c)
 	c->head_len = c->consumed = 0;
 	buf_free(&rb->body);
 	rb->body.max = 0;
+	buf_free(&rb->scratch);
+	rb->multipart = false;
+	rb->body_seen = 0;
 	buf_free(&rb->ctx.body);
 	buf_free(&rb->ctx.headers);
 	arena_free(&rb->ctx.arena);
@@ -3138,6 +3440,8 @@ enum pg_stmt {
 	Q_DIAG_PROFILE,
 	Q_DIAG_ACTIVITY,
 	Q_DIAG_USER,
+	Q_PHOTO_GET,
+	Q_PHOTO_SET,
 	Q_COUNT
 };
 
@@ -4093,15 +4397,15 @@ static int rate_check(struct ctx *c, const struct rate_rule *rule, const char *w
 	long long used = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	long long reset = start + rule->window, retry = reset - now;
+	if (used <= rule->count)
+		return 0;
+	/* only the limit that was hit: a request may pass several checks first */
 	char v[24];
 	snprintf(v, sizeof v, "%lld", rule->count);
 	resp_header(c, "X-RateLimit-Limit", v);
-	snprintf(v, sizeof v, "%lld", used >= rule->count ? 0 : rule->count - used);
-	resp_header(c, "X-RateLimit-Remaining", v);
+	resp_header(c, "X-RateLimit-Remaining", "0");
 	snprintf(v, sizeof v, "%lld", reset);
 	resp_header(c, "X-RateLimit-Reset", v);
-	if (used <= rule->count)
-		return 0;
 	snprintf(v, sizeof v, "%lld", retry);
 	resp_header(c, "Retry-After", v);
 	char msg[96];
@@ -4347,16 +4651,25 @@ struct out_request {
 	const char *body;
 	size_t body_len;
 	const char *request_id; /* sent as X-Request-ID (DECISIONS O4) */
+	curl_mime *mime;        /* a multipart/form-data body instead of `body` */
 };
+
+/* This thread's curl handle, made on first use and kept so connections are reused. */
+static CURL *out_handle_get(void)
+{
+	if (!out_handle)
+		out_handle = curl_easy_init();
+	return out_handle;
+}
 
 /* One HTTPS call. Returns 0 with *status and `resp` filled, or -1 with a reason in err. */
 static int out_call(const struct out_request *rq, long *status, struct buf *resp, char *err, size_t errlen)
 {
-	if (!out_handle && !(out_handle = curl_easy_init())) {
+	CURL *h = out_handle_get();
+	if (!h) {
 		snprintf(err, errlen, "curl_easy_init failed");
 		return -1;
 	}
-	CURL *h = out_handle;
 	curl_easy_reset(h);
 	struct curl_slist *headers = NULL;
 	char idh[HTTP_REQUEST_ID_MAX + 16];
@@ -4382,6 +4695,8 @@ static int out_call(const struct out_request *rq, long *status, struct buf *resp
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, out_write_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+	if (rq->mime)
+		curl_easy_setopt(h, CURLOPT_MIMEPOST, rq->mime);
 	if (rq->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)rq->body_len);
@@ -4565,6 +4880,199 @@ static void mail_lockout_notice(struct ctx *c, const char *to, const char *usern
 		"<p>If this wasn't you, please change your password.</p></body></html>",
 		esc, cfg.lockout_attempts, minutes);
 	mail_enqueue(c, to, "\xf0\x9f\x94\x92 Account Locked - DropLink Security Alert", text, html);
+}
+
+/* --- Photos in Cloudinary (DECISIONS E) --- */
+
+/*
+ * Signed uploads and deletions as Cloudinary documents them: the parameters (not file,
+ * api_key or resource_type) sorted by name, joined as key=value with '&', the API secret
+ * appended, hashed with SHA-1 (or SHA-256 by configuration) in hex.
+ */
+static struct {
+	char cloud[128], key[128], secret[128];
+	bool configured;
+} CLD;
+
+static const char CLD_FOLDER[] = "droplink/profile_photos";
+static const char CLD_TRANSFORMATION[] = "c_limit,h_2048,q_90,w_2048";
+
+/* CLOUDINARY_URL=cloudinary://key:secret@cloud, or the original's three variables. */
+static int cld_init(char *err, size_t errlen)
+{
+	const char *url = cfg.cloudinary_url;
+	static const char scheme[] = "cloudinary://";
+	if (url && *url) {
+		const char *colon =
+			strncmp(url, scheme, sizeof scheme - 1) ? NULL : strchr(url + sizeof scheme - 1, ':');
+		const char *at = colon ? strrchr(colon, '@') : NULL;
+		if (!at || !at[1]) {
+			snprintf(err, errlen, "CLOUDINARY_URL must look like cloudinary://key:secret@cloud");
+			return -1;
+		}
+		snprintf(CLD.key, sizeof CLD.key, "%.*s", (int)(colon - url - (int)(sizeof scheme - 1)),
+			 url + sizeof scheme - 1);
+		snprintf(CLD.secret, sizeof CLD.secret, "%.*s", (int)(at - colon - 1), colon + 1);
+		snprintf(CLD.cloud, sizeof CLD.cloud, "%s", at + 1);
+	} else if (cfg.cloudinary_cloud_name && cfg.cloudinary_api_key && cfg.cloudinary_api_secret) {
+		snprintf(CLD.cloud, sizeof CLD.cloud, "%s", cfg.cloudinary_cloud_name);
+		snprintf(CLD.key, sizeof CLD.key, "%s", cfg.cloudinary_api_key);
+		snprintf(CLD.secret, sizeof CLD.secret, "%s", cfg.cloudinary_api_secret);
+	}
+	CLD.configured = *CLD.cloud && *CLD.key && *CLD.secret;
+	if (strcmp(cfg.cloudinary_signature_algorithm, "sha1") &&
+	    strcmp(cfg.cloudinary_signature_algorithm, "sha256")) {
+		snprintf(err, errlen, "CLOUDINARY_SIGNATURE_ALGORITHM must be sha1 or sha256");
+		return -1;
+	}
+	return 0;
+}
+
+/* The hex signature of "k=v&k=v..." (already sorted) plus the secret. */
+static void cld_sign(const char *to_sign, char out[65])
+{
+	unsigned char digest[32];
+	size_t n;
+	if (!strcmp(cfg.cloudinary_signature_algorithm, "sha256")) {
+		br_sha256_context h;
+		br_sha256_init(&h);
+		br_sha256_update(&h, to_sign, strlen(to_sign));
+		br_sha256_update(&h, CLD.secret, strlen(CLD.secret));
+		br_sha256_out(&h, digest);
+		n = 32;
+	} else {
+		br_sha1_context h;
+		br_sha1_init(&h);
+		br_sha1_update(&h, to_sign, strlen(to_sign));
+		br_sha1_update(&h, CLD.secret, strlen(CLD.secret));
+		br_sha1_out(&h, digest);
+		n = 20;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* Adds a text part to a curl form. */
+static void cld_field(curl_mime *form, const char *name, const char *value)
+{
+	curl_mimepart *part = curl_mime_addpart(form);
+	curl_mime_name(part, name);
+	curl_mime_data(part, value, CURL_ZERO_TERMINATED);
+}
+
+/* POSTs a signed form to /v1_1/<cloud>/image/<action>; the JSON answer lands in `resp`. */
+static int cld_call(struct ctx *c, const char *action, curl_mime *form, const char *to_sign, const char *ts,
+		    struct buf *resp, long *status, char *err, size_t errlen)
+{
+	char url[512], sig[65];
+	cld_sign(to_sign, sig);
+	cld_field(form, "api_key", CLD.key);
+	cld_field(form, "timestamp", ts);
+	cld_field(form, "signature", sig);
+	snprintf(url, sizeof url, "%s/v1_1/%s/image/%s", cfg.cloudinary_api_base, CLD.cloud, action);
+	struct out_request rq = {.url = url, .mime = form, .request_id = c->request_id};
+	return out_call(&rq, status, resp, err, errlen);
+}
+
+/*
+ * Uploads the image under a fresh public id; on success *url is the secure_url (arena).
+ * The incoming transformation has Cloudinary limit it to 2048x2048 at quality 90 as JPEG,
+ * so droplin needs no image library.
+ */
+static int cld_upload(struct ctx *c, const char *data, size_t n, long long user_id, char **url)
+{
+	unsigned char raw[8];
+	char public_id[64], ts[24], err[CURL_ERROR_SIZE + 64];
+	random_bytes(raw, sizeof raw);
+	int o = snprintf(public_id, sizeof public_id, "user_%lld_", user_id);
+	for (size_t i = 0; i < sizeof raw; i++)
+		o += snprintf(public_id + o, sizeof public_id - (size_t)o, "%02x", raw[i]);
+	snprintf(ts, sizeof ts, "%lld", (long long)wall_time());
+	struct buf sign = {0};
+	buf_printf(&sign, "folder=%s&format=jpg&public_id=%s&timestamp=%s&transformation=%s", CLD_FOLDER,
+		   public_id, ts, CLD_TRANSFORMATION);
+	buf_addc(&sign, 0);
+	CURL *h = out_handle_get();
+	curl_mime *form = h ? curl_mime_init(h) : NULL;
+	if (!form || sign.over) {
+		buf_free(&sign);
+		return -1;
+	}
+	curl_mimepart *file = curl_mime_addpart(form);
+	curl_mime_name(file, "file");
+	curl_mime_filename(file, "upload");
+	curl_mime_data(file, data, n);
+	cld_field(form, "folder", CLD_FOLDER);
+	cld_field(form, "format", "jpg");
+	cld_field(form, "public_id", public_id);
+	cld_field(form, "transformation", CLD_TRANSFORMATION);
+	struct buf resp = {.max = 64 * 1024};
+	long status = 0;
+	int64_t t0 = now_ms();
+	int rc = cld_call(c, "upload", form, sign.p, ts, &resp, &status, err, sizeof err);
+	curl_mime_free(form);
+	buf_free(&sign);
+	struct json j;
+	size_t len;
+	*url = NULL;
+	if (!rc && status == 200 && !json_parse(&c->arena, resp.p ? resp.p : "", resp.len, &j))
+		*url = json_string(&j, json_get(&j, 0, "secure_url"), &c->arena, &len);
+	if (!*url)
+		log_msg(LOG_ERROR, "photo upload failed after %lld ms: %s (request %s)",
+			(long long)(now_ms() - t0),
+			rc              ? err
+			: status != 200 ? "Cloudinary refused it"
+					: "no secure_url in the answer",
+			c->request_id);
+	buf_free(&resp);
+	return *url ? 0 : -1;
+}
+
+/* The public id inside a secure_url of our folder, or NULL (never destroy anything else). */
+static char *cld_public_id(struct arena *a, const char *url)
+{
+	const char *p = url ? strstr(url, "/upload/") : NULL;
+	if (!p)
+		return NULL;
+	p += 8;
+	if (*p == 'v' && isdigit((unsigned char)p[1])) { /* the version segment */
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			return NULL;
+		p = slash + 1;
+	}
+	if (strncmp(p, CLD_FOLDER, sizeof CLD_FOLDER - 1) || p[sizeof CLD_FOLDER - 1] != '/')
+		return NULL;
+	const char *dot = strrchr(p, '.'), *end = dot && !strchr(dot, '/') ? dot : p + strlen(p);
+	return arena_strndup(a, p, (size_t)(end - p));
+}
+
+/* Best effort: a failure is logged, and leaves an orphaned asset, never a user without a photo. */
+static void cld_destroy(struct ctx *c, const char *url)
+{
+	char *public_id = cld_public_id(&c->arena, url);
+	if (!public_id || !CLD.configured)
+		return;
+	char ts[24], err[CURL_ERROR_SIZE + 64];
+	snprintf(ts, sizeof ts, "%lld", (long long)wall_time());
+	struct buf sign = {0};
+	buf_printf(&sign, "public_id=%s&timestamp=%s", public_id, ts);
+	buf_addc(&sign, 0);
+	CURL *h = out_handle_get();
+	curl_mime *form = h ? curl_mime_init(h) : NULL;
+	struct buf resp = {.max = 16 * 1024};
+	long status = 0;
+	int rc = -1;
+	if (form && !sign.over) {
+		cld_field(form, "public_id", public_id);
+		rc = cld_call(c, "destroy", form, sign.p, ts, &resp, &status, err, sizeof err);
+	}
+	if (rc || status != 200)
+		log_msg(LOG_WARN, "photo %s not destroyed: %s (request %s)", public_id,
+			rc ? err : "Cloudinary refused it", c->request_id);
+	curl_mime_free(form);
+	buf_free(&sign);
+	buf_free(&resp);
 }
 
 /* ==== 13. Handlers: meta and probes ================================================ */
@@ -6504,6 +7012,130 @@ static void h_profile_save(struct ctx *c)
 	resp_end(c);
 }
 
+/* --- Profile photos (ORIGINAL_API 3.4, DECISIONS E, F) --- */
+
+static const char SQL_PHOTO_GET[] = "SELECT profile_photo FROM user_profiles WHERE user_id = $1::int";
+static const char SQL_PHOTO_SET[] =
+	"INSERT INTO user_profiles (user_id, profile_photo, has_completed_onboarding) VALUES ($1::int, $2, 0)"
+	" ON CONFLICT (user_id) DO UPDATE SET profile_photo = EXCLUDED.profile_photo";
+
+/* JPEG, PNG, GIF, WebP or HEIC, by their first bytes; Cloudinary does the decoding. */
+static bool image_magic_ok(const unsigned char *p, size_t n)
+{
+	if (n >= 3 && !memcmp(p, "\xff\xd8\xff", 3))
+		return true;
+	if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
+		return true;
+	if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6)))
+		return true;
+	if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
+		return true;
+	static const char *const brands[] = {"heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1"};
+	for (size_t i = 0; n >= 12 && !memcmp(p + 4, "ftyp", 4) && i < sizeof brands / sizeof brands[0]; i++)
+		if (!memcmp(p + 8, brands[i], 4))
+			return true;
+	return false;
+}
+
+/* The caller's stored photo URL (arena), NULL when none; -1 after a database error. */
+static int photo_current(struct ctx *c, char **url)
+{
+	char uid[24];
+	id_text(uid, c->user.id);
+	const char *p[] = {uid};
+	PGresult *res;
+	*url = NULL;
+	if (db_query(c, Q_PHOTO_GET, 1, p, &res))
+		return -1;
+	if (PQntuples(res) && !PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0))
+		*url = arena_strndup(&c->arena, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int photo_store(struct ctx *c, const char *url)
+{
+	char uid[24];
+	id_text(uid, c->user.id);
+	const char *p[] = {uid, url};
+	PGresult *res;
+	if (db_query(c, Q_PHOTO_SET, 2, p, &res))
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * The new photo is committed before the old one is destroyed, and nothing here holds a
+ * database connection while it waits on Cloudinary: a failed or slow upload leaves the
+ * user's photo and its stored URL as they were.
+ */
+static void h_photo_upload(struct ctx *c)
+{
+	char *previous, *url;
+	if (auth_require(c))
+		return;
+	if (!c->upload || !c->upload->file_seen) {
+		verr_add(c, "file", "Field required");
+		resp_validation(c);
+		return;
+	}
+	if (!image_magic_ok((const unsigned char *)c->req->body.p, c->req->body.n)) {
+		resp_detail(c, 400, "Invalid or corrupted image file: cannot identify image file");
+		return;
+	}
+	if (!CLD.configured) {
+		resp_detail(c, 503, "Photo storage is not configured");
+		return;
+	}
+	if (photo_current(c, &previous))
+		return;
+	db_end_stage(c); /* the connection goes back before the network wait */
+	if (cld_upload(c, c->req->body.p, c->req->body.n, c->user.id, &url)) {
+		resp_detail(c, 502, "Photo upload failed, please try again");
+		return;
+	}
+	if (photo_store(c, url)) {
+		cld_destroy(c, url); /* not stored: do not leave the new asset behind */
+		return;
+	}
+	db_end_stage(c);
+	if (previous && strcmp(previous, url))
+		cld_destroy(c, previous);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "url", url);
+	resp_end(c);
+}
+
+static void h_photo_get(struct ctx *c)
+{
+	char *url;
+	if (auth_require(c) || photo_current(c, &url))
+		return;
+	if (!url) {
+		resp_detail(c, 404, "Profile photo not found");
+		return;
+	}
+	json_kv_str(resp_json(c, 200), "url", url);
+	resp_end(c);
+}
+
+static void h_photo_delete(struct ctx *c)
+{
+	char *url;
+	if (auth_require(c) || photo_current(c, &url))
+		return;
+	if (url) {
+		if (photo_store(c, NULL))
+			return;
+		db_end_stage(c);
+		cld_destroy(c, url);
+	}
+	json_kv_bool(resp_json(c, 200), "success", true);
+	resp_end(c);
+}
+
 /* --- Settings --- */
 
 static const char SQL_SETTINGS_GET[] =
@@ -6735,8 +7367,8 @@ static const char SQL_USER_DELETE[] =
 
 static void h_user_delete(struct ctx *c)
 {
-	char uid[24], ua[256];
-	if (auth_require(c))
+	char uid[24], ua[256], *photo;
+	if (auth_require(c) || photo_current(c, &photo))
 		return;
 	id_text(uid, c->user.id);
 	struct slice agent = http_header(c->req, "User-Agent");
@@ -6752,6 +7384,10 @@ static void h_user_delete(struct ctx *c)
 	if (!gone) {
 		resp_detail(c, 404, "User not found");
 		return;
+	}
+	if (photo) { /* after the commit, and without a database connection held */
+		db_end_stage(c);
+		cld_destroy(c, photo);
 	}
 	resp_success(c, "Account successfully deleted");
 }
@@ -6980,16 +7616,6 @@ static void h_diagnostics(struct ctx *c)
 
 /* ==== 16. Route table and dispatch ================================================= */
 
-enum route_flags {
-	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
-};
-
-struct route {
-	const char *method, *path; /* path segments "{name}" match one non-empty segment */
-	void (*handler)(struct ctx *);
-	unsigned flags;
-};
-
 static const struct route ROUTES[] = {
 	{"GET", "/", h_root, R_INLINE},
 	{"GET", "/health", h_health, R_INLINE},
@@ -7028,6 +7654,9 @@ static const struct route ROUTES[] = {
 	{"DELETE", "/user/pinned/{device_id}", h_pin_delete, 0},
 	{"POST", "/api/log-api-call", h_log_api_call, 0},
 	{"POST", "/api/diagnostics/run", h_diagnostics, 0},
+	{"POST", "/user/profile/photo", h_photo_upload, R_PHOTO},
+	{"GET", "/user/profile/photo", h_photo_get, 0},
+	{"DELETE", "/user/profile/photo", h_photo_delete, 0},
 };
 
 static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
@@ -7080,6 +7709,8 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_DIAG_PROFILE] = {"diag_profile", SQL_DIAG_PROFILE},
 	[Q_DIAG_ACTIVITY] = {"diag_activity", SQL_DIAG_ACTIVITY},
 	[Q_DIAG_USER] = {"diag_user", SQL_DIAG_USER},
+	[Q_PHOTO_GET] = {"photo_get", SQL_PHOTO_GET},
+	[Q_PHOTO_SET] = {"photo_set", SQL_PHOTO_SET},
 };
 
 /* Matches a path against a template, collecting {param} segments. */
@@ -7106,6 +7737,29 @@ static bool route_match(const char *tmpl, struct slice path, struct slice *param
 	return i == path.n;
 }
 
+/*
+ * The route for a request, with its {param} segments; NULL when none matches. `allow` (when
+ * given) collects the methods the path does have, for a 405.
+ */
+static const struct route *route_find(const struct http_req *r, bool head_only, struct slice params[4],
+				      char *allow, size_t allow_len)
+{
+	struct slice method = head_only ? S("GET") : r->method;
+	for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
+		const struct route *rt = &ROUTES[i];
+		struct slice found[4];
+		if (!route_match(rt->path, r->path, found, 4))
+			continue;
+		if (sl_eq(method, rt->method)) {
+			memcpy(params, found, sizeof found);
+			return rt;
+		}
+		if (allow && strlen(allow) + strlen(rt->method) + 3 < allow_len)
+			strcat(strcat(allow, *allow ? ", " : ""), rt->method);
+	}
+	return NULL;
+}
+
 /* Runs on a worker: the handler, or the stage it left in `next`, fills c->rb->ctx. */
 static void route_run(struct conn *c)
 {
@@ -7127,24 +7781,11 @@ static void route_dispatch(struct conn *c)
 	}
 	if (cors_allowed(origin))
 		x->origin = origin;
-	struct slice method = c->head_only ? S("GET") : r->method;
-	const struct route *found = NULL;
 	char allow[64] = "";
-	for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
-		const struct route *rt = &ROUTES[i];
-		struct slice params[4];
-		if (!route_match(rt->path, r->path, params, 4))
-			continue;
-		if (sl_eq(method, rt->method)) {
-			found = rt;
-			memcpy(x->params, params, sizeof params);
-			break;
-		}
-		if (strlen(allow) + strlen(rt->method) + 2 < sizeof allow)
-			strcat(strcat(allow, *allow ? ", " : ""), rt->method);
-	}
+	const struct route *found = x->route;
+	if (!found)
+		route_find(r, c->head_only, x->params, allow, sizeof allow);
 	if (found) {
-		x->route = found;
 		if (found->flags & R_INLINE) {
 			found->handler(x);
 			conn_respond(c);
@@ -7486,7 +8127,7 @@ int main(int argc, char **argv)
 		return cli_healthcheck();
 	gethostname(hostname, sizeof hostname - 1);
 	log_replica = cfg.replica && *cfg.replica ? cfg.replica : hostname;
-	if (out_init(err, sizeof err))
+	if (out_init(err, sizeof err) || cld_init(err, sizeof err))
 		return fail_startup(err);
 	if (outbound)
 		return cli_check_outbound(argv[2]);
