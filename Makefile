@@ -7,7 +7,7 @@ VERSION  := 0.1.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown
 WARNINGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wformat=2 -Wvla \
             -Wno-unused-parameter
 CFLAGS   := -std=gnu11 -O2 -g0 -ffunction-sections -fdata-sections -fno-plt \
-            -D_FORTIFY_SOURCE=0 -DDROPLIN_VERSION='"$(VERSION)"' $(WARNINGS) $(DEPS_CFLAGS)
+            -D_FORTIFY_SOURCE=0 -DDROPLIN_VERSION='"$(VERSION)"' $(WARNINGS) $(DEPS_CFLAGS) -Ibuild/gen
 LDFLAGS  := -static -Wl,--gc-sections -Wl,-O1 -s
 PYTEST   := /usr/bin/python3 -m pytest
 
@@ -15,11 +15,22 @@ PYTEST   := /usr/bin/python3 -m pytest
 
 all: droplin
 
-droplin: droplin.c $(DEPS_STAMP)
+# Files of docs/ served by droplin, compiled in as byte arrays EMBED_<name>.
+EMBEDDED := docs/openapi.json docs/api/index.html docs/api/app.js docs/api/app.css
+GEN_H    := build/gen/embedded.h
+
+$(GEN_H): $(EMBEDDED)
+	mkdir -p $(@D)
+	{ for f in $(EMBEDDED); do \
+	    echo "static const unsigned char EMBED_$$(basename $$f | tr '.-' '__')[] = {"; \
+	    od -An -v -tx1 $$f | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo "0x00};"; \
+	  done; } > $@.tmp && mv $@.tmp $@
+
+droplin: droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -o $@ droplin.c $(LDFLAGS) $(DEPS_LIBS)
 
 # C unit tests reach droplin's statics by including droplin.c.
-build/unit: tests/unit.c droplin.c $(DEPS_STAMP)
+build/unit: tests/unit.c droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -Wno-unused-function -o $@ tests/unit.c -static $(DEPS_LIBS)
 
 run: droplin
@@ -37,7 +48,7 @@ test: droplin build/unit
 	build/unit
 	$(PYTEST) -q -n 2 tests/blackbox
 
-lint: droplin.c $(DEPS_STAMP)
+lint: droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -Werror -fsyntax-only droplin.c
 	clang-format --dry-run --Werror droplin.c tests/unit.c
 	$(CC) $(CFLAGS) -c -o build/droplin.o droplin.c
@@ -52,7 +63,7 @@ fmt:
 	clang-format -i droplin.c tests/unit.c
 
 clean:
-	rm -f droplin build/unit build/droplin.o
+	rm -f droplin build/unit build/droplin.o $(GEN_H)
 
 help:
 	@echo "make [all]   build ./droplin (dependencies are built once into build/deps)"

@@ -94,6 +94,7 @@
 #include <jsmn.h>
 
 #include "droplin_ca_anchors.h"
+#include "embedded.h" /* docs/openapi.json and the docs/api files, made by the Makefile */
 
 #ifndef DROPLIN_VERSION
 #define DROPLIN_VERSION "0.1.0"
@@ -115,6 +116,7 @@ enum {
 	PG_POOL_HARD_MAX = 64,            /* upper bound of DB_POOL_SIZE */
 	PG_DOWN_BACKOFF_MS = 250,         /* after a failed connect, fail fast this long */
 	PG_MIGRATION_TIMEOUT_MS = 60000,  /* one migration statement */
+	INDEX_BUILD_TIMEOUT_MS = 3600000, /* one CREATE INDEX CONCURRENTLY on a large table */
 	LOG_LINE_MAX = 2048,              /* one JSON log line */
 	HEALTHCHECK_TIMEOUT_MS = 3000,    /* droplin --healthcheck */
 	OUT_MAX_EXTRA_ANCHORS = 256,      /* certificates read from OUTBOUND_CA_FILE */
@@ -1094,6 +1096,44 @@ __attribute__((format(printf, 2, 3))) static void log_msg(enum log_level lvl, co
 	log_emit(lvl, msg, NULL);
 }
 
+/* --- GET /metrics: Prometheus text format (DECISIONS O3) --- */
+
+/*
+ * Counted on the loop thread when a response is logged, so no locks: requests by route
+ * template (never the raw path) and status, and a latency histogram per route.
+ */
+static const int METRIC_STATUSES[] = {200, 307, 400, 401, 403, 404, 405, 408, 409, 413,
+				      417, 422, 423, 429, 431, 500, 502, 503, 505};
+enum { METRIC_STATUS_OTHER = sizeof METRIC_STATUSES / sizeof METRIC_STATUSES[0], METRIC_ROUTES_MAX = 64 };
+static const double METRIC_BUCKETS[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+enum { METRIC_N_BUCKETS = sizeof METRIC_BUCKETS / sizeof METRIC_BUCKETS[0] };
+
+static struct {
+	uint64_t requests[METRIC_ROUTES_MAX + 1][METRIC_STATUS_OTHER + 1]; /* last row: no route */
+	uint64_t buckets[METRIC_ROUTES_MAX + 1][METRIC_N_BUCKETS];	      /* not cumulative here */
+	uint64_t count[METRIC_ROUTES_MAX + 1];
+	double sum[METRIC_ROUTES_MAX + 1];
+	uint64_t refused;
+} MT;
+
+struct route;
+static size_t metric_route_index(const struct route *r);
+
+static void metrics_record(const struct route *route, int status, double seconds)
+{
+	size_t r = metric_route_index(route), s = METRIC_STATUS_OTHER, b = 0;
+	for (size_t i = 0; i < METRIC_STATUS_OTHER; i++)
+		if (METRIC_STATUSES[i] == status)
+			s = i;
+	MT.requests[r][s]++;
+	while (b < METRIC_N_BUCKETS && seconds > METRIC_BUCKETS[b])
+		b++;
+	if (b < METRIC_N_BUCKETS)
+		MT.buckets[r][b]++;
+	MT.count[r]++;
+	MT.sum[r] += seconds;
+}
+
 /* ==== 5. Configuration ============================================================= */
 
 /*
@@ -1130,6 +1170,8 @@ struct config {
 	const char *sendgrid_api_key, *sendgrid_api_base, *from_email;
 	const char *cloudinary_url, *cloudinary_cloud_name, *cloudinary_api_key, *cloudinary_api_secret;
 	const char *cloudinary_api_base, *cloudinary_signature_algorithm;
+	const char *metrics_token;
+	long long allow_clear_all_data;
 };
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_SECONDS };
@@ -1267,6 +1309,10 @@ static const struct cfg_var CFG_VARS[] = {
 	    "See CLOUDINARY_CLOUD_NAME."),
 	CFG("CLOUDINARY_API_BASE", CFG_STR, cloudinary_api_base, "https://api.cloudinary.com", 0, 0,
 	    "Cloudinary's API address (tests point it at a local stand-in)."),
+	CFG("METRICS_TOKEN", CFG_STR, metrics_token, NULL, 0, 0,
+	    "When set, GET /metrics needs `Authorization: Bearer <token>`."),
+	CFG("ALLOW_CLEAR_ALL_DATA", CFG_INT, allow_clear_all_data, "0", 0, 1,
+	    "1 enables DELETE /admin/clear-all-data in production (it is always on in development)."),
 	CFG("CLOUDINARY_SIGNATURE_ALGORITHM", CFG_STR, cloudinary_signature_algorithm, "sha1", 0, 0,
 	    "sha1 or sha256, as the Cloudinary account is set to verify signatures."),
 };
@@ -2705,6 +2751,7 @@ static void conn_log(struct conn *c)
 {
 	const struct ctx *x = &c->rb->ctx;
 	const struct http_req *r = &c->rb->req;
+	metrics_record(x->route, x->status, (double)(now_us() - x->t_start) / 1e6);
 	enum log_level lvl = LOG_INFO;
 	bool probe = sl_eq(r->path, "/health") || sl_eq(r->path, "/ready") || sl_eq(r->path, "/livez");
 	if (probe && x->status < 300)
@@ -3088,6 +3135,7 @@ static void conn_refuse(int fd, const char *why)
 	ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)w;
 	close(fd);
+	MT.refused++;
 	log_msg(LOG_WARN, "connection refused: %s", why);
 }
 
@@ -3384,6 +3432,7 @@ static struct {
 	/* probe thread */
 	pthread_cond_t probe_cv;
 	bool probe_stop;
+	bool indexes_ok;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .probe_cv = PTHREAD_COND_INITIALIZER};
 
 /*
@@ -3442,6 +3491,10 @@ enum pg_stmt {
 	Q_DIAG_USER,
 	Q_PHOTO_GET,
 	Q_PHOTO_SET,
+	Q_ADMIN_STATS,
+	Q_ADMIN_USERS,
+	Q_AUDIT_CLEANUP,
+	Q_CLEAR_ALL,
 	Q_COUNT
 };
 
@@ -3733,6 +3786,29 @@ static int db_query(struct ctx *c, enum pg_stmt id, int n, const char *const *pa
 	return rc ? -1 : 0;
 }
 
+/*
+ * An ad-hoc parameterised statement (unnamed, planned for its actual parameters): for the
+ * few queries whose SQL is assembled from fixed fragments, such as the audit-log filters.
+ */
+static int db_query_sql(struct ctx *c, const char *sql, int n, const char *const *params, PGresult **res)
+{
+	*res = NULL;
+	int rc = c->pg ? PG_OK : pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
+	if (!rc)
+		rc = PQsendQueryParams(c->pg->conn, sql, n, NULL, params, NULL, NULL, 0)
+			     ? pg_wait(c->pg, now_ms() + cfg.db_query_timeout_ms, res)
+			     : PG_UNAVAILABLE;
+	if (rc == PG_FAILED)
+		pg_log_error("query", *res, c->pg->conn);
+	if (rc) {
+		PQclear(*res);
+		*res = NULL;
+		resp_db_error(c, rc);
+		return -1;
+	}
+	return 0;
+}
+
 /* The same without writing a response: for work whose failure must not fail the request. */
 static int db_query_quiet(struct ctx *c, enum pg_stmt id, int n, const char *const *params, PGresult **res)
 {
@@ -3888,8 +3964,6 @@ static const char MIGRATION_2[] =
 	"  window_start BIGINT NOT NULL,"
 	"  count INTEGER NOT NULL,"
 	"  PRIMARY KEY (key, window_start));"
-	"CREATE INDEX IF NOT EXISTS users_lower_username ON users (lower(username));"
-	"CREATE INDEX IF NOT EXISTS users_lower_email ON users (lower(email));"
 	"CREATE INDEX IF NOT EXISTS verification_codes_email_type ON verification_codes (email, code_type)";
 
 static const struct migration MIGRATIONS[] = {
@@ -3954,6 +4028,80 @@ static int pg_migrate(void)
 	return rc ? -1 : 0;
 }
 
+/*
+ * Indexes on tables that may be large in an adopted database are built CONCURRENTLY, outside
+ * the migration lock and without blocking writes (DECISIONS P); one replica at a time builds
+ * (a try-lock), an interrupted build leaves an invalid index that is dropped and rebuilt.
+ */
+static const struct {
+	const char *name, *create;
+} CONCURRENT_INDEXES[] = {
+	{"users_lower_username", "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_username ON users (lower(username))"},
+	{"users_lower_email", "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_email ON users (lower(email))"},
+	{"devices_user_name", "CREATE INDEX CONCURRENTLY IF NOT EXISTS devices_user_name ON devices (user_id, name)"},
+	{"audit_logs_action_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_action_id ON audit_logs (action, id)"},
+	{"audit_logs_user_id_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_user_id_id ON audit_logs (user_id, id)"},
+	{"audit_logs_ip_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_ip_id ON audit_logs (ip_address, id)"},
+	{"audit_logs_timestamp", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_timestamp ON audit_logs (timestamp)"},
+	{"api_call_logs_user_time",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS api_call_logs_user_time ON api_call_logs (user_id, timestamp)"},
+	{"api_call_logs_timestamp",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS api_call_logs_timestamp ON api_call_logs (timestamp)"},
+};
+
+static int pg_exec_simple(struct pg *pg, const char *sql, int64_t timeout_ms, PGresult **res)
+{
+	*res = NULL;
+	if (!PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+		return PG_UNAVAILABLE;
+	return pg_wait(pg, now_ms() + timeout_ms, res);
+}
+
+/* 0 when every index exists and is valid. */
+static int pg_build_indexes(void)
+{
+	struct pg *pg;
+	PGresult *res;
+	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
+		return -1;
+	int rc = pg_exec_simple(pg, "SELECT pg_try_advisory_lock(1684172658)", PG_MIGRATION_TIMEOUT_MS, &res);
+	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	int missing = 0;
+	for (size_t i = 0; mine && !rc && i < sizeof CONCURRENT_INDEXES / sizeof CONCURRENT_INDEXES[0]; i++) {
+		char check[200];
+		snprintf(check, sizeof check,
+			 "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('%s')",
+			 CONCURRENT_INDEXES[i].name); /* our own constant names */
+		rc = pg_exec_simple(pg, check, PG_MIGRATION_TIMEOUT_MS, &res);
+		bool exists = !rc && PQntuples(res) == 1, valid = exists && PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (rc || valid)
+			continue;
+		int64_t t0 = now_ms();
+		if (exists) {
+			snprintf(check, sizeof check, "DROP INDEX CONCURRENTLY IF EXISTS %s", CONCURRENT_INDEXES[i].name);
+			rc = pg_exec_simple(pg, check, PG_MIGRATION_TIMEOUT_MS, &res);
+			PQclear(res);
+		}
+		if (!rc)
+			rc = pg_exec_simple(pg, CONCURRENT_INDEXES[i].create, INDEX_BUILD_TIMEOUT_MS, &res);
+		if (rc == PG_FAILED)
+			pg_log_error("index build", res, pg->conn);
+		PQclear(res);
+		missing += rc != 0;
+		if (!rc)
+			log_msg(LOG_INFO, "index %s built in %lld ms", CONCURRENT_INDEXES[i].name,
+				(long long)(now_ms() - t0));
+	}
+	if (mine && !rc) {
+		rc = pg_exec_simple(pg, "SELECT pg_advisory_unlock(1684172658)", PG_MIGRATION_TIMEOUT_MS, &res);
+		PQclear(res);
+	}
+	pg_release(pg, rc != 0);
+	return mine && !rc && !missing ? 0 : -1;
+}
+
 /* Runs the probe query; updates what /health and /ready report. */
 static void pg_probe(void)
 {
@@ -3979,6 +4127,8 @@ static void *pg_probe_main(void *arg)
 	for (;;) {
 		if (!atomic_load(&P.migrations_ok) && !pg_migrate())
 			atomic_store(&P.migrations_ok, true);
+		if (atomic_load(&P.migrations_ok) && !P.indexes_ok)
+			P.indexes_ok = !pg_build_indexes(); /* probe thread only */
 		/* a recent successful query anywhere counts; otherwise ask the database */
 		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms ||
 		    !atomic_load(&P.tables_ok))
@@ -7614,7 +7764,316 @@ static void h_diagnostics(struct ctx *c)
 	resp_end(c);
 }
 
+/* ==== 16. Handlers: admin, dashboard, metrics and API documents ====================== */
+
+/* --- Admin (ORIGINAL_API 3.6, DECISIONS S2, P) --- */
+
+static void audit_admin(struct ctx *c, const char *action, struct buf *d)
+{
+	audit_write(c, 0, action, d);
+}
+
+static const char SQL_ADMIN_STATS[] =
+	"SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM devices),"
+	"       (SELECT count(*) FROM user_profiles WHERE profile_photo IS NOT NULL AND profile_photo <> '')";
+static const char SQL_ADMIN_USERS[] = "SELECT id, username, email FROM users ORDER BY id";
+
+static void h_admin_stats(struct ctx *c)
+{
+	PGresult *totals, *users;
+	if (admin_require(c) || db_query(c, Q_ADMIN_STATS, 0, NULL, &totals))
+		return;
+	if (db_query(c, Q_ADMIN_USERS, 0, NULL, &users)) {
+		PQclear(totals);
+		return;
+	}
+	struct buf d = audit_begin();
+	audit_admin(c, "admin_stats", &d);
+	struct buf *b = resp_json(c, 200);
+	json_kv_int(b, "total_users", atoll(PQgetvalue(totals, 0, 0)));
+	json_kv_int(b, "total_devices", atoll(PQgetvalue(totals, 0, 1)));
+	json_kv_int(b, "users_with_photos", atoll(PQgetvalue(totals, 0, 2)));
+	json_key(b, "users");
+	buf_addc(b, '[');
+	for (int i = 0; i < PQntuples(users); i++) {
+		buf_adds(b, i ? ",{" : "{");
+		json_kv_int(b, "id", atoll(PQgetvalue(users, i, 0)));
+		json_kv_nullable(b, "username", users, i, 1);
+		bool no_email = PQgetisnull(users, i, 2) || !PQgetlength(users, i, 2);
+		json_kv_str(b, "email", no_email ? "No email" : PQgetvalue(users, i, 2));
+		buf_addc(b, '}');
+	}
+	buf_addc(b, ']');
+	resp_end(c);
+	PQclear(totals);
+	PQclear(users);
+}
+
+/* An optional int query parameter: -1 (422 written) when present but not a whole number. */
+static int query_int(struct ctx *c, const char *name, long long min, long long max, long long *out, bool *present)
+{
+	char *v = query_param(c, name);
+	*present = v != NULL;
+	if (!v || parse_int(str_trim(v), min, max, out))
+		return 0;
+	verr_add(c, name, "Input should be a valid integer, unable to parse string as an integer");
+	return -1;
+}
+
+/*
+ * Filters are ANDed exact matches; each combination is its own parameterised statement, so
+ * the planner always sees the real filter and uses the index on (action, id) and friends.
+ */
+static void h_admin_audit_logs(struct ctx *c)
+{
+	long long uid = 0, limit = 100, offset = 0;
+	bool has_uid, has_limit, has_offset;
+	char *action = query_param(c, "action"), *ip = query_param(c, "ip_address");
+	query_int(c, "user_id", INT32_MIN, INT32_MAX, &uid, &has_uid);
+	query_int(c, "limit", LLONG_MIN / 2, LLONG_MAX / 2, &limit, &has_limit);
+	query_int(c, "offset", LLONG_MIN / 2, LLONG_MAX / 2, &offset, &has_offset);
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
+	if (admin_require(c))
+		return;
+	limit = !has_limit || limit < 1 ? 100 : limit > 1000 ? 1000 : limit;
+	offset = offset < 0 ? 0 : offset;
+	char uids[24], lims[24], offs[24], where[160] = "";
+	const char *params[5];
+	int n = 0;
+	id_text(uids, uid);
+	if (has_uid)
+		params[n++] = uids, snprintf(where + strlen(where), 40, " AND user_id = $%d::int", n);
+	if (action)
+		params[n++] = action, snprintf(where + strlen(where), 40, " AND action = $%d", n);
+	if (ip)
+		params[n++] = ip, snprintf(where + strlen(where), 40, " AND ip_address = $%d", n);
+	id_text(lims, limit);
+	id_text(offs, offset);
+	char count_sql[256], page_sql[640];
+	snprintf(count_sql, sizeof count_sql, "SELECT count(*) FROM audit_logs WHERE true%s", where);
+	snprintf(page_sql, sizeof page_sql,
+		 "SELECT id, user_id, action, details, ip_address, user_agent,"
+		 "       to_char(timestamp, 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+		 "  FROM audit_logs WHERE true%s ORDER BY id DESC LIMIT $%d::bigint OFFSET $%d::bigint",
+		 where, n + 1, n + 2);
+	PGresult *count, *page;
+	if (db_query_sql(c, count_sql, n, params, &count))
+		return;
+	params[n] = lims, params[n + 1] = offs;
+	if (db_query_sql(c, page_sql, n + 2, params, &page)) {
+		PQclear(count);
+		return;
+	}
+	struct buf d = audit_begin();
+	if (has_uid)
+		audit_int(&d, "user_id", uid);
+	if (action)
+		audit_str(&d, "action", action);
+	audit_admin(c, "admin_audit_logs", &d);
+	struct buf *b = resp_json(c, 200);
+	json_kv_int(b, "total_count", atoll(PQgetvalue(count, 0, 0)));
+	json_kv_int(b, "limit", limit);
+	json_kv_int(b, "offset", offset);
+	json_key(b, "logs");
+	buf_addc(b, '[');
+	for (int i = 0; i < PQntuples(page); i++) {
+		buf_adds(b, i ? ",{" : "{");
+		json_kv_int(b, "id", atoll(PQgetvalue(page, i, 0)));
+		json_key(b, "user_id");
+		if (PQgetisnull(page, i, 1))
+			buf_adds(b, "null");
+		else
+			buf_printf(b, "%lld", atoll(PQgetvalue(page, i, 1)));
+		json_kv_nullable(b, "action", page, i, 2);
+		json_kv_stored_json(c, b, "details", page, i, 3);
+		json_kv_nullable(b, "ip_address", page, i, 4);
+		json_kv_nullable(b, "user_agent", page, i, 5);
+		json_kv_nullable(b, "timestamp", page, i, 6);
+		buf_addc(b, '}');
+	}
+	buf_addc(b, ']');
+	resp_end(c);
+	PQclear(count);
+	PQclear(page);
+}
+
+static const char SQL_AUDIT_CLEANUP[] =
+	"DELETE FROM audit_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)";
+
+static void h_admin_cleanup_audit_logs(struct ctx *c)
+{
+	long long days = 90;
+	bool present;
+	if (query_int(c, "days", INT32_MIN, INT32_MAX, &days, &present)) {
+		resp_validation(c);
+		return;
+	}
+	if (admin_require(c))
+		return;
+	if (days < 1) {
+		resp_detail(c, 400, "Days must be at least 1");
+		return;
+	}
+	char ds[24];
+	id_text(ds, days);
+	const char *p[] = {ds};
+	PGresult *res;
+	if (db_query(c, Q_AUDIT_CLEANUP, 1, p, &res))
+		return;
+	long long deleted = atoll(PQcmdTuples(res));
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_int(&d, "retention_days", days);
+	audit_int(&d, "deleted_count", deleted);
+	audit_admin(c, "admin_cleanup_audit_logs", &d);
+	char msg[128];
+	snprintf(msg, sizeof msg, "Deleted %lld audit log(s) older than %lld days", deleted, days);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_int(b, "deleted_count", deleted);
+	json_kv_int(b, "retention_days", days);
+	json_kv_str(b, "message", msg);
+	resp_end(c);
+}
+
+/* Sequences are never restarted: a reused id would make an old token valid (DECISIONS P). */
+static const char SQL_CLEAR_ALL[] =
+	"WITH a AS (DELETE FROM pinned_contacts), b AS (DELETE FROM privacy_zones),"
+	" c AS (DELETE FROM user_settings), d AS (DELETE FROM user_profiles), e AS (DELETE FROM devices)"
+	" DELETE FROM users";
+
+static void h_admin_clear_all_data(struct ctx *c)
+{
+	if (admin_require(c))
+		return;
+	if (!cfg.dev && !cfg.allow_clear_all_data) {
+		resp_detail(c, 403, "clear-all-data is disabled in production; set ALLOW_CLEAR_ALL_DATA=1 to allow it");
+		return;
+	}
+	PGresult *res;
+	if (db_query(c, Q_CLEAR_ALL, 0, NULL, &res))
+		return;
+	long long users = atoll(PQcmdTuples(res));
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_int(&d, "users_deleted", users);
+	audit_admin(c, "admin_clear_all_data", &d);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "message", "All user data has been deleted (sequences are kept, so ids are never reused)");
+	json_key(b, "deleted_tables");
+	buf_adds(b, "[\"users\",\"devices\",\"user_profiles\",\"user_settings\",\"privacy_zones\",\"pinned_contacts\"]");
+	resp_end(c);
+}
+
+/* --- GET /admin/dashboard: the original's page, escaped, behind the secret or HTTP Basic --- */
+
+static void html_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': buf_adds(b, "&lt;"); break;
+		case '>': buf_adds(b, "&gt;"); break;
+		case '&': buf_adds(b, "&amp;"); break;
+		case '"': buf_adds(b, "&quot;"); break;
+		case '\'': buf_adds(b, "&#39;"); break;
+		default: buf_addc(b, *s);
+		}
+	}
+}
+
+/* The `secret` header, or Basic credentials whose password is the admin secret (any user). */
+static bool admin_basic_ok(struct ctx *c)
+{
+	struct slice h = http_header(c->req, "Authorization");
+	if (h.n < 7 || strncasecmp(h.p, "Basic ", 6))
+		return false;
+	struct slice b64 = sl_trim((struct slice){h.p + 6, h.n - 6});
+	unsigned char raw[512];
+	char std[700];
+	if (b64.n >= sizeof std)
+		return false;
+	/* standard base64 to base64url, padding dropped, for our strict decoder */
+	size_t n = 0;
+	for (size_t i = 0; i < b64.n && b64.p[i] != '='; i++)
+		std[n++] = b64.p[i] == '+' ? '-' : b64.p[i] == '/' ? '_' : b64.p[i];
+	ssize_t len = b64url_decode(raw, std, n);
+	if (len <= 0)
+		return false;
+	const unsigned char *colon = memchr(raw, ':', (size_t)len);
+	if (!colon)
+		return false;
+	size_t plen = (size_t)len - (size_t)(colon + 1 - raw);
+	return ct_equal(colon + 1, plen, cfg.admin_secret, strlen(cfg.admin_secret));
+}
+
+static const char DASHBOARD_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:;"
+				    " base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+static void h_admin_dashboard(struct ctx *c)
+{
+	struct slice s = http_header(c->req, "secret");
+	bool ok = (s.n && ct_equal(s.p, s.n, cfg.admin_secret, strlen(cfg.admin_secret))) || admin_basic_ok(c);
+	if (!ok) {
+		resp_header(c, "WWW-Authenticate", "Basic realm=\"droplin admin\", charset=\"UTF-8\"");
+		resp_detail(c, 401, "Not authenticated");
+		return;
+	}
+	PGresult *totals, *users;
+	if (db_query(c, Q_ADMIN_STATS, 0, NULL, &totals))
+		return;
+	if (db_query(c, Q_ADMIN_USERS, 0, NULL, &users)) {
+		PQclear(totals);
+		return;
+	}
+	struct buf d = audit_begin();
+	audit_admin(c, "admin_dashboard", &d);
+	char updated[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(updated, sizeof updated, "%B %d, %Y at %I:%M:%S %p UTC", &tm);
+	c->status = 200;
+	c->ctype = "text/html; charset=utf-8";
+	resp_header(c, "Content-Security-Policy", DASHBOARD_CSP);
+	resp_header(c, "Cache-Control", "no-store");
+	struct buf *b = &c->body;
+	buf_adds(b, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+		    "<title>DropLink Admin Dashboard</title><style>"
+		    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
+		    ".cards{display:flex;gap:1rem}.card{border:1px solid #ddd;border-radius:8px;padding:1rem 1.5rem}"
+		    ".card b{display:block;font-size:2rem}table{border-collapse:collapse;margin-top:1.5rem;width:100%}"
+		    "th,td{border-bottom:1px solid #eee;padding:.4rem;text-align:left}"
+		    "</style></head><body><h1>DropLink Admin Dashboard</h1><div class=\"cards\">");
+	buf_printf(b, "<div class=\"card\" id=\"total-users\"><b>%s</b>Total users</div>", PQgetvalue(totals, 0, 0));
+	buf_printf(b, "<div class=\"card\" id=\"users-with-photos\"><b>%s</b>Users with photos</div></div>",
+		   PQgetvalue(totals, 0, 2));
+	buf_adds(b, "<table><thead><tr><th>ID</th><th>Username</th><th>Email</th></tr></thead><tbody>");
+	for (int i = 0; i < PQntuples(users); i++) {
+		bool no_email = PQgetisnull(users, i, 2) || !PQgetlength(users, i, 2);
+		buf_printf(b, "<tr><td>%lld</td><td>", atoll(PQgetvalue(users, i, 0)));
+		html_escape(b, PQgetvalue(users, i, 1));
+		buf_adds(b, "</td><td>");
+		html_escape(b, no_email ? "No email" : PQgetvalue(users, i, 2));
+		buf_adds(b, "</td></tr>");
+	}
+	if (!PQntuples(users))
+		buf_adds(b, "<tr><td colspan=\"3\">No users yet</td></tr>");
+	buf_printf(b, "</tbody></table><p id=\"updated\">Last updated: %s</p></body></html>", updated);
+	PQclear(totals);
+	PQclear(users);
+}
+
 /* ==== 16. Route table and dispatch ================================================= */
+
+static void h_metrics(struct ctx *c);
+static void h_openapi(struct ctx *c);
+static void h_docs(struct ctx *c);
+static void h_docs_js(struct ctx *c);
+static void h_docs_css(struct ctx *c);
 
 static const struct route ROUTES[] = {
 	{"GET", "/", h_root, R_INLINE},
@@ -7657,6 +8116,16 @@ static const struct route ROUTES[] = {
 	{"POST", "/user/profile/photo", h_photo_upload, R_PHOTO},
 	{"GET", "/user/profile/photo", h_photo_get, 0},
 	{"DELETE", "/user/profile/photo", h_photo_delete, 0},
+	{"GET", "/admin/stats", h_admin_stats, 0},
+	{"GET", "/admin/audit-logs", h_admin_audit_logs, 0},
+	{"POST", "/admin/cleanup-audit-logs", h_admin_cleanup_audit_logs, 0},
+	{"GET", "/admin/dashboard", h_admin_dashboard, 0},
+	{"DELETE", "/admin/clear-all-data", h_admin_clear_all_data, 0},
+	{"GET", "/metrics", h_metrics, R_INLINE},
+	{"GET", "/openapi.json", h_openapi, R_INLINE},
+	{"GET", "/docs", h_docs, R_INLINE},
+	{"GET", "/docs/app.js", h_docs_js, R_INLINE},
+	{"GET", "/docs/app.css", h_docs_css, R_INLINE},
 };
 
 static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
@@ -7711,7 +8180,139 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_DIAG_USER] = {"diag_user", SQL_DIAG_USER},
 	[Q_PHOTO_GET] = {"photo_get", SQL_PHOTO_GET},
 	[Q_PHOTO_SET] = {"photo_set", SQL_PHOTO_SET},
+	[Q_ADMIN_STATS] = {"admin_stats", SQL_ADMIN_STATS},
+	[Q_ADMIN_USERS] = {"admin_users", SQL_ADMIN_USERS},
+	[Q_AUDIT_CLEANUP] = {"audit_cleanup", SQL_AUDIT_CLEANUP},
+	[Q_CLEAR_ALL] = {"clear_all", SQL_CLEAR_ALL},
 };
+
+/* --- Metrics, API documents --- */
+
+static size_t metric_route_index(const struct route *r)
+{
+	size_t n = sizeof ROUTES / sizeof ROUTES[0];
+	return r && (size_t)(r - ROUTES) < n && n <= METRIC_ROUTES_MAX ? (size_t)(r - ROUTES) : METRIC_ROUTES_MAX;
+}
+
+static void metric_labels(struct buf *b, size_t r)
+{
+	if (r < METRIC_ROUTES_MAX) {
+		buf_printf(b, "route=\"%s\",method=\"%s\",", ROUTES[r].path, ROUTES[r].method);
+	} else {
+		buf_adds(b, "route=\"unmatched\",method=\"\",");
+	}
+	buf_adds(b, "replica=");
+	json_cstr(b, log_replica); /* a JSON string is a valid Prometheus label value here */
+}
+
+static void h_metrics(struct ctx *c)
+{
+	if (cfg.metrics_token && *cfg.metrics_token) {
+		struct slice h = http_header(c->req, "Authorization");
+		if (h.n < 8 || memcmp(h.p, "Bearer ", 7) ||
+		    !ct_equal(h.p + 7, h.n - 7, cfg.metrics_token, strlen(cfg.metrics_token))) {
+			resp_detail(c, 401, "Not authenticated");
+			return;
+		}
+	}
+	c->status = 200;
+	c->ctype = "text/plain; version=0.0.4; charset=utf-8";
+	struct buf *b = &c->body, rep = {0};
+	json_cstr(&rep, log_replica);
+	buf_addc(&rep, 0);
+	buf_adds(b, "# HELP droplin_build_info Version of the running binary.\n# TYPE droplin_build_info gauge\n");
+	buf_printf(b, "droplin_build_info{version=\"%s\",replica=%s} 1\n", DROPLIN_VERSION, rep.p);
+	buf_adds(b, "# HELP droplin_http_requests_total Requests answered, by route template and status.\n"
+		    "# TYPE droplin_http_requests_total counter\n");
+	size_t n_routes = sizeof ROUTES / sizeof ROUTES[0];
+	for (size_t r = 0; r <= METRIC_ROUTES_MAX; r++) {
+		if (r >= n_routes && r < METRIC_ROUTES_MAX)
+			continue;
+		for (size_t s = 0; s <= METRIC_STATUS_OTHER; s++) {
+			if (!MT.requests[r][s])
+				continue;
+			buf_adds(b, "droplin_http_requests_total{");
+			metric_labels(b, r);
+			if (s < METRIC_STATUS_OTHER)
+				buf_printf(b, ",status=\"%d\"} %" PRIu64 "\n", METRIC_STATUSES[s], MT.requests[r][s]);
+			else
+				buf_printf(b, ",status=\"other\"} %" PRIu64 "\n", MT.requests[r][s]);
+		}
+	}
+	buf_adds(b, "# HELP droplin_http_request_duration_seconds Time from the request head to the response.\n"
+		    "# TYPE droplin_http_request_duration_seconds histogram\n");
+	for (size_t r = 0; r <= METRIC_ROUTES_MAX; r++) {
+		if (!MT.count[r])
+			continue;
+		uint64_t cum = 0;
+		for (size_t k = 0; k < METRIC_N_BUCKETS; k++) {
+			cum += MT.buckets[r][k];
+			buf_adds(b, "droplin_http_request_duration_seconds_bucket{");
+			metric_labels(b, r);
+			buf_printf(b, ",le=\"%g\"} %" PRIu64 "\n", METRIC_BUCKETS[k], cum);
+		}
+		buf_adds(b, "droplin_http_request_duration_seconds_bucket{");
+		metric_labels(b, r);
+		buf_printf(b, ",le=\"+Inf\"} %" PRIu64 "\n", MT.count[r]);
+		buf_adds(b, "droplin_http_request_duration_seconds_sum{");
+		metric_labels(b, r);
+		buf_printf(b, "} %.6f\n", MT.sum[r]);
+		buf_adds(b, "droplin_http_request_duration_seconds_count{");
+		metric_labels(b, r);
+		buf_printf(b, "} %" PRIu64 "\n", MT.count[r]);
+	}
+	pthread_mutex_lock(&P.mu);
+	int open = P.n_open, waiting = P.n_waiting, idle = 0;
+	for (struct pg *pg = P.idle; pg; pg = pg->next)
+		idle++;
+	pthread_mutex_unlock(&P.mu);
+	struct {
+		const char *name, *type, *help;
+		double value;
+	} gauges[] = {
+		{"droplin_db_pool_in_use", "gauge", "Pooled database connections lent to requests.", open - idle},
+		{"droplin_db_pool_idle", "gauge", "Pooled database connections waiting for work.", idle},
+		{"droplin_db_pool_waiting", "gauge", "Requests waiting for a pooled connection.", waiting},
+		{"droplin_db_errors_total", "counter", "Failed database connects and queries.",
+		 (double)atomic_load(&P.errors)},
+		{"droplin_db_up", "gauge", "1 while the database answered within HEALTH_STALE_MS.", pg_healthy()},
+		{"droplin_connections_open", "gauge", "Open client connections.", (double)L.n_conns},
+		{"droplin_connections_refused_total", "counter", "Connections refused over a cap.", (double)MT.refused},
+		{"droplin_bcrypt_jobs", "gauge", "Password hashes queued or running.", (double)atomic_load(&bcrypt_slots)},
+		{"droplin_uptime_seconds", "gauge", "Seconds since start.", (double)(now_ms() - L.started_ms) / 1000},
+	};
+	for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s{replica=%s} %.15g\n", gauges[i].name, gauges[i].help,
+			   gauges[i].name, gauges[i].type, gauges[i].name, rep.p, gauges[i].value);
+	buf_free(&rep);
+}
+
+/* The API documents are files of docs/, compiled in (build/gen/embedded.h). */
+static const char DOCS_CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
+			       " img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+static void resp_embedded(struct ctx *c, const unsigned char *data, size_t n, const char *ctype)
+{
+	c->status = 200;
+	c->ctype = ctype;
+	resp_header(c, "Content-Security-Policy", DOCS_CSP);
+	resp_header(c, "Cache-Control", "public, max-age=300");
+	buf_add(&c->body, data, n);
+}
+
+static void h_openapi(struct ctx *c)
+{
+	resp_embedded(c, EMBED_openapi_json, sizeof EMBED_openapi_json - 1, "application/json");
+}
+
+static void h_docs(struct ctx *c) { resp_embedded(c, EMBED_index_html, sizeof EMBED_index_html - 1, "text/html; charset=utf-8"); }
+
+static void h_docs_js(struct ctx *c)
+{
+	resp_embedded(c, EMBED_app_js, sizeof EMBED_app_js - 1, "text/javascript; charset=utf-8");
+}
+
+static void h_docs_css(struct ctx *c) { resp_embedded(c, EMBED_app_css, sizeof EMBED_app_css - 1, "text/css; charset=utf-8"); }
 
 /* Matches a path against a template, collecting {param} segments. */
 static bool route_match(const char *tmpl, struct slice path, struct slice *params, int max_params)
