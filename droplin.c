@@ -1105,12 +1105,13 @@ __attribute__((format(printf, 2, 3))) static void log_msg(enum log_level lvl, co
 static const int METRIC_STATUSES[] = {200, 307, 400, 401, 403, 404, 405, 408, 409, 413,
 				      417, 422, 423, 429, 431, 500, 502, 503, 505};
 enum { METRIC_STATUS_OTHER = sizeof METRIC_STATUSES / sizeof METRIC_STATUSES[0], METRIC_ROUTES_MAX = 64 };
-static const double METRIC_BUCKETS[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+static const double METRIC_BUCKETS[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+					0.25,  0.5,    1,     2.5,  5,     10};
 enum { METRIC_N_BUCKETS = sizeof METRIC_BUCKETS / sizeof METRIC_BUCKETS[0] };
 
 static struct {
 	uint64_t requests[METRIC_ROUTES_MAX + 1][METRIC_STATUS_OTHER + 1]; /* last row: no route */
-	uint64_t buckets[METRIC_ROUTES_MAX + 1][METRIC_N_BUCKETS];	      /* not cumulative here */
+	uint64_t buckets[METRIC_ROUTES_MAX + 1][METRIC_N_BUCKETS];         /* not cumulative here */
 	uint64_t count[METRIC_ROUTES_MAX + 1];
 	double sum[METRIC_ROUTES_MAX + 1];
 	uint64_t refused;
@@ -4036,15 +4037,22 @@ static int pg_migrate(void)
 static const struct {
 	const char *name, *create;
 } CONCURRENT_INDEXES[] = {
-	{"users_lower_username", "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_username ON users (lower(username))"},
-	{"users_lower_email", "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_email ON users (lower(email))"},
-	{"devices_user_name", "CREATE INDEX CONCURRENTLY IF NOT EXISTS devices_user_name ON devices (user_id, name)"},
-	{"audit_logs_action_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_action_id ON audit_logs (action, id)"},
-	{"audit_logs_user_id_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_user_id_id ON audit_logs (user_id, id)"},
-	{"audit_logs_ip_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_ip_id ON audit_logs (ip_address, id)"},
-	{"audit_logs_timestamp", "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_timestamp ON audit_logs (timestamp)"},
-	{"api_call_logs_user_time",
-	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS api_call_logs_user_time ON api_call_logs (user_id, timestamp)"},
+	{"users_lower_username",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_username ON users (lower(username))"},
+	{"users_lower_email",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS users_lower_email ON users (lower(email))"},
+	{"devices_user_name",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS devices_user_name ON devices (user_id, name)"},
+	{"audit_logs_action_id",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_action_id ON audit_logs (action, id)"},
+	{"audit_logs_user_id_id",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_user_id_id ON audit_logs (user_id, id)"},
+	{"audit_logs_ip_id",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_ip_id ON audit_logs (ip_address, id)"},
+	{"audit_logs_timestamp",
+	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS audit_logs_timestamp ON audit_logs (timestamp)"},
+	{"api_call_logs_user_time", "CREATE INDEX CONCURRENTLY IF NOT EXISTS api_call_logs_user_time ON "
+				    "api_call_logs (user_id, timestamp)"},
 	{"api_call_logs_timestamp",
 	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS api_call_logs_timestamp ON api_call_logs (timestamp)"},
 };
@@ -4080,7 +4088,8 @@ static int pg_build_indexes(void)
 			continue;
 		int64_t t0 = now_ms();
 		if (exists) {
-			snprintf(check, sizeof check, "DROP INDEX CONCURRENTLY IF EXISTS %s", CONCURRENT_INDEXES[i].name);
+			snprintf(check, sizeof check, "DROP INDEX CONCURRENTLY IF EXISTS %s",
+				 CONCURRENT_INDEXES[i].name);
 			rc = pg_exec_simple(pg, check, PG_MIGRATION_TIMEOUT_MS, &res);
 			PQclear(res);
 		}
@@ -4095,7 +4104,8 @@ static int pg_build_indexes(void)
 				(long long)(now_ms() - t0));
 	}
 	if (mine && !rc) {
-		rc = pg_exec_simple(pg, "SELECT pg_advisory_unlock(1684172658)", PG_MIGRATION_TIMEOUT_MS, &res);
+		rc = pg_exec_simple(pg, "SELECT pg_advisory_unlock(1684172658)", PG_MIGRATION_TIMEOUT_MS,
+				    &res);
 		PQclear(res);
 	}
 	pg_release(pg, rc != 0);
@@ -7768,10 +7778,7 @@ static void h_diagnostics(struct ctx *c)
 
 /* --- Admin (ORIGINAL_API 3.6, DECISIONS S2, P) --- */
 
-static void audit_admin(struct ctx *c, const char *action, struct buf *d)
-{
-	audit_write(c, 0, action, d);
-}
+static void audit_admin(struct ctx *c, const char *action, struct buf *d) { audit_write(c, 0, action, d); }
 
 static const char SQL_ADMIN_STATS[] =
 	"SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM devices),"
@@ -7810,7 +7817,8 @@ static void h_admin_stats(struct ctx *c)
 }
 
 /* An optional int query parameter: -1 (422 written) when present but not a whole number. */
-static int query_int(struct ctx *c, const char *name, long long min, long long max, long long *out, bool *present)
+static int query_int(struct ctx *c, const char *name, long long min, long long max, long long *out,
+		     bool *present)
 {
 	char *v = query_param(c, name);
 	*present = v != NULL;
@@ -7900,8 +7908,8 @@ static void h_admin_audit_logs(struct ctx *c)
 	PQclear(page);
 }
 
-static const char SQL_AUDIT_CLEANUP[] =
-	"DELETE FROM audit_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') - make_interval(days => $1::int)";
+static const char SQL_AUDIT_CLEANUP[] = "DELETE FROM audit_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') "
+					"- make_interval(days => $1::int)";
 
 static void h_admin_cleanup_audit_logs(struct ctx *c)
 {
@@ -7950,7 +7958,9 @@ static void h_admin_clear_all_data(struct ctx *c)
 	if (admin_require(c))
 		return;
 	if (!cfg.dev && !cfg.allow_clear_all_data) {
-		resp_detail(c, 403, "clear-all-data is disabled in production; set ALLOW_CLEAR_ALL_DATA=1 to allow it");
+		resp_detail(
+			c, 403,
+			"clear-all-data is disabled in production; set ALLOW_CLEAR_ALL_DATA=1 to allow it");
 		return;
 	}
 	PGresult *res;
@@ -7963,9 +7973,11 @@ static void h_admin_clear_all_data(struct ctx *c)
 	audit_admin(c, "admin_clear_all_data", &d);
 	struct buf *b = resp_json(c, 200);
 	json_kv_bool(b, "success", true);
-	json_kv_str(b, "message", "All user data has been deleted (sequences are kept, so ids are never reused)");
+	json_kv_str(b, "message",
+		    "All user data has been deleted (sequences are kept, so ids are never reused)");
 	json_key(b, "deleted_tables");
-	buf_adds(b, "[\"users\",\"devices\",\"user_profiles\",\"user_settings\",\"privacy_zones\",\"pinned_contacts\"]");
+	buf_adds(b, "[\"users\",\"devices\",\"user_profiles\",\"user_settings\",\"privacy_zones\",\"pinned_"
+		    "contacts\"]");
 	resp_end(c);
 }
 
@@ -8016,7 +8028,8 @@ static const char DASHBOARD_CSP[] = "default-src 'none'; style-src 'unsafe-inlin
 static void h_admin_dashboard(struct ctx *c)
 {
 	struct slice s = http_header(c->req, "secret");
-	bool ok = (s.n && ct_equal(s.p, s.n, cfg.admin_secret, strlen(cfg.admin_secret))) || admin_basic_ok(c);
+	bool ok =
+		(s.n && ct_equal(s.p, s.n, cfg.admin_secret, strlen(cfg.admin_secret))) || admin_basic_ok(c);
 	if (!ok) {
 		resp_header(c, "WWW-Authenticate", "Basic realm=\"droplin admin\", charset=\"UTF-8\"");
 		resp_detail(c, 401, "Not authenticated");
@@ -8041,14 +8054,18 @@ static void h_admin_dashboard(struct ctx *c)
 	resp_header(c, "Content-Security-Policy", DASHBOARD_CSP);
 	resp_header(c, "Cache-Control", "no-store");
 	struct buf *b = &c->body;
-	buf_adds(b, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-		    "<title>DropLink Admin Dashboard</title><style>"
-		    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
-		    ".cards{display:flex;gap:1rem}.card{border:1px solid #ddd;border-radius:8px;padding:1rem 1.5rem}"
-		    ".card b{display:block;font-size:2rem}table{border-collapse:collapse;margin-top:1.5rem;width:100%}"
-		    "th,td{border-bottom:1px solid #eee;padding:.4rem;text-align:left}"
-		    "</style></head><body><h1>DropLink Admin Dashboard</h1><div class=\"cards\">");
-	buf_printf(b, "<div class=\"card\" id=\"total-users\"><b>%s</b>Total users</div>", PQgetvalue(totals, 0, 0));
+	buf_adds(b,
+		 "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+		 "<title>DropLink Admin Dashboard</title><style>"
+		 "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}"
+		 ".cards{display:flex;gap:1rem}.card{border:1px solid #ddd;border-radius:8px;padding:1rem "
+		 "1.5rem}"
+		 ".card "
+		 "b{display:block;font-size:2rem}table{border-collapse:collapse;margin-top:1.5rem;width:100%}"
+		 "th,td{border-bottom:1px solid #eee;padding:.4rem;text-align:left}"
+		 "</style></head><body><h1>DropLink Admin Dashboard</h1><div class=\"cards\">");
+	buf_printf(b, "<div class=\"card\" id=\"total-users\"><b>%s</b>Total users</div>",
+		   PQgetvalue(totals, 0, 0));
 	buf_printf(b, "<div class=\"card\" id=\"users-with-photos\"><b>%s</b>Users with photos</div></div>",
 		   PQgetvalue(totals, 0, 2));
 	buf_adds(b, "<table><thead><tr><th>ID</th><th>Username</th><th>Email</th></tr></thead><tbody>");
@@ -8191,7 +8208,8 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 static size_t metric_route_index(const struct route *r)
 {
 	size_t n = sizeof ROUTES / sizeof ROUTES[0];
-	return r && (size_t)(r - ROUTES) < n && n <= METRIC_ROUTES_MAX ? (size_t)(r - ROUTES) : METRIC_ROUTES_MAX;
+	return r && (size_t)(r - ROUTES) < n && n <= METRIC_ROUTES_MAX ? (size_t)(r - ROUTES)
+								       : METRIC_ROUTES_MAX;
 }
 
 static void metric_labels(struct buf *b, size_t r)
@@ -8220,7 +8238,8 @@ static void h_metrics(struct ctx *c)
 	struct buf *b = &c->body, rep = {0};
 	json_cstr(&rep, log_replica);
 	buf_addc(&rep, 0);
-	buf_adds(b, "# HELP droplin_build_info Version of the running binary.\n# TYPE droplin_build_info gauge\n");
+	buf_adds(b, "# HELP droplin_build_info Version of the running binary.\n# TYPE droplin_build_info "
+		    "gauge\n");
 	buf_printf(b, "droplin_build_info{version=\"%s\",replica=%s} 1\n", DROPLIN_VERSION, rep.p);
 	buf_adds(b, "# HELP droplin_http_requests_total Requests answered, by route template and status.\n"
 		    "# TYPE droplin_http_requests_total counter\n");
@@ -8234,13 +8253,15 @@ static void h_metrics(struct ctx *c)
 			buf_adds(b, "droplin_http_requests_total{");
 			metric_labels(b, r);
 			if (s < METRIC_STATUS_OTHER)
-				buf_printf(b, ",status=\"%d\"} %" PRIu64 "\n", METRIC_STATUSES[s], MT.requests[r][s]);
+				buf_printf(b, ",status=\"%d\"} %" PRIu64 "\n", METRIC_STATUSES[s],
+					   MT.requests[r][s]);
 			else
 				buf_printf(b, ",status=\"other\"} %" PRIu64 "\n", MT.requests[r][s]);
 		}
 	}
-	buf_adds(b, "# HELP droplin_http_request_duration_seconds Time from the request head to the response.\n"
-		    "# TYPE droplin_http_request_duration_seconds histogram\n");
+	buf_adds(b,
+		 "# HELP droplin_http_request_duration_seconds Time from the request head to the response.\n"
+		 "# TYPE droplin_http_request_duration_seconds histogram\n");
 	for (size_t r = 0; r <= METRIC_ROUTES_MAX; r++) {
 		if (!MT.count[r])
 			continue;
@@ -8270,26 +8291,33 @@ static void h_metrics(struct ctx *c)
 		const char *name, *type, *help;
 		double value;
 	} gauges[] = {
-		{"droplin_db_pool_in_use", "gauge", "Pooled database connections lent to requests.", open - idle},
+		{"droplin_db_pool_in_use", "gauge", "Pooled database connections lent to requests.",
+		 open - idle},
 		{"droplin_db_pool_idle", "gauge", "Pooled database connections waiting for work.", idle},
 		{"droplin_db_pool_waiting", "gauge", "Requests waiting for a pooled connection.", waiting},
 		{"droplin_db_errors_total", "counter", "Failed database connects and queries.",
 		 (double)atomic_load(&P.errors)},
-		{"droplin_db_up", "gauge", "1 while the database answered within HEALTH_STALE_MS.", pg_healthy()},
+		{"droplin_db_up", "gauge", "1 while the database answered within HEALTH_STALE_MS.",
+		 pg_healthy()},
 		{"droplin_connections_open", "gauge", "Open client connections.", (double)L.n_conns},
-		{"droplin_connections_refused_total", "counter", "Connections refused over a cap.", (double)MT.refused},
-		{"droplin_bcrypt_jobs", "gauge", "Password hashes queued or running.", (double)atomic_load(&bcrypt_slots)},
-		{"droplin_uptime_seconds", "gauge", "Seconds since start.", (double)(now_ms() - L.started_ms) / 1000},
+		{"droplin_connections_refused_total", "counter", "Connections refused over a cap.",
+		 (double)MT.refused},
+		{"droplin_bcrypt_jobs", "gauge", "Password hashes queued or running.",
+		 (double)atomic_load(&bcrypt_slots)},
+		{"droplin_uptime_seconds", "gauge", "Seconds since start.",
+		 (double)(now_ms() - L.started_ms) / 1000},
 	};
 	for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++)
-		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s{replica=%s} %.15g\n", gauges[i].name, gauges[i].help,
-			   gauges[i].name, gauges[i].type, gauges[i].name, rep.p, gauges[i].value);
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s{replica=%s} %.15g\n", gauges[i].name,
+			   gauges[i].help, gauges[i].name, gauges[i].type, gauges[i].name, rep.p,
+			   gauges[i].value);
 	buf_free(&rep);
 }
 
 /* The API documents are files of docs/, compiled in (build/gen/embedded.h). */
-static const char DOCS_CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
-			       " img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+static const char DOCS_CSP[] =
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
+	" img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 static void resp_embedded(struct ctx *c, const unsigned char *data, size_t n, const char *ctype)
 {
@@ -8305,14 +8333,20 @@ static void h_openapi(struct ctx *c)
 	resp_embedded(c, EMBED_openapi_json, sizeof EMBED_openapi_json - 1, "application/json");
 }
 
-static void h_docs(struct ctx *c) { resp_embedded(c, EMBED_index_html, sizeof EMBED_index_html - 1, "text/html; charset=utf-8"); }
+static void h_docs(struct ctx *c)
+{
+	resp_embedded(c, EMBED_index_html, sizeof EMBED_index_html - 1, "text/html; charset=utf-8");
+}
 
 static void h_docs_js(struct ctx *c)
 {
 	resp_embedded(c, EMBED_app_js, sizeof EMBED_app_js - 1, "text/javascript; charset=utf-8");
 }
 
-static void h_docs_css(struct ctx *c) { resp_embedded(c, EMBED_app_css, sizeof EMBED_app_css - 1, "text/css; charset=utf-8"); }
+static void h_docs_css(struct ctx *c)
+{
+	resp_embedded(c, EMBED_app_css, sizeof EMBED_app_css - 1, "text/css; charset=utf-8");
+}
 
 /* Matches a path against a template, collecting {param} segments. */
 static bool route_match(const char *tmpl, struct slice path, struct slice *params, int max_params)
