@@ -1173,6 +1173,7 @@ struct config {
 	const char *cloudinary_api_base, *cloudinary_signature_algorithm;
 	const char *metrics_token;
 	long long allow_clear_all_data;
+	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
 };
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_SECONDS };
@@ -1310,6 +1311,12 @@ static const struct cfg_var CFG_VARS[] = {
 	    "See CLOUDINARY_CLOUD_NAME."),
 	CFG("CLOUDINARY_API_BASE", CFG_STR, cloudinary_api_base, "https://api.cloudinary.com", 0, 0,
 	    "Cloudinary's API address (tests point it at a local stand-in)."),
+	CFG("RETENTION_INTERVAL_SECONDS", CFG_INT, retention_interval_seconds, "3600", 1, 86400 * 7,
+	    "How often one replica prunes expired codes, old rate-limit windows and old log rows."),
+	CFG("AUDIT_RETENTION_DAYS", CFG_INT, audit_retention_days, "365", 1, 36500,
+	    "Audit rows older than this go."),
+	CFG("API_CALL_LOG_RETENTION_DAYS", CFG_INT, api_call_log_retention_days, "30", 1, 36500,
+	    "api_call_logs rows older than this go."),
 	CFG("METRICS_TOKEN", CFG_STR, metrics_token, NULL, 0, 0,
 	    "When set, GET /metrics needs `Authorization: Bearer <token>`."),
 	CFG("ALLOW_CLEAR_ALL_DATA", CFG_INT, allow_clear_all_data, "0", 0, 1,
@@ -3434,6 +3441,7 @@ static struct {
 	pthread_cond_t probe_cv;
 	bool probe_stop;
 	bool indexes_ok;
+	int64_t next_retention_ms;
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .probe_cv = PTHREAD_COND_INITIALIZER};
 
 /*
@@ -4112,6 +4120,60 @@ static int pg_build_indexes(void)
 	return mine && !rc && !missing ? 0 : -1;
 }
 
+/*
+ * Retention (DECISIONS P): whichever replica takes the advisory lock prunes expired codes,
+ * rate-limit windows that ended, and log rows past their retention. Runs on the probe thread.
+ */
+static void pg_retention(void)
+{
+	struct pg *pg;
+	PGresult *res;
+	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
+		return;
+	int rc = pg_exec_simple(pg, "SELECT pg_try_advisory_lock(1684172659)", PG_MIGRATION_TIMEOUT_MS, &res);
+	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	char sql[3][300];
+	snprintf(sql[0], sizeof sql[0],
+		 "DELETE FROM verification_codes WHERE NOT COALESCE(expires_at ~ '^\\d{4}-\\d{2}-\\d{2}[T ]"
+		 "\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$' AND expires_at::timestamp > now() AT TIME ZONE 'UTC', "
+		 "false)");
+	snprintf(sql[1], sizeof sql[1],
+		 "DELETE FROM audit_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') - interval '%lld days'",
+		 cfg.audit_retention_days);
+	snprintf(sql[2], sizeof sql[2],
+		 "DELETE FROM api_call_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') - interval '%lld "
+		 "days'",
+		 cfg.api_call_log_retention_days);
+	long long pruned = 0;
+	for (int i = 0; mine && !rc && i < 4; i++) {
+		char windows[200]; /* a window is stale once the longest configured window has passed */
+		long long longest = 0;
+		const struct rate_rule *rules[] = {&RATE_REGISTER, &RATE_LOGIN, &RATE_CODE_EMAIL,
+						   &RATE_CODE_IP, &RATE_LOG_API_CALL};
+		for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++)
+			longest = rules[k]->window > longest ? rules[k]->window : longest;
+		snprintf(windows, sizeof windows,
+			 "DELETE FROM rate_limits WHERE window_start < extract(epoch FROM now())::bigint - "
+			 "%lld",
+			 2 * longest);
+		rc = pg_exec_simple(pg, i < 3 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
+		if (!rc)
+			pruned += atoll(PQcmdTuples(res));
+		else if (rc == PG_FAILED)
+			pg_log_error("retention", res, pg->conn);
+		PQclear(res);
+	}
+	if (mine) {
+		int urc = pg_exec_simple(pg, "SELECT pg_advisory_unlock(1684172659)", PG_MIGRATION_TIMEOUT_MS,
+					 &res);
+		PQclear(res);
+		rc = rc ? rc : urc;
+		log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
+	}
+	pg_release(pg, rc != 0);
+}
+
 /* Runs the probe query; updates what /health and /ready report. */
 static void pg_probe(void)
 {
@@ -4139,6 +4201,10 @@ static void *pg_probe_main(void *arg)
 			atomic_store(&P.migrations_ok, true);
 		if (atomic_load(&P.migrations_ok) && !P.indexes_ok)
 			P.indexes_ok = !pg_build_indexes(); /* probe thread only */
+		if (atomic_load(&P.migrations_ok) && now_ms() >= P.next_retention_ms) {
+			pg_retention();
+			P.next_retention_ms = now_ms() + cfg.retention_interval_seconds * 1000;
+		}
 		/* a recent successful query anywhere counts; otherwise ask the database */
 		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms ||
 		    !atomic_load(&P.tables_ok))
