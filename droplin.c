@@ -1174,6 +1174,7 @@ struct config {
 	const char *metrics_token;
 	long long allow_clear_all_data;
 	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
+	long long db_prepared_statements;
 };
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_SECONDS };
@@ -1211,6 +1212,9 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("ADMIN_SECRET", CFG_STR, admin_secret, NULL, 0, 0,
 	    "Secret for the admin routes (header `secret`, or HTTP Basic password). Required in "
 	    "production."),
+	CFG("DB_PREPARED_STATEMENTS", CFG_INT, db_prepared_statements, "1", 0, 1,
+	    "0 sends every query unnamed (no prepared statements, no session state): set it behind PgBouncer "
+	    "in transaction mode."),
 	CFG("DB_POOL_SIZE", CFG_INT, db_pool_size, "4", 1, PG_POOL_HARD_MAX,
 	    "Most PostgreSQL connections this replica opens. Size replicas x DB_POOL_SIZE against "
 	    "max_connections."),
@@ -1363,6 +1367,37 @@ static void cfg_help(FILE *f)
 	}
 }
 
+/*
+ * This build's libpq has no TLS: `sslmode=require` (or verify-*) would fail at every connect,
+ * so it is refused at start-up with a clear line instead of failing (or, with `prefer`,
+ * silently connecting in plain text: that one is allowed and documented).
+ */
+static int db_url_wants_tls(const char *url, char *err, size_t errlen)
+{
+	if (!url || !*url)
+		return 0;
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &perr);
+	if (!opts) {
+		snprintf(err, errlen, "DATABASE_URL is not a valid connection string: %s", perr ? perr : "?");
+		PQfreemem(perr);
+		return -1;
+	}
+	int rc = 0;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (!strcmp(o->keyword, "sslmode") && o->val &&
+		    (!strcmp(o->val, "require") || !strncmp(o->val, "verify-", 7))) {
+			snprintf(err, errlen,
+				 "DATABASE_URL asks for sslmode=%s, but this build of droplin has no TLS for "
+				 "PostgreSQL; "
+				 "use a private network or the TLS build variant",
+				 o->val);
+			rc = -1;
+		}
+	PQconninfoFree(opts);
+	return rc;
+}
+
 /* Reads and checks every variable; on a bad value writes one line into err and fails. */
 static int cfg_load(struct config *c, char *err, size_t errlen)
 {
@@ -1393,6 +1428,8 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		else
 			*(double *)field = d;
 	}
+	if (db_url_wants_tls(c->database_url, err, errlen))
+		return -1;
 	if (strcmp(c->env, "production") && strcmp(c->env, "development")) {
 		snprintf(err, errlen, "DROPLIN_ENV must be production or development");
 		return -1;
@@ -3736,6 +3773,14 @@ static int pg_query(struct pg *pg, enum pg_stmt id, int n, const char *const *pa
 	int64_t deadline = now_ms() + cfg.db_query_timeout_ms;
 	const struct pg_statement *st = &PG_STATEMENTS[id];
 	*out = NULL;
+	if (!cfg.db_prepared_statements) { /* PgBouncer in transaction mode: nothing named */
+		if (!PQsendQueryParams(pg->conn, st->sql, n, NULL, params, NULL, NULL, 0))
+			return PG_UNAVAILABLE;
+		int rc = pg_wait(pg, deadline, out);
+		if (rc == PG_FAILED)
+			pg_log_error(st->name, *out, pg->conn);
+		return rc;
+	}
 	if (!(pg->prepared & (1ull << id))) {
 		PGresult *res = NULL;
 		if (!PQsendPrepare(pg->conn, st->name, st->sql, 0, NULL))

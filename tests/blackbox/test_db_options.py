@@ -1,0 +1,37 @@
+"""Database connection options: no silent plain text, and PgBouncer-compatible queries."""
+
+import psycopg2
+
+import harness
+from auth_helpers import Api, start
+
+
+def test_sslmode_require_is_refused_at_startup_in_the_default_build(droplin, fresh_db):
+    # libpq here has no TLS: refusing is better than failing every connect, or than `prefer`
+    # quietly connecting in plain text.
+    port = harness.free_port()
+    d = droplin(env={"PORT": port, "DATABASE_URL": fresh_db + "?sslmode=require"}, wait=False)
+    assert d.wait_exit(15) == 2, d.describe()
+    assert "sslmode=require" in d.output() and "no TLS" in d.output(), d.describe()
+    assert not harness.connectable(port)
+
+
+def test_no_named_prepared_statements_with_db_prepared_statements_0(droplin, fresh_db):
+    d = start(droplin, db=fresh_db, DB_PREPARED_STATEMENTS="0", DB_POOL_SIZE="1")
+    api = Api(d)
+    assert api.register("bouncer")["user_id"] > 0
+    token = api.login_ok("bouncer")["token"]
+    assert api.post("/auth/refresh", token=token).status == 200
+    # droplin's single pooled session has prepared nothing: ask PostgreSQL about it
+    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = 'droplin'")
+        assert cur.fetchone()[0] >= 1
+    assert "prepared statement" not in d.output()
+
+
+def test_prepared_statements_are_used_by_default(droplin, fresh_db):
+    d = start(droplin, db=fresh_db, DB_POOL_SIZE="1", LOG_LEVEL="debug")
+    api = Api(d)
+    assert api.register("prepared")["user_id"] > 0
+    assert api.post("/auth/refresh", token=api.login_ok("prepared")["token"]).status == 200
