@@ -6832,6 +6832,15 @@ static char *sanitise(struct arena *a, const char *s)
 
 static void id_text(char out[24], long long id) { snprintf(out, 24, "%lld", id); }
 
+/* A statement whose one parameter is the caller's user id. */
+static int db_query_uid(struct ctx *c, enum pg_stmt q, PGresult **res)
+{
+	char uid[24];
+	id_text(uid, c->user.id);
+	const char *p[] = {uid};
+	return db_query(c, q, 1, p, res);
+}
+
 /* --- Devices (ORIGINAL_API 3.3) --- */
 
 #define SQL_DEVICE_COLUMNS                                                                                   \
@@ -7045,15 +7054,18 @@ static void h_device_save(struct ctx *c)
 	PQclear(res);
 }
 
-static void h_devices_list(struct ctx *c)
+/*
+ * GET of one of the caller's collections: the rows of `q` (run with the caller's id) as a
+ * JSON array, each written by `row`.
+ */
+typedef void (*row_writer)(struct ctx *c, struct buf *b, const PGresult *res, int row);
+
+static void resp_user_rows(struct ctx *c, enum pg_stmt q, row_writer row)
 {
-	char uid[24];
 	if (auth_require(c))
 		return;
-	id_text(uid, c->user.id);
-	const char *p[] = {uid};
 	PGresult *res;
-	if (db_query(c, Q_DEVICES_LIST, 1, p, &res))
+	if (db_query_uid(c, q, &res))
 		return;
 	c->status = 200;
 	c->ctype = "application/json";
@@ -7061,11 +7073,13 @@ static void h_devices_list(struct ctx *c)
 	for (int i = 0; i < PQntuples(res); i++) {
 		if (i)
 			buf_addc(&c->body, ',');
-		json_device(c, &c->body, res, i);
+		row(c, &c->body, res, i);
 	}
 	buf_addc(&c->body, ']');
 	PQclear(res);
 }
+
+static void h_devices_list(struct ctx *c) { resp_user_rows(c, Q_DEVICES_LIST, json_device); }
 
 /* The device of the path, owned by the caller; else the 404 or 403 is written. */
 static PGresult *device_owned(struct ctx *c, const char *forbidden)
@@ -7132,13 +7146,10 @@ static const char SQL_PROFILE_GET[] =
 
 static void h_profile_get(struct ctx *c)
 {
-	char uid[24];
 	if (auth_require(c))
 		return;
-	id_text(uid, c->user.id);
-	const char *p[] = {uid};
 	PGresult *res;
-	if (db_query(c, Q_PROFILE_GET, 1, p, &res))
+	if (db_query_uid(c, Q_PROFILE_GET, &res))
 		return;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -7311,12 +7322,9 @@ static bool image_magic_ok(const unsigned char *p, size_t n)
 /* The caller's stored photo URL (arena), NULL when none; -1 after a database error. */
 static int photo_current(struct ctx *c, char **url)
 {
-	char uid[24];
-	id_text(uid, c->user.id);
-	const char *p[] = {uid};
 	PGresult *res;
 	*url = NULL;
-	if (db_query(c, Q_PHOTO_GET, 1, p, &res))
+	if (db_query_uid(c, Q_PHOTO_GET, &res))
 		return -1;
 	if (PQntuples(res) && !PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0))
 		*url = arena_strndup(&c->arena, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
@@ -7418,13 +7426,10 @@ static const char SQL_SETTINGS_PUT[] =
 
 static void h_settings_get(struct ctx *c)
 {
-	char uid[24];
 	if (auth_require(c))
 		return;
-	id_text(uid, c->user.id);
-	const char *p[] = {uid};
 	PGresult *res;
-	if (db_query(c, Q_SETTINGS_GET, 1, p, &res))
+	if (db_query_uid(c, Q_SETTINGS_GET, &res))
 		return;
 	bool row = PQntuples(res) == 1;
 	struct buf *b = resp_json(c, 200);
@@ -7480,28 +7485,13 @@ static void json_zone(struct buf *b, long long id, const char *address, double r
 	buf_addc(b, '}');
 }
 
-static void h_zones_list(struct ctx *c)
+static void json_zone_row(struct ctx *c, struct buf *b, const PGresult *res, int i)
 {
-	char uid[24];
-	if (auth_require(c))
-		return;
-	id_text(uid, c->user.id);
-	const char *p[] = {uid};
-	PGresult *res;
-	if (db_query(c, Q_ZONES_LIST, 1, p, &res))
-		return;
-	c->status = 200;
-	c->ctype = "application/json";
-	buf_addc(&c->body, '[');
-	for (int i = 0; i < PQntuples(res); i++) {
-		if (i)
-			buf_addc(&c->body, ',');
-		json_zone(&c->body, atoll(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1),
-			  atof(PQgetvalue(res, i, 2)));
-	}
-	buf_addc(&c->body, ']');
-	PQclear(res);
+	(void)c;
+	json_zone(b, atoll(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1), atof(PQgetvalue(res, i, 2)));
 }
+
+static void h_zones_list(struct ctx *c) { resp_user_rows(c, Q_ZONES_LIST, json_zone_row); }
 
 static void h_zone_create(struct ctx *c)
 {
@@ -7577,24 +7567,13 @@ static const char SQL_PIN_ADD[] =
 static const char SQL_PIN_DELETE[] =
 	"DELETE FROM pinned_contacts WHERE user_id = $1::int AND device_id = $2::int";
 
-static void h_pins_list(struct ctx *c)
+static void json_pin_row(struct ctx *c, struct buf *b, const PGresult *res, int i)
 {
-	char uid[24];
-	if (auth_require(c))
-		return;
-	id_text(uid, c->user.id);
-	const char *p[] = {uid};
-	PGresult *res;
-	if (db_query(c, Q_PINS_LIST, 1, p, &res))
-		return;
-	c->status = 200;
-	c->ctype = "application/json";
-	buf_addc(&c->body, '[');
-	for (int i = 0; i < PQntuples(res); i++)
-		buf_printf(&c->body, "%s%lld", i ? "," : "", atoll(PQgetvalue(res, i, 0)));
-	buf_addc(&c->body, ']');
-	PQclear(res);
+	(void)c;
+	buf_printf(b, "%lld", atoll(PQgetvalue(res, i, 0)));
 }
+
+static void h_pins_list(struct ctx *c) { resp_user_rows(c, Q_PINS_LIST, json_pin_row); }
 
 static void pin_change(struct ctx *c, enum pg_stmt q)
 {
