@@ -473,6 +473,67 @@ static void test_passwords(void)
 	CHECK(!username_error("john.doe_1") && username_error("jo") && username_error("jöhn"));
 }
 
+/* Feeds a multipart body in pieces of `step` bytes; returns 0 and the file in *out. */
+static int mp_run(const char *boundary, const char *body, size_t n, size_t step, struct buf *out, int *status)
+{
+	struct multipart m;
+	mp_init(&m, boundary);
+	*out = (struct buf){.max = 64};
+	for (size_t i = 0; i < n; i += step)
+		if (mp_feed(&m, guarded(body + i, n - i < step ? n - i : step), n - i < step ? n - i : step,
+			    out, status))
+			return -1;
+	return m.state == MP_DONE && m.file_seen ? 0 : -2;
+}
+
+static void test_multipart(void)
+{
+	char b[MP_BOUNDARY_MAX + 1];
+	CHECK(!mp_boundary(S("multipart/form-data; boundary=abc123"), b) && !strcmp(b, "abc123"));
+	CHECK(!mp_boundary(S("Multipart/Form-Data; charset=x; boundary=\"a b;c\""), b) &&
+	      !strcmp(b, "a b;c"));
+	CHECK(mp_boundary(S("application/json"), b) == -1);
+	CHECK(mp_boundary(S("multipart/form-data"), b) == -1);
+	static const char body[] =
+		"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n"
+		"hello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+		"Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff\r\n--XyA\r\n\r\r\n-X"
+		"\r\n--XyZ--\r\nepilogue";
+	static const char file[] = "\xff\xd8\xff\r\n--XyA\r\n\r\r\n-X";
+	for (size_t step = 1; step <= sizeof body; step++) {
+		struct buf out;
+		int status;
+		int rc = mp_run("XyZ", body, sizeof body - 1, step, &out, &status);
+		if (rc || out.len != sizeof file - 1)
+			fprintf(stderr, "multipart step %zu: rc=%d len=%zu\n", step, rc, out.len);
+		CHECK(rc == 0 && out.len == sizeof file - 1 && !memcmp(out.p, file, out.len));
+		buf_free(&out);
+	}
+	static const char nofile[] =
+		"--B\r\nContent-Disposition: form-data; name=\"files\"\r\n\r\nx\r\n--B--";
+	struct buf out;
+	int status;
+	CHECK(mp_run("B", nofile, sizeof nofile - 1, 3, &out, &status) == -2 && out.len == 0);
+	buf_free(&out);
+	static const char big[] =
+		"--B\r\nContent-Disposition: form-data; name=file\r\n\r\n"
+		"0123456789012345678901234567890123456789012345678901234567890123456789\r\n--B--";
+	CHECK(mp_run("B", big, sizeof big - 1, 5, &out, &status) == -1 && status == 413);
+	buf_free(&out);
+	static const char bad[] = "--B\r\nContent-Disposition: form-data; name=file\n\n";
+	CHECK(mp_run("B", bad, sizeof bad - 1, 1, &out, &status) == -1 && status == 400);
+	buf_free(&out);
+	CHECK(image_magic_ok((const unsigned char *)"\x89PNG\r\n\x1a\n....", 12));
+	CHECK(image_magic_ok((const unsigned char *)"RIFF....WEBPVP8 ", 16));
+	CHECK(image_magic_ok((const unsigned char *)"\0\0\0\x18"
+						    "ftypheic....",
+			     16));
+	CHECK(!image_magic_ok((const unsigned char *)"<svg xmlns=", 11));
+	CHECK(cld_public_id(&(struct arena){0},
+			    "https://res.example/c/image/upload/v12/droplink/profile_photos/user_1_ab.jpg") &&
+	      !cld_public_id(&(struct arena){0}, "https://res.example/c/image/upload/v12/other/x.jpg"));
+}
+
 int main(void)
 {
 	test_parse_valid();
@@ -486,6 +547,7 @@ int main(void)
 	test_client_ip();
 	test_json_reader();
 	test_passwords();
+	test_multipart();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
