@@ -1,10 +1,13 @@
 #!/bin/sh
 # Install what the black-box suite needs on a fresh Debian 12, and nothing when it is all there.
 # Idempotent and fast: `apt-get update` runs only when something is missing.
+# chromium (headless, for tests/blackbox/test_browser.py) is the big one: about 25 s and
+# 350 MB with its dependencies on a fresh bookworm.
 set -eu
 
 PACKAGES="postgresql-15 python3 python3-pytest python3-requests python3-psycopg2
-python3-pytest-xdist python3-jwt python3-bcrypt openssl curl util-linux coreutils"
+python3-pytest-xdist python3-jwt python3-bcrypt openssl curl util-linux coreutils
+chromium python3-websocket python3-jsonschema"
 
 missing=""
 for p in $PACKAGES; do
