@@ -13,7 +13,6 @@ queue is held while an upload waits on the network.
 
 import random
 import re
-import socket
 import struct
 import threading
 import time
