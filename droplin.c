@@ -4241,6 +4241,8 @@ static bool pg_healthy(void)
 static void *pg_probe_main(void *arg)
 {
 	(void)arg;
+	/* the first pruning waits one interval: a deploy is no moment for a burst of deletes */
+	P.next_retention_ms = now_ms() + cfg.retention_interval_seconds * 1000;
 	for (;;) {
 		if (!atomic_load(&P.migrations_ok) && !pg_migrate())
 			atomic_store(&P.migrations_ok, true);
