@@ -1,0 +1,50 @@
+"""DECISIONS P, retention: one replica prunes expired codes, stale windows and old log rows."""
+
+import psycopg2
+
+import harness
+from auth_helpers import start
+
+
+def rows(db, sql):
+    with psycopg2.connect(db) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def seed(db):
+    with psycopg2.connect(db) as conn, conn.cursor() as cur:
+        old, fresh = "now() AT TIME ZONE 'UTC' - interval '400 days'", "now() AT TIME ZONE 'UTC'"
+        cur.execute(f"INSERT INTO audit_logs (action, details, timestamp) VALUES"
+                    f" ('old', '{{}}', {old}), ('new', '{{}}', {fresh})")
+        cur.execute(f"INSERT INTO api_call_logs (endpoint, timestamp) VALUES"
+                    f" ('/old', {old}), ('/new', {fresh})")
+        cur.execute("INSERT INTO verification_codes (email, code, code_type, expires_at) VALUES"
+                    " ('a@b.co', '111111', 'registration', '2000-01-01T00:00:00.000000'),"
+                    " ('c@d.co', '222222', 'registration', '2999-01-01T00:00:00.000000')")
+        cur.execute("INSERT INTO rate_limits (key, window_start, count) VALUES"
+                    " ('login:x', 0, 3), ('login:y', extract(epoch FROM now())::bigint, 1)")
+
+
+def test_old_rows_are_pruned_and_fresh_ones_kept(droplin, fresh_db):
+    first = start(droplin, db=fresh_db)  # creates the schema; its own first pruning is an hour away
+    seed(fresh_db)
+    first.kill()
+    start(droplin, db=fresh_db, RETENTION_INTERVAL_SECONDS="1")
+    harness.wait_until(lambda: rows(fresh_db, "SELECT count(*) FROM audit_logs WHERE action = 'old'")[0][0] == 0,
+                       10, what="old audit rows pruned")
+    harness.wait_until(lambda: rows(fresh_db, "SELECT count(*) FROM rate_limits")[0][0] == 1, 10,
+                       what="stale rate-limit windows pruned")
+    assert [r[0] for r in rows(fresh_db, "SELECT action FROM audit_logs")] == ["new"]
+    assert [r[0] for r in rows(fresh_db, "SELECT endpoint FROM api_call_logs")] == ["/new"]
+    assert [r[0] for r in rows(fresh_db, "SELECT code FROM verification_codes")] == ["222222"]
+    assert [r[0] for r in rows(fresh_db, "SELECT key FROM rate_limits")] == ["login:y"]
+
+
+def test_nothing_is_pruned_at_start_up(droplin, fresh_db):
+    first = start(droplin, db=fresh_db)
+    seed(fresh_db)
+    first.kill()
+    d = start(droplin, db=fresh_db)  # default interval: the first pruning is an hour away
+    d.get("/livez")
+    assert rows(fresh_db, "SELECT count(*) FROM audit_logs WHERE action = 'old'")[0][0] == 1
