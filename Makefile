@@ -72,3 +72,10 @@ help:
 	@echo "make lint    warnings as errors, clang-format check, no global symbol but main"
 	@echo "make docs    regenerate the variable table of docs/configuration.md from --help"
 	@echo "make clean   remove droplin's own build outputs (not the dependency cache)"
+
+# ---- make bench: droplin against nginx, pgbench and the bcrypt bound (bench/bench.py) -----
+# Not part of `make test`. Prints one table; updates docs/performance.md and perf-health.png.
+.PHONY: bench
+bench: droplin
+	sh bench/install.sh
+	/usr/bin/python3 bench/bench.py
