@@ -107,7 +107,7 @@ enum {
 	HTTP_REQUEST_ID_MAX = 128,     /* longest inbound X-Request-ID we honour */
 	HTTP_RBUF_SLACK = 512,         /* read buffer beyond the head limit */
 	HTTP_PREFLIGHT_MAX_AGE = 3600, /* CORS max-age, as the original */
-	BUF_POOL_KEEP = 256,           /* free read buffers kept for reuse */
+	BUF_POOL_KEEP = 32,            /* free request blocks kept for reuse (about 24 KiB each) */
 	LOOP_MAX_EVENTS = 256,         /* epoll_wait batch */
 	LOOP_TICK_MIN_MS = 10,         /* bounds of the timer sweep interval */
 	LOOP_TICK_MAX_MS = 1000,
