@@ -1,0 +1,434 @@
+"""GET and POST /user/profile (ORIGINAL_API §3.4, §4.4; DECISIONS C2 socialMedia and both photo
+keys, F merge instead of replacement, P profile e-mail and uniqueness under advisory locks, S3 one
+token check)."""
+
+import datetime
+import json
+import time
+
+import pytest
+
+from auth_helpers import (assert_422, assert_audit_details, assert_detail, body_of,
+                          forget_last_seen, make_token, parallel, start)
+from userdata_helpers import (CREATED_AT_RE, PROFILE_KEYS, SERVER_ENV, UserApi, audit_of, db,
+                              settle, users, wait_audit_of)
+from userdata_helpers import server  # noqa: F401  (pytest fixture)
+
+PHONE_TAKEN = "This phone number is already associated with another account"
+EMAIL_TAKEN = "This email is already associated with another account"
+PHOTO = "https://res.cloudinary.com/demo/image/upload/v1/droplink/profile_photos/user_x.jpg"
+
+
+def profile(user):
+    r = user.get("/user/profile")
+    assert r.status == 200, r
+    p = body_of(r)
+    assert set(p) == PROFILE_KEYS, p
+    assert p["profilePhoto"] == p["profile_photo"], p
+    assert isinstance(p["hasCompletedOnboarding"], bool), p
+    return p
+
+
+def save(user, body):
+    return user.post("/user/profile", body)
+
+
+def saved(user, body):
+    r = save(user, body)
+    assert r.status == 200 and body_of(r) == {"success": True}, f"{body!r}: {r!r}"
+
+
+def set_photo(srv, user, url=PHOTO):
+    """The photo upload belongs to another issue; write the column as the upload would."""
+    db(srv, "INSERT INTO user_profiles (user_id, profile_photo) VALUES (%s, %s) "
+            "ON CONFLICT (user_id) DO UPDATE SET profile_photo = EXCLUDED.profile_photo",
+       (user.id, url))
+
+
+SOCIAL = [{"platform": "instagram", "handle": "@alice"}]
+
+
+def full(user, **over):
+    """What App/UserContext sends, with a phone of the user's own ("444" and its id)."""
+    body = {"name": "Alice Smith", "email": None, "phone": "(444) %s-%s" % (
+        f"{user.id:07d}"[:3], f"{user.id:07d}"[3:]), "bio": "Hello!", "socialMedia": SOCIAL}
+    body.update(over)
+    return body
+
+
+def digits(user):
+    return "444" + f"{user.id:07d}"
+
+
+# ---------------------------------------------------------------------------------- GET
+
+
+def test_profile_of_a_new_user(server):
+    u = users(server)
+    p = profile(u)
+    assert p == dict(p, username=u.username, email=u.email, name=None, phone=None,
+                     profilePhoto=None, profile_photo=None, hasCompletedOnboarding=False,
+                     bio=None, socialMedia=None), p
+    assert CREATED_AT_RE.match(p["createdAt"]), p
+    [(created,)] = db(server, "SELECT created_at FROM users WHERE id = %s", (u.id,))
+    assert p["createdAt"] == created.isoformat(), (p["createdAt"], created)
+
+
+def test_profile_without_an_email(server):
+    u = users(server, email=False)
+    assert profile(u)["email"] is None
+
+
+def test_profile_after_a_full_save(server):
+    u = users(server)
+    saved(u, full(u, email=f"{u.username}.alt@example.com"))
+    p = profile(u)
+    assert (p["name"], p["email"], p["phone"], p["bio"], p["socialMedia"]) == \
+        ("Alice Smith", f"{u.username}.alt@example.com", digits(u), "Hello!", SOCIAL)
+    assert p["hasCompletedOnboarding"] is False and p["username"] == u.username
+
+
+def test_photo_under_both_keys(server):
+    u = users(server)
+    set_photo(server, u)
+    p = profile(u)
+    assert p["profilePhoto"] == PHOTO and p["profile_photo"] == PHOTO
+
+
+@pytest.mark.parametrize("social", [[{"platform": "x", "handle": "@a"}], {"instagram": "@a"},
+                                    [{"nested": {"deep": [1, 2, {"k": "ü"}]}}]])
+def test_social_media_is_returned_parsed(server, social):
+    u = users(server)
+    saved(u, {"socialMedia": social})
+    assert profile(u)["socialMedia"] == social
+
+
+def test_social_media_written_by_the_original_is_returned_parsed(server):
+    u = users(server)
+    db(server, "INSERT INTO user_profiles (user_id, social_media) VALUES (%s, %s)",
+       (u.id, json.dumps([{"platform": "tiktok", "handle": "@o"}])))
+    assert profile(u)["socialMedia"] == [{"platform": "tiktok", "handle": "@o"}]
+
+
+def test_profile_email_falls_back_to_the_account_email(server):
+    u = users(server)
+    saved(u, {"email": f"{u.username}.p@example.com"})
+    assert profile(u)["email"] == f"{u.username}.p@example.com"
+    saved(u, {"email": ""})
+    assert profile(u)["email"] == u.email
+    saved(u, {"email": f"{u.username}.p@example.com"})
+    saved(u, {"email": None})
+    assert profile(u)["email"] == u.email
+
+
+def test_onboarding_flag_of_an_adopted_row_is_a_boolean(server):
+    u = users(server)
+    db(server, "INSERT INTO user_profiles (user_id, name, has_completed_onboarding) "
+               "VALUES (%s, 'Old', 5)", (u.id,))
+    p = profile(u)
+    assert p["hasCompletedOnboarding"] is True and p["name"] == "Old"
+
+
+# ---------------------------------------------------------------------------------- token check (S3)
+
+
+def test_get_profile_uses_the_same_token_check(server):
+    u = users(server)
+    api = u.api
+    assert_detail(api.get("/user/profile"), 401, "Not authenticated")
+    assert_detail(api.get("/user/profile", auth=u.token), 401, "Not authenticated")
+    assert_detail(api.get("/user/profile", query={"token": u.token}), 401, "Not authenticated")
+    assert_detail(api.get("/user/profile", headers={"Cookie": "token=" + u.token}), 401,
+                  "Not authenticated")
+    assert_detail(api.get("/user/profile", token="a.b.c"), 401, "Invalid token")
+    expired = make_token(u.id, u.username, iat=time.time() - 40 * 86400,
+                         exp=int(time.time() - 3600), remember_me=True)
+    assert_detail(api.get("/user/profile", token=expired), 401, "Token has expired")
+
+
+def test_get_profile_rejects_an_inactive_session(server):
+    u = users(server)
+    forget_last_seen(server, u.id)
+    stale = make_token(u.id, u.username, iat=time.time() - 31 * 60)
+    assert_detail(u.api.get("/user/profile", token=stale), 401,
+                  "Session expired due to inactivity (timeout: 30 minutes). Please log in again.")
+
+
+def test_get_profile_of_a_deleted_user(server):
+    u = users(server)
+    db(server, "DELETE FROM users WHERE id = %s", (u.id,))
+    assert_detail(u.get("/user/profile"), 401, "Invalid token")
+
+
+# ---------------------------------------------------------------------------------- POST: merge (F)
+
+
+def test_onboarding_alone_keeps_name_phone_bio_and_photo(server):
+    """Issue 4 "Must show": a full save, then {"hasCompletedOnboarding": true} alone."""
+    u = users(server)
+    set_photo(server, u)
+    saved(u, full(u, email=f"{u.username}.me@example.com"))
+    saved(u, {"hasCompletedOnboarding": True})
+    p = profile(u)
+    assert (p["name"], p["phone"], p["bio"], p["profilePhoto"], p["profile_photo"],
+            p["email"], p["socialMedia"], p["hasCompletedOnboarding"]) == \
+        ("Alice Smith", digits(u), "Hello!", PHOTO, PHOTO, f"{u.username}.me@example.com",
+         SOCIAL, True)
+
+
+def test_saves_without_the_flag_do_not_reset_it(server):
+    u = users(server)
+    saved(u, {"hasCompletedOnboarding": True})
+    saved(u, full(u))  # what App/UserContext sends
+    p = profile(u)
+    assert p["hasCompletedOnboarding"] is True and p["name"] == "Alice Smith"
+    saved(u, {"hasCompletedOnboarding": False})
+    assert profile(u)["hasCompletedOnboarding"] is False
+
+
+def test_absent_keys_keep_their_values(server):
+    u = users(server)
+    saved(u, full(u))
+    saved(u, {"name": "New Name"})
+    p = profile(u)
+    assert (p["name"], p["phone"], p["bio"], p["socialMedia"]) == \
+        ("New Name", digits(u), "Hello!", SOCIAL)
+    saved(u, {})
+    assert profile(u) == p
+
+
+@pytest.mark.parametrize("key,out", [("name", "name"), ("phone", "phone"), ("bio", "bio"),
+                                     ("socialMedia", "socialMedia")])
+def test_explicit_null_clears_one_field(server, key, out):
+    u = users(server)
+    set_photo(server, u)
+    saved(u, full(u))
+    before = profile(u)
+    saved(u, {key: None})
+    after = profile(u)
+    assert after[out] is None, after
+    assert {k: v for k, v in after.items() if k != out} == \
+        {k: v for k, v in before.items() if k != out}
+
+
+def test_profile_save_keeps_the_photo(server):
+    """The original's SQLite path wiped the photo on every save."""
+    u = users(server)
+    set_photo(server, u)
+    saved(u, full(u))
+    saved(u, {"name": "x"})
+    assert profile(u)["profile_photo"] == PHOTO
+
+
+def test_unknown_keys_are_ignored(server):
+    u = users(server)
+    saved(u, {"name": "N", "favouriteColour": "blue", "profilePhoto": "https://evil/x.jpg",
+              "username": "hijack"})
+    p = profile(u)
+    assert p["name"] == "N" and p["profilePhoto"] is None and p["username"] == u.username
+
+
+# ---------------------------------------------------------------------------------- POST: values
+
+
+@pytest.mark.parametrize("phone,stored", [
+    ("(555) 123-4567", "5551234567"),
+    ("+1 555 123 4567", "15551234567"),
+    ("555-1234", "5551234"),
+    ("abc", None),
+    ("  ", None),
+    ("", ""),  # the original kept an empty string as it was (ORIGINAL_API §3.4)
+])
+def test_phone_keeps_digits_only(server, phone, stored):
+    u = users(server)
+    saved(u, {"phone": phone})
+    assert profile(u)["phone"] == stored
+    [(col,)] = db(server, "SELECT phone FROM user_profiles WHERE user_id = %s", (u.id,))
+    assert col == stored
+
+
+def test_add_bio_placeholder_is_stored_empty(server):
+    u = users(server)
+    saved(u, {"bio": "Add bio"})
+    assert profile(u)["bio"] == ""
+    saved(u, {"bio": "add bio please"})
+    assert profile(u)["bio"] == "add bio please"
+
+
+def test_bio_may_have_several_lines(server):
+    """Bios are free text; the app sends the stored bio back with every profile save, so a
+    multi-line bio (which the original stored) must be accepted."""
+    u = users(server)
+    saved(u, {"bio": "Line one\nLine two"})
+    assert profile(u)["bio"] == "Line one\nLine two"
+
+
+def test_unicode_values_round_trip(server):
+    u = users(server)
+    saved(u, {"name": "Zoë 😀 Ñandú", "bio": "“quotes” \\ back\\slash </script>"})
+    p = profile(u)
+    assert p["name"] == "Zoë 😀 Ñandú" and p["bio"] == "“quotes” \\ back\\slash </script>"
+
+
+@pytest.mark.parametrize("field,limit,make", [
+    ("name", 100, lambda n: "n" * n),
+    ("email", 254, lambda n: "e" * (n - 12) + "@example.com"),
+    ("phone", 40, lambda n: "1" * n),
+    ("bio", 1000, lambda n: "b" * n),
+])
+def test_lengths(server, field, limit, make):
+    u = users(server)
+    saved(u, {field: make(limit)})
+    assert_422(save(u, {field: make(limit + 1)}), (field, "Must be at most allowed characters"))
+    [row] = db(server, f"SELECT {field} FROM user_profiles WHERE user_id = %s", (u.id,))
+    assert len(row[0]) == limit
+
+
+def test_lengths_count_characters(server):
+    u = users(server)
+    saved(u, {"name": "é" * 100, "bio": "😀" * 1000})
+    p = profile(u)
+    assert p["name"] == "é" * 100 and p["bio"] == "😀" * 1000
+    assert_422(save(u, {"name": "é" * 101}), ("name", "Must be at most allowed characters"))
+
+
+@pytest.mark.parametrize("field", ["name", "email", "phone", "bio"])
+@pytest.mark.parametrize("value", [5, 1.5, True, ["x"], {"a": "b"}])
+def test_wrong_types(server, field, value):
+    u = users(server)
+    saved(u, full(u))
+    before = profile(u)
+    assert_422(save(u, {field: value}), (field, "Input should be a valid string"))
+    assert profile(u) == before
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, [], {}, None, "", 2.5])
+def test_onboarding_flag_of_any_json_type_never_fails(server, value):
+    u = users(server)
+    r = save(u, {"hasCompletedOnboarding": value})
+    assert r.status in (200, 422), r
+    if r.status == 200:
+        assert isinstance(profile(u)["hasCompletedOnboarding"], bool)
+    else:
+        assert_422(r, ("hasCompletedOnboarding", None))
+
+
+# ---------------------------------------------------------------------------------- uniqueness (P)
+
+
+def test_phone_of_another_user(server):
+    alice, bob = users(server, 2)
+    saved(alice, {"phone": "555-000-1111"})
+    assert_detail(save(bob, {"name": "Bob", "phone": "(555) 000 1111"}), 400, PHONE_TAKEN)
+    p = profile(bob)
+    assert p["phone"] is None and p["name"] is None  # nothing of the refused save was written
+    saved(alice, {"phone": "5550001111"})  # one's own phone again is fine
+    saved(bob, {"phone": "5550001112"})
+
+
+def test_phone_of_a_user_row_written_by_the_original(server):
+    alice, bob = users(server, 2)
+    db(server, "INSERT INTO user_profiles (user_id, phone) VALUES (%s, '5550002222')", (alice.id,))
+    assert_detail(save(bob, {"phone": "555.000.2222"}), 400, PHONE_TAKEN)
+
+
+@pytest.mark.parametrize("which", ["account", "profile"])
+def test_email_of_another_user(server, which):
+    alice, bob = users(server, 2)
+    taken = alice.email
+    if which == "profile":
+        taken = f"{alice.username}.work@example.com"
+        saved(alice, {"email": taken})
+    assert_detail(save(bob, {"email": taken.upper(), "name": "Bob"}), 400, EMAIL_TAKEN)
+    p = profile(bob)
+    assert p["email"] == bob.email and p["name"] is None
+
+
+def test_own_email_is_fine(server):
+    u = users(server)
+    saved(u, {"email": u.email.upper()})
+    saved(u, {"email": u.email})
+    assert profile(u)["email"].lower() == u.email
+
+
+def test_refused_save_writes_no_audit_row(server):
+    alice, bob = users(server, 2)
+    saved(alice, {"phone": "5550003333"})
+    assert save(bob, {"phone": "5550003333"}).status == 400
+    assert save(bob, {"name": 5}).status == 422
+    settle()
+    assert audit_of(server, bob.id, "profile_update") == []
+
+
+def _race(srv, field, value, per_user=10, replicas=None):
+    alice, bob = users(srv, 2)
+    who = [alice] * per_user + [bob] * per_user
+    if replicas:
+        apis = [UserApi(r) for r in replicas]
+        calls = [(apis[i % len(apis)], u) for i, u in enumerate(who)]
+    else:
+        calls = [(u.api, u) for u in who]
+    results = parallel(lambda api, u: (u, api.call("POST", "/user/profile", {field: value},
+                                                   token=u.token)), calls)
+    for u, r in results:
+        assert r.status in (200, 400), r
+        if r.status == 400:
+            assert_detail(r, 400, PHONE_TAKEN if field == "phone" else EMAIL_TAKEN)
+    winners = {u.id for u, r in results if r.status == 200}
+    assert len(winners) == 1, f"both users' saves succeeded: {results!r}"
+    return alice, bob, winners.pop()
+
+
+def test_two_users_racing_for_one_phone(server):
+    alice, bob, winner = _race(server, "phone", "5550004444")
+    rows = db(server, "SELECT user_id FROM user_profiles WHERE phone = '5550004444'")
+    assert [r[0] for r in rows] == [winner]
+
+
+def test_two_users_racing_for_one_email(server):
+    email = "race." + str(time.time_ns()) + "@example.com"
+    alice, bob, winner = _race(server, "email", email)
+    rows = db(server, "SELECT user_id FROM user_profiles WHERE lower(email) = %s", (email,))
+    assert [r[0] for r in rows] == [winner]
+
+
+def test_two_replicas_racing_for_one_phone(droplin):
+    """Two droplin processes on one database: the advisory lock holds across replicas."""
+    first = start(droplin, **SERVER_ENV)
+    second = start(droplin, db=first.env["DATABASE_URL"], **SERVER_ENV)
+    alice, bob, winner = _race(first, "phone", "5550005555", replicas=[first, second])
+    rows = db(first, "SELECT user_id FROM user_profiles WHERE phone = '5550005555'")
+    assert [r[0] for r in rows] == [winner]
+
+
+# ---------------------------------------------------------------------------------- audit
+
+
+def test_audit_row_lists_the_received_keys(server):
+    u = users(server)
+    saved(u, {"name": "A", "phone": "1", "zzz": 1, "bio": None})
+    [row] = wait_audit_of(server, u.id, "profile_update")
+    assert_audit_details(row, {"fields_updated": ["name", "phone", "zzz", "bio"]})
+    saved(u, {})
+    rows = wait_audit_of(server, u.id, "profile_update", 2)
+    assert_audit_details(rows[1], {"fields_updated": []})
+
+
+def test_audit_row_for_the_apps_save(server):
+    u = users(server)
+    saved(u, full(u))
+    [row] = wait_audit_of(server, u.id, "profile_update")
+    assert_audit_details(row, {"fields_updated": ["name", "email", "phone", "bio",
+                                                  "socialMedia"]})
+    assert row["user_id"] == u.id
+
+
+def test_original_created_at_format_is_returned_as_iso(server):
+    """A created_at with zero microseconds comes back without a fraction."""
+    u = users(server)
+    db(server, "UPDATE users SET created_at = '2024-02-29 13:14:15' WHERE id = %s", (u.id,))
+    assert profile(u)["createdAt"] == "2024-02-29T13:14:15"
+    db(server, "UPDATE users SET created_at = '2024-02-29 13:14:15.5' WHERE id = %s", (u.id,))
+    got = profile(u)["createdAt"]
+    assert datetime.datetime.fromisoformat(got) == datetime.datetime(2024, 2, 29, 13, 14, 15,
+                                                                      500000), got
