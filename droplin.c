@@ -1175,6 +1175,7 @@ struct config {
 	long long allow_clear_all_data;
 	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
 	long long db_prepared_statements;
+	long long outbound_threads, outbound_queue_max;
 };
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_SECONDS };
@@ -1268,6 +1269,11 @@ static const struct cfg_var CFG_VARS[] = {
 	    "--resolve."),
 	CFG("OUTBOUND_TIMEOUT_MS", CFG_INT, outbound_timeout_ms, "10000", 100, 600000,
 	    "Whole-call timeout of every outbound HTTPS request."),
+	CFG("OUTBOUND_THREADS", CFG_INT, outbound_threads, "4", 1, 256,
+	    "Threads that wait on Cloudinary for photo uploads and deletions (never holding a database "
+	    "connection or a worker)."),
+	CFG("OUTBOUND_QUEUE_MAX", CFG_INT, outbound_queue_max, "64", 1, 100000,
+	    "Photo calls queued or running; past it photo routes answer 503 with Retry-After."),
 	CFG("BCRYPT_COST", CFG_INT, bcrypt_cost, "12", 4, 31,
 	    "bcrypt cost of new password hashes. Below 12 only outside production (test fixtures)."),
 	CFG("BCRYPT_THREADS", CFG_INT, bcrypt_threads, "0", 0, 256,
@@ -1885,7 +1891,10 @@ struct multipart {
 	char content_type[64];
 };
 
-/* The boundary parameter of a multipart/form-data Content-Type; -1 when it is not one. */
+/*
+ * The boundary parameter of a multipart/form-data Content-Type: 0, -1 when the type is not
+ * multipart/form-data, -2 when it is but the boundary is missing or unusable.
+ */
 static int mp_boundary(struct slice ctype, char out[MP_BOUNDARY_MAX + 1])
 {
 	struct slice t = sl_trim(ctype);
@@ -1893,6 +1902,8 @@ static int mp_boundary(struct slice ctype, char out[MP_BOUNDARY_MAX + 1])
 	if (t.n < sizeof mt - 1 || strncasecmp(t.p, mt, sizeof mt - 1))
 		return -1;
 	const char *p = t.p + sizeof mt - 1, *end = t.p + t.n;
+	if (p < end && *p != ';' && *p != ' ' && *p != '\t')
+		return -1; /* multipart/form-datax */
 	while (p < end) {
 		while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
 			p++;
@@ -1906,7 +1917,7 @@ static int mp_boundary(struct slice ctype, char out[MP_BOUNDARY_MAX + 1])
 		if (p < end && *p == '"') { /* quoted-string (no escapes in boundaries) */
 			const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
 			if (!q)
-				return -1;
+				return -2;
 			v = p + 1, n = (size_t)(q - v), p = q + 1;
 		} else {
 			while (p < end && *p != ';')
@@ -1917,13 +1928,13 @@ static int mp_boundary(struct slice ctype, char out[MP_BOUNDARY_MAX + 1])
 		}
 		if (is_boundary) {
 			if (!n || n > MP_BOUNDARY_MAX || memchr(v, '\r', n) || memchr(v, '\n', n))
-				return -1;
+				return -2;
 			memcpy(out, v, n);
 			out[n] = 0;
 			return 0;
 		}
 	}
-	return -1;
+	return -2;
 }
 
 static void mp_init(struct multipart *m, const char *boundary)
@@ -1955,9 +1966,12 @@ static struct slice mp_param(struct slice v, const char *key)
 }
 
 /* One header line of a part: the name of Content-Disposition, and the Content-Type. */
-static void mp_header_line(struct multipart *m)
+static int mp_header_line(struct multipart *m)
 {
 	struct slice l = {m->line, m->line_len};
+	const char *colon = memchr(l.p, ':', l.n);
+	if (!colon || colon == l.p)
+		return -1; /* not a header field */
 	static const char cd[] = "content-disposition:", ct[] = "content-type:";
 	if (l.n > sizeof cd - 1 && !strncasecmp(l.p, cd, sizeof cd - 1)) {
 		struct slice name =
@@ -1967,6 +1981,7 @@ static void mp_header_line(struct multipart *m)
 		struct slice v = sl_trim((struct slice){l.p + sizeof ct - 1, l.n - (sizeof ct - 1)});
 		snprintf(m->content_type, sizeof m->content_type, "%.*s", (int)v.n, v.p);
 	}
+	return 0;
 }
 
 static int mp_data(struct multipart *m, const char *p, size_t n, struct buf *out, int *status)
@@ -2036,7 +2051,8 @@ static int mp_feed(struct multipart *m, const char *in, size_t n, struct buf *ou
 					m->file_seen = true;
 				continue;
 			}
-			mp_header_line(m);
+			if (mp_header_line(m))
+				return -1;
 			m->line_len = 0;
 			continue;
 		case MP_DONE: return 0; /* the epilogue is ignored */
@@ -2048,6 +2064,7 @@ static int mp_feed(struct multipart *m, const char *in, size_t n, struct buf *ou
 /* ==== 7. HTTP responses, CORS, request context, bodies and validation ============== */
 
 struct ctx;
+struct side_pool;
 
 enum route_flags {
 	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
@@ -2086,12 +2103,13 @@ struct ctx {
 		long long id;
 		char name[64];
 		bool remember_me;
-	} user; /* set by auth_require() */
+	} user;                     /* set by auth_require() */
+	void (*side)(struct ctx *); /* a stage for a side pool (bcrypt, outbound), then `next` */
+	struct side_pool *side_pool;
 	struct {
 		const char *password;
 		char setting[BCRYPT_SETTING_MAX];
 		char result[BCRYPT_SETTING_MAX];
-		bool pending;
 	} bcrypt;
 	int status;
 	const char *ctype;
@@ -2677,8 +2695,8 @@ static struct {
 	bool listener_closed;
 	/* jobs: the loop pushes onto `work`, workers push finished ones onto `done` */
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv, bcrypt_cv;
-	struct conn *work_head, *work_tail, *done_head, *bcrypt_head, *bcrypt_tail;
+	pthread_cond_t work_cv;
+	struct conn *work_head, *work_tail, *done_head;
 	int n_work, n_busy;
 	bool stopping;
 	int64_t started_ms;
@@ -2688,8 +2706,7 @@ static struct {
        .signal_fd = -1,
        .reserve_fd = -1,
        .mu = PTHREAD_MUTEX_INITIALIZER,
-       .work_cv = PTHREAD_COND_INITIALIZER,
-       .bcrypt_cv = PTHREAD_COND_INITIALIZER};
+       .work_cv = PTHREAD_COND_INITIALIZER};
 
 enum { EV_LISTEN = 1, EV_JOBS = 2, EV_SIGNAL = 3 }; /* epoll tags that are not connections */
 
@@ -2915,7 +2932,12 @@ static void conn_start_request(struct conn *c, size_t head_len)
 		return;
 	}
 	char boundary[MP_BOUNDARY_MAX + 1];
-	if (photo && !mp_boundary(http_header(r, "Content-Type"), boundary)) {
+	int mp = photo ? mp_boundary(http_header(r, "Content-Type"), boundary) : -1;
+	if (mp == -2) { /* multipart/form-data without a usable boundary, as Starlette answered */
+		conn_fail(c, 400, "Missing boundary in multipart.");
+		return;
+	}
+	if (!mp) {
 		mp_init(&rb->mp, boundary);
 		rb->multipart = true;
 	}
@@ -3335,7 +3357,6 @@ static int loop_port(void)
 
 static void route_run(struct conn *c);
 static void db_end_stage(struct ctx *c);
-static atomic_long bcrypt_slots; /* bcrypt jobs queued or running, against BCRYPT_QUEUE_MAX */
 
 /* Appends to a queue of connections linked through next_job; L.mu is held. */
 static void queue_push(struct conn **head, struct conn **tail, struct conn *c)
@@ -3360,9 +3381,53 @@ static struct conn *queue_pop(struct conn **head, struct conn **tail)
 }
 
 /*
- * A worker runs one stage of a request at a time. When the stage asked for bcrypt, the
- * request moves to the bcrypt threads (its database connection already given back) and
- * returns to this queue for its next stage; otherwise the response goes to the loop.
+ * Side pools take a stage off the workers: bcrypt (CPU, as many threads as cores) and
+ * outbound (network waits on Cloudinary). A request never holds a database connection in a
+ * side pool, and a slow side stage never occupies a worker that database requests need.
+ * Each pool's queue is bounded: past it the request answers 503 with Retry-After.
+ */
+struct side_pool {
+	const char *name;
+	struct conn *head, *tail; /* under L.mu */
+	pthread_cond_t cv;
+	atomic_long slots; /* stages queued or running */
+	long long max;
+};
+
+static struct side_pool SIDE_BCRYPT = {.name = "bcrypt", .cv = PTHREAD_COND_INITIALIZER};
+static struct side_pool SIDE_OUTBOUND = {.name = "outbound", .cv = PTHREAD_COND_INITIALIZER};
+
+/* Asks for `fn` to run in `pool`, then `next` on a worker; -1 with the 503 written when full. */
+static int side_request(struct ctx *c, struct side_pool *pool, void (*fn)(struct ctx *),
+			void (*next)(struct ctx *))
+{
+	if (atomic_fetch_add(&pool->slots, 1) >= pool->max) {
+		atomic_fetch_sub(&pool->slots, 1);
+		resp_detail(c, 503, "Server busy, please try again");
+		resp_header(c, "Retry-After", "1");
+		return -1;
+	}
+	c->side = fn;
+	c->side_pool = pool;
+	c->next = next;
+	return 0;
+}
+
+/* Back to the workers' queue, for the stage in `next`. */
+static void worker_requeue(struct conn *c)
+{
+	pthread_mutex_lock(&L.mu);
+	c->rb->ctx.t_queued = now_ms();
+	queue_push(&L.work_head, &L.work_tail, c);
+	L.n_work++;
+	pthread_cond_signal(&L.work_cv);
+	pthread_mutex_unlock(&L.mu);
+}
+
+/*
+ * A worker runs one stage of a request at a time. When the stage asked for a side pool,
+ * the request moves there (its database connection already given back) and returns to this
+ * queue for its next stage; otherwise the response goes to the loop.
  */
 static void *worker_main(void *arg)
 {
@@ -3379,14 +3444,14 @@ static void *worker_main(void *arg)
 		L.n_work--;
 		pthread_mutex_unlock(&L.mu);
 
-		route_run(c); /* may block: database, outbound HTTPS */
+		route_run(c); /* may block on the database, never on bcrypt or the network */
 		struct ctx *x = &c->rb->ctx;
 		db_end_stage(x);
 
 		pthread_mutex_lock(&L.mu);
-		if (x->bcrypt.pending) {
-			queue_push(&L.bcrypt_head, &L.bcrypt_tail, c);
-			pthread_cond_signal(&L.bcrypt_cv);
+		if (x->side) {
+			queue_push(&x->side_pool->head, &x->side_pool->tail, c);
+			pthread_cond_signal(&x->side_pool->cv);
 			pthread_mutex_unlock(&L.mu);
 			continue;
 		}
@@ -3399,35 +3464,25 @@ static void *worker_main(void *arg)
 	}
 }
 
-/* Hashes passwords: CPU only, as many threads as cores, never holding a database connection. */
-static void *bcrypt_main(void *arg)
+static void *side_main(void *arg)
 {
-	(void)arg;
-	struct crypt_data *data = calloc(1, sizeof *data);
-	if (!data)
-		return NULL;
+	struct side_pool *pool = arg;
 	for (;;) {
 		pthread_mutex_lock(&L.mu);
-		while (!L.bcrypt_head && !L.stopping)
-			pthread_cond_wait(&L.bcrypt_cv, &L.mu);
-		struct conn *c = queue_pop(&L.bcrypt_head, &L.bcrypt_tail);
+		while (!pool->head && !L.stopping)
+			pthread_cond_wait(&pool->cv, &L.mu);
+		struct conn *c = queue_pop(&pool->head, &pool->tail);
 		pthread_mutex_unlock(&L.mu);
 		if (!c)
-			break;
+			return NULL;
 		struct ctx *x = &c->rb->ctx;
-		const char *out = crypt_r(x->bcrypt.password, x->bcrypt.setting, data);
-		snprintf(x->bcrypt.result, sizeof x->bcrypt.result, "%s", out && out[0] == '$' ? out : "");
-		x->bcrypt.pending = false;
-		atomic_fetch_sub(&bcrypt_slots, 1);
-		pthread_mutex_lock(&L.mu);
-		x->t_queued = now_ms();
-		queue_push(&L.work_head, &L.work_tail, c);
-		L.n_work++;
-		pthread_cond_signal(&L.work_cv);
-		pthread_mutex_unlock(&L.mu);
+		void (*fn)(struct ctx *) = x->side;
+		x->side = NULL;
+		fn(x);
+		db_end_stage(x);
+		atomic_fetch_sub(&pool->slots, 1);
+		worker_requeue(c);
 	}
-	free(data);
-	return NULL;
 }
 
 /* Parks the connection on the work queue; a full queue answers 503 at once. */
@@ -4457,23 +4512,22 @@ static void bcrypt_dummy_setting(char out[BCRYPT_SETTING_MAX])
  * back to `next` on a worker when the hash is done. With `setting` NULL a new hash is made.
  * When the queue is full the 503 of DECISIONS P is written and -1 returned.
  */
+static void bcrypt_run(struct ctx *c)
+{
+	static _Thread_local struct crypt_data data;
+	const char *out = crypt_r(c->bcrypt.password, c->bcrypt.setting, &data);
+	snprintf(c->bcrypt.result, sizeof c->bcrypt.result, "%s", out && out[0] == '$' ? out : "");
+}
+
 static int bcrypt_request(struct ctx *c, const char *password, const char *setting,
 			  void (*next)(struct ctx *))
 {
-	if (atomic_fetch_add(&bcrypt_slots, 1) >= cfg.bcrypt_queue_max) {
-		atomic_fetch_sub(&bcrypt_slots, 1);
-		resp_detail(c, 503, "Server busy, please try again");
-		resp_header(c, "Retry-After", "1");
-		return -1;
-	}
 	c->bcrypt.password = password;
 	if (setting)
 		snprintf(c->bcrypt.setting, sizeof c->bcrypt.setting, "%s", setting);
 	else
 		bcrypt_new_setting(c->bcrypt.setting, (int)cfg.bcrypt_cost);
-	c->bcrypt.pending = true;
-	c->next = next;
-	return 0;
+	return side_request(c, &SIDE_BCRYPT, bcrypt_run, next);
 }
 
 /* True when the finished verification matched the stored hash (constant-time compare). */
@@ -7347,14 +7401,74 @@ static int photo_store(struct ctx *c, const char *url)
 }
 
 /*
- * The new photo is committed before the old one is destroyed, and nothing here holds a
- * database connection while it waits on Cloudinary: a failed or slow upload leaves the
- * user's photo and its stored URL as they were.
+ * Photo work in stages. A worker checks and reads (database); the Cloudinary call runs on an
+ * outbound thread (no worker, no database connection); a worker commits the new URL; the old
+ * asset is destroyed on an outbound thread only after that; a last worker stage answers. So a
+ * failed or slow upload leaves the user's photo and its URL untouched, and stalled uploads
+ * cannot starve the requests that need the database.
  */
+enum photo_op { PHOTO_UPLOAD, PHOTO_DELETE, PHOTO_ACCOUNT_DELETED };
+
+struct photo_job {
+	enum photo_op op;
+	char *previous; /* the stored URL before this request */
+	char *url;      /* the new secure_url, once uploaded */
+	char *destroy;  /* what the outbound stage destroys */
+};
+
+static void photo_upload_net(struct ctx *c)
+{
+	struct photo_job *j = c->state;
+	if (cld_upload(c, c->req->body.p, c->req->body.n, c->user.id, &j->url))
+		j->url = NULL;
+}
+
+static void photo_destroy_net(struct ctx *c)
+{
+	struct photo_job *j = c->state;
+	cld_destroy(c, j->destroy);
+}
+
+static void h_photo_finish(struct ctx *c)
+{
+	struct photo_job *j = c->state;
+	if (c->status) /* an error was answered before the clean-up ran */
+		return;
+	if (j->op == PHOTO_ACCOUNT_DELETED) {
+		resp_success(c, "Account successfully deleted");
+		return;
+	}
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	if (j->op == PHOTO_UPLOAD)
+		json_kv_str(b, "url", j->url);
+	resp_end(c);
+}
+
+/* Destroys `url` on an outbound thread, then answers; without a URL it answers at once. */
+static void photo_destroy_then_finish(struct ctx *c, char *url)
+{
+	struct photo_job *j = c->state;
+	j->destroy = url;
+	if (!url || !CLD.configured || side_request(c, &SIDE_OUTBOUND, photo_destroy_net, h_photo_finish))
+		h_photo_finish(c); /* a full outbound queue only means an orphaned asset */
+}
+
+static struct photo_job *photo_job_new(struct ctx *c, enum photo_op op)
+{
+	struct photo_job *j = arena_alloc(&c->arena, sizeof *j);
+	if (j)
+		*j = (struct photo_job){.op = op};
+	c->state = j;
+	return j;
+}
+
+static void h_photo_commit(struct ctx *c);
+
 static void h_photo_upload(struct ctx *c)
 {
-	char *previous, *url;
-	if (auth_require(c))
+	struct photo_job *j = photo_job_new(c, PHOTO_UPLOAD);
+	if (!j || auth_require(c))
 		return;
 	if (!c->upload || !c->upload->file_seen) {
 		verr_add(c, "file", "Field required");
@@ -7369,24 +7483,23 @@ static void h_photo_upload(struct ctx *c)
 		resp_detail(c, 503, "Photo storage is not configured");
 		return;
 	}
-	if (photo_current(c, &previous))
+	if (photo_current(c, &j->previous))
 		return;
-	db_end_stage(c); /* the connection goes back before the network wait */
-	if (cld_upload(c, c->req->body.p, c->req->body.n, c->user.id, &url)) {
+	side_request(c, &SIDE_OUTBOUND, photo_upload_net, h_photo_commit);
+}
+
+static void h_photo_commit(struct ctx *c)
+{
+	struct photo_job *j = c->state;
+	if (!j->url) {
 		resp_detail(c, 502, "Photo upload failed, please try again");
 		return;
 	}
-	if (photo_store(c, url)) {
-		cld_destroy(c, url); /* not stored: do not leave the new asset behind */
+	if (photo_store(c, j->url)) {
+		photo_destroy_then_finish(c, j->url); /* not stored: do not leave the new asset behind */
 		return;
 	}
-	db_end_stage(c);
-	if (previous && strcmp(previous, url))
-		cld_destroy(c, previous);
-	struct buf *b = resp_json(c, 200);
-	json_kv_bool(b, "success", true);
-	json_kv_str(b, "url", url);
-	resp_end(c);
+	photo_destroy_then_finish(c, j->previous && strcmp(j->previous, j->url) ? j->previous : NULL);
 }
 
 static void h_photo_get(struct ctx *c)
@@ -7404,17 +7517,12 @@ static void h_photo_get(struct ctx *c)
 
 static void h_photo_delete(struct ctx *c)
 {
-	char *url;
-	if (auth_require(c) || photo_current(c, &url))
+	struct photo_job *j = photo_job_new(c, PHOTO_DELETE);
+	if (!j || auth_require(c) || photo_current(c, &j->previous))
 		return;
-	if (url) {
-		if (photo_store(c, NULL))
-			return;
-		db_end_stage(c);
-		cld_destroy(c, url);
-	}
-	json_kv_bool(resp_json(c, 200), "success", true);
-	resp_end(c);
+	if (j->previous && photo_store(c, NULL))
+		return;
+	photo_destroy_then_finish(c, j->previous);
 }
 
 /* --- Settings --- */
@@ -7619,8 +7727,9 @@ static const char SQL_USER_DELETE[] =
 
 static void h_user_delete(struct ctx *c)
 {
-	char uid[24], ua[256], *photo;
-	if (auth_require(c) || photo_current(c, &photo))
+	char uid[24], ua[256];
+	struct photo_job *j = photo_job_new(c, PHOTO_ACCOUNT_DELETED);
+	if (!j || auth_require(c) || photo_current(c, &j->previous))
 		return;
 	id_text(uid, c->user.id);
 	struct slice agent = http_header(c->req, "User-Agent");
@@ -7637,11 +7746,7 @@ static void h_user_delete(struct ctx *c)
 		resp_detail(c, 404, "User not found");
 		return;
 	}
-	if (photo) { /* after the commit, and without a database connection held */
-		db_end_stage(c);
-		cld_destroy(c, photo);
-	}
-	resp_success(c, "Account successfully deleted");
+	photo_destroy_then_finish(c, j->previous); /* after the commit, on an outbound thread */
 }
 
 /* --- Telemetry: POST /api/log-api-call, POST /api/diagnostics/run (DECISIONS S7) --- */
@@ -8395,7 +8500,9 @@ static void h_metrics(struct ctx *c)
 		{"droplin_connections_refused_total", "counter", "Connections refused over a cap.",
 		 (double)MT.refused},
 		{"droplin_bcrypt_jobs", "gauge", "Password hashes queued or running.",
-		 (double)atomic_load(&bcrypt_slots)},
+		 (double)atomic_load(&SIDE_BCRYPT.slots)},
+		{"droplin_outbound_jobs", "gauge", "Outbound calls (photos) queued or running.",
+		 (double)atomic_load(&SIDE_OUTBOUND.slots)},
 		{"droplin_uptime_seconds", "gauge", "Seconds since start.",
 		 (double)(now_ms() - L.started_ms) / 1000},
 	};
@@ -8769,8 +8876,8 @@ static void raise_fd_limit(void)
 
 struct threads {
 	pthread_t probe, mail;
-	pthread_t *all; /* workers, then bcrypt threads */
-	long n_workers, n_bcrypt;
+	pthread_t *all; /* workers, then bcrypt threads, then outbound threads */
+	long n_workers, n_bcrypt, n_outbound;
 };
 
 static int start_threads(struct threads *t)
@@ -8778,15 +8885,22 @@ static int start_threads(struct threads *t)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	t->n_workers = cfg.worker_threads ? (long)cfg.worker_threads : (long)cfg.db_pool_size + cores;
 	t->n_bcrypt = cfg.bcrypt_threads ? (long)cfg.bcrypt_threads : cores;
-	t->all = calloc((size_t)(t->n_workers + t->n_bcrypt), sizeof *t->all);
+	t->n_outbound = (long)cfg.outbound_threads;
+	SIDE_BCRYPT.max = cfg.bcrypt_queue_max;
+	SIDE_OUTBOUND.max = cfg.outbound_queue_max;
+	long n = t->n_workers + t->n_bcrypt + t->n_outbound;
+	t->all = calloc((size_t)n, sizeof *t->all);
 	if (!t->all)
 		return -1;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
 	int rc = 0;
-	for (long i = 0; !rc && i < t->n_workers + t->n_bcrypt; i++)
-		rc = pthread_create(&t->all[i], &attr, i < t->n_workers ? worker_main : bcrypt_main, NULL);
+	for (long i = 0; !rc && i < n; i++)
+		rc = i < t->n_workers
+			     ? pthread_create(&t->all[i], &attr, worker_main, NULL)
+			     : pthread_create(&t->all[i], &attr, side_main,
+					      i < t->n_workers + t->n_bcrypt ? &SIDE_BCRYPT : &SIDE_OUTBOUND);
 	rc = rc ? rc : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
 	rc = rc ? rc : pthread_create(&t->mail, &attr, mail_main, NULL);
 	pthread_attr_destroy(&attr);
@@ -8799,9 +8913,10 @@ static void stop_threads(struct threads *t)
 	pthread_mutex_lock(&L.mu);
 	L.stopping = true;
 	pthread_cond_broadcast(&L.work_cv);
-	pthread_cond_broadcast(&L.bcrypt_cv);
+	pthread_cond_broadcast(&SIDE_BCRYPT.cv);
+	pthread_cond_broadcast(&SIDE_OUTBOUND.cv);
 	pthread_mutex_unlock(&L.mu);
-	for (long i = 0; i < t->n_workers + t->n_bcrypt; i++)
+	for (long i = 0; i < t->n_workers + t->n_bcrypt + t->n_outbound; i++)
 		pthread_join(t->all[i], NULL);
 	pthread_mutex_lock(&P.mu);
 	P.probe_stop = true;

@@ -493,7 +493,9 @@ static void test_multipart(void)
 	CHECK(!mp_boundary(S("Multipart/Form-Data; charset=x; boundary=\"a b;c\""), b) &&
 	      !strcmp(b, "a b;c"));
 	CHECK(mp_boundary(S("application/json"), b) == -1);
-	CHECK(mp_boundary(S("multipart/form-data"), b) == -1);
+	CHECK(mp_boundary(S("multipart/form-data"), b) == -2);
+	CHECK(mp_boundary(S("multipart/form-data; boundary=\"\""), b) == -2);
+	CHECK(mp_boundary(S("multipart/form-datax; boundary=a"), b) == -1);
 	static const char body[] =
 		"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n"
 		"hello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
