@@ -292,6 +292,19 @@ def test_lengths_count_characters(server):
     assert_422(save(u, {"name": "é" * 101}), ("name", "Must be at most allowed characters"))
 
 
+@pytest.mark.parametrize("local", ["é" * 150, "é" * 200, "😀" * 60, "😀" * 120, "a" * 242],
+                         ids=["2-byte-x150", "2-byte-x200", "4-byte-x60", "4-byte-x120",
+                              "ascii-x242"])
+def test_long_non_ascii_emails(server, local):
+    """Profile e-mails are not format-checked (ORIGINAL_API §4.3); any text up to 254
+    characters is stored and checked for uniqueness without a 500."""
+    alice, bob = users(server, 2)
+    email = local + "@example.com"
+    saved(alice, {"email": email})
+    assert profile(alice)["email"].lower() == email.lower()
+    assert_detail(save(bob, {"email": email}), 400, EMAIL_TAKEN)
+
+
 @pytest.mark.parametrize("field", ["name", "email", "phone", "bio"])
 @pytest.mark.parametrize("value", [5, 1.5, True, ["x"], {"a": "b"}])
 def test_wrong_types(server, field, value):
