@@ -270,7 +270,9 @@ def _seed(srv, u):
 
 
 def _all_gets(u):
-    [dev] = body_of(u.get("/devices"))
+    first = u.get("/devices")
+    assert first.status == 200, f"/devices: {first!r}"
+    [dev] = strict_json(first)
     out = {}
     for p in ("/devices", f"/devices/{dev['id']}", "/user/profile", "/user/privacy-zones",
               "/user/settings", "/user/pinned"):
