@@ -47,6 +47,7 @@ test: droplin build/unit
 	sh tests/install.sh
 	build/unit
 	$(PYTEST) -q -n 2 tests/blackbox
+	sh tests/image/test_image.sh
 
 lint: droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -Werror -fsyntax-only droplin.c
@@ -79,3 +80,9 @@ help:
 bench: droplin
 	sh bench/install.sh
 	/usr/bin/python3 bench/bench.py
+
+# The scratch image (Containerfile) with Debian's podman/buildah, storage under build/image/;
+# the pinned sources in build/dl/ go into the build context. tests/image/test_image.sh checks it.
+image: $(DEPS_STAMPS)/fetch
+	sh tests/image/image.sh build
+.PHONY: image
