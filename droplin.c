@@ -58,6 +58,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -876,6 +877,21 @@ static int json_parse(struct arena *a, const char *s, size_t len, struct json *j
 	if (bad >= 0) {
 		j->error_pos = (int)bad;
 		return -1;
+	}
+	size_t first = json_ws(s, len, 0);
+	if (s[first] != '{' && s[first] != '[') { /* a lone scalar: jsmn wants a container */
+		size_t end = len;
+		while (end > first && strchr(" \t\r\n", s[end - 1]))
+			end--;
+		bool str = s[first] == '"';
+		j->t = arena_alloc(a, sizeof *j->t);
+		if (!j->t)
+			return -1;
+		j->t[0] = (jsmntok_t){.type = str ? JSMN_STRING : JSMN_PRIMITIVE,
+				      .start = (int)first + str,
+				      .end = (int)end - str};
+		j->n = 1;
+		return 0;
 	}
 	jsmn_init(&p);
 	int n = jsmn_parse(&p, s, len, NULL, 0);
@@ -2484,17 +2500,18 @@ static int body_object(struct ctx *c)
 	return 0;
 }
 
-static bool has_control_chars(const char *s, size_t n)
+static bool has_control_chars(const char *s, size_t n, bool multiline)
 {
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+		if (((unsigned char)s[i] < 0x20 || s[i] == 0x7f) && !(multiline && strchr("\n\r\t", s[i])))
 			return true;
 	return false;
 }
 
 enum field_flags {
-	F_OPTIONAL = 1, /* missing or null is fine: *out stays NULL */
-	F_CONTROL = 2,  /* control characters allowed (free text) */
+	F_OPTIONAL = 1,  /* missing or null is fine: *out stays NULL */
+	F_CONTROL = 2,   /* control characters allowed (free text) */
+	F_MULTILINE = 4, /* line breaks and tabs allowed, other controls not (a bio) */
 };
 
 /*
@@ -2521,7 +2538,7 @@ static int field_str(struct ctx *c, const char *key, unsigned flags, size_t min,
 					: "Input should be a valid string");
 		return -1;
 	}
-	if (strlen(s) != len || (!(flags & F_CONTROL) && has_control_chars(s, len))) {
+	if (strlen(s) != len || (!(flags & F_CONTROL) && has_control_chars(s, len, flags & F_MULTILINE))) {
 		verr_add(c, key, verr_value(c, "Control characters are not allowed"));
 		return -1;
 	}
@@ -2565,7 +2582,8 @@ static int field_bool(struct ctx *c, const char *key, bool def, bool *out)
 		if (!strcasecmp(s, no[w]))
 			return *out = false, 0;
 	}
-	verr_add(c, key, "Input should be a valid boolean, unable to interpret input");
+	verr_add(c, key, k == JK_ARRAY || k == JK_OBJECT ? "Input should be a valid boolean"
+						       : "Input should be a valid boolean, unable to interpret input");
 	return -1;
 }
 
@@ -3683,6 +3701,11 @@ static PGconn *pg_connect(int64_t deadline)
 	}
 	if (atomic_exchange(&P.connect_failing, false))
 		log_msg(LOG_INFO, "database connection restored");
+	/* an adopted SQL_ASCII database may hold any bytes: take them raw (the JSON writer makes
+	   them valid UTF-8) rather than fail every query that reads one */
+	const char *enc = PQparameterStatus(conn, "server_encoding");
+	if (enc && !strcmp(enc, "SQL_ASCII"))
+		PQsetClientEncoding(conn, "SQL_ASCII");
 	PQsetnonblocking(conn, 1);
 	PQsetNoticeProcessor(conn, pg_notice, NULL);
 	return conn;
@@ -3951,6 +3974,27 @@ static int db_exec(struct ctx *c, const char *sql)
 	if (rc)
 		resp_db_error(c, rc);
 	return rc ? -1 : 0;
+}
+
+/*
+ * pg_advisory_xact_lock on "<kind>:<value>", for uniqueness without UNIQUE indexes (DECISIONS
+ * P). The key is built at its full length, so a long multi-byte value is never cut.
+ */
+static int db_xact_lock(struct ctx *c, const char *kind, const char *value)
+{
+	size_t n = strlen(kind) + strlen(value) + 2;
+	char *key = arena_alloc(&c->arena, n);
+	if (!key) {
+		resp_internal_error(c, "out of memory");
+		return -1;
+	}
+	snprintf(key, n, "%s:%s", kind, value);
+	const char *p[] = {key};
+	PGresult *res;
+	if (db_query(c, Q_XACT_LOCK, 1, p, &res))
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 /* Ends a stage: an open transaction is rolled back, the connection goes back to the pool. */
@@ -5712,18 +5756,9 @@ static void h_register_commit(struct ctx *c)
 		resp_internal_error(c, "bcrypt failed");
 		return;
 	}
-	char ukey[64], ekey[160];
-	snprintf(ukey, sizeof ukey, "username:%s", f->username);
-	snprintf(ekey, sizeof ekey, "email:%s", f->email ? f->email : "");
-	const char *pu[] = {ukey}, *pe[] = {ekey};
-	if (db_exec(c, "BEGIN") || db_query(c, Q_XACT_LOCK, 1, pu, &res))
+	if (db_exec(c, "BEGIN") || db_xact_lock(c, "username", f->username) ||
+	    (f->email && db_xact_lock(c, "email", f->email)))
 		return;
-	PQclear(res);
-	if (f->email) {
-		if (db_query(c, Q_XACT_LOCK, 1, pe, &res))
-			return;
-		PQclear(res);
-	}
 	bool failed;
 	if (register_taken(c, f, &failed)) {
 		if (!failed || c->status != 503)
@@ -6553,14 +6588,12 @@ static void h_change_username(struct ctx *c)
 		resp_detail(c, 400, "Username can only contain letters, numbers, underscores, and periods");
 		return;
 	}
-	char id[24], key[96];
+	char id[24];
 	snprintf(id, sizeof id, "%lld", c->user.id);
-	snprintf(key, sizeof key, "username:%s", name);
-	const char *pl[] = {key}, *pt[] = {name, id}, *pu[] = {id, name};
+	const char *pt[] = {name, id}, *pu[] = {id, name};
 	PGresult *res;
-	if (db_exec(c, "BEGIN") || db_query(c, Q_XACT_LOCK, 1, pl, &res))
+	if (db_exec(c, "BEGIN") || db_xact_lock(c, "username", name))
 		return;
-	PQclear(res);
 	if (db_query(c, Q_USERNAME_TAKEN_BY_OTHER, 2, pt, &res))
 		return;
 	bool taken = PQntuples(res) > 0;
@@ -6694,6 +6727,10 @@ static void h_rotate_keys(struct ctx *c)
 static void json_py_float(struct buf *b, double v)
 {
 	char s[40];
+	if (!isfinite(v)) { /* an old row may hold NaN or Infinity; JSON has no such numbers */
+		buf_adds(b, "null");
+		return;
+	}
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(s, sizeof s, "%.*g", prec, v);
 		if (strtod(s, NULL) == v)
@@ -6737,12 +6774,15 @@ static int field_int(struct ctx *c, const char *key, bool required, long long mi
 	char *s = k == JK_STRING ? json_string(&c->json, i, &c->arena, &len) : NULL;
 	if (json_int(&c->json, i, out)) {
 	} else if (json_double(&c->json, i, &d)) {
-		if (d != (double)(long long)d) {
+		if (!isfinite(d) || d != floor(d)) {
 			verr_add(c, key,
 				 "Input should be a valid integer, got a number with a fractional part");
 			return -1;
 		}
-		*out = (long long)d;
+		/* a whole number too large for long long is out of any range we allow */
+		*out = d < (double)LLONG_MIN / 2   ? LLONG_MIN / 2
+		       : d > (double)LLONG_MAX / 2 ? LLONG_MAX / 2
+						   : (long long)d;
 	} else if (s && parse_int(str_trim(s), LLONG_MIN, LLONG_MAX, out)) {
 	} else {
 		verr_add(c, key,
@@ -6767,6 +6807,10 @@ static int field_number(struct ctx *c, const char *key, double min, double max, 
 	int i = json_get(&c->json, 0, key);
 	enum json_kind k = json_kind(&c->json, i);
 	*present = i >= 0 && k != JK_NULL;
+	if (k == JK_NULL) {
+		verr_add(c, key, "Input should be a valid number");
+		return -1;
+	}
 	if (!*present)
 		return 0;
 	size_t len;
@@ -6801,9 +6845,9 @@ static bool json_truthy(const struct json *j, int i)
 {
 	switch (json_kind(j, i)) {
 	case JK_TRUE: return true;
-	case JK_STRING:
+	case JK_STRING: return j->t[i].end > j->t[i].start;
 	case JK_OBJECT:
-	case JK_ARRAY: return j->t[i].size > 0 || j->t[i].end > j->t[i].start;
+	case JK_ARRAY: return j->t[i].size > 0;
 	case JK_NUMBER: {
 		double d = 0;
 		json_double(j, i, &d);
@@ -6829,10 +6873,15 @@ static void json_kv_stored_json(struct ctx *c, struct buf *b, const char *key, c
 	struct json j;
 	const char *v = PQgetvalue(res, row, col);
 	size_t n = (size_t)PQgetlength(res, row, col);
-	if (PQgetisnull(res, row, col) || json_parse(&c->arena, v, n, &j))
-		buf_adds(b, "null");
-	else
+	bool ok = !PQgetisnull(res, row, col) && !json_parse(&c->arena, v, n, &j);
+	for (int i = 0; ok && i < j.n; i++) { /* a lone surrogate escape is JSON, not Unicode */
+		size_t len;
+		ok = json_kind(&j, i) != JK_STRING || json_string(&j, i, &c->arena, &len);
+	}
+	if (ok)
 		buf_add(b, v, n);
+	else
+		buf_adds(b, "null");
 }
 
 static void json_kv_nullable(struct buf *b, const char *key, const PGresult *res, int row, int col)
@@ -6842,6 +6891,57 @@ static void json_kv_nullable(struct buf *b, const char *key, const PGresult *res
 		buf_adds(b, "null");
 	else
 		json_str(b, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* Latin-1's named character references, U+00A0 to U+00FF in order. */
+static const char *const HTML_LATIN1[] = {
+	"nbsp",   "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",    "copy",
+	"ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn", "sup2",   "sup3",
+	"acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",   "raquo",  "frac14", "frac12",
+	"frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde", "Auml",   "Aring",  "AElig",  "Ccedil",
+	"Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave", "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde",
+	"Ograve", "Oacute", "Ocirc",  "Otilde", "Ouml",   "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",
+	"Uuml",   "Yacute", "THORN",  "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",
+	"aelig",  "ccedil", "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",
+	"eth",    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
+	"uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml",
+};
+
+static const struct {
+	const char *name;
+	unsigned cp;
+} HTML_OTHER[] = {{"amp", '&'},      {"lt", '<'},       {"gt", '>'},        {"quot", '"'},
+		  {"apos", '\''},    {"euro", 0x20ac},  {"hellip", 0x2026}, {"mdash", 0x2014},
+		  {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019},  {"ldquo", 0x201c},
+		  {"rdquo", 0x201d}, {"bull", 0x2022},  {"trade", 0x2122}};
+
+/*
+ * One character reference at s ("&...;"): its length, with the code point in *cp; 0 when s
+ * is not one. Numeric references to nothing (NUL, surrogates, past U+10FFFF) give U+FFFD,
+ * as Python's html.unescape does.
+ */
+static size_t html_entity(const char *s, unsigned *cp)
+{
+	const char *semi = strchr(s, ';');
+	if (!semi || semi - s > 12 || semi - s < 3)
+		return 0;
+	size_t n = (size_t)(semi - s) + 1;
+	if (s[1] == '#') {
+		bool hex = s[2] == 'x' || s[2] == 'X';
+		char *end;
+		unsigned long v = strtoul(s + 2 + hex, &end, hex ? 16 : 10);
+		if (end != semi || end == s + 2 + hex)
+			return 0;
+		*cp = !v || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0xfffd : (unsigned)v;
+		return n;
+	}
+	for (size_t i = 0; i < sizeof HTML_LATIN1 / sizeof HTML_LATIN1[0]; i++)
+		if (strlen(HTML_LATIN1[i]) == n - 2 && !strncmp(s + 1, HTML_LATIN1[i], n - 2))
+			return *cp = 0xa0 + (unsigned)i, n;
+	for (size_t i = 0; i < sizeof HTML_OTHER / sizeof HTML_OTHER[0]; i++)
+		if (strlen(HTML_OTHER[i].name) == n - 2 && !strncmp(s + 1, HTML_OTHER[i].name, n - 2))
+			return *cp = HTML_OTHER[i].cp, n;
+	return 0;
 }
 
 /*
@@ -6863,21 +6963,13 @@ static char *sanitise(struct arena *a, const char *s)
 		out[o++] = s[i];
 	}
 	out[o] = 0;
-	static const struct {
-		const char *name, *text;
-	} ents[] = {{"&lt;", "<"},  {"&gt;", ">"},   {"&amp;", "&"},  {"&quot;", "\""},
-		    {"&#39;", "'"}, {"&#x27;", "'"}, {"&apos;", "'"}, {"&nbsp;", "\xc2\xa0"}};
 	size_t w = 0;
 	for (size_t r = 0; r < o;) {
-		size_t k = 0, e = sizeof ents / sizeof ents[0];
-		if (out[r] == '&')
-			for (k = 0; k < e && strncmp(out + r, ents[k].name, strlen(ents[k].name)); k++)
-				;
-		if (out[r] == '&' && k < e) {
-			size_t tl = strlen(ents[k].text);
-			memmove(out + w, ents[k].text, tl); /* never longer than the entity */
-			w += tl;
-			r += strlen(ents[k].name);
+		unsigned cp;
+		size_t used = out[r] == '&' ? html_entity(out + r, &cp) : 0;
+		if (used) {
+			w += utf8_put(out + w, cp); /* never longer than the entity it replaces */
+			r += used;
 		} else {
 			out[w++] = out[r++];
 		}
@@ -6944,9 +7036,9 @@ struct device_form {
 };
 
 /* A text field that is sanitised and length-checked after sanitising. */
-static void field_device_text(struct ctx *c, const char *key, size_t max, char **out)
+static void field_device_text(struct ctx *c, const char *key, size_t max, unsigned flags, char **out)
 {
-	if (field_str(c, key, F_OPTIONAL, 0, 0, out) || !*out)
+	if (field_str(c, key, F_OPTIONAL | flags, 0, 0, out) || !*out)
 		return;
 	*out = sanitise(&c->arena, *out);
 	if (*out && utf8_len(*out, strlen(*out)) > max)
@@ -7027,7 +7119,7 @@ static int device_form_read(struct ctx *c, struct device_form *f)
 	const char *dkey = json_get(&c->json, 0, "distance") >= 0 ? "distance" : "distanceFeet";
 	if (!field_number(c, dkey, 0, 1000, &f->distance, &present) && !present)
 		verr_add(c, "distance", "Field required");
-	field_device_text(c, "action", 50, &f->action);
+	field_device_text(c, "action", 50, 0, &f->action);
 	if (!f->action && json_kind(&c->json, json_get(&c->json, 0, "action")) != JK_NULL)
 		f->action = "dropped"; /* the default; an explicit null stays null */
 	field_str(c, "timestamp", F_OPTIONAL, 0, 50, &f->timestamp);
@@ -7045,7 +7137,7 @@ static int device_form_read(struct ctx *c, struct device_form *f)
 	} else if (f->email && !*f->email) {
 		f->email = NULL;
 	}
-	field_device_text(c, "bio", 500, &f->bio);
+	field_device_text(c, "bio", 500, F_MULTILINE, &f->bio);
 	field_social(c, "socialMedia", &f->social);
 	if (c->n_verrs) {
 		resp_validation(c);
@@ -7075,18 +7167,17 @@ static void h_device_save(struct ctx *c)
 	struct device_form f;
 	if (auth_require(c) || body_object(c) || device_form_read(c, &f))
 		return;
-	if (!f.timestamp)
+	if (json_get(&c->json, 0, "timestamp") < 0) /* absent: now; an explicit null stays null */
 		f.timestamp = utc_naive_now(&c->arena);
-	char uid[24], rssi[24], dist[40], did[24], key[160];
+	char uid[24], rssi[24], dist[40], did[24], kind[40];
 	id_text(uid, c->user.id);
 	id_text(rssi, f.rssi);
 	snprintf(dist, sizeof dist, "%.17g", f.distance);
-	snprintf(key, sizeof key, "device:%lld:%s", c->user.id, f.name);
-	const char *pl[] = {key}, *pf[] = {uid, f.name};
+	snprintf(kind, sizeof kind, "device:%lld", c->user.id);
+	const char *pf[] = {uid, f.name};
 	PGresult *res;
-	if (db_exec(c, "BEGIN") || db_query(c, Q_XACT_LOCK, 1, pl, &res))
+	if (db_exec(c, "BEGIN") || db_xact_lock(c, kind, f.name))
 		return;
-	PQclear(res);
 	if (db_query(c, Q_DEVICE_FIND, 2, pf, &res))
 		return;
 	long long id = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
@@ -7260,14 +7351,12 @@ struct profile_field {
 static int profile_unique(struct ctx *c, enum pg_stmt q, const char *kind, const char *value,
 			  const char *taken_msg)
 {
-	char key[320], uid[24];
-	snprintf(key, sizeof key, "%s:%s", kind, value);
+	char uid[24];
 	id_text(uid, c->user.id);
-	const char *pl[] = {key}, *pq[] = {value, uid};
+	const char *pq[] = {value, uid};
 	PGresult *res;
-	if (db_query(c, Q_XACT_LOCK, 1, pl, &res))
+	if (db_xact_lock(c, kind, value))
 		return -1;
-	PQclear(res);
 	if (db_query(c, q, 2, pq, &res))
 		return -1;
 	bool taken = PQntuples(res) > 0;
@@ -7289,7 +7378,7 @@ static void h_profile_save(struct ctx *c)
 				    {.key = "bio", .max = 1000}};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 		f[i].set = json_get(&c->json, 0, f[i].key) >= 0;
-		field_str(c, f[i].key, F_OPTIONAL, 0, f[i].max, &f[i].value);
+		field_str(c, f[i].key, F_OPTIONAL | (i == 3 ? F_MULTILINE : 0), 0, f[i].max, &f[i].value);
 	}
 	char *social = NULL;
 	int si = json_get(&c->json, 0, "socialMedia"), oi = json_get(&c->json, 0, "hasCompletedOnboarding");
@@ -7794,8 +7883,9 @@ static void h_log_api_call(struct ctx *c)
 	field_int(c, "status_code", false, 0, 999, &status, &has_status);
 	int si = json_get(&c->json, 0, "success");
 	enum json_kind sk = json_kind(&c->json, si);
-	if (si >= 0 && sk != JK_TRUE && sk != JK_FALSE && sk != JK_NULL)
-		verr_add(c, "success", "Input should be a valid boolean");
+	bool success = false;
+	if (si >= 0 && sk != JK_NULL)
+		field_bool(c, "success", false, &success);
 	if (c->n_verrs) {
 		resp_validation(c);
 		return;
@@ -7809,9 +7899,9 @@ static void h_log_api_call(struct ctx *c)
 			   endpoint,
 			   method,
 			   has_uid ? uids : NULL,
-			   sk == JK_TRUE    ? "t"
-			   : sk == JK_FALSE ? "f"
-					    : NULL,
+			   si < 0 || sk == JK_NULL ? NULL
+			   : success               ? "t"
+						   : "f",
 			   has_status ? sts : NULL,
 			   error};
 	PGresult *res;
