@@ -2582,8 +2582,10 @@ static int field_bool(struct ctx *c, const char *key, bool def, bool *out)
 		if (!strcasecmp(s, no[w]))
 			return *out = false, 0;
 	}
-	verr_add(c, key, k == JK_ARRAY || k == JK_OBJECT ? "Input should be a valid boolean"
-						       : "Input should be a valid boolean, unable to interpret input");
+	verr_add(c, key,
+		 k == JK_ARRAY || k == JK_OBJECT
+			 ? "Input should be a valid boolean"
+			 : "Input should be a valid boolean, unable to interpret input");
 	return -1;
 }
 
