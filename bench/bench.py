@@ -41,7 +41,7 @@ HEALTH_GOAL_CONNS = [64, 256]
 READ_CONNS = 64
 LOGIN_CONNS = 8  # more than the cores, so the bcrypt threads never wait for work
 LOGIN_SECONDS = 10
-BCRYPT_BOUND_HASHES = 4  # per core, before and after each login run
+BCRYPT_BOUND_HASHES = 8  # per core (a few seconds), before and after each login run
 MIXED = [("profile_get", 48), ("devices_get", 48), ("profile_post", 16), ("device_post", 15),
          ("login", 1)]  # 128 connections in all
 MIXED_LOGIN_THINK_MS = 1000
