@@ -395,8 +395,17 @@ def test_postgres_restart_under_load(front):
     lost = load.lost_writes()
     outage_failures = [f for f in load.failures if f[0] >= t_stop]
     statuses = sorted({str(f[3]) for f in outage_failures})
+
+    def source(f):  # droplin's own 503 or HAProxy's (every server marked DOWN)
+        try:
+            return "droplin:" + str(f[5].json().get("detail"))
+        except (ValueError, AttributeError):
+            return "haproxy:no server"
+    sources = {}
+    for f in outage_failures:
+        sources[source(f)] = sources.get(source(f), 0) + 1
     log(f"postgres restart: {load.summary()} outage_requests={outage_sent - before_sent} "
-        f"outage_failed={outage_failed - before_failed} statuses={statuses} "
+        f"outage_failed={outage_failed - before_failed} statuses={statuses} 503_sources={sources} "
         f"pg_down={t_back - stopped_at:.2f}s replicas_ready_after={replicas_ready:.2f}s "
         f"haproxy_all_up_after={front_ready:.2f}s first_write_after={write_ok:.2f}s "
         f"lost_writes={len(lost)} direct={direct}")
