@@ -7833,8 +7833,8 @@ static void h_user_delete(struct ctx *c)
 		return;
 	bool gone = PQntuples(res) == 1;
 	PQclear(res);
-	if (!gone) {
-		resp_detail(c, 404, "User not found");
+	if (!gone) { /* deleted by a parallel request since the token check: the token is dead */
+		resp_detail(c, 401, "Invalid token");
 		return;
 	}
 	photo_destroy_then_finish(c, j->previous); /* after the commit, on an outbound thread */
