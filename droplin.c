@@ -1163,7 +1163,7 @@ struct config {
 	const char *host;
 	long long port;
 	const char *database_url;
-	const char *jwt_secret, *previous_jwt_secret, *admin_secret;
+	const char *jwt_secret, *previous_jwt_secret, *next_jwt_secret, *admin_secret;
 	long long jwt_key_version;
 	long long db_pool_size, db_acquire_timeout_ms, db_connect_timeout_ms, db_query_timeout_ms;
 	long long db_probe_interval_ms, health_stale_ms;
@@ -1224,6 +1224,9 @@ static const struct cfg_var CFG_VARS[] = {
 	    "HS256 signing key, at least 32 bytes. Required in production."),
 	CFG("PREVIOUS_JWT_SECRET_KEY", CFG_STR, previous_jwt_secret, NULL, 0, 0,
 	    "Previous signing key, accepted for verification during a key rotation."),
+	CFG("NEXT_JWT_SECRET_KEY", CFG_STR, next_jwt_secret, NULL, 0, 0,
+	    "The key a rotation will switch to, accepted for verification (version JWT_KEY_VERSION+1) "
+	    "before any replica signs with it, so old and new replicas accept each other's tokens."),
 	CFG("JWT_KEY_VERSION", CFG_INT, jwt_key_version, "1", 1, 1000000,
 	    "Current key version written into tokens; tokens of the previous key carry one less."),
 	CFG("ADMIN_SECRET", CFG_STR, admin_secret, NULL, 0, 0,
@@ -4675,11 +4678,14 @@ static int auth_require(struct ctx *c)
 	const char *sp = memchr(tok.p, ' ', tok.n);
 	char *token = arena_strndup(&c->arena, tok.p, sp ? (size_t)(sp - tok.p) : tok.n);
 	struct json cl;
-	bool previous = false;
+	int key_offset = 0; /* 0: current key; -1: the previous one; +1: the next one */
 	if (!token || jwt_claims(c, token, cfg.jwt_secret, &cl)) {
-		if (!cfg.previous_jwt_secret || jwt_claims(c, token, cfg.previous_jwt_secret, &cl))
+		if (cfg.previous_jwt_secret && !jwt_claims(c, token, cfg.previous_jwt_secret, &cl))
+			key_offset = -1;
+		else if (cfg.next_jwt_secret && !jwt_claims(c, token, cfg.next_jwt_secret, &cl))
+			key_offset = 1;
+		else
 			goto out_fail;
-		previous = true;
 	}
 	double now = wall_time(), exp, iat, last = 0;
 	long long uid, version = 1;
@@ -4695,7 +4701,7 @@ static int auth_require(struct ctx *c)
 	int kv = json_get(&cl, 0, "key_version");
 	if (kv >= 0 && !json_int(&cl, kv, &version))
 		goto out_fail;
-	if (version != cfg.jwt_key_version - (previous ? 1 : 0)) {
+	if (version != cfg.jwt_key_version + key_offset) {
 		why = "Token has been invalidated. Please log in again.";
 		goto out_fail;
 	}

@@ -361,3 +361,39 @@ def test_last_seen_moves_after_session_touch_seconds(droplin):
     time.sleep(1.5)
     assert api.authorized(make_token(uid, "alice")).status == 200
     harness.wait_until(lambda: last_seen(api, uid) != first, 5, what="last_seen_at moved")
+
+
+# A rotation without a window of 401s: phase 1 deploys NEXT_JWT_SECRET_KEY (verify only) to
+# every replica; phase 2 switches signing. A phase-2 replica's token works on a phase-1 one.
+def preparing(droplin):
+    """A replica in phase 1: still signing with the old key, already accepting the next."""
+    return Api(start(droplin, JWT_SECRET_KEY=JWT_SECRET, NEXT_JWT_SECRET_KEY=NEW_SECRET,
+                     JWT_KEY_VERSION="1"))
+
+
+@pytest.mark.parametrize("secret,version,ok", [
+    (JWT_SECRET, 1, True),
+    (NEW_SECRET, 2, True),   # issued by a replica that already switched
+    (NEW_SECRET, 1, False),  # the next key must carry the next version
+    (NEW_SECRET, 3, False),
+])
+def test_next_key_is_accepted_before_the_switch(droplin, secret, version, ok):
+    api = preparing(droplin)
+    uid = user(api)
+    r = api.authorized(make_token(uid, "alice", secret=secret, key_version=version))
+    if ok:
+        assert r.status == 200, r
+    else:
+        assert_detail(r, 401, INVALIDATED)
+
+
+def test_tokens_cross_both_ways_during_a_two_phase_rotation(droplin, fresh_db):
+    old = Api(start(droplin, db=fresh_db, JWT_SECRET_KEY=JWT_SECRET, NEXT_JWT_SECRET_KEY=NEW_SECRET,
+                    JWT_KEY_VERSION="1"))
+    new = Api(start(droplin, db=fresh_db, JWT_SECRET_KEY=NEW_SECRET, PREVIOUS_JWT_SECRET_KEY=JWT_SECRET,
+                    JWT_KEY_VERSION="2"))
+    old.register("crosser")
+    from_old, from_new = old.login_ok("crosser")["token"], new.login_ok("crosser")["token"]
+    for api in (old, new):
+        for token in (from_old, from_new):
+            assert api.authorized(token).status == 200
