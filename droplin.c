@@ -3478,12 +3478,13 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&L.mu);
 			continue;
 		}
+		bool wake = !L.done_head; /* the loop takes the whole list at once: wake it once */
 		c->next_job = L.done_head;
 		L.done_head = c;
 		pthread_mutex_unlock(&L.mu);
 		uint64_t one = 1;
-		ssize_t w = write(L.event_fd, &one, sizeof one);
-		(void)w;
+		if (wake && write(L.event_fd, &one, sizeof one) < 0)
+			log_msg(LOG_ERROR, "eventfd write failed: %s", strerror(errno));
 	}
 }
 
@@ -3525,7 +3526,7 @@ static void worker_enqueue(struct conn *c)
 	L.n_busy++;
 	pthread_cond_signal(&L.work_cv);
 	pthread_mutex_unlock(&L.mu);
-	conn_watch(c, 0); /* not polled while a worker owns the request */
+	/* the socket stays registered: most jobs end before it has anything to say (see loop_run) */
 }
 
 /* ==== 10. PostgreSQL pool, probe and migrations ==================================== */
@@ -3793,9 +3794,7 @@ static int pg_wait(struct pg *pg, int64_t deadline, PGresult **out)
 	while (PQflush(conn) == 1)
 		if (pg_poll(conn, POLLOUT | POLLIN, deadline) <= 0)
 			return PG_TIMEOUT;
-	for (;;) {
-		if (!PQconsumeInput(conn))
-			return PG_UNAVAILABLE;
+	for (;;) { /* a query was just sent: wait for the socket before trying to read */
 		if (!PQisBusy(conn))
 			break;
 		int r = pg_poll(conn, POLLIN, deadline);
@@ -3819,6 +3818,8 @@ static int pg_wait(struct pg *pg, int64_t deadline, PGresult **out)
 				PQclear(res);
 			return PG_TIMEOUT;
 		}
+		if (!PQconsumeInput(conn))
+			return PG_UNAVAILABLE;
 	}
 	PGresult *res, *last = NULL;
 	while ((res = PQgetResult(conn))) { /* keep the last result, or the first error */
@@ -8880,7 +8881,6 @@ static int loop_run(void)
 		int n = epoll_wait(L.ep, events, LOOP_MAX_EVENTS, loop_wait_ms(next_sweep));
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64;
-			uint32_t ev = events[i].events;
 			if (tag == EV_LISTEN) {
 				loop_accept();
 			} else if (tag == EV_JOBS) {
@@ -8895,8 +8895,10 @@ static int loop_run(void)
 				} else if (c->state == CONN_HEAD || c->state == CONN_BODY ||
 					   c->state == CONN_LINGER) {
 					conn_on_readable(c);
-				} else if (ev & (EPOLLHUP | EPOLLERR)) {
-					conn_close(c);
+				} else if (c->state == CONN_BUSY) {
+					/* a worker owns it: silence the socket until the response is back
+					   (level-triggered epoll would repeat the event meanwhile) */
+					conn_watch(c, 0);
 				}
 			}
 		}
