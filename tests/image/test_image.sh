@@ -27,6 +27,7 @@ rand() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
 
 # ---- build --------------------------------------------------------------------------------
 t=$(date +%s)
+mkdir -p "$REPO/build/image"
 sh "$IMAGE_SH" build 2>"$REPO/build/image/build.log" ||
 	{ tail -n 40 "$REPO/build/image/build.log" >&2; fail "image build (log: build/image/build.log)"; }
 ok "image built in $(($(date +%s) - t)) s"
