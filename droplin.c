@@ -6203,6 +6203,39 @@ static int code_miss(struct ctx *c, long long id)
 	return tries >= cfg.code_max_attempts ? code_delete(c, id, NULL) : 0;
 }
 
+/* The texts of one kind of code: verification, recovery, or recovery inside reset-password. */
+struct code_texts {
+	const char *not_found, *expired, *invalid;
+};
+
+static const struct code_texts VERIFICATION_TEXTS = {
+	"No verification code found for this email",
+	"Verification code has expired. Please request a new one.", "Invalid verification code"};
+static const struct code_texts RECOVERY_TEXTS = {"No recovery code found for this email",
+						 "Recovery code has expired. Please request a new one.",
+						 "Invalid recovery code"};
+static const struct code_texts RESET_TEXTS = {"No recovery code found. Please request a new code.",
+					      "Recovery code has expired. Please request a new one.",
+					      "Invalid recovery code"};
+
+/*
+ * Checks `given` against the newest code of (email, type): 0 with *k filled when it matches;
+ * otherwise the 400 is written (an expired code is deleted, a wrong try counted) and -1.
+ */
+static int code_verify(struct ctx *c, const char *email, const char *type, const char *given,
+		       const struct code_texts *t, struct code_check *k)
+{
+	if (code_check(c, email, type, given, k))
+		return -1;
+	if (!k->found)
+		resp_detail(c, 400, t->not_found);
+	else if (k->expired && !code_delete(c, k->id, NULL))
+		resp_detail(c, 400, t->expired);
+	else if (!k->expired && !k->matched && !code_miss(c, k->id))
+		resp_detail(c, 400, t->invalid);
+	return k->found && !k->expired && k->matched ? 0 : -1;
+}
+
 /* The send routes' shared part: validate, rate-limit, store a fresh code and queue the mail. */
 static int code_send(struct ctx *c, char *email, const char *code_type)
 {
@@ -6274,18 +6307,14 @@ static void h_verify_code(struct ctx *c)
 	}
 	struct code_check k;
 	bool deleted = false;
-	if (code_check(c, str_lower(str_trim(email)), type ? type : "registration", str_trim(code), &k))
+	if (code_verify(c, str_lower(str_trim(email)), type ? type : "registration", str_trim(code),
+			&VERIFICATION_TEXTS, &k) ||
+	    code_delete(c, k.id, &deleted))
 		return;
-	if (!k.found)
-		resp_detail(c, 400, "No verification code found for this email");
-	else if (k.expired && !code_delete(c, k.id, NULL))
-		resp_detail(c, 400, "Verification code has expired. Please request a new one.");
-	else if (!k.expired && !k.matched && !code_miss(c, k.id))
-		resp_detail(c, 400, "Invalid verification code");
-	else if (!k.expired && k.matched && !code_delete(c, k.id, &deleted) && deleted)
+	if (deleted)
 		resp_success(c, "Email verified successfully");
-	else if (!k.expired && k.matched && !c->status) /* consumed by a parallel request */
-		resp_detail(c, 400, "No verification code found for this email");
+	else /* consumed by a parallel request */
+		resp_detail(c, 400, VERIFICATION_TEXTS.not_found);
 }
 
 static const char SQL_USERS_BY_EMAIL[] =
@@ -6342,22 +6371,8 @@ static void h_verify_recovery_code(struct ctx *c)
 	}
 	sprintf(code_type, "recovery_%s", type);
 	struct code_check k;
-	if (code_check(c, email, code_type, str_trim(code), &k))
+	if (code_verify(c, email, code_type, str_trim(code), &RECOVERY_TEXTS, &k))
 		return;
-	if (!k.found) {
-		resp_detail(c, 400, "No recovery code found for this email");
-		return;
-	}
-	if (k.expired) {
-		if (!code_delete(c, k.id, NULL))
-			resp_detail(c, 400, "Recovery code has expired. Please request a new one.");
-		return;
-	}
-	if (!k.matched) {
-		if (!code_miss(c, k.id))
-			resp_detail(c, 400, "Invalid recovery code");
-		return;
-	}
 	if (strcmp(type, "username")) { /* the code stays: reset-password needs it */
 		resp_success(c, "Code verified successfully");
 		return;
@@ -6411,22 +6426,8 @@ static void h_reset_password(struct ctx *c)
 	}
 	email = str_lower(str_trim(email));
 	struct code_check k;
-	if (code_check(c, email, "recovery_password", str_trim(code), &k))
+	if (code_verify(c, email, "recovery_password", str_trim(code), &RESET_TEXTS, &k))
 		return;
-	if (!k.found) {
-		resp_detail(c, 400, "No recovery code found. Please request a new code.");
-		return;
-	}
-	if (k.expired) {
-		if (!code_delete(c, k.id, NULL))
-			resp_detail(c, 400, "Recovery code has expired. Please request a new one.");
-		return;
-	}
-	if (!k.matched) {
-		if (!code_miss(c, k.id))
-			resp_detail(c, 400, "Invalid recovery code");
-		return;
-	}
 	const char *weak = pw_change_error(pc->next);
 	if (weak) {
 		resp_detail(c, 400, weak);
@@ -6464,7 +6465,7 @@ static void h_reset_password_commit(struct ctx *c)
 	if (db_exec(c, "BEGIN") || code_delete(c, pc->code_id, &deleted))
 		return;
 	if (!deleted) { /* used by a parallel reset meanwhile */
-		resp_detail(c, 400, "No recovery code found. Please request a new code.");
+		resp_detail(c, 400, RESET_TEXTS.not_found);
 		return;
 	}
 	if (db_query(c, Q_SET_PASSWORD, 2, p, &res))
