@@ -473,64 +473,10 @@ class CloudinaryStub:
                 pass
 
     def _read_request(self, tls):
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            if len(buf) > 65536:
-                return None
-            chunk = tls.recv(65536)
-            if not chunk:
-                return None
-            buf += chunk
-        head, rest = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        method, target = (parts + ["", ""])[:2]
-        headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                k, v = line.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-        if headers.get("expect", "").lower() == "100-continue":
-            tls.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        pieces = [rest]
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            data = rest
-            body = []
-            total = 0
-            while True:
-                while b"\r\n" not in data:
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        return None
-                    data += chunk
-                size_line, data = data.split(b"\r\n", 1)
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                while len(data) < size + 2:
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        return None
-                    data += chunk
-                if size == 0:
-                    break
-                body.append(data[:size])
-                total += size
-                data = data[size + 2:]
-                if total > MAX_BODY:
-                    return None
-            body = b"".join(body)
-        else:
-            length = int(headers.get("content-length", "0") or "0")
-            if length > MAX_BODY:
-                return None
-            have = len(rest)
-            while have < length:
-                chunk = tls.recv(min(1 << 20, length - have))
-                if not chunk:
-                    return None
-                pieces.append(chunk)
-                have += len(chunk)
-            body = b"".join(pieces)[:length]
-        req = Request(method, target, headers, body)
+        got = https_stub.read_request(tls, MAX_BODY)
+        if got is None:
+            return None
+        req = Request(*got)
         self._parse_params(req)
         return req
 

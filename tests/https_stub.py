@@ -54,6 +54,64 @@ def make_test_ca(directory, host=HOST_NAME):
             (("ca", "ca.pem"), ("ca_key", "ca.key"), ("cert", "leaf.pem"), ("key", "leaf.key"))}
 
 
+def read_request(tls, max_body):
+    """Reads one HTTP/1.1 request from a TLS socket: (method, target, headers with lower-case
+    names, body), Content-Length or chunked, answering Expect: 100-continue; None when the
+    peer closes early or the body passes max_body. Shared by the HTTPS stand-ins."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        if len(buf) > 65536:
+            return None
+        chunk = tls.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    method, target = (lines[0].split(" ") + ["", ""])[:2]
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    if headers.get("expect", "").lower() == "100-continue":
+        tls.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def more(data):
+        chunk = tls.recv(65536)
+        if not chunk:
+            raise EOFError
+        return data + chunk
+
+    try:
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body, data, total = [], rest, 0
+            while True:
+                while b"\r\n" not in data:
+                    data = more(data)
+                size_line, data = data.split(b"\r\n", 1)
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                while len(data) < size + 2:
+                    data = more(data)
+                if size == 0:
+                    break
+                body.append(data[:size])
+                total += size
+                data = data[size + 2:]
+                if total > max_body:
+                    return None
+            return method, target, headers, b"".join(body)
+        length = int(headers.get("content-length", "0") or "0")
+        if length > max_body:
+            return None
+        body = rest
+        while len(body) < length:
+            body = more(body)
+        return method, target, headers, body[:length]
+    except EOFError:
+        return None
+
+
 class HttpsStub:
     MAX_STALL_SECONDS = 60
 

@@ -288,58 +288,8 @@ class SendGridStub:
                 pass
 
     def _read_request(self, tls):
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            if len(buf) > 65536:
-                return None
-            chunk = tls.recv(65536)
-            if not chunk:
-                return None
-            buf += chunk
-        head, rest = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        method, path = (parts + ["", ""])[:2]
-        headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                k, v = line.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-        if headers.get("expect", "").lower() == "100-continue":
-            tls.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            body = b""
-            while True:
-                while b"\r\n" not in rest:
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        return None
-                    rest += chunk
-                size_line, rest = rest.split(b"\r\n", 1)
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
-                while len(rest) < size + 2:
-                    chunk = tls.recv(65536)
-                    if not chunk:
-                        return None
-                    rest += chunk
-                if size == 0:
-                    break
-                body += rest[:size]
-                rest = rest[size + 2:]
-                if len(body) > MAX_BODY:
-                    return None
-        else:
-            length = int(headers.get("content-length", "0") or "0")
-            if length > MAX_BODY:
-                return None
-            body = rest
-            while len(body) < length:
-                chunk = tls.recv(65536)
-                if not chunk:
-                    return None
-                body += chunk
-            body = body[:length]
-        return Request(method, path, headers, body)
+        got = https_stub.read_request(tls, MAX_BODY)
+        return None if got is None else Request(*got)
 
     def _answer(self, req, mode):
         if mode == "fail":
