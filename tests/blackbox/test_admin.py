@@ -152,7 +152,7 @@ def test_stats(api):
     r = api.post("/devices", {"name": "Phone", "rssi": -50, "distance": 3}, token=token)
     assert r.status == 200, r
     harness.db_exec(db_of(api.d), "INSERT INTO user_profiles (user_id, profile_photo) VALUES "
-                    "(%s, 'https://x/p.jpg')", (b,))
+                    "(%s, 'https://example.com/p.jpg')", (b,))
     harness.db_exec(db_of(api.d), "INSERT INTO user_profiles (user_id, profile_photo) VALUES "
                     "(%s, '')", (a,))
     r = call(api.d, "GET", "/admin/stats")
@@ -375,7 +375,7 @@ def test_dashboard(api, auth):
     a = api.register("alice", email="alice@example.com")["user_id"]
     b = api.register("bob")["user_id"]
     harness.db_exec(db_of(api.d), "INSERT INTO user_profiles (user_id, profile_photo) VALUES "
-                    "(%s, 'https://x/p.jpg')", (a,))
+                    "(%s, 'https://example.com/p.jpg')", (a,))
     secret, headers = None, {}
     if auth == "secret":
         secret = ADMIN_SECRET

@@ -233,7 +233,7 @@ def test_signup_and_everyday_use(server):
                "phoneNumber": "(555) 123-4567", "email": "riley@example.com",
                "bio": "Coffee lover", "socialMedia": [{"platform": "instagram",
                                                        "handle": "@riley"}],
-               "profilePhoto": "https://res.cloudinary.com/demo/image/upload/riley.jpg"}
+               "profilePhoto": "https://res.example.com/demo/image/upload/riley.jpg"}
     expect(app.fetch("DELETE", f"/devices/{saved[1]['id']}"), 200)
     r = expect(app.fetch("POST", "/devices", contact), 200, *sorted(DEVICE_KEYS))
     assert {k: r[k] for k in DEVICE_KEYS - {"id"}} == \

@@ -212,7 +212,7 @@ def site(droplin):
     api.register("alice", email="alice@example.com")
     bob = api.register("bob")["user_id"]
     harness.db_exec(db_of(api.d), "INSERT INTO user_profiles (user_id, profile_photo) "
-                    "VALUES (%s, %s)", (bob, "https://res.cloudinary.com/x/bob.jpg"))
+                    "VALUES (%s, %s)", (bob, "https://res.example.com/x/bob.jpg"))
     insert_user(api.d, XSS, email=XSS_EMAIL)
     return api
 
