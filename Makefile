@@ -5,7 +5,7 @@ include vendor/deps.mk
 CC       := musl-gcc
 VERSION  := 0.1.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 WARNINGS := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wformat=2 -Wvla \
-            -Wno-unused-parameter
+            -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS   := -std=gnu11 -O2 -g0 -ffunction-sections -fdata-sections -fno-plt \
             -D_FORTIFY_SOURCE=0 -DDROPLIN_VERSION='"$(VERSION)"' $(WARNINGS) $(DEPS_CFLAGS) -Ibuild/gen
 LDFLAGS  := -static -Wl,--gc-sections -Wl,-O1 -s

@@ -114,6 +114,7 @@ enum {
 	LOOP_TICK_MAX_MS = 1000,
 	IPTAB_SIZE = 4096,                /* per-address connection counts (power of two) */
 	JOB_QUEUE_MAX = 4096,             /* queued requests before 503 */
+	JWT_SEGMENT_MAX = 8192,           /* longest base64url header or payload of a token */
 	PG_POOL_HARD_MAX = 64,            /* upper bound of DB_POOL_SIZE */
 	PG_DOWN_BACKOFF_MS = 250,         /* after a failed connect, fail fast this long */
 	PG_MIGRATION_TIMEOUT_MS = 60000,  /* one migration statement */
@@ -226,14 +227,23 @@ static bool buf_reserve(struct buf *b, size_t extra)
 
 static void buf_add(struct buf *b, const void *data, size_t n)
 {
-	if (n && buf_reserve(b, n)) {
+	if (n && n <= b->cap - b->len && !b->over) { /* the common case, without a call */
+		memcpy(b->p + b->len, data, n);
+		b->len += n;
+	} else if (n && buf_reserve(b, n)) {
 		memcpy(b->p + b->len, data, n);
 		b->len += n;
 	}
 }
 
 static void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-static void buf_addc(struct buf *b, char c) { buf_add(b, &c, 1); }
+static void buf_addc(struct buf *b, char c)
+{
+	if (b->len < b->cap && !b->over)
+		b->p[b->len++] = c;
+	else
+		buf_add(b, &c, 1);
+}
 
 __attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
 {
@@ -561,6 +571,10 @@ static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 	const unsigned char *u = (const unsigned char *)s;
 	size_t run = 0; /* bytes copied verbatim at once */
 	for (size_t i = 0; i < n;) {
+		while (i < n && u[i] >= 0x20 && u[i] < 0x7f && u[i] != '"' && u[i] != '\\')
+			i++, run++; /* printable ASCII, the bulk of any text: the tight loop */
+		if (i == n)
+			break;
 		unsigned char c = u[i];
 		size_t len = c < 0x80 ? 1 : utf8_seq_len(u + i, n - i);
 		bool plain =
@@ -618,10 +632,23 @@ static void json_kv_str(struct buf *b, const char *key, const char *v)
 	json_cstr(b, v);
 }
 
+/* A decimal integer, without printf: rows of ids and numbers are written per request. */
+static void buf_int(struct buf *b, long long v)
+{
+	char tmp[24], *e = tmp + sizeof tmp, *p = e;
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	buf_add(b, p, (size_t)(e - p));
+}
+
 static void json_kv_int(struct buf *b, const char *key, long long v)
 {
 	json_key(b, key);
-	buf_printf(b, "%lld", v);
+	buf_int(b, v);
 }
 
 static void json_kv_bool(struct buf *b, const char *key, bool v)
@@ -1131,6 +1158,7 @@ static struct {
 	uint64_t count[METRIC_ROUTES_MAX + 1];
 	double sum[METRIC_ROUTES_MAX + 1];
 	uint64_t refused;
+	uint64_t loop_reads; /* R_READ requests the loop answered from its own pipeline */
 } MT;
 
 struct route;
@@ -1191,6 +1219,7 @@ struct config {
 	long long allow_clear_all_data;
 	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
 	long long db_prepared_statements;
+	long long db_loop_reads;
 	long long outbound_threads, outbound_queue_max;
 };
 
@@ -1235,6 +1264,10 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("DB_PREPARED_STATEMENTS", CFG_INT, db_prepared_statements, "1", 0, 1,
 	    "0 sends every query unnamed (no prepared statements, no session state): set it behind PgBouncer "
 	    "in transaction mode."),
+	CFG("DB_LOOP_READS", CFG_INT, db_loop_reads, "1", 0, 1,
+	    "1 lets the event thread answer the plain reads (profile, settings, devices, zones, pins) "
+	    "itself, with the session check and the read in one pipelined round trip; 0 sends them to "
+	    "the workers like every other database route."),
 	CFG("DB_POOL_SIZE", CFG_INT, db_pool_size, "4", 1, PG_POOL_HARD_MAX,
 	    "Most PostgreSQL connections this replica opens. Size replicas x DB_POOL_SIZE against "
 	    "max_connections."),
@@ -2088,12 +2121,15 @@ struct side_pool;
 enum route_flags {
 	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
 	R_PHOTO = 2,  /* a multipart photo upload: 10 MiB, streamed through the parser */
+	R_READ = 4,   /* one statement on the caller's id, then `render`: see loop_read_start() */
 };
 
 struct route {
 	const char *method, *path; /* path segments "{name}" match one non-empty segment */
 	void (*handler)(struct ctx *);
 	unsigned flags;
+	int read_q;                                  /* R_READ: the statement (enum pg_stmt) */
+	void (*render)(struct ctx *, PGresult *res); /* R_READ: its rows into the response */
 };
 
 struct pg;
@@ -2122,7 +2158,13 @@ struct ctx {
 		long long id;
 		char name[64];
 		bool remember_me;
-	} user;                     /* set by auth_require() */
+	} user; /* set by auth_require() */
+	struct {
+		long long uid;
+		char id[24]; /* uid as text, the session query's parameter */
+		double iat, last;
+		bool has_iat, has_activity, remember;
+	} token;                    /* what auth_token() read from the token */
 	void (*side)(struct ctx *); /* a stage for a side pool (bcrypt, outbound), then `next` */
 	struct side_pool *side_pool;
 	struct {
@@ -3540,6 +3582,13 @@ struct pg {
 	PGconn *conn;
 	uint64_t prepared; /* bit i: statement i is prepared on this connection */
 	struct pg *next;
+	/* while the event loop waits on it for a read (loop_read_start), all the loop's: */
+	struct conn *reader;
+	PGresult *res[2]; /* the session row, the route's rows */
+	int n_res;
+	int64_t deadline;
+	bool in_epoll; /* its socket is in the loop's epoll set (one-shot, re-armed per read) */
+	struct pg *next_read;
 };
 
 enum pg_err { PG_OK = 0, PG_UNAVAILABLE = -1, PG_TIMEOUT = -2, PG_FAILED = -3 };
@@ -3552,6 +3601,7 @@ static struct {
 	int64_t down_until; /* after a failed connect, acquirers fail fast until then */
 	atomic_llong last_ok_ms;
 	atomic_bool tables_ok, migrations_ok, connect_failing;
+	atomic_bool loop_waiting; /* loop reads wait for a connection: pg_release wakes the loop */
 	atomic_long errors;
 	/* probe thread */
 	pthread_cond_t probe_cv;
@@ -3785,6 +3835,9 @@ static void pg_release(struct pg *pg, bool broken)
 	}
 	pthread_cond_signal(&P.cv);
 	pthread_mutex_unlock(&P.mu);
+	uint64_t one = 1;
+	if (atomic_load(&P.loop_waiting) && write(L.event_fd, &one, sizeof one) < 0)
+		log_msg(LOG_ERROR, "eventfd write failed: %s", strerror(errno));
 }
 
 /* Waits for the whole result of what was sent; cancels it past the deadline. */
@@ -4629,31 +4682,69 @@ out:
 	return out;
 }
 
-/* Claims of a token whose signature checked out with `key`; -1 when it does not. */
+/*
+ * A base64url segment of a token, decoded into the arena and NUL-terminated; NULL when it is
+ * not strict base64url (no padding, no stray bits) or longer than a token of ours can be.
+ */
+static char *jwt_segment(struct ctx *c, const char *s, size_t n, size_t *len)
+{
+	if (n > JWT_SEGMENT_MAX)
+		return NULL;
+	unsigned char *out = arena_alloc(&c->arena, n / 4 * 3 + 4);
+	ssize_t m = out ? b64url_decode(out, s, n) : -1;
+	if (m < 0)
+		return NULL;
+	out[m] = 0;
+	*len = (size_t)m;
+	return (char *)out;
+}
+
+/*
+ * Claims of an HS256 token whose signature checks out with `key`; -1 when it does not.
+ * Verified here rather than through libjwt (which issues them): header.payload.signature, the
+ * signature HMAC-SHA256 of "header.payload" compared in constant time before anything is
+ * parsed, the header a JSON object whose "alg" is exactly "HS256" (no alg none, no HS512
+ * games), the payload a JSON object. A tenth of the work of a libjwt and jansson round trip,
+ * and this runs on every authenticated request.
+ */
 static int jwt_claims(struct ctx *c, const char *token, const char *key, struct json *claims)
 {
-	jwt_t *jwt = NULL;
-	if (!key || !*key || jwt_decode(&jwt, token, (const unsigned char *)key, (int)strlen(key)))
+	const char *dot1 = strchr(token, '.');
+	const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+	if (!key || !*key || !dot2 || strchr(dot2 + 1, '.'))
 		return -1;
-	int rc = -1;
-	char *grants = NULL;
-	if (jwt_get_alg(jwt) != JWT_ALG_HS256) /* pinned: no alg none, no HS512 games */
-		goto out;
-	grants = jwt_get_grants_json(jwt, NULL);
-	if (!grants)
-		goto out;
-	char *copy = arena_strndup(&c->arena, grants, strlen(grants));
-	if (copy && !json_parse(&c->arena, copy, strlen(copy), claims) && json_kind(claims, 0) == JK_OBJECT)
-		rc = 0;
-out:
-	jwt_free_str(grants);
-	jwt_free(jwt);
-	return rc;
+	unsigned char sig[33], mac[32];
+	size_t sn = strlen(dot2 + 1);
+	if (sn != 43 || b64url_decode(sig, dot2 + 1, sn) != 32)
+		return -1;
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, strlen(key));
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, token, (size_t)(dot2 - token));
+	br_hmac_out(&hc, mac);
+	if (!ct_equal(mac, sizeof mac, sig, sizeof mac))
+		return -1;
+	size_t hn, pn;
+	char *head = jwt_segment(c, token, (size_t)(dot1 - token), &hn);
+	char *body = jwt_segment(c, dot1 + 1, (size_t)(dot2 - dot1 - 1), &pn);
+	struct json h;
+	if (!head || !body || json_parse(&c->arena, head, hn, &h) || json_kind(&h, 0) != JK_OBJECT)
+		return -1;
+	size_t alg_n;
+	int alg = json_get(&h, 0, "alg");
+	const char *alg_s =
+		alg >= 0 && json_kind(&h, alg) == JK_STRING ? json_string(&h, alg, &c->arena, &alg_n) : NULL;
+	if (!alg_s || alg_n != 5 || memcmp(alg_s, "HS256", 5))
+		return -1;
+	if (json_parse(&c->arena, body, pn, claims) || json_kind(claims, 0) != JK_OBJECT)
+		return -1;
+	return 0;
 }
 
 static const char SQL_USER_SESSION[] =
-	"SELECT extract(epoch FROM last_seen_at)::float8, extract(epoch FROM password_changed_at)::float8,"
-	"       username"
+	"SELECT (extract(epoch FROM last_seen_at) * 1000000)::int8,"
+	"       (extract(epoch FROM password_changed_at) * 1000000)::int8, username"
 	"  FROM users WHERE id = $1";
 
 static const char SQL_USER_TOUCH[] =
@@ -4665,9 +4756,106 @@ static const char SQL_USER_TOUCH[] =
  * current key then previous key, exp and iat with leeway, key version, the user still there,
  * not issued before a password change, and inactivity measured from the later of the token's
  * last_activity and users.last_seen_at, which this refreshes at most once per
- * SESSION_TOUCH_SECONDS. On failure the 401 is written and -1 returned.
+ * SESSION_TOUCH_SECONDS. In three parts, so the event loop can run the first and the last
+ * around a pipelined query (loop_read_start): auth_token() reads the token into c->token,
+ * auth_session() judges the user's row of SQL_USER_SESSION, auth_require() runs them all.
  */
-static int auth_require(struct ctx *c)
+/* What the token check needs of a token whose signature checked out. */
+struct token_claims {
+	long long uid, version;
+	double exp, iat, last;
+	bool has_iat, has_activity, remember;
+	int key_offset; /* 0: signed with the current key; -1: the previous one; +1: the next one */
+};
+
+/* Verifies a token with each key in turn and reads its claims; -1 when it is not ours. */
+static int token_verify(struct ctx *c, const char *token, struct token_claims *t)
+{
+	struct json cl;
+	t->key_offset = 0;
+	if (jwt_claims(c, token, cfg.jwt_secret, &cl)) {
+		if (cfg.previous_jwt_secret && !jwt_claims(c, token, cfg.previous_jwt_secret, &cl))
+			t->key_offset = -1;
+		else if (cfg.next_jwt_secret && !jwt_claims(c, token, cfg.next_jwt_secret, &cl))
+			t->key_offset = 1;
+		else
+			return -1;
+	}
+	t->version = 1;
+	if (!json_double(&cl, json_get(&cl, 0, "exp"), &t->exp) ||
+	    !json_int(&cl, json_get(&cl, 0, "user_id"), &t->uid))
+		return -1;
+	t->has_iat = json_double(&cl, json_get(&cl, 0, "iat"), &t->iat);
+	int kv = json_get(&cl, 0, "key_version");
+	if (kv >= 0 && !json_int(&cl, kv, &t->version))
+		return -1;
+	t->last = 0;
+	t->has_activity = json_double(&cl, json_get(&cl, 0, "last_activity"), &t->last);
+	t->remember = json_kind(&cl, json_get(&cl, 0, "remember_me")) == JK_TRUE;
+	return 0;
+}
+
+/*
+ * Tokens already verified. A session sends the same token with every request, and what a
+ * token says cannot change while the process runs (the keys are fixed at start), so the
+ * claims of each verified token are kept in a direct-mapped table: a hit costs a hash and a
+ * compare instead of base64, HMAC-SHA256 and JSON. Only tokens whose signature checked out get
+ * in; a token is compared in full and in constant time, so timing tells nothing of what a
+ * cached token holds; and exp, iat, the key version and the session row are still checked on
+ * every request, from the cached claims.
+ */
+enum { TOKEN_CACHE_SLOTS = 1024, TOKEN_CACHE_LEN = 480 };
+
+struct token_slot {
+	size_t len;
+	char token[TOKEN_CACHE_LEN];
+	struct token_claims claims;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct token_slot *slots; /* TOKEN_CACHE_SLOTS, allocated at the first verified token */
+} TOKEN_CACHE = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static struct token_slot *token_slot(const char *t, size_t n)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)t[i]) * 16777619u;
+	return &TOKEN_CACHE.slots[h & (TOKEN_CACHE_SLOTS - 1)];
+}
+
+static bool token_cache_get(const char *t, size_t n, struct token_claims *out)
+{
+	bool hit = false;
+	pthread_mutex_lock(&TOKEN_CACHE.mu);
+	if (TOKEN_CACHE.slots && n <= TOKEN_CACHE_LEN) {
+		struct token_slot *s = token_slot(t, n);
+		hit = s->len == n && ct_equal(s->token, n, t, n);
+		if (hit)
+			*out = s->claims;
+	}
+	pthread_mutex_unlock(&TOKEN_CACHE.mu);
+	return hit;
+}
+
+static void token_cache_put(const char *t, size_t n, const struct token_claims *claims)
+{
+	if (n > TOKEN_CACHE_LEN)
+		return;
+	pthread_mutex_lock(&TOKEN_CACHE.mu);
+	if (!TOKEN_CACHE.slots)
+		TOKEN_CACHE.slots = calloc(TOKEN_CACHE_SLOTS, sizeof *TOKEN_CACHE.slots);
+	if (TOKEN_CACHE.slots) {
+		struct token_slot *s = token_slot(t, n);
+		memcpy(s->token, t, n);
+		s->len = n;
+		s->claims = *claims;
+	}
+	pthread_mutex_unlock(&TOKEN_CACHE.mu);
+}
+
+static int auth_token(struct ctx *c)
 {
 	struct slice h = http_header(c->req, "Authorization");
 	const char *why = "Invalid token";
@@ -4677,59 +4865,61 @@ static int auth_require(struct ctx *c)
 	}
 	struct slice tok = sl_trim((struct slice){h.p + 7, h.n - 7});
 	const char *sp = memchr(tok.p, ' ', tok.n);
-	char *token = arena_strndup(&c->arena, tok.p, sp ? (size_t)(sp - tok.p) : tok.n);
-	struct json cl;
-	int key_offset = 0; /* 0: current key; -1: the previous one; +1: the next one */
-	if (!token || jwt_claims(c, token, cfg.jwt_secret, &cl)) {
-		if (cfg.previous_jwt_secret && !jwt_claims(c, token, cfg.previous_jwt_secret, &cl))
-			key_offset = -1;
-		else if (cfg.next_jwt_secret && !jwt_claims(c, token, cfg.next_jwt_secret, &cl))
-			key_offset = 1;
-		else
+	size_t n = sp ? (size_t)(sp - tok.p) : tok.n;
+	struct token_claims t;
+	if (!token_cache_get(tok.p, n, &t)) {
+		char *token = arena_strndup(&c->arena, tok.p, n);
+		if (!token || token_verify(c, token, &t))
 			goto out_fail;
+		token_cache_put(token, n, &t);
 	}
-	double now = wall_time(), exp, iat, last = 0;
-	long long uid, version = 1;
-	if (!json_double(&cl, json_get(&cl, 0, "exp"), &exp) ||
-	    !json_int(&cl, json_get(&cl, 0, "user_id"), &uid))
-		goto out_fail;
-	if (now > exp + (double)cfg.jwt_leeway_seconds) {
+	double now = wall_time();
+	if (now > t.exp + (double)cfg.jwt_leeway_seconds) {
 		why = "Token has expired";
 		goto out_fail;
 	}
-	if (json_double(&cl, json_get(&cl, 0, "iat"), &iat) && iat > now + (double)cfg.jwt_leeway_seconds)
+	if (t.has_iat && t.iat > now + (double)cfg.jwt_leeway_seconds)
 		goto out_fail;
-	int kv = json_get(&cl, 0, "key_version");
-	if (kv >= 0 && !json_int(&cl, kv, &version))
-		goto out_fail;
-	if (version != cfg.jwt_key_version + key_offset) {
+	if (t.version != cfg.jwt_key_version + t.key_offset) {
 		why = "Token has been invalidated. Please log in again.";
 		goto out_fail;
 	}
-	bool has_activity = json_double(&cl, json_get(&cl, 0, "last_activity"), &last);
-	bool remember = json_kind(&cl, json_get(&cl, 0, "remember_me")) == JK_TRUE;
-	char id[24], touch[24];
-	snprintf(id, sizeof id, "%lld", uid);
-	snprintf(touch, sizeof touch, "%lld", cfg.session_touch_seconds);
-	PGresult *res;
-	const char *p1[] = {id};
-	if (db_query(c, Q_USER_SESSION, 1, p1, &res))
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	c->token.uid = t.uid;
+	c->token.iat = t.iat;
+	c->token.has_iat = t.has_iat;
+	c->token.last = t.last;
+	c->token.has_activity = t.has_activity;
+	c->token.remember = t.remember;
+	snprintf(c->token.id, sizeof c->token.id, "%lld", t.uid);
+	return 0;
+out_fail:
+	resp_detail(c, 401, why);
+	return -1;
+}
+
+/*
+ * The user's row of SQL_USER_SESSION against the token: 0 when the session holds, 1 when it
+ * holds but users.last_seen_at is due for a refresh (SQL_USER_TOUCH), -1 with the 401 written.
+ */
+static int auth_session(struct ctx *c, PGresult *res)
+{
+	const char *why = "Invalid token";
+	if (PQntuples(res) != 1)
 		goto out_fail; /* a deleted user's tokens stop working */
-	}
-	double seen = PQgetisnull(res, 0, 0) ? 0 : atof(PQgetvalue(res, 0, 0));
-	double changed = PQgetisnull(res, 0, 1) ? 0 : atof(PQgetvalue(res, 0, 1));
+	double now = wall_time();
+	/* microseconds since the epoch, as integers: cheaper to read than float text */
+	double seen = PQgetisnull(res, 0, 0) ? 0 : (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10) / 1e6;
+	double changed = PQgetisnull(res, 0, 1) ? 0 : (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10) / 1e6;
 	snprintf(c->user.name, sizeof c->user.name, "%s", PQgetvalue(res, 0, 2));
-	PQclear(res);
-	if (changed && json_double(&cl, json_get(&cl, 0, "iat"), &iat) && iat < changed) {
+	if (changed && c->token.has_iat && c->token.iat < changed) {
 		why = "Token has been invalidated. Please log in again.";
 		goto out_fail;
 	}
+	bool remember = c->token.remember;
+	double last = c->token.last;
 	double timeout = remember ? (double)cfg.remember_me_timeout_days * 86400
 				  : (double)cfg.activity_timeout_minutes * 60;
-	if (has_activity && now - (seen > last ? seen : last) > timeout) {
+	if (c->token.has_activity && now - (seen > last ? seen : last) > timeout) {
 		char *msg = arena_alloc(&c->arena, 128);
 		if (msg)
 			snprintf(msg, 128,
@@ -4739,18 +4929,34 @@ static int auth_require(struct ctx *c)
 		why = msg ? msg : "Session expired due to inactivity. Please log in again.";
 		goto out_fail;
 	}
-	if (!seen || now - seen >= (double)cfg.session_touch_seconds) {
-		const char *p2[] = {id, touch};
+	c->user.id = c->token.uid;
+	c->user.remember_me = remember;
+	return !seen || now - seen >= (double)cfg.session_touch_seconds ? 1 : 0;
+out_fail:
+	resp_detail(c, 401, why);
+	return -1;
+}
+
+/* The whole check on a worker; on failure the 401 (or 503) is written and -1 returned. */
+static int auth_require(struct ctx *c)
+{
+	if (auth_token(c))
+		return -1;
+	PGresult *res;
+	const char *p1[] = {c->token.id};
+	if (db_query(c, Q_USER_SESSION, 1, p1, &res))
+		return -1;
+	int rc = auth_session(c, res);
+	PQclear(res);
+	if (rc == 1) {
+		char touch[24];
+		snprintf(touch, sizeof touch, "%lld", cfg.session_touch_seconds);
+		const char *p2[] = {c->token.id, touch};
 		if (db_query(c, Q_USER_TOUCH, 2, p2, &res))
 			return -1;
 		PQclear(res);
 	}
-	c->user.id = uid;
-	c->user.remember_me = remember;
-	return 0;
-out_fail:
-	resp_detail(c, 401, why);
-	return -1;
+	return rc < 0 ? -1 : 0;
 }
 
 /* --- Rate limits in PostgreSQL (DECISIONS S5): fixed windows, one atomic upsert --- */
@@ -6751,6 +6957,33 @@ static void json_py_float(struct buf *b, double v)
 		buf_adds(b, ".0");
 }
 
+/*
+ * The same for a float8 as PostgreSQL sent it. A plain decimal of at most 15 significant
+ * digits, without trailing zeros and between 1e-4 and 1e15, is exactly what "%.15g" prints
+ * for the double it reads as (DBL_DIG), so it is copied; anything else (exponents, NaN, 17
+ * digits) goes the long way. Rows of devices are mostly such numbers, and the long way costs a
+ * printf and a strtod each.
+ */
+static void json_py_float_text(struct buf *b, const char *s)
+{
+	const char *p = s + (*s == '-');
+	size_t int_n = strspn(p, "0123456789");
+	bool point = p[int_n] == '.';
+	const char *frac = p + int_n + point;
+	size_t frac_n = strspn(frac, "0123456789");
+	size_t lead = p[0] == '0' ? 1 + strspn(frac, "0") : 0; /* "0." and the zeros after it */
+	bool plain = int_n && !frac[frac_n] && (!point || (frac_n && frac[frac_n - 1] != '0')) &&
+		     (int_n == 1 || p[0] != '0') && int_n <= 15 && int_n + frac_n - lead <= 15 &&
+		     !(p[0] == '0' && frac_n && strspn(frac, "0") >= 4);
+	if (!plain) {
+		json_py_float(b, strtod(s, NULL));
+		return;
+	}
+	buf_add(b, s, (size_t)(frac + frac_n - s));
+	if (!point)
+		buf_adds(b, ".0");
+}
+
 /* A path parameter that must be an int (PostgreSQL INTEGER); 422 in the original's shape. */
 static int path_int(struct ctx *c, int index, const char *field, long long *out)
 {
@@ -7029,7 +7262,7 @@ static void json_device(struct ctx *c, struct buf *b, const PGresult *res, int r
 	json_kv_nullable(b, "name", res, row, 1);
 	json_kv_int(b, "rssi", atoll(PQgetvalue(res, row, 2)));
 	json_key(b, "distanceFeet");
-	json_py_float(b, atof(PQgetvalue(res, row, 3)));
+	json_py_float_text(b, PQgetvalue(res, row, 3));
 	json_kv_nullable(b, "action", res, row, 4);
 	json_kv_nullable(b, "timestamp", res, row, 5);
 	json_kv_nullable(b, "phoneNumber", res, row, 6);
@@ -7212,18 +7445,26 @@ static void h_device_save(struct ctx *c)
 }
 
 /*
- * GET of one of the caller's collections: the rows of `q` (run with the caller's id) as a
- * JSON array, each written by `row`.
+ * The R_READ routes: one statement run with the caller's id, its rows rendered by the
+ * route's `render`. The event loop serves them itself when it can (loop_read_start); this is
+ * the same on a worker.
  */
-typedef void (*row_writer)(struct ctx *c, struct buf *b, const PGresult *res, int row);
-
-static void resp_user_rows(struct ctx *c, enum pg_stmt q, row_writer row)
+static void h_user_read(struct ctx *c)
 {
 	if (auth_require(c))
 		return;
 	PGresult *res;
-	if (db_query_uid(c, q, &res))
+	if (db_query_uid(c, (enum pg_stmt)c->route->read_q, &res))
 		return;
+	c->route->render(c, res);
+	PQclear(res);
+}
+
+/* One of the caller's collections: each row of `res` written by `row`, in a JSON array. */
+typedef void (*row_writer)(struct ctx *c, struct buf *b, const PGresult *res, int row);
+
+static void resp_rows(struct ctx *c, PGresult *res, row_writer row)
+{
 	c->status = 200;
 	c->ctype = "application/json";
 	buf_addc(&c->body, '[');
@@ -7233,10 +7474,9 @@ static void resp_user_rows(struct ctx *c, enum pg_stmt q, row_writer row)
 		row(c, &c->body, res, i);
 	}
 	buf_addc(&c->body, ']');
-	PQclear(res);
 }
 
-static void h_devices_list(struct ctx *c) { resp_user_rows(c, Q_DEVICES_LIST, json_device); }
+static void render_devices(struct ctx *c, PGresult *res) { resp_rows(c, res, json_device); }
 
 /* The device of the path, owned by the caller; else the 404 or 403 is written. */
 static PGresult *device_owned(struct ctx *c, const char *forbidden)
@@ -7301,15 +7541,9 @@ static const char SQL_PROFILE_GET[] =
 	"       p.bio, p.social_media"
 	"  FROM users u LEFT JOIN user_profiles p ON p.user_id = u.id WHERE u.id = $1::int";
 
-static void h_profile_get(struct ctx *c)
+static void render_profile(struct ctx *c, PGresult *res)
 {
-	if (auth_require(c))
-		return;
-	PGresult *res;
-	if (db_query_uid(c, Q_PROFILE_GET, &res))
-		return;
 	if (PQntuples(res) != 1) {
-		PQclear(res);
 		resp_detail(c, 404, "User not found");
 		return;
 	}
@@ -7325,7 +7559,6 @@ static void h_profile_get(struct ctx *c)
 	json_kv_nullable(b, "bio", res, 0, 7);
 	json_kv_stored_json(c, b, "socialMedia", res, 0, 8);
 	resp_end(c);
-	PQclear(res);
 }
 
 /*
@@ -7633,13 +7866,8 @@ static const char SQL_SETTINGS_PUT[] =
 	" ON CONFLICT (user_id) DO UPDATE SET dark_mode = EXCLUDED.dark_mode, max_distance = "
 	"EXCLUDED.max_distance";
 
-static void h_settings_get(struct ctx *c)
+static void render_settings(struct ctx *c, PGresult *res)
 {
-	if (auth_require(c))
-		return;
-	PGresult *res;
-	if (db_query_uid(c, Q_SETTINGS_GET, &res))
-		return;
 	bool row = PQntuples(res) == 1;
 	struct buf *b = resp_json(c, 200);
 	json_kv_bool(b, "darkMode", row ? atoll(PQgetvalue(res, 0, 0)) != 0 : true);
@@ -7649,7 +7877,6 @@ static void h_settings_get(struct ctx *c)
 	else
 		buf_printf(b, "%lld", row ? atoll(PQgetvalue(res, 0, 1)) : 33LL);
 	resp_end(c);
-	PQclear(res);
 }
 
 static void h_settings_save(struct ctx *c)
@@ -7700,7 +7927,7 @@ static void json_zone_row(struct ctx *c, struct buf *b, const PGresult *res, int
 	json_zone(b, atoll(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1), atof(PQgetvalue(res, i, 2)));
 }
 
-static void h_zones_list(struct ctx *c) { resp_user_rows(c, Q_ZONES_LIST, json_zone_row); }
+static void render_zones(struct ctx *c, PGresult *res) { resp_rows(c, res, json_zone_row); }
 
 static void h_zone_create(struct ctx *c)
 {
@@ -7782,7 +8009,7 @@ static void json_pin_row(struct ctx *c, struct buf *b, const PGresult *res, int 
 	buf_printf(b, "%lld", atoll(PQgetvalue(res, i, 0)));
 }
 
-static void h_pins_list(struct ctx *c) { resp_user_rows(c, Q_PINS_LIST, json_pin_row); }
+static void render_pins(struct ctx *c, PGresult *res) { resp_rows(c, res, json_pin_row); }
 
 static void pin_change(struct ctx *c, enum pg_stmt q)
 {
@@ -8411,18 +8638,18 @@ static const struct route ROUTES[] = {
 	{"POST", "/auth/unlock-account", h_unlock_account, 0},
 	{"POST", "/admin/rotate-keys", h_rotate_keys, 0},
 	{"POST", "/devices", h_device_save, 0},
-	{"GET", "/devices", h_devices_list, 0},
+	{"GET", "/devices", h_user_read, R_READ, Q_DEVICES_LIST, render_devices},
 	{"GET", "/devices/{device_id}", h_device_get, 0},
 	{"DELETE", "/devices/{device_id}", h_device_delete, 0},
-	{"GET", "/user/profile", h_profile_get, 0},
+	{"GET", "/user/profile", h_user_read, R_READ, Q_PROFILE_GET, render_profile},
 	{"POST", "/user/profile", h_profile_save, 0},
 	{"DELETE", "/user/delete", h_user_delete, 0},
-	{"GET", "/user/settings", h_settings_get, 0},
+	{"GET", "/user/settings", h_user_read, R_READ, Q_SETTINGS_GET, render_settings},
 	{"POST", "/user/settings", h_settings_save, 0},
-	{"GET", "/user/privacy-zones", h_zones_list, 0},
+	{"GET", "/user/privacy-zones", h_user_read, R_READ, Q_ZONES_LIST, render_zones},
 	{"POST", "/user/privacy-zones", h_zone_create, 0},
 	{"DELETE", "/user/privacy-zones/{zone_id}", h_zone_delete, 0},
-	{"GET", "/user/pinned", h_pins_list, 0},
+	{"GET", "/user/pinned", h_user_read, R_READ, Q_PINS_LIST, render_pins},
 	{"POST", "/user/pinned/{device_id}", h_pin_add, 0},
 	{"DELETE", "/user/pinned/{device_id}", h_pin_delete, 0},
 	{"POST", "/api/log-api-call", h_log_api_call, 0},
@@ -8599,6 +8826,9 @@ static void h_metrics(struct ctx *c)
 		{"droplin_connections_open", "gauge", "Open client connections.", (double)L.n_conns},
 		{"droplin_connections_refused_total", "counter", "Connections refused over a cap.",
 		 (double)MT.refused},
+		{"droplin_loop_reads_total", "counter",
+		 "Reads answered by the event thread from one pipelined query (DB_LOOP_READS).",
+		 (double)MT.loop_reads},
 		{"droplin_bcrypt_jobs", "gauge", "Password hashes queued or running.",
 		 (double)atomic_load(&SIDE_BCRYPT.slots)},
 		{"droplin_outbound_jobs", "gauge", "Outbound calls (photos) queued or running.",
@@ -8694,6 +8924,293 @@ static const struct route *route_find(const struct http_req *r, bool head_only, 
 	return NULL;
 }
 
+/*
+ * Reads served by the event loop. An R_READ route needs the session row and its own rows,
+ * both keyed by the caller's id, so once the token checks out on the loop (auth_token) both
+ * statements go out in one pipeline on an idle pooled connection; the loop watches that
+ * connection's socket (one-shot, tagged with the pg pointer | 1) and answers when the pipeline's
+ * sync arrives. No worker hand-off, one round trip. When no connection is idle the read waits
+ * in the loop's own queue (DB_ACQUIRE_TIMEOUT_MS, as on a worker) and takes the next connection
+ * a loop read finishes with, or one a worker gives back (pg_release wakes the loop then).
+ * Workers waiting for a connection come first. What does not fit goes the worker way
+ * (h_user_read): statements not yet prepared on the connection, a session whose last_seen_at
+ * is due for a refresh, and a query past DB_QUERY_TIMEOUT_MS, which a worker cancels (a cancel
+ * connects to the server: never on the loop).
+ */
+static struct pg *loop_reads;                        /* in flight, through next_read */
+static struct conn *loop_wait_head, *loop_wait_tail; /* waiting for a connection, next_job */
+static int loop_n_waiting;
+
+static struct pg *pg_try_idle(void)
+{
+	pthread_mutex_lock(&P.mu);
+	struct pg *pg = P.n_waiting ? NULL : P.idle; /* workers waiting come first */
+	if (pg)
+		P.idle = pg->next;
+	atomic_store(&P.loop_waiting, !pg && loop_n_waiting);
+	pthread_mutex_unlock(&P.mu);
+	return pg;
+}
+
+static bool loop_read_send(struct pg *pg, enum pg_stmt q, const char *uid)
+{
+	PGconn *pc = pg->conn;
+	const char *p[] = {uid};
+	enum pg_stmt ids[] = {Q_USER_SESSION, q};
+	if (!PQenterPipelineMode(pc))
+		return false;
+	for (int i = 0; i < 2; i++) {
+		const struct pg_statement *st = &PG_STATEMENTS[ids[i]];
+		if (!(cfg.db_prepared_statements ? PQsendQueryPrepared(pc, st->name, 1, p, NULL, NULL, 0)
+						 : PQsendQueryParams(pc, st->sql, 1, NULL, p, NULL, NULL, 0)))
+			return false;
+	}
+	return PQpipelineSync(pc) && PQflush(pc) >= 0;
+}
+
+static bool loop_read_watch(struct pg *pg)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = (uintptr_t)pg | 1};
+	if (epoll_ctl(L.ep, pg->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, PQsocket(pg->conn), &ev))
+		return false;
+	pg->in_epoll = true;
+	return true;
+}
+
+static bool loop_read_begin(struct conn *c, struct pg *pg);
+
+/*
+ * Done with a loop read's connection: the next waiting loop read takes it at once, unless it
+ * is broken or workers are waiting for one; else it goes back to the pool.
+ */
+static void loop_read_release(struct pg *pg, bool broken)
+{
+	for (int i = 0; i < pg->n_res; i++)
+		PQclear(pg->res[i]);
+	pg->n_res = 0;
+	pg->reader = NULL;
+	if (!broken && PQpipelineStatus(pg->conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(pg->conn))
+		broken = true;
+	if (broken && pg->in_epoll)
+		epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
+	pthread_mutex_lock(&P.mu);
+	bool keep = !broken && loop_wait_head && !P.n_waiting;
+	pthread_mutex_unlock(&P.mu);
+	if (!keep) {
+		pg_release(pg, broken);
+		return;
+	}
+	struct conn *c = loop_wait_head;
+	loop_wait_head = c->next_job;
+	if (!loop_wait_head)
+		loop_wait_tail = NULL;
+	loop_n_waiting--;
+	L.n_busy--;
+	if (!loop_read_begin(c, pg)) {
+		worker_enqueue(c);
+		conn_advance(c);
+	}
+}
+
+/* Sends the read of `c` on `pg`; false (pg given back) when it must go to a worker instead. */
+static bool loop_read_begin(struct conn *c, struct pg *pg)
+{
+	struct ctx *x = &c->rb->ctx;
+	enum pg_stmt q = (enum pg_stmt)x->route->read_q;
+	uint64_t need = (1ull << Q_USER_SESSION) | (1ull << q);
+	if (cfg.db_prepared_statements && (pg->prepared & need) != need) {
+		pg_release(pg, false); /* a worker prepares them (pg_query) */
+		return false;
+	}
+	if (!loop_read_send(pg, q, x->token.id) || !loop_read_watch(pg)) {
+		if (pg->in_epoll)
+			epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
+		pg_release(pg, true);
+		return false;
+	}
+	pg->reader = c;
+	pg->deadline = now_ms() + cfg.db_query_timeout_ms;
+	pg->next_read = loop_reads;
+	loop_reads = pg;
+	L.n_busy++;
+	return true;
+}
+
+/* Takes an R_READ request on the loop; false when it must go to a worker instead. */
+static bool loop_read_start(struct conn *c)
+{
+	struct ctx *x = &c->rb->ctx;
+	if (!cfg.db_loop_reads)
+		return false;
+	if (auth_token(x)) { /* a bad token needs no database: the 401 is written */
+		conn_respond(c);
+		return true;
+	}
+	struct pg *pg = loop_wait_head ? NULL : pg_try_idle();
+	if (pg)
+		return loop_read_begin(c, pg);
+	if (loop_n_waiting >= JOB_QUEUE_MAX)
+		return false; /* the workers' queue answers 503 when it is as full */
+	x->t_queued = now_ms();
+	queue_push(&loop_wait_head, &loop_wait_tail, c);
+	loop_n_waiting++;
+	L.n_busy++;
+	atomic_store(&P.loop_waiting, true);
+	return true;
+}
+
+/* After each batch of events: waiting loop reads take the connections that are idle now. */
+static void loop_reads_resume(void)
+{
+	while (loop_wait_head) {
+		struct pg *pg = pg_try_idle();
+		if (!pg)
+			return;
+		struct conn *c = queue_pop(&loop_wait_head, &loop_wait_tail);
+		loop_n_waiting--;
+		L.n_busy--;
+		if (!loop_read_begin(c, pg)) {
+			worker_enqueue(c);
+			conn_advance(c);
+		}
+	}
+	atomic_store(&P.loop_waiting, false);
+}
+
+static void loop_read_unlink(struct pg *pg)
+{
+	for (struct pg **p = &loop_reads; *p; p = &(*p)->next_read)
+		if (*p == pg) {
+			*p = pg->next_read;
+			break;
+		}
+	L.n_busy--;
+}
+
+/* Reads what arrived; true once the pipeline's sync is in (or the link failed: *broken). */
+static bool loop_read_collect(struct pg *pg, bool *broken)
+{
+	PGconn *pc = pg->conn;
+	if (PQflush(pc) < 0 || !PQconsumeInput(pc)) {
+		*broken = true;
+		return true;
+	}
+	for (int guard = 0; guard < 16; guard++) {
+		if (PQisBusy(pc))
+			return false;
+		PGresult *r = PQgetResult(pc);
+		if (!r)
+			continue; /* the end of one statement's results */
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return true;
+		}
+		if (pg->n_res < 2)
+			pg->res[pg->n_res++] = r;
+		else
+			PQclear(r);
+	}
+	*broken = true; /* more than two statements' worth: not ours */
+	return true;
+}
+
+/* The loop's epoll said the connection of a loop read has something. */
+static void loop_read_event(struct pg *pg)
+{
+	struct conn *c = pg->reader;
+	struct ctx *x = &c->rb->ctx;
+	bool broken = false;
+	if (!loop_read_collect(pg, &broken)) {
+		if (!loop_read_watch(pg)) {
+			loop_read_unlink(pg);
+			loop_read_release(pg, true);
+			resp_db_error(x, PG_UNAVAILABLE);
+			conn_respond(c);
+			conn_advance(c);
+		}
+		return;
+	}
+	loop_read_unlink(pg);
+	int rc = PG_OK;
+	for (int i = 0; i < 2 && !rc; i++) {
+		PGresult *r = i < pg->n_res ? pg->res[i] : NULL;
+		if (broken || !r || PQstatus(pg->conn) != CONNECTION_OK)
+			rc = PG_UNAVAILABLE;
+		else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = PG_FAILED;
+			pg_log_error(PG_STATEMENTS[i ? x->route->read_q : Q_USER_SESSION].name, r, pg->conn);
+		}
+	}
+	int session = rc ? -1 : auth_session(x, pg->res[0]);
+	if (rc)
+		resp_db_error(x, rc);
+	else if (session == 0)
+		x->route->render(x, pg->res[1]);
+	loop_read_release(pg, rc == PG_UNAVAILABLE);
+	if (session == 1) { /* the session needs its refresh: a worker does it all again */
+		x->user.id = 0;
+		worker_enqueue(c);
+	} else {
+		MT.loop_reads++;
+		conn_respond(c);
+	}
+	conn_advance(c);
+}
+
+/* A worker's stage for a loop read past its deadline: cancel it, drop the link, answer 503. */
+static void loop_read_cancel(struct ctx *c)
+{
+	PGcancel *cancel = PQgetCancel(c->pg->conn);
+	char err[256];
+	if (cancel) {
+		PQcancel(cancel, err, sizeof err);
+		PQfreeCancel(cancel);
+	}
+	log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+	pg_release(c->pg, true);
+	c->pg = NULL;
+	resp_db_error(c, PG_TIMEOUT);
+}
+
+/*
+ * From the timer sweep: loop reads waiting past DB_ACQUIRE_TIMEOUT_MS answer 503, as on a
+ * worker; those in flight past DB_QUERY_TIMEOUT_MS go to a worker to be cancelled.
+ */
+static void loop_reads_expire(int64_t now)
+{
+	while (loop_wait_head && now >= loop_wait_head->rb->ctx.t_queued + cfg.db_acquire_timeout_ms) {
+		struct conn *c = queue_pop(&loop_wait_head, &loop_wait_tail);
+		loop_n_waiting--;
+		L.n_busy--;
+		resp_db_error(&c->rb->ctx, PG_TIMEOUT);
+		conn_respond(c);
+		conn_advance(c);
+	}
+	for (struct pg *pg = loop_reads, *next; pg; pg = next) {
+		next = pg->next_read;
+		if (now < pg->deadline)
+			continue;
+		struct conn *c = pg->reader;
+		loop_read_unlink(pg);
+		epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
+		pg->in_epoll = false;
+		for (int i = 0; i < pg->n_res; i++)
+			PQclear(pg->res[i]);
+		pg->n_res = 0;
+		pg->reader = NULL;
+		struct ctx *x = &c->rb->ctx;
+		x->pg = pg;
+		x->next = loop_read_cancel;
+		worker_enqueue(c);
+		if (c->state == CONN_WRITE) { /* the queue was full: it answered 503 already */
+			x->pg = NULL;
+			x->next = NULL;
+			pg_release(pg, true);
+		}
+		conn_advance(c);
+	}
+}
+
 /* Runs on a worker: the handler, or the stage it left in `next`, fills c->rb->ctx. */
 static void route_run(struct conn *c)
 {
@@ -8723,7 +9240,7 @@ static void route_dispatch(struct conn *c)
 		if (found->flags & R_INLINE) {
 			found->handler(x);
 			conn_respond(c);
-		} else {
+		} else if (!(found->flags & R_READ) || !loop_read_start(c)) {
 			worker_enqueue(c);
 		}
 		return;
@@ -8882,7 +9399,9 @@ static int loop_run(void)
 		int n = epoll_wait(L.ep, events, LOOP_MAX_EVENTS, loop_wait_ms(next_sweep));
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64;
-			if (tag == EV_LISTEN) {
+			if (tag & 1 && tag > EV_SIGNAL) {
+				loop_read_event((struct pg *)(uintptr_t)(tag & ~(uint64_t)1));
+			} else if (tag == EV_LISTEN) {
 				loop_accept();
 			} else if (tag == EV_JOBS) {
 				loop_collect_jobs();
@@ -8903,9 +9422,12 @@ static int loop_run(void)
 				}
 			}
 		}
+		if (loop_wait_head)
+			loop_reads_resume();
 		int64_t now = now_ms();
 		if (now >= next_sweep) {
 			loop_sweep(now);
+			loop_reads_expire(now);
 			next_sweep = now + L.tick_ms;
 		}
 		if (loop_drain_step(now, &forced))

@@ -8,7 +8,8 @@ its bench markers, plus docs/perf-health.png (gnuplot). Goals print PASS or MISS
 never fails the run. See docs/performance.md for what each row measures.
 
 Settings (environment): BENCH_RUNS (3), BENCH_SECONDS (5), BENCH_MIXED_LOAD (0.5),
-BENCH_DOCS (1: update docs/performance.md and the plot; 0: print only).
+BENCH_DOCS (1: update docs/performance.md and the plot; 0: print only), BENCH_ONLY (a comma list
+of health, reads, login, mixed, memory, startup: run only those, print only; for tuning).
 """
 
 import concurrent.futures
@@ -34,7 +35,11 @@ import harness  # noqa: E402  (PgCluster, free_port, http_request)
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 MIXED_LOAD = float(os.environ.get("BENCH_MIXED_LOAD", "0.5"))
-WRITE_DOCS = os.environ.get("BENCH_DOCS", "1") == "1"
+SCENARIOS = ("health", "reads", "login", "mixed", "memory", "startup")
+ONLY = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x]
+if any(x not in SCENARIOS for x in ONLY):
+    sys.exit(f"BENCH_ONLY: pick from {', '.join(SCENARIOS)}")
+WRITE_DOCS = os.environ.get("BENCH_DOCS", "1") == "1" and not ONLY
 
 HEALTH_CONNS = [16, 64, 128, 256]  # the sweep of the plot; 64 and 256 are goal rows
 HEALTH_GOAL_CONNS = [64, 256]
@@ -409,6 +414,8 @@ def fmt(x, spec=".0f"):
 
 def build_rows(R):
     rows = []  # scenario, droplin, reference, ratio, p50, p99, p99.9, errors, goal, result
+    R = dict({"health": {}, "reads": {}, "login": [], "mixed": ([], 0), "startup": ([], []),
+              "rss_peak": 0, "idle_conns": None}, **R)
 
     def ratio_row(name, pairs, ref_of, ref_name, goal, unit="req/s"):
         d = [p[0] for p in pairs]
@@ -421,14 +428,23 @@ def build_rows(R):
                      fmt(median([x["p999"] for x in d]), ".2f"),
                      str(sum(x["errors"] for x in d)), f"ratio >= {goal}", verdict(r >= goal)])
 
-    for c in HEALTH_GOAL_CONNS:
+    for c in HEALTH_GOAL_CONNS if R["health"] else []:
         ratio_row(f"GET /health, {c} conns", R["health"][c], lambda p: p[1]["rps"], "req/s nginx",
                   GOAL_HEALTH)
-    ratio_row(f"GET /user/profile, {READ_CONNS} conns", R["reads"]["profile_get"],
-              lambda p: p[1], f"tps pgbench -c{POOL_SIZE}", GOAL_READS)
-    ratio_row(f"GET /devices, {READ_CONNS} conns", R["reads"]["devices_get"], lambda p: p[1],
-              f"tps pgbench -c{POOL_SIZE}", GOAL_READS)
+    for cls, name in (("profile_get", "GET /user/profile"), ("devices_get", "GET /devices")):
+        if cls in R["reads"]:
+            ratio_row(f"{name}, {READ_CONNS} conns", R["reads"][cls], lambda p: p[1],
+                      f"tps pgbench -c{POOL_SIZE}", GOAL_READS)
     lp = R["login"]
+    if lp:
+        login_row(rows, lp)
+    mixed_rows(rows, R["mixed"][0])
+    if R["startup"][1]:
+        memory_rows(rows, R)
+    return rows
+
+
+def login_row(rows, lp):
     d = [p[0] for p in lp]
     r = median([p[0]["rps"] / p[1] for p in lp])
     rows.append([f"POST /auth/login, {LOGIN_CONNS} conns", f"{median([x['rps'] for x in d]):.2f} req/s",
@@ -436,8 +452,10 @@ def build_rows(R):
                  fmt(median([x["p50"] for x in d]), ".0f"), fmt(median([x["p99"] for x in d]), ".0f"),
                  fmt(median([x["p999"] for x in d]), ".0f"), str(sum(x["errors"] for x in d)),
                  f"ratio >= {GOAL_LOGIN}", verdict(r >= GOAL_LOGIN)])
-    runs, _ = R["mixed"]
-    for cls, c in MIXED:
+
+
+def mixed_rows(rows, runs):
+    for cls, c in MIXED if runs else []:
         xs = [run[cls] for run in runs]
         p99 = median([x["p99"] for x in xs])
         errs = sum(x["errors"] for x in xs)
@@ -446,12 +464,17 @@ def build_rows(R):
         rows.append([f"mixed: {cls}, {c} conns", f"{median([x['rps'] for x in xs]):.1f} req/s", "-",
                      "-", fmt(median([x["p50"] for x in xs]), ".2f"), fmt(p99, ".2f"),
                      fmt(median([x["p999"] for x in xs]), ".2f"), str(errs), goal, verdict(ok)])
+
+
+def memory_rows(rows, R):
     times, rss = R["startup"]
     idle = median(rss)
     rows.append(["RSS idle (fresh, ready)", f"{idle / 1024:.2f} MB", "-", "-", "-", "-", "-", "-",
                  "< 6 MB", verdict(idle < GOAL_IDLE_RSS_KB)])
     rows.append(["RSS peak under load", f"{R['rss_peak'] / 1024:.2f} MB", "-", "-", "-", "-", "-",
                  "-", "-", "-"])
+    if R["idle_conns"] is None:
+        return
     before, after, opened, failed = R["idle_conns"]
     per = (after - before) * 1024 / opened if opened else None
     rows.append([f"RSS with {opened} idle keep-alive conns", f"{after / 1024:.2f} MB",
@@ -462,7 +485,6 @@ def build_rows(R):
                  "-", "-", "-", "-", "-"])
     rows.append(["binary size (stripped)", f"{R['size'] / 1024:.0f} KiB", "-", "-", "-", "-", "-",
                  "-", "-", "-"])
-    return rows
 
 
 HEAD = ["scenario", "droplin", "reference", "ratio", "p50 ms", "p99 ms", "p99.9 ms", "errors",
@@ -599,16 +621,23 @@ def main():
         log("creating users, profiles and devices through the API")
         tokens, logins, lo, hi = make_users(dport, tmp)
 
+        run = lambda name: not ONLY or name in ONLY  # noqa: E731
         sampler.active = True
-        R["health"] = scenario_health(dport, nport)
-        R["reads"] = scenario_reads(dport, pg, db, tmp, tokens, lo, hi)
-        R["login"] = scenario_login(dport, logins)
-        read_rps = median([p[0]["rps"] for p in R["reads"]["profile_get"]])
-        R["mixed"] = scenario_mixed(dport, tokens, logins, read_rps)
+        if run("health"):
+            R["health"] = scenario_health(dport, nport)
+        if run("reads") or run("mixed"):
+            R["reads"] = scenario_reads(dport, pg, db, tmp, tokens, lo, hi)
+        if run("login"):
+            R["login"] = scenario_login(dport, logins)
+        if run("mixed"):
+            read_rps = median([p[0]["rps"] for p in R["reads"]["profile_get"]])
+            R["mixed"] = scenario_mixed(dport, tokens, logins, read_rps)
         sampler.active = False
         R["rss_peak"] = sampler.peak
-        R["idle_conns"] = scenario_idle_conns(dport, dp.pid)
-        R["startup"] = scenario_startup(env, tmp)
+        if run("memory"):
+            R["idle_conns"] = scenario_idle_conns(dport, dp.pid)
+        if run("startup") or run("memory"):
+            R["startup"] = scenario_startup(env, tmp)
         stripped = os.path.join(BUILD, "droplin.stripped")
         subprocess.run(["strip", "-o", stripped, DROPLIN], check=True)
         R["size"] = os.path.getsize(stripped)

@@ -536,6 +536,68 @@ static void test_multipart(void)
 	      !cld_public_id(&(struct arena){0}, "https://res.example/c/image/upload/v12/other/x.jpg"));
 }
 
+/* The copy of PostgreSQL's float text must print what the printf-and-strtod way prints. */
+static void check_float_text(const char *text)
+{
+	struct buf fast = {.max = 1024}, slow = {.max = 1024};
+	json_py_float_text(&fast, text);
+	json_py_float(&slow, strtod(text, NULL));
+	bool same = fast.len == slow.len && !memcmp(fast.p, slow.p, fast.len);
+	if (!same)
+		fprintf(stderr, "float text %s: %.*s vs %.*s\n", text, (int)fast.len, fast.p, (int)slow.len,
+			slow.p);
+	CHECK(same);
+	buf_free(&fast);
+	buf_free(&slow);
+}
+
+static void test_float_text(void)
+{
+	static const char *const fixed[] = {
+		"0",
+		"-0",
+		"2.5",
+		"100",
+		"0.0001",
+		"0.00001",
+		"1e-05",
+		"1e+15",
+		"1e+16",
+		"NaN",
+		"Infinity",
+		"-Infinity",
+		"123456789012345",
+		"1234567890123456",
+		"0.1",
+		"0.30000000000000004",
+		"12.50",
+		"007",
+		"-3.25",
+		"99999999999999.9",
+		"3.14159265358979",
+		"1.5e300",
+		"4.9e-324",
+		".5",
+		"5.",
+		"",
+	};
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		check_float_text(fixed[i]);
+	uint64_t x = 88172645463325252ull; /* xorshift: the same cases every run */
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		char text[64];
+		int digits = 1 + (int)(x % 17), scale = (int)((x >> 8) % 40) - 20;
+		double v = (double)(x >> 11) / 9007199254740992.0 * pow(10, scale);
+		if (x & (1ull << 40))
+			v = -v;
+		snprintf(text, sizeof text, "%.*g", digits, v); /* PostgreSQL's shortest text or not */
+		check_float_text(text);
+		snprintf(text, sizeof text, "%.*f", (int)(x >> 50) % 8, v);
+		check_float_text(text);
+	}
+}
+
 int main(void)
 {
 	test_parse_valid();
@@ -550,6 +612,7 @@ int main(void)
 	test_json_reader();
 	test_passwords();
 	test_multipart();
+	test_float_text();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,175 @@
+"""The reads the event loop serves itself (DB_LOOP_READS, droplin.c "Reads served by the event
+loop") and the cache of verified tokens (TOKEN_CACHE).
+
+GET /user/profile, /user/settings, /devices, /user/privacy-zones and /user/pinned run their
+session check and their query in one pipeline on a pooled connection that the loop watches.
+These tests hold that path to the worker path's behaviour: the same bodies with
+DB_LOOP_READS=0 and 1, no answer crossing users when many clients share the four pooled
+connections, the session refresh that still happens, a query stuck behind a lock answered
+503 and cancelled on the server, and a cached token that still expires and still stops working
+when its user is deleted.
+"""
+
+import concurrent.futures
+import json
+import time
+
+import pytest
+
+import harness
+from auth_helpers import (JWT_SECRET, Api, db_of, make_token, start)
+
+READS = ["/user/profile", "/user/settings", "/devices", "/user/privacy-zones", "/user/pinned"]
+
+
+def loop_reads(d):
+    """droplin_loop_reads_total of /metrics."""
+    r = harness.http_request(d.port, "GET", "/metrics")
+    for line in r.body.decode().splitlines():
+        if line.startswith("droplin_loop_reads_total{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no droplin_loop_reads_total in /metrics")
+
+
+def get(d, path, token, timeout=10.0):
+    return harness.http_request(d.port, "GET", path, headers={"Authorization": "Bearer " + token},
+                                timeout=timeout)
+
+
+def user_with_data(api, name):
+    j = api.register(name, email=f"{name}@example.com")
+    tok = j["token"]
+    assert api.post("/user/profile", {"name": f"Name of {name}", "bio": "bio é \u2603"},
+                    token=tok).status == 200
+    for i in range(3):
+        r = api.post("/devices", {"name": f"{name}-dev{i}", "rssi": -40 - i, "distance": 1.5 * i,
+                                  "action": "dropped"}, token=tok)
+        assert r.status == 200, r
+    assert api.post("/user/privacy-zones", {"address": f"{name} street", "radius": 12.25},
+                    token=tok).status == 200
+    return j["user_id"], tok
+
+
+def test_same_bodies_on_the_loop_and_on_the_workers(droplin, pg):
+    db = pg.create_database()
+    loop = start(droplin, db=db)
+    workers = start(droplin, db=db, DB_LOOP_READS="0")
+    uid, tok = user_with_data(Api(loop), "loopalice")
+    for path in READS:
+        for _ in range(3):  # the first read prepares the statements on a worker; then the loop
+            a, b = get(loop, path, tok), get(workers, path, tok)
+            assert a.status == b.status == 200, (path, a, b)
+            assert a.body == b.body, path
+    assert json.loads(get(loop, "/user/profile", tok).body)["username"] == "loopalice"
+    devices = json.loads(get(loop, "/devices", tok).body)
+    assert sorted(d["distanceFeet"] for d in devices) == [0.0, 1.5, 3.0]
+    assert loop_reads(loop) >= 10  # most reads took the loop's path
+    assert loop_reads(workers) == 0
+
+
+def test_many_clients_never_get_another_users_rows(droplin):
+    d = start(droplin, DB_POOL_SIZE="2")
+    api = Api(d)
+    users = [user_with_data(api, f"crowd{i}") for i in range(6)]
+    names = {tok: f"crowd{i}" for i, (_, tok) in enumerate(users)}
+    errors = []
+
+    def client(tok):
+        for _ in range(40):
+            r = get(d, "/user/profile", tok)
+            if r.status != 200 or json.loads(r.body)["username"] != names[tok]:
+                errors.append((names[tok], r.status, r.body[:200]))
+            r = get(d, "/devices", tok)
+            if r.status != 200 or any(not x["name"].startswith(names[tok] + "-")
+                                      for x in json.loads(r.body)):
+                errors.append((names[tok], r.status, r.body[:200]))
+
+    before = loop_reads(d)
+    with concurrent.futures.ThreadPoolExecutor(12) as ex:
+        list(ex.map(client, [tok for _, tok in users] * 2))
+    assert errors == []
+    assert loop_reads(d) - before > 500  # of 960: the loop's path, with its wait queue
+
+
+def test_session_refresh_still_happens_on_loop_reads(droplin):
+    d = start(droplin, SESSION_TOUCH_SECONDS="1")
+    api = Api(d)
+    uid, tok = user_with_data(api, "toucher")
+    for _ in range(3):
+        assert get(d, "/user/profile", tok).status == 200
+    harness.db_exec(db_of(d), "UPDATE users SET last_seen_at = now() - interval '10 minutes'"
+                    " WHERE id = %s", (uid,))
+    assert get(d, "/user/profile", tok).status == 200
+    age = harness.db_query(db_of(d), "SELECT extract(epoch FROM now() - last_seen_at)"
+                           " FROM users WHERE id = %s", (uid,))[0][0]
+    assert float(age) < 5, f"last_seen_at was not refreshed: {age} s old"
+
+
+def test_a_read_stuck_behind_a_lock_is_answered_503_and_cancelled(droplin):
+    d = start(droplin, DB_QUERY_TIMEOUT_MS="600")
+    api = Api(d)
+    uid, tok = user_with_data(api, "blocked")
+    for _ in range(3):  # statements prepared: the next reads go through the loop
+        assert get(d, "/devices", tok).status == 200
+    before = loop_reads(d)
+    assert get(d, "/devices", tok).status == 200 and loop_reads(d) == before + 1
+    conn = harness.db_connect(db_of(d))
+    try:
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        cur.execute("LOCK TABLE devices IN ACCESS EXCLUSIVE MODE")
+        t0 = time.monotonic()
+        r = get(d, "/devices", tok, timeout=30)
+        assert r.status == 503, r
+        assert time.monotonic() - t0 < 15
+        assert get(d, "/health", tok).status == 200  # the loop kept serving meanwhile
+
+        def waiting():
+            rows = harness.db_query(db_of(d), "SELECT count(*) FROM pg_stat_activity"
+                                    " WHERE application_name = 'droplin'"
+                                    " AND wait_event_type = 'Lock'")
+            return rows[0][0] == 0
+        harness.wait_until(waiting, 10, what="the cancelled query to leave its lock queue")
+        cur.execute("ROLLBACK")
+    finally:
+        conn.close()
+    r = get(d, "/devices", tok)
+    assert r.status == 200 and len(json.loads(r.body)) == 3
+
+
+def test_a_cached_token_still_expires(droplin):
+    d = start(droplin, JWT_LEEWAY_SECONDS="0")
+    api = Api(d)
+    uid, _ = user_with_data(api, "expiring")
+    tok = make_token(uid, "expiring", exp=int(time.time()) + 2)
+    assert get(d, "/user/profile", tok).status == 200  # verified, now cached
+    assert get(d, "/user/profile", tok).status == 200
+    time.sleep(max(0.0, int(time.time()) + 3 - time.time()))
+    r = get(d, "/user/profile", tok)
+    assert r.status == 401 and json.loads(r.body)["detail"] == "Token has expired"
+
+
+def test_a_cached_token_of_a_deleted_user_stops_working(droplin):
+    d = start(droplin)
+    api = Api(d)
+    uid, tok = user_with_data(api, "leaver")
+    assert get(d, "/user/settings", tok).status == 200
+    r = harness.http_request(d.port, "DELETE", "/user/delete",
+                             headers={"Authorization": "Bearer " + tok})
+    assert r.status == 200, r
+    r = get(d, "/user/settings", tok)
+    assert r.status == 401 and json.loads(r.body)["detail"] == "Invalid token"
+
+
+def test_a_token_differing_in_its_signature_is_not_taken_from_the_cache(droplin):
+    d = start(droplin)
+    api = Api(d)
+    uid, tok = user_with_data(api, "forger")
+    assert get(d, "/user/pinned", tok).status == 200
+    head, body, sig = tok.split(".")
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    for bad in (f"{head}.{body}.{flipped}", f"{head}.{body}.{sig}x", f"{head}.{body}.",
+                make_token(uid, "forger", secret="not-" + JWT_SECRET)):
+        r = get(d, "/user/pinned", bad)
+        assert r.status == 401, (bad, r)
+    assert get(d, "/user/pinned", tok).status == 200
