@@ -109,6 +109,7 @@ enum {
 	HTTP_RBUF_SLACK = 512,         /* read buffer beyond the head limit */
 	HTTP_PREFLIGHT_MAX_AGE = 3600, /* CORS max-age, as the original */
 	BUF_POOL_KEEP = 32,            /* free request blocks kept for reuse (about 24 KiB each) */
+	RBLOCK_KEEP_BUF = 16384,       /* response buffers up to this size stay with a pooled block */
 	LOOP_MAX_EVENTS = 256,         /* epoll_wait batch */
 	LOOP_TICK_MIN_MS = 10,         /* bounds of the timer sweep interval */
 	LOOP_TICK_MAX_MS = 1000,
@@ -325,6 +326,23 @@ static void arena_free(struct arena *a)
 		free(a->head);
 		a->head = next;
 	}
+}
+
+/* Empties the arena but keeps its first standard block, for the next request on it. */
+static void arena_reset(struct arena *a)
+{
+	struct arena_block *keep = NULL;
+	while (a->head) {
+		struct arena_block *next = a->head->next;
+		if (!next && a->head->size == ARENA_BLOCK)
+			keep = a->head;
+		else
+			free(a->head);
+		a->head = next;
+	}
+	if (keep)
+		keep->used = 0;
+	a->head = keep;
 }
 
 /* Monotonic time, for timers, deadlines and durations. */
@@ -567,8 +585,22 @@ static void json_escape_cp(struct buf *b, const unsigned char *u, size_t len)
  */
 static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 {
-	buf_addc(b, '"');
 	const unsigned char *u = (const unsigned char *)s;
+	size_t plain_n = 0; /* printable ASCII, the bulk of any text, is copied as one piece */
+	while (plain_n < n && u[plain_n] >= 0x20 && u[plain_n] < 0x7f && u[plain_n] != '"' &&
+	       u[plain_n] != '\\')
+		plain_n++;
+	if (plain_n == n) {
+		if (buf_reserve(b, n + 2)) {
+			char *p = b->p + b->len;
+			p[0] = '"';
+			memcpy(p + 1, s, n);
+			p[n + 1] = '"';
+			b->len += n + 2;
+		}
+		return;
+	}
+	buf_addc(b, '"');
 	size_t run = 0; /* bytes copied verbatim at once */
 	for (size_t i = 0; i < n;) {
 		while (i < n && u[i] >= 0x20 && u[i] < 0x7f && u[i] != '"' && u[i] != '\\')
@@ -623,7 +655,10 @@ static void json_key(struct buf *b, const char *key)
 	if (b->len && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
 		buf_addc(b, ',');
 	json_cstr(b, key);
-	buf_addc(b, ':');
+	if (b->len < b->cap && !b->over)
+		b->p[b->len++] = ':';
+	else
+		buf_addc(b, ':');
 }
 
 static void json_kv_str(struct buf *b, const char *key, const char *v)
@@ -2785,9 +2820,14 @@ static struct rblock *rblock_get(void)
 {
 	struct rblock *b = L.free_blocks;
 	size_t cap = (size_t)cfg.max_head_bytes + HTTP_RBUF_SLACK;
+	struct arena arena = {0};
+	struct buf body = {0}, headers = {0};
 	if (b) {
 		L.free_blocks = b->next_free;
 		L.n_free_blocks--;
+		arena = b->ctx.arena; /* kept from the last request (rblock_put) */
+		body = b->ctx.body;
+		headers = b->ctx.headers;
 	} else {
 		b = malloc(sizeof *b + cap);
 		if (!b)
@@ -2795,20 +2835,49 @@ static struct rblock *rblock_get(void)
 		b->cap = cap;
 	}
 	memset(b, 0, offsetof(struct rblock, cap));
+	b->ctx.arena = arena;
+	b->ctx.body = body;
+	b->ctx.headers = headers;
 	return b;
 }
 
+/* A response buffer small enough to keep for the next request: its memory, emptied. */
+static struct buf rblock_keep_buf(struct buf *b)
+{
+	if (b->cap > RBLOCK_KEEP_BUF || b->borrowed)
+		buf_free(b);
+	return (struct buf){.p = b->p, .cap = b->cap};
+}
+
+/* A request's context made new for the next one, keeping its memory (see rblock_put). */
+static void ctx_recycle(struct ctx *x)
+{
+	struct arena arena = x->arena;
+	arena_reset(&arena);
+	struct buf body = rblock_keep_buf(&x->body), headers = rblock_keep_buf(&x->headers);
+	memset(x, 0, sizeof *x);
+	x->arena = arena;
+	x->body = body;
+	x->headers = headers;
+}
+
+/*
+ * A block back to the pool keeps its arena's first block and small response buffers, so a
+ * request on a pooled block allocates nothing for them (musl's allocator gives small groups
+ * back to the kernel as soon as they empty: a mmap and munmap per request otherwise).
+ */
 static void rblock_put(struct rblock *b)
 {
 	buf_free(&b->body);
 	buf_free(&b->scratch);
-	buf_free(&b->ctx.body);
-	buf_free(&b->ctx.headers);
-	arena_free(&b->ctx.arena);
 	if (L.n_free_blocks >= BUF_POOL_KEEP) {
+		buf_free(&b->ctx.body);
+		buf_free(&b->ctx.headers);
+		arena_free(&b->ctx.arena);
 		free(b);
 		return;
 	}
+	ctx_recycle(&b->ctx);
 	b->next_free = L.free_blocks;
 	L.free_blocks = b;
 	L.n_free_blocks++;
@@ -3133,10 +3202,7 @@ static void conn_finish_request(struct conn *c)
 	buf_free(&rb->scratch);
 	rb->multipart = false;
 	rb->body_seen = 0;
-	buf_free(&rb->ctx.body);
-	buf_free(&rb->ctx.headers);
-	arena_free(&rb->ctx.arena);
-	memset(&rb->ctx, 0, sizeof rb->ctx);
+	ctx_recycle(&rb->ctx);
 	c->state = CONN_HEAD;
 	if (!left) {
 		rblock_put(rb); /* idle: give the memory back until the next request */
