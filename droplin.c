@@ -239,6 +239,14 @@ static void buf_add(struct buf *b, const void *data, size_t n)
 }
 
 static void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+/* snprintf(dst, cap, "%s", src) without printf: cut at cap - 1 bytes, always terminated. */
+static void str_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
 static void buf_addc(struct buf *b, char c)
 {
 	if (b->len < b->cap && !b->over)
@@ -584,12 +592,14 @@ static void json_escape_cp(struct buf *b, const unsigned char *u, size_t len)
  * U+FFFD, so droplin's output is always valid JSON whatever a user managed to store.
  * Non-ASCII is written as is, as the original did, or escaped when `ascii` is set.
  */
+/* Bytes a JSON string may hold as they are: printable ASCII but the quote and the backslash. */
+static const bool JSON_PLAIN[256] = {[0x20 ... 0x21] = true, [0x23 ... 0x5b] = true, [0x5d ... 0x7e] = true};
+
 static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t plain_n = 0; /* printable ASCII, the bulk of any text, is copied as one piece */
-	while (plain_n < n && u[plain_n] >= 0x20 && u[plain_n] < 0x7f && u[plain_n] != '"' &&
-	       u[plain_n] != '\\')
+	while (plain_n < n && JSON_PLAIN[u[plain_n]])
 		plain_n++;
 	if (plain_n == n) {
 		if (buf_reserve(b, n + 2)) {
@@ -604,8 +614,8 @@ static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 	buf_addc(b, '"');
 	size_t run = 0; /* bytes copied verbatim at once */
 	for (size_t i = 0; i < n;) {
-		while (i < n && u[i] >= 0x20 && u[i] < 0x7f && u[i] != '"' && u[i] != '\\')
-			i++, run++; /* printable ASCII, the bulk of any text: the tight loop */
+		while (i < n && JSON_PLAIN[u[i]])
+			i++, run++;
 		if (i == n)
 			break;
 		unsigned char c = u[i];
@@ -2405,13 +2415,19 @@ static void cors_preflight(struct ctx *c)
 static void http_serialize(const struct ctx *c, bool head_only, bool closing, bool http10_keepalive,
 			   struct buf *out)
 {
-	buf_printf(out, "HTTP/1.1 %d %s\r\n", c->status, http_reason(c->status));
+	buf_adds(out, "HTTP/1.1 "); /* no printf on the way of every response */
+	buf_int(out, c->status);
+	buf_addc(out, ' ');
+	buf_adds(out, http_reason(c->status));
+	buf_adds(out, "\r\n");
 	if (c->ctype) {
 		buf_adds(out, "Content-Type: ");
 		buf_adds(out, c->ctype);
 		buf_adds(out, "\r\n");
 	}
-	buf_printf(out, "Content-Length: %zu\r\n", c->body.len);
+	buf_adds(out, "Content-Length: ");
+	buf_int(out, (long long)c->body.len);
+	buf_adds(out, "\r\n");
 	if (c->request_id[0]) {
 		buf_adds(out, "X-Request-ID: ");
 		buf_adds(out, c->request_id);
@@ -2449,14 +2465,16 @@ static void ctx_request_id(struct ctx *c)
 		c->request_id[id.n] = 0;
 		return;
 	}
-	uint64_t a = random_fast(), b = random_fast();
-	snprintf(c->request_id, sizeof c->request_id, "%016" PRIx64 "%016" PRIx64, a, b);
+	uint64_t r[2] = {random_fast(), random_fast()};
+	for (int i = 0; i < 32; i++)
+		c->request_id[i] = "0123456789abcdef"[(r[i / 16] >> (60 - 4 * (i % 16))) & 15];
+	c->request_id[32] = 0;
 }
 
 /* Client address per DECISIONS P: the TRUST_PROXY-th entry from the right of X-Forwarded-For. */
 static void ctx_client_ip(struct ctx *c, const char *peer)
 {
-	snprintf(c->client_ip, sizeof c->client_ip, "%s", peer);
+	str_copy(c->client_ip, sizeof c->client_ip, peer);
 	if (!cfg.trust_proxy)
 		return;
 	struct slice xff = {NULL, 0};
@@ -4964,7 +4982,9 @@ static int auth_token(struct ctx *c)
 	c->token.last = t.last;
 	c->token.has_activity = t.has_activity;
 	c->token.remember = t.remember;
-	snprintf(c->token.id, sizeof c->token.id, "%lld", t.uid);
+	struct buf id = {.p = c->token.id, .cap = sizeof c->token.id - 1, .borrowed = true};
+	buf_int(&id, t.uid);
+	c->token.id[id.len] = 0;
 	return 0;
 out_fail:
 	resp_detail(c, 401, why);
@@ -4984,7 +5004,7 @@ static int auth_session(struct ctx *c, PGresult *res)
 	/* microseconds since the epoch, as integers: cheaper to read than float text */
 	double seen = PQgetisnull(res, 0, 0) ? 0 : (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10) / 1e6;
 	double changed = PQgetisnull(res, 0, 1) ? 0 : (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10) / 1e6;
-	snprintf(c->user.name, sizeof c->user.name, "%s", PQgetvalue(res, 0, 2));
+	str_copy(c->user.name, sizeof c->user.name, PQgetvalue(res, 0, 2));
 	if (changed && c->token.has_iat && c->token.iat < changed) {
 		why = "Token has been invalidated. Please log in again.";
 		goto out_fail;
