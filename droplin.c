@@ -9035,12 +9035,15 @@ static struct pg *loop_reads;                        /* in flight, through next_
 static struct conn *loop_wait_head, *loop_wait_tail; /* waiting for a connection, next_job */
 static int loop_n_waiting;
 
-static struct pg *pg_try_idle(void)
+/* An idle connection for the loop, unless workers wait for one; *unopened: room to open one. */
+static struct pg *pg_try_idle(bool *unopened)
 {
 	pthread_mutex_lock(&P.mu);
 	struct pg *pg = P.n_waiting ? NULL : P.idle; /* workers waiting come first */
 	if (pg)
 		P.idle = pg->next;
+	if (unopened)
+		*unopened = P.n_open < cfg.db_pool_size;
 	atomic_store(&P.loop_waiting, !pg && loop_n_waiting);
 	pthread_mutex_unlock(&P.mu);
 	return pg;
@@ -9140,11 +9143,13 @@ static bool loop_read_start(struct conn *c)
 		conn_respond(c);
 		return true;
 	}
-	struct pg *pg = loop_wait_head ? NULL : pg_try_idle();
+	bool unopened = false;
+	struct pg *pg = loop_wait_head ? NULL : pg_try_idle(&unopened);
 	if (pg)
 		return loop_read_begin(c, pg);
-	if (loop_n_waiting >= JOB_QUEUE_MAX)
-		return false; /* the workers' queue answers 503 when it is as full */
+	if (unopened || loop_n_waiting >= JOB_QUEUE_MAX)
+		return false; /* a worker opens the next connection (the loop never blocks on a
+				 connect); past the queue's size, the workers' queue answers 503 */
 	x->t_queued = now_ms();
 	queue_push(&loop_wait_head, &loop_wait_tail, c);
 	loop_n_waiting++;
@@ -9157,7 +9162,7 @@ static bool loop_read_start(struct conn *c)
 static void loop_reads_resume(void)
 {
 	while (loop_wait_head) {
-		struct pg *pg = pg_try_idle();
+		struct pg *pg = pg_try_idle(NULL);
 		if (!pg)
 			return;
 		struct conn *c = queue_pop(&loop_wait_head, &loop_wait_tail);

@@ -173,3 +173,23 @@ def test_a_token_differing_in_its_signature_is_not_taken_from_the_cache(droplin)
         r = get(d, "/user/pinned", bad)
         assert r.status == 401, (bad, r)
     assert get(d, "/user/pinned", tok).status == 200
+
+
+def test_reads_alone_grow_the_pool_to_its_size(droplin):
+    d = start(droplin, DB_POOL_SIZE="3")
+    api = Api(d)
+    users = [user_with_data(api, f"grower{i}")[1] for i in range(3)]
+
+    def backends():
+        return harness.db_query(db_of(d), "SELECT count(*) FROM pg_stat_activity"
+                                " WHERE application_name = 'droplin'")[0][0]
+
+    def client(tok):
+        for _ in range(60):
+            assert get(d, "/devices", tok).status == 200
+
+    deadline = time.monotonic() + 30
+    while backends() < 3 and time.monotonic() < deadline:
+        with concurrent.futures.ThreadPoolExecutor(9) as ex:
+            list(ex.map(client, users * 3))
+    assert backends() == 3  # opened by workers when the loop found none idle, never more
