@@ -2228,6 +2228,7 @@ struct ctx {
 	const struct multipart *upload; /* the parsed photo upload, when there was one */
 	int64_t t_start;                /* monotonic microseconds */
 	int64_t t_queued;               /* monotonic milliseconds, when a worker job was queued */
+	uint64_t pg_ticket;             /* a loop read's place in line for a connection (P.waiters) */
 };
 
 static const char *http_reason(int status)
@@ -3690,6 +3691,13 @@ static struct {
 	pthread_cond_t cv;
 	struct pg *idle;
 	int n_open, n_waiting;
+	/*
+	 * Waiting for a connection is first come, first served between workers and the loop's
+	 * reads: every waiter takes the next ticket; `waiters` lists the workers' in ticket order,
+	 * `loop_ticket` is the ticket of the oldest waiting loop read (0: none).
+	 */
+	uint64_t next_ticket, loop_ticket;
+	struct pg_waiter *waiters, *waiters_tail;
 	int64_t down_until; /* after a failed connect, acquirers fail fast until then */
 	atomic_llong last_ok_ms;
 	atomic_bool tables_ok, migrations_ok, connect_failing;
@@ -3859,26 +3867,46 @@ static PGconn *pg_connect(int64_t deadline)
 	return conn;
 }
 
+struct pg_waiter {
+	uint64_t ticket;
+	struct pg_waiter *prev, *next;
+};
+
+/* P.mu held: takes a worker's waiter out of P.waiters, if it is in. */
+static void pg_waiter_leave(struct pg_waiter *w)
+{
+	if (!w->ticket)
+		return;
+	*(w->prev ? &w->prev->next : &P.waiters) = w->next;
+	*(w->next ? &w->next->prev : &P.waiters_tail) = w->prev;
+	w->ticket = 0;
+}
+
 /*
  * Borrows a connection until `deadline`. `probe` callers (start-up and the probe thread)
  * ignore the fail-fast window, so they are the ones that find the database back.
  */
 static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 {
+	struct pg_waiter me = {0};
 	pthread_mutex_lock(&P.mu);
 	for (;;) {
-		if (P.idle) {
+		/* an idle connection, unless a loop read has waited longer (the loop takes it) */
+		if (P.idle && !(P.loop_ticket && (!me.ticket || P.loop_ticket < me.ticket))) {
+			pg_waiter_leave(&me);
 			*out = P.idle;
 			P.idle = P.idle->next;
 			pthread_mutex_unlock(&P.mu);
 			return PG_OK;
 		}
 		if (!probe && now_ms() < P.down_until) {
+			pg_waiter_leave(&me);
 			pthread_mutex_unlock(&P.mu);
 			return PG_UNAVAILABLE;
 		}
 		if (P.n_open < cfg.db_pool_size) {
 			P.n_open++;
+			pg_waiter_leave(&me);
 			pthread_mutex_unlock(&P.mu);
 			int64_t dl = now_ms() + cfg.db_connect_timeout_ms;
 			PGconn *conn = pg_connect(dl < deadline ? dl : deadline);
@@ -3899,12 +3927,19 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 			*out = pg;
 			return PG_OK;
 		}
+		if (!me.ticket) { /* in line, after everyone already waiting */
+			me.ticket = ++P.next_ticket;
+			me.prev = P.waiters_tail;
+			*(P.waiters_tail ? &P.waiters_tail->next : &P.waiters) = &me;
+			P.waiters_tail = &me;
+		}
 		struct timespec ts;
 		timespec_at(&ts, deadline);
 		P.n_waiting++;
 		int rc = pthread_cond_timedwait(&P.cv, &P.mu, &ts);
 		P.n_waiting--;
 		if (rc == ETIMEDOUT) {
+			pg_waiter_leave(&me);
 			pthread_mutex_unlock(&P.mu);
 			return PG_TIMEOUT;
 		}
@@ -3925,7 +3960,11 @@ static void pg_release(struct pg *pg, bool broken)
 		pthread_mutex_lock(&P.mu);
 		P.n_open--;
 	}
-	pthread_cond_signal(&P.cv);
+	/* with a loop read in line, a woken worker may not be the one whose turn it is: wake all */
+	if (P.loop_ticket)
+		pthread_cond_broadcast(&P.cv);
+	else
+		pthread_cond_signal(&P.cv);
 	pthread_mutex_unlock(&P.mu);
 	uint64_t one = 1;
 	if (atomic_load(&P.loop_waiting) && write(L.event_fd, &one, sizeof one) < 0)
@@ -9035,11 +9074,18 @@ static struct pg *loop_reads;                        /* in flight, through next_
 static struct conn *loop_wait_head, *loop_wait_tail; /* waiting for a connection, next_job */
 static int loop_n_waiting;
 
-/* An idle connection for the loop, unless workers wait for one; *unopened: room to open one. */
-static struct pg *pg_try_idle(bool *unopened)
+/* P.mu held: the loop's oldest waiting read comes before every waiting worker. */
+static bool pg_loop_first(void) { return P.loop_ticket && (!P.waiters || P.loop_ticket < P.waiters->ticket); }
+
+/*
+ * An idle connection for the loop: for its oldest waiting read when that came before every
+ * waiting worker (`queued`), or for a new read when no one waits at all. *unopened: room to
+ * open one more.
+ */
+static struct pg *pg_try_idle(bool queued, bool *unopened)
 {
 	pthread_mutex_lock(&P.mu);
-	struct pg *pg = P.n_waiting ? NULL : P.idle; /* workers waiting come first */
+	struct pg *pg = (queued ? pg_loop_first() : !P.waiters) ? P.idle : NULL;
 	if (pg)
 		P.idle = pg->next;
 	if (unopened)
@@ -9047,6 +9093,30 @@ static struct pg *pg_try_idle(bool *unopened)
 	atomic_store(&P.loop_waiting, !pg && loop_n_waiting);
 	pthread_mutex_unlock(&P.mu);
 	return pg;
+}
+
+/* The loop's queue of reads waiting for a connection, with their tickets (see P.waiters). */
+static void loop_wait_push(struct conn *c)
+{
+	pthread_mutex_lock(&P.mu);
+	c->rb->ctx.pg_ticket = ++P.next_ticket;
+	if (!loop_wait_head)
+		P.loop_ticket = c->rb->ctx.pg_ticket;
+	pthread_mutex_unlock(&P.mu);
+	queue_push(&loop_wait_head, &loop_wait_tail, c);
+	loop_n_waiting++;
+}
+
+static struct conn *loop_wait_pop(void)
+{
+	struct conn *c = queue_pop(&loop_wait_head, &loop_wait_tail);
+	loop_n_waiting--;
+	pthread_mutex_lock(&P.mu);
+	P.loop_ticket = loop_wait_head ? loop_wait_head->rb->ctx.pg_ticket : 0;
+	if (P.n_waiting) /* workers that let an idle connection be for the loop look again */
+		pthread_cond_broadcast(&P.cv);
+	pthread_mutex_unlock(&P.mu);
+	return c;
 }
 
 static bool loop_read_send(struct pg *pg, enum pg_stmt q, const char *uid)
@@ -9091,17 +9161,13 @@ static void loop_read_release(struct pg *pg, bool broken)
 	if (broken && pg->in_epoll)
 		epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
 	pthread_mutex_lock(&P.mu);
-	bool keep = !broken && loop_wait_head && !P.n_waiting;
+	bool keep = !broken && pg_loop_first();
 	pthread_mutex_unlock(&P.mu);
 	if (!keep) {
 		pg_release(pg, broken);
 		return;
 	}
-	struct conn *c = loop_wait_head;
-	loop_wait_head = c->next_job;
-	if (!loop_wait_head)
-		loop_wait_tail = NULL;
-	loop_n_waiting--;
+	struct conn *c = loop_wait_pop();
 	L.n_busy--;
 	if (!loop_read_begin(c, pg)) {
 		worker_enqueue(c);
@@ -9144,15 +9210,14 @@ static bool loop_read_start(struct conn *c)
 		return true;
 	}
 	bool unopened = false;
-	struct pg *pg = loop_wait_head ? NULL : pg_try_idle(&unopened);
+	struct pg *pg = loop_wait_head ? NULL : pg_try_idle(false, &unopened);
 	if (pg)
 		return loop_read_begin(c, pg);
 	if (unopened || loop_n_waiting >= JOB_QUEUE_MAX)
 		return false; /* a worker opens the next connection (the loop never blocks on a
 				 connect); past the queue's size, the workers' queue answers 503 */
 	x->t_queued = now_ms();
-	queue_push(&loop_wait_head, &loop_wait_tail, c);
-	loop_n_waiting++;
+	loop_wait_push(c);
 	L.n_busy++;
 	atomic_store(&P.loop_waiting, true);
 	return true;
@@ -9162,11 +9227,10 @@ static bool loop_read_start(struct conn *c)
 static void loop_reads_resume(void)
 {
 	while (loop_wait_head) {
-		struct pg *pg = pg_try_idle(NULL);
+		struct pg *pg = pg_try_idle(true, NULL);
 		if (!pg)
 			return;
-		struct conn *c = queue_pop(&loop_wait_head, &loop_wait_tail);
-		loop_n_waiting--;
+		struct conn *c = loop_wait_pop();
 		L.n_busy--;
 		if (!loop_read_begin(c, pg)) {
 			worker_enqueue(c);
@@ -9278,8 +9342,7 @@ static void loop_read_cancel(struct ctx *c)
 static void loop_reads_expire(int64_t now)
 {
 	while (loop_wait_head && now >= loop_wait_head->rb->ctx.t_queued + cfg.db_acquire_timeout_ms) {
-		struct conn *c = queue_pop(&loop_wait_head, &loop_wait_tail);
-		loop_n_waiting--;
+		struct conn *c = loop_wait_pop();
 		L.n_busy--;
 		resp_db_error(&c->rb->ctx, PG_TIMEOUT);
 		conn_respond(c);

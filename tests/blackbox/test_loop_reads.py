@@ -193,3 +193,33 @@ def test_reads_alone_grow_the_pool_to_its_size(droplin):
         with concurrent.futures.ThreadPoolExecutor(9) as ex:
             list(ex.map(client, users * 3))
     assert backends() == 3  # opened by workers when the loop found none idle, never more
+
+
+def test_reads_and_writes_sharing_a_small_pool_all_get_their_turn(droplin):
+    """Loop reads and workers wait for a connection first come, first served; a woken worker
+    whose turn it is not must not swallow the wake-up of the one whose turn it is (that
+    stalled requests until DB_ACQUIRE_TIMEOUT_MS)."""
+    d = start(droplin, DB_POOL_SIZE="2", DB_ACQUIRE_TIMEOUT_MS="5000", WORKER_THREADS="6")
+    api = Api(d)
+    users = [user_with_data(api, f"sharer{i}")[1] for i in range(4)]
+    statuses, slowest = [], [0.0]
+
+    def reader(tok):
+        for _ in range(80):
+            t0 = time.monotonic()
+            statuses.append(get(d, "/devices", tok).status)
+            slowest[0] = max(slowest[0], time.monotonic() - t0)
+
+    def writer(tok):
+        for i in range(40):
+            t0 = time.monotonic()
+            statuses.append(api.post("/devices", {"name": f"w{i % 3}", "rssi": -50, "distance": 1.0,
+                                                  "action": "dropped"}, token=tok).status)
+            slowest[0] = max(slowest[0], time.monotonic() - t0)
+
+    with concurrent.futures.ThreadPoolExecutor(18) as ex:
+        futures = [ex.submit(reader, t) for t in users * 3] + [ex.submit(writer, t) for t in users + users[:2]]
+        for f in futures:
+            f.result()
+    assert statuses.count(200) == len(statuses), {s: statuses.count(s) for s in set(statuses)}
+    assert slowest[0] < 4.5, f"a request waited {slowest[0]:.1f} s for its turn"
