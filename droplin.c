@@ -8526,8 +8526,9 @@ static void h_admin_audit_logs(struct ctx *c)
 	PQclear(page);
 }
 
+/* at most a million days (back to about 700 BC): more is past the range of a PostgreSQL timestamp */
 static const char SQL_AUDIT_CLEANUP[] = "DELETE FROM audit_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') "
-					"- make_interval(days => $1::int)";
+					"- make_interval(days => LEAST($1::int, 1000000))";
 
 static void h_admin_cleanup_audit_logs(struct ctx *c)
 {
