@@ -4875,8 +4875,8 @@ static int token_verify(struct ctx *c, const char *token, struct token_claims *t
 	}
 	t->version = 1;
 	if (!json_double(&cl, json_get(&cl, 0, "exp"), &t->exp) ||
-	    !json_int(&cl, json_get(&cl, 0, "user_id"), &t->uid))
-		return -1;
+	    !json_int(&cl, json_get(&cl, 0, "user_id"), &t->uid) || t->uid < 1 || t->uid > INT32_MAX)
+		return -1; /* users.id is an INTEGER: a larger id is nobody (not a failed query) */
 	t->has_iat = json_double(&cl, json_get(&cl, 0, "iat"), &t->iat);
 	int kv = json_get(&cl, 0, "key_version");
 	if (kv >= 0 && !json_int(&cl, kv, &t->version))
