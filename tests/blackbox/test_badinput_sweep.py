@@ -45,7 +45,7 @@ import uuid
 import pytest
 
 import harness
-from auth_helpers import ADMIN_SECRET, PASSWORD, db_of, start
+from auth_helpers import ADMIN_SECRET, JWT_SECRET, PASSWORD, claims, db_of, raw_token, start
 from userdata_helpers import SERVER_ENV, UserApi, device, signup
 
 DOC_PATH = os.path.join(harness.REPO, "docs", "openapi.json")
@@ -825,6 +825,94 @@ def test_bad_query_values(world, op, param):
     # a query that makes the head too long (DECISIONS S8: 431)
     r = send(w, op, path=concrete(op.path) + f"?{param}=" + "x" * 20_000)
     assert r.status == 431, f"{op.id} 20 KB query: {r!r}"
+
+
+# --------------------------------------------------------------------------------------------
+# token claims of every wrong type (signed with the real key: the JSON inside is still input)
+
+HEADER = {"alg": "HS256", "typ": "JWT"}
+
+
+def _claim_cases(w):
+    a, b = w.a, w.b
+    big = [2 ** 31, -2 ** 31 - 1, 2 ** 32 + b.id, b.id - 2 ** 32, 2 ** 63, 2 ** 64 + b.id,
+           -b.id, 0]
+    cases = []
+    for value in big + [str(a.id), float(a.id) + 0.5, True, None, [], [a.id], {}, "x", ""]:
+        cases.append(("user_id", value))
+    for claim in ("exp", "iat", "last_activity", "key_version", "remember_me", "username"):
+        for value in ["x", "", None, [], {}, True, -1, 1e308, -1e308, 2 ** 64, [1], {"a": 1}]:
+            cases.append((claim, value))
+    return cases
+
+
+def _raw_claims_token(payload_text):
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    signing = b64(json.dumps(HEADER).encode()) + "." + b64(payload_text.encode())
+    sig = hmac.new(JWT_SECRET.encode(), signing.encode(), hashlib.sha256).digest()
+    return signing + "." + b64(sig)
+
+
+TOKEN_ROUTES = [o for o in OPS if o.bearer and o.method == "GET"] + \
+    [o for o in OPS if o.path == "/auth/refresh"]
+
+
+@pytest.mark.parametrize("op", TOKEN_ROUTES, ids=lambda o: o.id)
+def test_token_claims_of_every_wrong_type(world, op):
+    """A claim of the wrong type, out of range or naming B by wrap-around is a 401 (or, for a
+    claim that is only read laxly, A's own answer); never a 500 and never B's data."""
+    w = world
+    tokens = []
+    for claim, value in _claim_cases(w):
+        payload = claims(w.a.id, w.a.username)
+        payload[claim] = value
+        tokens.append((f"{claim}={value!r}", raw_token(HEADER, payload, secret=JWT_SECRET),
+                       claim == "user_id"))
+    base = claims(w.a.id, w.a.username)
+    text = json.dumps(base)
+    for name, payload_text in [
+        ("NaN exp", text.replace('"exp": %d' % base["exp"], '"exp": NaN')),
+        ("Infinity exp", text.replace('"exp": %d' % base["exp"], '"exp": Infinity')),
+        ("1e999 exp", text.replace('"exp": %d' % base["exp"], '"exp": 1e999')),
+        ("B then A", '{"user_id": %d, ' % w.b.id + text[1:]),
+        ("A then B", text[:-1] + ', "user_id": %d}' % w.b.id),
+        ("user_id 1e400", text.replace('"user_id": %d' % w.a.id, '"user_id": 1e400')),
+        ("user_id -0", text.replace('"user_id": %d' % w.a.id, '"user_id": -0')),
+        ("user_id 2.0e0", text.replace('"user_id": %d' % w.a.id, '"user_id": %d.0e0' % w.b.id)),
+        ("user_id 00b", text.replace('"user_id": %d' % w.a.id, '"user_id": 00%d' % w.b.id)),
+        ("array", "[" + text + "]"),
+        ("not JSON", text[:-1]),
+        ("NUL key", text[:-1] + ', "user_id\u0000": %d}' % w.b.id),
+    ]:
+        tokens.append((name, _raw_claims_token(payload_text), True))
+    tokens.append(("15 KB", "a" * 5000 + "." + "b" * 5000 + "." + "c" * 5000, True))
+    path = concrete(op.path, str(w.b_devices[0]))
+    for name, token, names_b in tokens:  # names_b: the user_id claim was changed
+        r = w.client.request(op.method, path, token=token, headers=headers_for(op))
+        what = f"{op.id} token {name}"
+        shaped_error(r, what)
+        assert r.status in (200, 401, 403, 404), f"{what}: {r!r}"
+        if name in ("A then B", "user_id 2.0e0"):
+            # these do name B, as Python's json reads them (the last key; 2.0 == 2): a token
+            # only droplin's key can sign, so acting as B (or refusing it) is right
+            assert r.status in (200, 401, 403, 404), f"{what}: {r!r}"
+            continue
+        # everything else is A's answer or a 401: out of range ids never wrap around to B,
+        # and of duplicate keys the last one counts, as in the original
+        _no_b_secrets(w, r, what)
+        if names_b and r.status == 200 and op.path == "/auth/refresh":
+            assert jwt_user(r.json()["token"]) == w.a.id, f"{what}: {r!r}"
+
+
+def jwt_user(token):
+    import base64
+    part = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["user_id"]
 
 
 # --------------------------------------------------------------------------------------------
