@@ -297,7 +297,8 @@ def snapshot(w, user):
 @pytest.fixture(scope="module")
 def world(module_droplin):
     w = World()
-    w.srv = start(module_droplin, **SERVER_ENV)
+    # TRUST_PROXY=1: X-Forwarded-For and X-Real-IP are read, so their odd values are input too
+    w.srv = start(module_droplin, TRUST_PROXY="1", **SERVER_ENV)
     api = UserApi(w.srv)
     w.a = signup(api, "sa")
     w.b = signup(api, "sb")
@@ -526,6 +527,73 @@ def test_photo_with_wrong_content_types(world):
         what = f"photo {ctype!r} {raw[:40]!r}"
         assert 400 <= r.status < 500, f"{what}: {r!r}"
         shaped_error(r, what)
+
+
+JUNK_QUERIES = ["user_id={b}", "token={tok}", "%ff=%ff", "a[=1&]=2", "=&&=&", "x=%00",
+                "device_id=-1&zone_id=abc", "limit=-1&offset=99999999999999999999",
+                "days=0&diagnostic_type=%c0%af", "q=" + "%e2%82%ac" * 1500, "&" * 3000, "%",
+                "x=1;y=2", "x=%2e%2e%2f%2e%2e%2fetc%2fpasswd"]
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if (o.method, o.path) not in THROWAWAY],
+                         ids=lambda o: o.id)
+def test_junk_in_the_query_string(world, op):
+    """Parameters a route does not take, in any encoding, change nothing: the answer has the
+    status of the same request without them (B's id or token in the query included)."""
+    w = world
+    if op.method == "POST" and op.path in ("/auth/register",):
+        return  # a new user each time: nothing to compare with
+    body = base_body(op, w.a) if op.json_schema else None
+    if op.path in ("/devices", "/user/privacy-zones") and op.method == "POST":
+        body = None  # a 422 without creating rows
+    baseline = send(w, op, body=body)
+    shaped_error(baseline, op.id)
+    for q in JUNK_QUERIES:
+        q = q.format(b=w.b.id, tok=w.b.token)
+        path = concrete(op.path) + "?" + q
+        r = send(w, op, path=path, body=body)
+        what = f"{op.method} {path[:80]}"
+        shaped_error(r, what)
+        if op.path not in ("/metrics", "/auth/send-verification-code") and \
+                not [p for p in op.query_params if p["name"] in q]:
+            assert r.status == baseline.status, f"{what}: {r!r} vs {baseline!r}"
+        if not op.admin:  # the admin's answers list every user by design
+            _no_b_secrets(w, r, what)
+
+
+ODD_HEADERS = [
+    ("User-Agent", "\xff\xfe\xc0\xaf ua"), ("User-Agent", "é" * 150 + "x"),
+    ("User-Agent", "u" * 8000), ("User-Agent", ""),
+    ("X-Forwarded-For", "\xff, not-an-ip, 999.1.1.1, ::ffff:1.2.3.4%eth0"),
+    ("X-Forwarded-For", "," * 500), ("X-Forwarded-For", "1.2.3.4, " * 300 + "5.6.7.8"),
+    ("X-Real-IP", "127.0.0.1\xff"), ("X-Real-IP", "[::1]:80"),
+    ("X-Request-ID", "\xff" * 40), ("X-Request-ID", "r" * 5000),
+    ("Origin", "http://\xff.example"), ("Origin", "null"),
+    ("secret", "\xff\xfe"), ("secret", "s" * 8000), ("secret", ""),
+    ("Authorization", "Bearer \xff\xfe.\xc0.\xaf"), ("Authorization", "Bearer " + "." * 3000),
+    ("Authorization", "Bearer  "), ("Cookie", "token=\xff; token=" + "c" * 5000),
+    ("Accept", "\xff/\xff"), ("Accept-Encoding", "gzip;q=\xff"),
+    ("Range", "bytes=-1-999999999999999999999"), ("Expect", "\xff-continue"),
+    ("Content-Encoding", "gzip"),
+]
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if (o.method, o.path) not in THROWAWAY],
+                         ids=lambda o: o.id)
+def test_odd_header_values(world, op):
+    """obs-text, long and malformed values of the headers droplin reads (client address,
+    audit user agent, request id, CORS, admin secret, token): never a 5xx, B never touched."""
+    w = world
+    if op.path == "/auth/register":
+        return
+    body = base_body(op, w.a) if op.json_schema else None
+    if op.path in ("/devices", "/user/privacy-zones", "/api/log-api-call") and op.method == "POST":
+        body = None
+    for name, value in ODD_HEADERS:
+        r = send(w, op, body=body, headers={name: value})
+        shaped_error(r, f"{op.id} {name}: {value[:40]!r}")
+        if not op.admin:  # the admin's answers list every user by design
+            _no_b_secrets(w, r, f"{op.id} {name}")
 
 
 # --------------------------------------------------------------------------------------------
