@@ -693,6 +693,17 @@ def test_oversized_bodies(world, op):
             shaped_error(r, what)
             if op.multipart and r.status == 413:
                 assert r.json()["detail"] == "File too large. Maximum size is 10MB", r
+    # Expect: 100-continue past the limit: the 413 comes instead of the 100
+    with _fresh_conn(w) as c:
+        c.send(_head(w, op, [("Content-Length", str(limit + 1)), ("Expect", "100-continue")]))
+        r = c.read_response(timeout=8)  # skips a 100: look at what came first
+        assert r.status == 413, f"{op.id} Expect: {r!r}"
+    with _fresh_conn(w) as c:
+        c.send(_head(w, op, [("Content-Length", str(limit + 1)), ("Expect", "100-continue")]))
+        deadline = time.monotonic() + 8
+        while b"\r\n" not in c.buf and c._fill(deadline):
+            pass
+        assert c.buf.startswith(b"HTTP/1.1 413 "), f"{op.id} Expect: {c.buf[:100]!r}"
     if op.multipart:
         return
     # a real chunked body past the limit
@@ -717,6 +728,46 @@ def test_oversized_bodies(world, op):
         r = send(w, op, body=b)
         assert r.status == 413, f"{op.id} 100 KB field: {r!r}"
         shaped_error(r, op.id)
+
+
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.id)
+def test_a_rejected_body_is_never_a_request(world, op):
+    """Whatever a route rejects early (no token, wrong token, wrong method, bad id, wrong
+    content type, 413), the body it did not read is skipped or the connection closed: a
+    request inside the body is never answered, and the request pipelined after it is."""
+    w = world
+    variants = [("no token", concrete(op.path), op.method, {}),
+                ("bad token", concrete(op.path), op.method, {"Authorization": "Bearer x.y.z"}),
+                ("wrong method", concrete(op.path), "PUT", {}),
+                ("text body", concrete(op.path), op.method, {"Content-Type": "text/plain"})]
+    if op.path_params:
+        variants.append(("bad id", concrete(op.path, "abc"), op.method, {}))
+    for name, path, method, extra in variants:
+        hdrs = [("Host", f"127.0.0.1:{w.srv.port}"), ("Content-Length", str(len(SMUGGLED)))]
+        if "Authorization" not in extra and op.bearer and name != "no token":
+            hdrs.append(("Authorization", "Bearer " + w.a.token))
+        for k, v in (headers_for(op) or {}).items():
+            hdrs.append((k, v))
+        hdrs += list(extra.items())
+        if op.bearer and name != "no token" and (op.method, op.path) in THROWAWAY:
+            continue  # a valid token would really delete or rename A
+        data = harness.build_request(method, path, hdrs, SMUGGLED) + harness.build_request(
+            "GET", "/health", [("Host", "x"), ("Connection", "close")])
+        with _fresh_conn(w) as c:
+            c.send(data)
+            first = c.read_response(timeout=8)
+            what = f"{op.id} {name}"
+            shaped_error(first, what)
+            if first.wants_close():
+                assert c.state_after(3) == "closed", what
+                continue
+            second = c.read_response(timeout=8)
+            assert second.status in (200, 503) and b"status" in second.body, \
+                f"{what}: the pipelined /health got {second!r}"
+            assert c.state_after(3) == "closed", f"{what}: more than two answers"
 
 
 # --------------------------------------------------------------------------------------------
