@@ -668,6 +668,18 @@ def test_truncated_bodies(world, op):
             c.send(_head(w, op, extra) + sent)
             c.sock.shutdown(socket.SHUT_WR)
             _answer_or_close(c, f"{op.id} {name}")
+    # clients that stall mid-body hold nothing another request needs
+    stalled = []
+    try:
+        for _ in range(4):
+            c = _fresh_conn(w)
+            c.send(_head(w, op, [("Content-Length", "1000")]) + body[:5])
+            stalled.append(c)
+        r = w.client.request("GET", "/user/settings", token=w.a.token)
+        assert r.status == 200, f"{op.id} beside stalled bodies: {r!r}"
+    finally:
+        for c in stalled:
+            c.close()
     # and a client that vanishes mid-body (RST), twice
     for _ in range(2):
         c = _fresh_conn(w)
@@ -835,6 +847,17 @@ def test_every_field_with_every_wrong_json_type(world, op, field, types):
                 continue
             assert_422_field(r, field, what)
     assert not wrong, f"{op.id} {field}: expected 422 for each, got {wrong}"
+    if field in {p["name"] for p in op.query_params}:
+        # the route also reads its fields from the query (DECISIONS C2): valid in one place,
+        # wrong in the other, and both at once
+        for value in _wrong_values(types, required)[:6]:
+            body = base_body(op, w.a)
+            q = {k: v for k, v in body.items() if isinstance(v, str)}
+            body[field] = value
+            for query, b in ((q, body), ({field: "x"}, {field: value}),
+                             ({field: "%ff"}, base_body(op, w.a))):
+                r = send(w, op, body=b, query=query)
+                shaped_error(r, f"{op.id} query {query!r} body {field}={value!r}")
     r = send(w, op, body={field: None, "extra": [1, {"x": None}]})
     shaped_error(r, f"{op.id} only {field}=null")
 
