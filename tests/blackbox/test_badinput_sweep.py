@@ -466,6 +466,26 @@ def test_wrong_methods(world, path):
         shaped_error(r, f"{method} {path}")
 
 
+def test_junk_paths_and_methods_do_not_grow_the_metrics(world):
+    """DECISIONS O3/P: metrics are labelled by route template and a bounded set of methods,
+    so random paths, ids and method names add no series."""
+    w = world
+    for i in range(40):
+        tag = uuid.uuid4().hex[:8]
+        w.client.request("GET", f"/junk-{tag}/{i}")
+        w.client.request("GET", f"/devices/{tag}", token=w.a.token)
+        w.client.request(f"X{tag.upper()}", "/devices", token=w.a.token)
+        w.client.request(f"X{tag.upper()}", f"/nope-{tag}")
+    text = w.client.request("GET", "/metrics").text
+    series = re.findall(r'^droplin_http_requests_total\{route="([^"]*)",method="([^"]*)"',
+                        text, re.M)
+    assert series, text[:2000]
+    routes = {r for r, _ in series}
+    methods = {m for _, m in series}
+    assert routes <= {o.path for o in OPS} | {"unmatched"}, sorted(routes)
+    assert methods <= {o.method for o in OPS} | {""}, sorted(methods)
+
+
 # --------------------------------------------------------------------------------------------
 # content types
 
