@@ -27,7 +27,8 @@ equal to the router, so a new route is swept without editing this file) receives
 
 After every case: the answer was never a 500 (nor any 5xx but the photo route's 503 "Photo
 storage is not configured"), every error body is JSON with the usual shape, droplin is still
-running and serves a normal request (GET /livez, A's GET /user/settings) and logged no 5xx,
+running and serves normal requests (GET /livez; A's settings, devices, profile and zones, as
+valid UTF-8 JSON whatever the case stored) and logged no 5xx,
 and user B's rows in every table (users, devices, user_profiles, user_settings, privacy_zones,
 pinned_contacts, audit_logs, verification_codes; api_call_logs is anonymous telemetry anyone
 may write with any user_id) are byte-for-byte what they were before the module started.
@@ -63,7 +64,7 @@ import pytest
 
 import harness
 from auth_helpers import ADMIN_SECRET, JWT_SECRET, PASSWORD, claims, db_of, raw_token, start
-from userdata_helpers import SERVER_ENV, UserApi, device, signup
+from userdata_helpers import SERVER_ENV, UserApi, device, signup, strict_json
 
 DOC_PATH = os.path.join(harness.REPO, "docs", "openapi.json")
 with open(DOC_PATH, encoding="utf-8") as _f:
@@ -360,8 +361,10 @@ def after_each(world):
     assert w.srv.proc.poll() is None, "droplin exited\n" + w.srv.describe()
     r = w.client.request("GET", "/livez")
     assert r.status == 200, r
-    r = w.client.request("GET", "/user/settings", token=w.a.token)
-    assert r.status == 200, r
+    for path in ("/user/settings", "/devices", "/user/profile", "/user/privacy-zones"):
+        r = w.client.request("GET", path, token=w.a.token)
+        assert r.status == 200, f"A's {path} after the case: {r!r}"
+        strict_json(r)  # whatever the case stored reads back as valid UTF-8 JSON
     logs = []
     for line in w.srv.stdout_lines()[w.log_seen:]:
         try:
@@ -946,6 +949,32 @@ def test_strings_long_invalid_utf8_and_nul(world, op, field):
         body[field] = value
         r = send(w, op, body=body)
         shaped_error(r, f"{what} {len(value)} x {value[0]!r}")
+
+
+STRUCT_CASES = [(o, name) for o in JSON_OPS for name, types in o.fields()
+                if types & {"array", "object", "any"}]
+DEEP_VALUES = [b"[" * 20000 + b"]" * 20000, b'[{"a":' * 2000 + b"1" + b"}]" * 2000,
+               b"[" + b"{}," * 15000 + b"{}]", b"[" + b"1e999," * 5000 + b"0]",
+               b'[{"' + b'":1,"'.join(b"k%d" % i for i in range(5000)) + b'":1}]',
+               b'[{"platform":"' + b"\\ud83d\\ude00" * 4000 + b'"}]',
+               b'[{"platform":"\\ud800"}]', b'[{"a":"\\u0000"}]', b"[-0, 1e-400, 1E400]",
+               b'[{"a":1,"a":2}]', b'[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
+               b'{"p":[' * 1000 + b"]}" * 1000]
+
+
+@pytest.mark.parametrize("op,field", STRUCT_CASES, ids=[f"{o.id} {n}" for o, n in STRUCT_CASES])
+def test_deep_and_wide_structures(world, op, field):
+    """Array and object fields (socialMedia, context) 20,000 deep, 15,000 wide, 5,000 keys,
+    escapes and odd numbers: refused or stored, and whatever is stored reads back as valid JSON
+    on every GET that shows it."""
+    w = world
+    for raw in DEEP_VALUES:
+        r = send(w, op, raw=_with_raw_value(op, w, field, raw))
+        shaped_error(r, f"{op.id} {field}={raw[:30]!r}")
+        for path in ("/devices", "/user/profile"):
+            g = w.client.request("GET", path, token=w.a.token)
+            assert g.status == 200, f"{path}: {g!r}"
+            strict_json(g)  # UTF-8, RFC 8259: no NaN or Infinity, no lone surrogates
 
 
 NUMERIC_CASES = [(o, name) for o in JSON_OPS for name, types in o.fields()
