@@ -1152,6 +1152,41 @@ def test_token_claims_of_every_wrong_type(world, op):
             assert jwt_user(r.json()["token"]) == w.a.id, f"{what}: {r!r}"
 
 
+def _tampered(token):
+    sig_at = token.rindex(".") + 1
+    flip = {"A": "B", "B": "A"}
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # the last of 43 characters carries 4 bits of the HMAC and 2 unused ones: flip a used one
+    last = alphabet[alphabet.index(token[-1]) ^ 0b100000]
+    out = {"last char": token[:-1] + last,
+           "first sig char": token[:sig_at] + ("A" if token[sig_at] != "A" else "B")
+           + token[sig_at + 1:],
+           "payload char": token[:40] + flip.get(token[40], "A") + token[41:],
+           "one char short": token[:-1], "one char more": token + "A",
+           "doubled": token + token}
+    return out
+
+
+def test_tokens_around_the_cache_size_and_tampered_cached_tokens(world):
+    """A verified token may be remembered (tokens up to a few hundred bytes): a token that
+    differs from a remembered one in any single character, or by length, is checked afresh
+    and refused, at every length around the cache's limit."""
+    w = world
+    seen = set()
+    for pad in range(0, 700, 7):
+        token = raw_token(HEADER, claims(w.a.id, "x" * pad), secret=JWT_SECRET)
+        if len(token) in seen:
+            continue
+        seen.add(len(token))
+        for _ in range(2):  # the second one may come from the cache
+            r = w.client.request("GET", "/user/settings", token=token)
+            assert r.status == 200, f"{len(token)}-byte token: {r!r}"
+        for name, bad in _tampered(token).items():
+            r = w.client.request("GET", "/user/settings", token=bad)
+            assert r.status == 401, f"{len(token)}-byte token, {name}: {r!r}"
+            shaped_error(r, name)
+
+
 def jwt_user(token):
     import base64
     part = token.split(".")[1]
