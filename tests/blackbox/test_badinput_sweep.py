@@ -1273,6 +1273,58 @@ def test_user_a_on_user_bs_ids(world):
     assert snapshot(w, w.a) != a_before  # the cases did reach A's rows
 
 
+def test_answers_never_cross_between_concurrent_users(world):
+    """Two users of their own (C and D) send good and bad requests at once, pipelined five at
+    a time on kept-alive connections, from six threads: every answer is the sender's own data
+    or the expected error, never the other user's (the reads share the event loop and the
+    database pool)."""
+    import threading
+    w = world
+    users_ = {}
+    for mark in ("cmark", "dmark"):
+        u = signup(w.api, mark[0])
+        dev = u.ok("POST", "/devices", device(mark + "-dev"))["id"]
+        u.ok("POST", "/user/privacy-zones", {"address": mark + "-zone", "radius": 5})
+        u.ok("POST", "/user/profile", {"name": mark + "-name"})
+        users_[mark] = (u, dev)
+    errors = []
+
+    def run(mark, other):
+        u, dev = users_[mark]
+        _, other_dev = users_[other]
+        reqs = [("GET", "/devices", u.token, 200), ("GET", f"/devices/{dev}", u.token, 200),
+                ("GET", "/user/profile", u.token, 200), ("GET", "/user/privacy-zones", u.token, 200),
+                ("GET", f"/devices/{other_dev}", u.token, 403), ("GET", "/devices/abc", u.token, 422),
+                ("GET", "/user/settings", "x.y.z", 401), ("GET", "/user/profile", None, 401)]
+        try:
+            with _fresh_conn(w) as c:
+                for i in range(12):
+                    batch = [reqs[(i + k) % len(reqs)] for k in range(5)]
+                    data = b""
+                    for method, path, tok, _ in batch:
+                        hdrs = [("Host", "x")]
+                        if tok:
+                            hdrs.append(("Authorization", "Bearer " + tok))
+                        data += harness.build_request(method, path, hdrs)
+                    c.send(data)
+                    for method, path, tok, want in batch:
+                        r = c.read_response(timeout=15)
+                        if r.status != want or other.encode() in r.body or \
+                                (want == 200 and mark.encode() not in r.body):
+                            errors.append((mark, path, want, r.status, r.body[:200]))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append((mark, repr(e)))
+
+    threads = [threading.Thread(target=run, args=(m, o)) for m, o in
+               [("cmark", "dmark"), ("dmark", "cmark")] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not [t for t in threads if t.is_alive()], "a thread is stuck"
+    assert not errors, errors[:5]
+
+
 def test_throwaway_users_on_user_bs_ids(world):
     """The routes that end or rename the caller, with B's names in them, by a user of its own."""
     w = world
