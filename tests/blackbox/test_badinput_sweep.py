@@ -640,6 +640,40 @@ def test_odd_header_values(world, op):
             _no_b_secrets(w, r, f"{op.id} {name}")
 
 
+def _b64(text):
+    import base64
+    return base64.b64encode(text if isinstance(text, bytes) else text.encode()).decode()
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if o.admin], ids=lambda o: o.id)
+def test_admin_credentials_of_every_odd_shape(world, op):
+    """The admin secret header and the dashboard's Basic auth, malformed: 403 or 401, never
+    a 5xx; the right secret next to a wrong one in a second header field is not a way in
+    either order (a 200 only when the route would answer it anyway)."""
+    w = world
+    basics = ["Basic", "Basic ", "Basic !!!!", "Basic " + _b64("no-colon"),
+              "Basic " + _b64(":"), "Basic " + _b64("u:wrong"), "Basic " + _b64(b"u:\xff\x00"),
+              "Basic " + _b64("u:" + ADMIN_SECRET + "x"), "Basic " + _b64("u:" + ADMIN_SECRET[:-1]),
+              "Basic " + "A" * 9000, "Bearer " + ADMIN_SECRET,
+              "Basic " + _b64("u:" + ADMIN_SECRET).rstrip("=")[:-2]]
+    path = concrete(op.path)
+    for auth in basics:
+        r = w.client.request(op.method, path, headers={"Authorization": auth})
+        shaped_error(r, f"{op.id} {auth[:30]!r}")
+        assert r.status in (401, 403), f"{op.id} {auth[:30]!r}: {r!r}"
+    for secrets in (["wrong", ADMIN_SECRET], ["", ADMIN_SECRET], [ADMIN_SECRET.upper()],
+                    [ADMIN_SECRET + "\x00"], [ADMIN_SECRET + "x"], [ADMIN_SECRET[:-1]],
+                    [ADMIN_SECRET + "," + ADMIN_SECRET]):
+        if (op.method, op.path) in NO_SECRET and ADMIN_SECRET in secrets:
+            continue  # the exact secret, even second, is never sent to clear-all-data
+        hdrs = [("Host", "x")] + [("secret", v) for v in secrets]
+        raw = harness.build_request(op.method, path, hdrs + (
+            [("Content-Length", "0")] if op.method == "POST" else []))
+        r = w.client.raw(raw)
+        shaped_error(r, f"{op.id} secrets {secrets!r}")
+        assert r.status in (400, 401, 403, 422), f"{op.id} secrets {secrets!r}: {r!r}"
+
+
 # --------------------------------------------------------------------------------------------
 # truncated and oversized bodies
 
