@@ -28,24 +28,34 @@ equal to the router, so a new route is swept without editing this file) receives
 After every case: the answer was never a 500 (nor any 5xx but the photo route's 503 "Photo
 storage is not configured"), every error body is JSON with the usual shape, droplin is still
 running and serves normal requests (GET /livez; A's settings, devices, profile and zones, as
-valid UTF-8 JSON whatever the case stored) and logged no 5xx,
-and user B's rows in every table (users, devices, user_profiles, user_settings, privacy_zones,
-pinned_contacts, audit_logs, verification_codes; api_call_logs is anonymous telemetry anyone
-may write with any user_id) are byte-for-byte what they were before the module started.
+valid UTF-8 JSON whatever the case stored) and logged no 5xx, and user B's rows in every table
+(users, devices, user_profiles, user_settings, privacy_zones, pinned_contacts, audit_logs,
+verification_codes; api_call_logs is anonymous telemetry anyone may write with any user_id)
+are byte-for-byte what they were before the module started (PostgreSQL's text of each row).
 
 One droplin per module (per xdist worker, TRUST_PROXY=1 so forwarded addresses are input too),
-keep-alive connections; about 10 s with -n 2 on a quiet machine.
+keep-alive connections.
 
 Size (50 documented operations on 42 paths; SWEEP_COUNT=FILE appends the number of requests
-each worker's droplin logged): 427 parametrized tests, about 7,500 requests: wrong methods on
-42 paths; content types on 20 JSON bodies, bodies on 29 routes without one and the photo's
-multipart; truncated and oversized bodies on all 50 operations; junk query strings and odd
-header values on 47 (the three that end or rename the caller get throwaway users); every wrong
-JSON type in 28 fields, long / invalid UTF-8 / NUL strings in 43 string fields, 22 huge or odd
-number literals in 10 numeric fields, 31 odd JSON documents on 14 bodies; 35 bad ids in 5 path
-parameters and 33 bad values in 13 query parameters; 14 junk query strings and 25 odd header
-values per route; 101 tokens with claims of the wrong type on 8 protected routes; 30 requests of user A naming user B's devices, zones, pins, photo, e-mail,
-phone, username and id.
+each worker's droplin logged): 489 parametrized tests, about 11,000 requests (some 2,500 of
+them the checks after each case), 10-15 s with -n 2:
+  - wrong methods on 42 paths; 12 other content types on 20 JSON bodies, 6 JSON ones and none
+    on 17, 5 bodies on 29 routes that take none, 11 malformed multiparts on the photo;
+  - truncated bodies (5 ways, stalled, reset), oversized bodies (4 lengths, Expect, chunked, a
+    100 KB field) and a request hidden in a body rejected early (4-5 ways) on all 50 operations;
+  - 14 junk query strings and 25 odd header values on 47 operations (the three that end or
+    rename the caller get throwaway users);
+  - every wrong JSON type in 28 fields (with the query-string alternative where there is one),
+    long / invalid UTF-8 / NUL / lone-surrogate strings in 43 string fields, 22 huge or odd
+    number literals in 10 numeric fields, 12 deep or wide structures in socialMedia, 31 odd
+    documents on 14 bodies;
+  - 35 bad ids in 5 path parameters, 33 bad values in 13 query parameters;
+  - 101 tokens with claims of the wrong type on 8 protected routes, tokens around the
+    verified-token cache's size with one-character changes, malformed admin credentials on 7
+    admin operations;
+  - 36 requests of user A naming user B's devices, zones, pins, photo, e-mail, phone, username
+    and id, two users' good and bad reads pipelined from six threads, junk that must not grow
+    /metrics.
 
 Bugs it found, fixed in droplin.c: POST /admin/cleanup-audit-logs?days=2147483647 was a 500
 (timestamp out of range), and a correctly signed token whose user_id was past int4 was a 500 on
