@@ -1374,6 +1374,42 @@ def test_answers_never_cross_between_concurrent_users(world):
     assert not errors, errors[:5]
 
 
+def test_pipelined_mix_of_good_and_bad_is_answered_in_order(world):
+    """200 requests in one write, good and bad, answered inline, on the event loop or by a
+    worker: 200 answers in the order sent (the echoed request ids say which is which)."""
+    w = world
+    kinds = [("GET", "/livez", None, None, 200),
+             ("GET", "/devices", w.a.token, None, 200),
+             ("GET", "/devices/abc", w.a.token, None, 422),
+             ("GET", f"/devices/{w.b_devices[0]}", w.a.token, None, 403),
+             ("POST", "/auth/check-password-strength", None, b'{"password":"x"}', 200),
+             ("POST", "/auth/check-username", None, b'{"username":[]}', 422),
+             ("POST", "/auth/check-username", None, b'{"username":"free_one"}', 200),
+             ("PUT", "/devices", w.a.token, b"{}", 405),
+             ("GET", "/user/settings", "x.y.z", None, 401),
+             ("POST", "/user/settings", w.a.token, b'{"maxDistance":"far"}', 422),
+             ("GET", "/nope", None, None, 404),
+             ("GET", "/user/profile", w.a.token, None, 200)]
+    data, want = b"", []
+    for i in range(200):
+        method, path, tok, body, status = kinds[(i * 7) % len(kinds)]
+        rid = f"sweep-{i:06d}"
+        hdrs = [("Host", "x"), ("X-Request-ID", rid)]
+        if tok:
+            hdrs.append(("Authorization", "Bearer " + tok))
+        if body is not None:
+            hdrs += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        data += harness.build_request(method, path, hdrs, body or b"")
+        want.append((rid, status, f"{method} {path}"))
+    with _fresh_conn(w) as c:
+        c.send(data)
+        for rid, status, what in want:
+            r = c.read_response(timeout=20)
+            assert (r.headers.get("X-Request-ID"), r.status) == (rid, status), \
+                f"{rid} {what}: {r!r}"
+            shaped_error(r, what)
+
+
 def test_throwaway_users_on_user_bs_ids(world):
     """The routes that end or rename the caller, with B's names in them, by a user of its own."""
     w = world
