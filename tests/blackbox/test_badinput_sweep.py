@@ -323,6 +323,12 @@ def snapshot(w, user):
     return out
 
 
+def _settled(w, user):
+    first = snapshot(w, user)
+    time.sleep(0.4)
+    return first if snapshot(w, user) == first else None
+
+
 @pytest.fixture(scope="module")
 def world(module_droplin):
     w = World()
@@ -350,8 +356,9 @@ def world(module_droplin):
     w.api = api
     w.db = harness.db_connect(db_of(w.srv))
     w.snapshot_sql = snapshot_sql(w.db)
-    time.sleep(0.5)  # audit rows written just after the responses
-    w.b_rows = snapshot(w, b)
+    # audit rows may be written just after the responses: wait until B's rows hold still
+    w.b_rows = harness.wait_until(lambda: _settled(w, b), 10, interval=0.01,
+                                  what="B's rows to settle")
     assert w.b_rows["devices"] and w.b_rows["privacy_zones"] and w.b_rows["pinned_contacts"]
     w.log_seen = 0
     yield w
