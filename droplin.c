@@ -3222,6 +3222,7 @@ static void conn_finish_request(struct conn *c)
 	rb->multipart = false;
 	rb->body_seen = 0;
 	ctx_recycle(&rb->ctx);
+	c->head_only = false; /* an error before the next head is framed has a body again */
 	c->state = CONN_HEAD;
 	if (!left) {
 		rblock_put(rb); /* idle: give the memory back until the next request */
