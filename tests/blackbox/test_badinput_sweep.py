@@ -694,6 +694,28 @@ def test_admin_credentials_of_every_odd_shape(world, op):
         assert r.status in (400, 401, 403, 422), f"{op.id} secrets {secrets!r}: {r!r}"
 
 
+@pytest.mark.parametrize("op", [o for o in OPS if o.method == "GET"], ids=lambda o: o.id)
+def test_an_error_after_a_head_request_has_its_body(world, op):
+    """HEAD on a kept-alive connection, then a request that cannot be framed: its 400 (or
+    413) carries the body its Content-Length announces (found by this sweep: the HEAD's
+    no-body flag outlived its request)."""
+    w = world
+    head = harness.build_request("HEAD", concrete(op.path), [("Host", "x")])
+    for bad in ["GET /devices/\u0661 HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+                b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+                b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n",
+                b"POST /user/profile/photo HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/"
+                b"form-data\r\nContent-Length: 5\r\n\r\nxxxxx"]:
+        with _fresh_conn(w) as c:
+            c.send(head)
+            h = c.read_response(timeout=8, head_request=True)
+            assert h.body == b"", h
+            c.send(bad)
+            r = c.read_response(timeout=8)
+            assert r.status in (400, 413) and r.json()["detail"], f"{op.id} then {bad!r}: {r!r}"
+
+
 # --------------------------------------------------------------------------------------------
 # truncated and oversized bodies
 
@@ -1084,6 +1106,11 @@ def test_bad_ids_in_the_path(world, op):
             assert 400 <= r.status < 500, f"{what}: {r!r}"
         else:
             assert_422_field(r, param, what)
+        if op.method == "GET":  # HEAD: the same status and headers, no body
+            h = w.client.request("HEAD", path, token=w.a.token)
+            assert h.status == r.status and h.body == b"", f"HEAD {path[:80]}: {h!r} vs {r!r}"
+            assert h.headers.get("Content-Length") == r.headers.get("Content-Length"), \
+                f"HEAD {path[:80]}: {h!r} vs {r!r}"
     # path-traversal that the router sees as segments: never another route
     prefix = op.path.split("{")[0]
     for path in (prefix + "../user/delete", prefix + "1/../../user/delete", prefix + "./1",
