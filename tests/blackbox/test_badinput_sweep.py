@@ -37,12 +37,14 @@ One droplin per module (per xdist worker, TRUST_PROXY=1 so forwarded addresses a
 keep-alive connections.
 
 Size (50 documented operations on 42 paths; SWEEP_COUNT=FILE appends the number of requests
-each worker's droplin logged): 489 parametrized tests, about 11,000 requests (some 2,500 of
+each worker's droplin logged): 509 parametrized tests, about 11,500 requests (some 2,500 of
 them the checks after each case), 10-15 s with -n 2:
   - wrong methods on 42 paths; 12 other content types on 20 JSON bodies, 6 JSON ones and none
     on 17, 5 bodies on 29 routes that take none, 11 malformed multiparts on the photo;
   - truncated bodies (5 ways, stalled, reset), oversized bodies (4 lengths, Expect, chunked, a
     100 KB field) and a request hidden in a body rejected early (4-5 ways) on all 50 operations;
+    5 unframeable requests after a HEAD on each of 19 GET operations; 200 good and bad requests
+    pipelined in one write;
   - 14 junk query strings and 25 odd header values on 47 operations (the three that end or
     rename the caller get throwaway users);
   - every wrong JSON type in 28 fields (with the query-string alternative where there is one),
@@ -58,8 +60,9 @@ them the checks after each case), 10-15 s with -n 2:
     /metrics.
 
 Bugs it found, fixed in droplin.c: POST /admin/cleanup-audit-logs?days=2147483647 was a 500
-(timestamp out of range), and a correctly signed token whose user_id was past int4 was a 500 on
-every protected route.
+(timestamp out of range); a correctly signed token whose user_id was past int4 was a 500 on
+every protected route; after a HEAD request, a 400 or 413 on the same connection went out
+without the body its Content-Length announced.
 """
 
 import json
