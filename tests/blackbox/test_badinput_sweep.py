@@ -451,12 +451,12 @@ def assert_422_field(r, field, what=""):
     return body
 
 
-def send(w, op, path=None, **kw):
+def send(w, op, path=None, method=None, **kw):
     kw.setdefault("token", token_for(w, op))
     hdrs = headers_for(op)
     if hdrs:
         kw["headers"] = dict(hdrs, **(kw.get("headers") or {}))
-    return w.client.request(op.method, path or concrete(op.path), **kw)
+    return w.client.request(method or op.method, path or concrete(op.path), **kw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -695,6 +695,20 @@ def test_admin_credentials_of_every_odd_shape(world, op):
         r = w.client.raw(raw)
         shaped_error(r, f"{op.id} secrets {secrets!r}")
         assert r.status in (400, 401, 403, 422), f"{op.id} secrets {secrets!r}: {r!r}"
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if o.method == "GET"], ids=lambda o: o.id)
+def test_head_answers_as_get_without_a_body(world, op):
+    """HEAD with and without credentials and with an odd Content-Type: the status GET gives,
+    no body, and the connection still frames the next request right."""
+    w = world
+    for tok, extra in ((w.a.token, {}), (None, {}), ("x.y.z", {}),
+                       (w.a.token, {"Content-Type": "text/plain"})):
+        g = send(w, op, token=tok, headers=extra)
+        h = send(w, op, token=tok, headers=extra, method="HEAD")
+        assert h.status == g.status and h.body == b"", f"HEAD {op.path}: {h!r} vs {g!r}"
+        r = w.client.request("GET", "/livez")
+        assert r.status == 200 and r.json() == {"status": "alive"}, r
 
 
 @pytest.mark.parametrize("op", [o for o in OPS if o.method == "GET"], ids=lambda o: o.id)
