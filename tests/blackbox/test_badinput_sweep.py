@@ -37,14 +37,14 @@ One droplin per module (per xdist worker, TRUST_PROXY=1 so forwarded addresses a
 keep-alive connections.
 
 Size (50 documented operations on 42 paths; SWEEP_COUNT=FILE appends the number of requests
-each worker's droplin logged): 509 parametrized tests, about 11,500 requests (some 2,500 of
+each worker's droplin logged): 528 parametrized tests, about 11,700 requests (some 2,600 of
 them the checks after each case), 10-15 s with -n 2:
   - wrong methods on 42 paths; 12 other content types on 20 JSON bodies, 6 JSON ones and none
     on 17, 5 bodies on 29 routes that take none, 11 malformed multiparts on the photo;
   - truncated bodies (5 ways, stalled, reset), oversized bodies (4 lengths, Expect, chunked, a
     100 KB field) and a request hidden in a body rejected early (4-5 ways) on all 50 operations;
-    5 unframeable requests after a HEAD on each of 19 GET operations; 200 good and bad requests
-    pipelined in one write;
+    HEAD against GET (4 ways) and 5 unframeable requests after a HEAD on each of 19 GET
+    operations; 200 good and bad requests pipelined in one write;
   - 14 junk query strings and 25 odd header values on 47 operations (the three that end or
     rename the caller get throwaway users);
   - every wrong JSON type in 28 fields (with the query-string alternative where there is one),
