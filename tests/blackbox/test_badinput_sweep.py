@@ -37,10 +37,11 @@ One droplin per module (per xdist worker, TRUST_PROXY=1 so forwarded addresses a
 keep-alive connections.
 
 Size (50 documented operations on 42 paths; SWEEP_COUNT=FILE appends the number of requests
-each worker's droplin logged): 528 parametrized tests, about 11,700 requests (some 2,600 of
+each worker's droplin logged): 570 parametrized tests, about 12,500 requests (some 2,800 of
 them the checks after each case), 10-15 s with -n 2:
-  - wrong methods on 42 paths; 12 other content types on 20 JSON bodies, 6 JSON ones and none
-    on 17, 5 bodies on 29 routes that take none, 11 malformed multiparts on the photo;
+  - wrong methods and 14 odd CORS preflights on 42 paths; 12 other content types on 20 JSON
+    bodies, 6 JSON ones and none on 17, 5 bodies on 29 routes that take none, 11 malformed
+    multiparts on the photo;
   - truncated bodies (5 ways, stalled, reset), oversized bodies (4 lengths, Expect, chunked, a
     100 KB field) and a request hidden in a body rejected early (4-5 ways) on all 50 operations;
     HEAD against GET (4 ways) and 5 unframeable requests after a HEAD on each of 19 GET
@@ -508,6 +509,38 @@ def test_junk_paths_and_methods_do_not_grow_the_metrics(world):
     methods = {m for _, m in series}
     assert routes <= {o.path for o in OPS} | {"unmatched"}, sorted(routes)
     assert methods <= {o.method for o in OPS} | {""}, sorted(methods)
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_odd_preflights(world, path):
+    """CORS preflights (the original's local-development origins are allowed in development)
+    with odd methods, header lists and origins: 200 or the original's 400 text, never a 5xx,
+    and the connection frames the next request."""
+    w = world
+    ok_origin = "http://localhost:8081"
+    cases = [(ok_origin, "GET", None), (ok_origin, "BREW", None), (ok_origin, "", None),
+             (ok_origin, "get", None), (ok_origin, "POST", "x-" + "a" * 4000),
+             (ok_origin, "POST", ",,,, ,"), (ok_origin, "POST", "content-type,\xff"),
+             (ok_origin, "DELETE", "Authorization, Content-Type, X-Request-ID, X-Evil"),
+             ("http://localhost:8081\xff", "GET", None), ("null", "GET", None),
+             ("http://localhost:8081/", "GET", None), ("http://LOCALHOST:8081", "GET", None),
+             ("http://localhost:8081, http://evil", "GET", None), ("o" * 6000, "GET", None)]
+    for origin, method, req_headers in cases:
+        hdrs = {"Origin": origin, "Access-Control-Request-Method": method}
+        if req_headers is not None:
+            hdrs["Access-Control-Request-Headers"] = req_headers
+        r = w.client.request("OPTIONS", concrete(path), headers=hdrs)
+        what = f"OPTIONS {path} {origin[:30]!r} {method!r} {str(req_headers)[:30]!r}"
+        if method == "":  # an empty Access-Control-Request-Method makes no preflight
+            assert r.status == 405 and r.json() == {"detail": "Method Not Allowed"}, what
+            continue
+        assert r.status in (200, 400), f"{what}: {r!r}"
+        if r.status == 400:
+            assert r.body.startswith(b"Disallowed CORS "), f"{what}: {r!r}"
+        allowed = r.headers.get("Access-Control-Allow-Origin")
+        assert allowed in (None, ok_origin), f"{what}: {r!r}"
+        r = w.client.request("GET", "/livez")
+        assert r.status == 200, r
 
 
 # --------------------------------------------------------------------------------------------
