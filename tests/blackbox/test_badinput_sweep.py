@@ -38,7 +38,8 @@ keep-alive connections.
 
 Size (50 documented operations on 42 paths; SWEEP_COUNT=FILE appends the number of requests
 each worker's droplin logged): 570 parametrized tests, about 12,500 requests (some 2,800 of
-them the checks after each case), 10-15 s with -n 2:
+them the checks after each case), 10-20 s with -n 2 on a shared machine,
+16 s with -n 0:
   - wrong methods and 14 odd CORS preflights on 42 paths; 12 other content types on 20 JSON
     bodies, 6 JSON ones and none on 17, 5 bodies on 29 routes that take none, 11 malformed
     multiparts on the photo;
