@@ -3223,6 +3223,7 @@ static void conn_finish_request(struct conn *c)
 	rb->multipart = false;
 	rb->body_seen = 0;
 	ctx_recycle(&rb->ctx);
+	c->head_only = false; /* an error before the next head is framed has a body again */
 	c->state = CONN_HEAD;
 	if (!left) {
 		rblock_put(rb); /* idle: give the memory back until the next request */
@@ -4914,8 +4915,8 @@ static int token_verify(struct ctx *c, const char *token, struct token_claims *t
 	}
 	t->version = 1;
 	if (!json_double(&cl, json_get(&cl, 0, "exp"), &t->exp) ||
-	    !json_int(&cl, json_get(&cl, 0, "user_id"), &t->uid))
-		return -1;
+	    !json_int(&cl, json_get(&cl, 0, "user_id"), &t->uid) || t->uid < 1 || t->uid > INT32_MAX)
+		return -1; /* users.id is an INTEGER: a larger id is nobody (not a failed query) */
 	t->has_iat = json_double(&cl, json_get(&cl, 0, "iat"), &t->iat);
 	int kv = json_get(&cl, 0, "key_version");
 	if (kv >= 0 && !json_int(&cl, kv, &t->version))
@@ -8565,8 +8566,9 @@ static void h_admin_audit_logs(struct ctx *c)
 	PQclear(page);
 }
 
+/* at most a million days (back to about 700 BC): more is past the range of a PostgreSQL timestamp */
 static const char SQL_AUDIT_CLEANUP[] = "DELETE FROM audit_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') "
-					"- make_interval(days => $1::int)";
+					"- make_interval(days => LEAST($1::int, 1000000))";
 
 static void h_admin_cleanup_audit_logs(struct ctx *c)
 {
