@@ -9691,7 +9691,16 @@ static int start_threads(struct threads *t)
 	rc = rc ? rc : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
 	rc = rc ? rc : pthread_create(&t->mail, &attr, mail_main, NULL);
 	pthread_attr_destroy(&attr);
-	return rc ? -1 : 0;
+	if (rc)
+		return -1;
+	/* names for top -H and /proc/PID/task/N/comm (the process itself stays "droplin") */
+	for (long i = 0; i < n; i++)
+		pthread_setname_np(t->all[i], i < t->n_workers                 ? "dl-worker"
+					      : i < t->n_workers + t->n_bcrypt ? "dl-bcrypt"
+									       : "dl-outbound");
+	pthread_setname_np(t->probe, "dl-probe");
+	pthread_setname_np(t->mail, "dl-mail");
+	return 0;
 }
 
 /* Stops every thread; mail still queued is sent first (bounded by OUTBOUND_TIMEOUT_MS each). */

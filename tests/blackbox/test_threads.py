@@ -1,4 +1,4 @@
-"""The bcrypt threads run at a lower priority than the rest of droplin (BCRYPT_NICE in
+"""droplin's threads by name, and the bcrypt ones at a lower priority than the rest (BCRYPT_NICE in
 droplin.c), so that password hashes queue behind the event loop, the workers and PostgreSQL
 on a busy machine instead of the other way round."""
 
@@ -7,18 +7,20 @@ import glob
 from auth_helpers import start
 
 
-def thread_nices(pid):
-    nices = []
+def threads(pid):
+    """(name, nice) of every thread of a process."""
+    out = []
     for stat in glob.glob(f"/proc/{pid}/task/*/stat"):
         with open(stat) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        nices.append(int(fields[16]))  # field 19 of proc(5), counted after "pid (comm)"
-    return nices
+            text = f.read()
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        out.append((name, int(fields[16])))  # field 19 of proc(5), counted after "pid (comm)"
+    return sorted(out)
 
 
 def test_bcrypt_threads_are_niced_and_nothing_else(droplin):
-    d = start(droplin, BCRYPT_THREADS="3")
-    nices = thread_nices(d.proc.pid)
-    assert sorted(nices).count(10) == 3, nices
-    assert all(n in (0, 10) for n in nices), nices
-    assert nices.count(0) >= 4, nices  # the loop, workers, outbound, probe, mail
+    d = start(droplin, BCRYPT_THREADS="3", WORKER_THREADS="5", OUTBOUND_THREADS="2")
+    got = threads(d.proc.pid)
+    assert got == sorted([("droplin", 0)] + [("dl-worker", 0)] * 5 + [("dl-bcrypt", 10)] * 3
+                         + [("dl-outbound", 0)] * 2 + [("dl-probe", 0), ("dl-mail", 0)]), got
