@@ -1472,9 +1472,10 @@ static void cfg_help(FILE *f)
 }
 
 /*
- * This build's libpq has no TLS: `sslmode=require` (or verify-*) would fail at every connect,
- * so it is refused at start-up with a clear line instead of failing (or, with `prefer`,
- * silently connecting in plain text: that one is allowed and documented).
+ * The default build's libpq has no TLS: `sslmode=require` (or verify-*) would fail at every
+ * connect, so it is refused at start-up with a clear line instead of failing (or, with `prefer`,
+ * silently connecting in plain text: that one is allowed and documented). The TLS variant's
+ * libpq (`make DB_TLS=openssl`) names its library, and there every sslmode is libpq's to check.
  */
 static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 {
@@ -1490,7 +1491,8 @@ static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 	int rc = 0;
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		if (!strcmp(o->keyword, "sslmode") && o->val &&
-		    (!strcmp(o->val, "require") || !strncmp(o->val, "verify-", 7))) {
+		    (!strcmp(o->val, "require") || !strncmp(o->val, "verify-", 7)) &&
+		    !PQsslAttribute(NULL, "library")) {
 			snprintf(err, errlen,
 				 "DATABASE_URL asks for sslmode=%s, but this build of droplin has no TLS for "
 				 "PostgreSQL; "
