@@ -9,7 +9,7 @@ import harness
 
 
 def test_fresh_db_is_empty_and_needs_the_password(pg, fresh_db):
-    assert fresh_db.startswith(f"postgresql://droplin:droplin@127.0.0.1:{pg.port}/")
+    assert fresh_db.startswith(pg.url(""))
     rows = harness.db_query(fresh_db, "SELECT count(*) FROM information_schema.tables "
                                       "WHERE table_schema = 'public'")
     assert rows == [(0,)]
