@@ -106,6 +106,6 @@ bench: droplin
 
 # The scratch image (Containerfile) with Debian's podman/buildah, storage under build/image/;
 # the pinned sources in build/dl/ go into the build context. tests/image/test_image.sh checks it.
-image: $(DEPS_STAMPS)/fetch
-	sh tests/image/image.sh build
+image: $(DEPS_STAMPS)/fetch $(if $(DB_TLS),$(TLS_STAMPS)/fetch)
+	DB_TLS=$(DB_TLS) sh tests/image/image.sh build
 .PHONY: image
