@@ -11,9 +11,20 @@ CFLAGS   := -std=gnu11 -O2 -g0 -ffunction-sections -fdata-sections -fno-plt \
 LDFLAGS  := -static -Wl,--gc-sections -Wl,-O1 -s
 PYTEST   := /usr/bin/python3 -m pytest
 
-.PHONY: all run test unit blackbox lint fmt docs clean help
+.PHONY: all run test unit blackbox blackbox-pgbouncer lint fmt docs clean help
 
-all: droplin
+# DB_TLS=openssl: the TLS build variant, ./droplin-openssl, whose libpq reaches PostgreSQL over
+# TLS with OpenSSL 3.0 (vendor/openssl); the default ./droplin has no TLS to PostgreSQL.
+DB_TLS ?=
+ifeq ($(DB_TLS),)
+BIN := droplin
+else ifeq ($(DB_TLS),openssl)
+BIN := droplin-openssl
+else
+$(error DB_TLS is empty (no TLS to PostgreSQL) or openssl)
+endif
+
+all: $(BIN)
 
 # Files of docs/ served by droplin, compiled in as byte arrays EMBED_<name>.
 EMBEDDED := docs/openapi.json docs/api/index.html docs/api/app.js docs/api/app.css
@@ -29,6 +40,9 @@ $(GEN_H): $(EMBEDDED)
 droplin: droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -o $@ droplin.c $(LDFLAGS) $(DEPS_LIBS)
 
+droplin-openssl: droplin.c $(TLS_STAMP) $(GEN_H)
+	$(CC) $(CFLAGS) -o $@ droplin.c $(LDFLAGS) $(TLS_LIBS)
+
 # C unit tests reach droplin's statics by including droplin.c.
 build/unit: tests/unit.c droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -Wno-unused-function -o $@ tests/unit.c -static $(DEPS_LIBS)
@@ -43,10 +57,21 @@ unit: build/unit
 blackbox: droplin
 	$(PYTEST) -q -n 2 tests/blackbox
 
-test: droplin build/unit
+# The suite again with a PgBouncer in transaction mode in front of every cluster the fixtures
+# start, and DB_PREPARED_STATEMENTS=0 (tests/README.md). Left out: the TLS and failover tests
+# (their clusters are their own) and one test that counts droplin's server connections in
+# pg_stat_activity (behind a pooler those are the pooler's, not droplin's pool).
+PGBOUNCER_DESELECT := --ignore=tests/blackbox/test_db_tls.py --ignore=tests/blackbox/test_db_failover.py \
+	-k "not test_reads_alone_grow_the_pool_to_its_size"
+
+blackbox-pgbouncer: droplin
+	DROPLIN_TEST_PGBOUNCER=1 $(PYTEST) -q -n 2 tests/blackbox $(PGBOUNCER_DESELECT)
+
+test: droplin droplin-openssl build/unit
 	sh tests/install.sh
 	build/unit
-	$(PYTEST) -q -n 2 tests/blackbox
+	DROPLIN_TLS_BIN=$(CURDIR)/droplin-openssl $(PYTEST) -q -n 2 tests/blackbox
+	DROPLIN_TEST_PGBOUNCER=1 $(PYTEST) -q -n 2 tests/blackbox $(PGBOUNCER_DESELECT)
 	sh tests/image/test_image.sh
 
 lint: droplin.c $(DEPS_STAMP) $(GEN_H)
@@ -64,12 +89,13 @@ fmt:
 	clang-format -i droplin.c tests/unit.c
 
 clean:
-	rm -f droplin build/unit build/droplin.o $(GEN_H)
+	rm -f droplin droplin-openssl build/unit build/droplin.o $(GEN_H)
 
 help:
 	@echo "make [all]   build ./droplin (dependencies are built once into build/deps)"
+	@echo "make DB_TLS=openssl   build ./droplin-openssl: libpq over TLS with OpenSSL 3.0"
 	@echo "make run     start a throwaway PostgreSQL and droplin in development mode"
-	@echo "make test    unit tests and the black-box suite against a real PostgreSQL"
+	@echo "make test    unit tests and the black-box suite against a real PostgreSQL (then through PgBouncer)"
 	@echo "make lint    warnings as errors, clang-format check, no global symbol but main"
 	@echo "make docs    regenerate the variable table of docs/configuration.md from --help"
 	@echo "make clean   remove droplin's own build outputs (not the dependency cache)"
@@ -83,6 +109,6 @@ bench: droplin
 
 # The scratch image (Containerfile) with Debian's podman/buildah, storage under build/image/;
 # the pinned sources in build/dl/ go into the build context. tests/image/test_image.sh checks it.
-image: $(DEPS_STAMPS)/fetch
-	sh tests/image/image.sh build
+image: $(DEPS_STAMPS)/fetch $(if $(DB_TLS),$(TLS_STAMPS)/fetch)
+	DB_TLS=$(DB_TLS) sh tests/image/image.sh build
 .PHONY: image

@@ -1472,9 +1472,10 @@ static void cfg_help(FILE *f)
 }
 
 /*
- * This build's libpq has no TLS: `sslmode=require` (or verify-*) would fail at every connect,
- * so it is refused at start-up with a clear line instead of failing (or, with `prefer`,
- * silently connecting in plain text: that one is allowed and documented).
+ * The default build's libpq has no TLS: `sslmode=require` (or verify-*) would fail at every
+ * connect, so it is refused at start-up with a clear line instead of failing (or, with `prefer`,
+ * silently connecting in plain text: that one is allowed and documented). The TLS variant's
+ * libpq (`make DB_TLS=openssl`) names its library, and there every sslmode is libpq's to check.
  */
 static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 {
@@ -1490,7 +1491,8 @@ static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 	int rc = 0;
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		if (!strcmp(o->keyword, "sslmode") && o->val &&
-		    (!strcmp(o->val, "require") || !strncmp(o->val, "verify-", 7))) {
+		    (!strcmp(o->val, "require") || !strncmp(o->val, "verify-", 7)) &&
+		    !PQsslAttribute(NULL, "library")) {
 			snprintf(err, errlen,
 				 "DATABASE_URL asks for sslmode=%s, but this build of droplin has no TLS for "
 				 "PostgreSQL; "
@@ -4331,26 +4333,40 @@ static bool migration_applied(PGresult *res, int version)
 	return false;
 }
 
+/*
+ * Behind PgBouncer in transaction mode (DB_PREPARED_STATEMENTS=0) a session lock would stay on
+ * whichever server connection took it: there the lock is transaction-scoped and everything
+ * runs in one transaction, which keeps one server connection until COMMIT.
+ */
+static const char SQL_MIGRATIONS_TABLE_XACT[] = "BEGIN;SELECT pg_advisory_xact_lock(1684172656);"
+						"CREATE TABLE IF NOT EXISTS schema_migrations ("
+						"  version INTEGER PRIMARY KEY,"
+						"  name TEXT NOT NULL,"
+						"  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+						"SELECT version FROM schema_migrations ORDER BY version";
+
 /* Applies what is missing; 0 when the schema is current. Releases the lock in every case. */
 static int pg_migrate(void)
 {
 	struct pg *pg;
 	PGresult *res = NULL;
 	int64_t t0 = now_ms();
+	bool xact = !cfg.db_prepared_statements;
 	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
 		return -1;
-	int rc = pg_script(pg, SQL_MIGRATIONS_TABLE, PG_MIGRATION_TIMEOUT_MS, &res);
+	int rc = pg_script(pg, xact ? SQL_MIGRATIONS_TABLE_XACT : SQL_MIGRATIONS_TABLE,
+			   PG_MIGRATION_TIMEOUT_MS, &res);
 	int applied = 0;
 	for (size_t i = 0; !rc && i < sizeof MIGRATIONS / sizeof MIGRATIONS[0]; i++) {
 		const struct migration *m = &MIGRATIONS[i];
 		if (migration_applied(res, m->version))
 			continue;
 		struct buf sql = {0};
-		buf_printf(&sql, "BEGIN;%s;INSERT INTO schema_migrations (version, name) VALUES (%d, ",
-			   m->sql, m->version);
+		buf_printf(&sql, "%s%s;INSERT INTO schema_migrations (version, name) VALUES (%d, ",
+			   xact ? "" : "BEGIN;", m->sql, m->version);
 		buf_adds(&sql, "'");
 		buf_adds(&sql, m->name); /* our own constant, no quotes in it */
-		buf_adds(&sql, "');COMMIT");
+		buf_adds(&sql, xact ? "')" : "');COMMIT");
 		PGresult *mres = NULL;
 		rc = sql.over ? PG_FAILED : pg_script(pg, sql.p, PG_MIGRATION_TIMEOUT_MS, &mres);
 		PQclear(mres);
@@ -4362,8 +4378,10 @@ static int pg_migrate(void)
 	}
 	PQclear(res);
 	PGresult *ures = NULL;
+	/* after a failed migration COMMIT rolls back (and PQresultStatus says so) */
 	bool unlocked =
-		!pg_script(pg, "SELECT pg_advisory_unlock(1684172656)", PG_MIGRATION_TIMEOUT_MS, &ures);
+		!pg_script(pg, xact ? (rc ? "ROLLBACK" : "COMMIT") : "SELECT pg_advisory_unlock(1684172656)",
+			   PG_MIGRATION_TIMEOUT_MS, &ures);
 	PQclear(ures);
 	pg_release(pg, rc != 0 || !unlocked); /* closing the session also drops the lock */
 	if (!rc)
@@ -4415,29 +4433,58 @@ static int pg_build_indexes(void)
 	PGresult *res;
 	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
 		return -1;
-	int rc = pg_exec_simple(pg, "SELECT pg_try_advisory_lock(1684172658)", PG_MIGRATION_TIMEOUT_MS, &res);
-	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
+	/* Behind PgBouncer (DB_PREPARED_STATEMENTS=0) no session lock: CREATE INDEX CONCURRENTLY
+	   cannot run in a transaction, and two replicas' builds of one table wait for each other
+	   on its lock anyway, after which IF NOT EXISTS skips */
+	bool locking = cfg.db_prepared_statements, mine = true;
+	int rc = 0;
+	if (locking) {
+		rc = pg_exec_simple(pg, "SELECT pg_try_advisory_lock(1684172658)", PG_MIGRATION_TIMEOUT_MS,
+				    &res);
+		mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+	}
 	int missing = 0;
 	for (size_t i = 0; mine && !rc && i < sizeof CONCURRENT_INDEXES / sizeof CONCURRENT_INDEXES[0]; i++) {
 		char check[200];
 		snprintf(check, sizeof check,
-			 "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('%s')",
+			 "SELECT i.indisvalid, EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE "
+			 "p.index_relid = i.indexrelid) FROM pg_index i WHERE i.indexrelid = "
+			 "to_regclass('%s')",
 			 CONCURRENT_INDEXES[i].name); /* our own constant names */
 		rc = pg_exec_simple(pg, check, PG_MIGRATION_TIMEOUT_MS, &res);
 		bool exists = !rc && PQntuples(res) == 1, valid = exists && PQgetvalue(res, 0, 0)[0] == 't';
+		bool building = exists && PQgetvalue(res, 0, 1)[0] == 't';
 		PQclear(res);
 		if (rc || valid)
 			continue;
+		if (!locking && building) { /* another replica's build: look again later */
+			missing++;
+			continue;
+		}
 		int64_t t0 = now_ms();
 		if (exists) {
 			snprintf(check, sizeof check, "DROP INDEX CONCURRENTLY IF EXISTS %s",
 				 CONCURRENT_INDEXES[i].name);
 			rc = pg_exec_simple(pg, check, PG_MIGRATION_TIMEOUT_MS, &res);
-			PQclear(res);
+			if (!rc) { /* a failed DROP's result is the one logged below */
+				PQclear(res);
+				res = NULL;
+			}
 		}
 		if (!rc)
 			rc = pg_exec_simple(pg, CONCURRENT_INDEXES[i].create, INDEX_BUILD_TIMEOUT_MS, &res);
+		const char *state = rc == PG_FAILED ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		if (!locking && state && (!strcmp(state, "40P01") || !strcmp(state, "42P07"))) {
+			/* without the lock two replicas' builds can meet; the next round finds it */
+			log_msg(LOG_WARN,
+				"index %s: built by another replica at the same time; looking again",
+				CONCURRENT_INDEXES[i].name);
+			PQclear(res);
+			rc = 0;
+			missing++;
+			continue;
+		}
 		if (rc == PG_FAILED)
 			pg_log_error("index build", res, pg->conn);
 		PQclear(res);
@@ -4446,7 +4493,7 @@ static int pg_build_indexes(void)
 			log_msg(LOG_INFO, "index %s built in %lld ms", CONCURRENT_INDEXES[i].name,
 				(long long)(now_ms() - t0));
 	}
-	if (mine && !rc) {
+	if (locking && mine && !rc) {
 		rc = pg_exec_simple(pg, "SELECT pg_advisory_unlock(1684172658)", PG_MIGRATION_TIMEOUT_MS,
 				    &res);
 		PQclear(res);
@@ -4465,7 +4512,12 @@ static void pg_retention(void)
 	PGresult *res;
 	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
 		return;
-	int rc = pg_exec_simple(pg, "SELECT pg_try_advisory_lock(1684172659)", PG_MIGRATION_TIMEOUT_MS, &res);
+	/* behind PgBouncer (DB_PREPARED_STATEMENTS=0): one transaction and a transaction lock */
+	bool xact = !cfg.db_prepared_statements;
+	int rc = xact ? pg_script(pg, "BEGIN;SELECT pg_try_advisory_xact_lock(1684172659)",
+				  PG_MIGRATION_TIMEOUT_MS, &res)
+		      : pg_exec_simple(pg, "SELECT pg_try_advisory_lock(1684172659)", PG_MIGRATION_TIMEOUT_MS,
+				       &res);
 	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	char sql[3][300];
@@ -4499,7 +4551,13 @@ static void pg_retention(void)
 			pg_log_error("retention", res, pg->conn);
 		PQclear(res);
 	}
-	if (mine) {
+	if (xact && rc != PG_UNAVAILABLE && rc != PG_TIMEOUT) {
+		int urc = pg_script(pg, rc || !mine ? "ROLLBACK" : "COMMIT", PG_MIGRATION_TIMEOUT_MS, &res);
+		PQclear(res);
+		rc = rc ? rc : urc;
+		if (mine && !rc)
+			log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
+	} else if (mine && !xact) {
 		int urc = pg_exec_simple(pg, "SELECT pg_advisory_unlock(1684172659)", PG_MIGRATION_TIMEOUT_MS,
 					 &res);
 		PQclear(res);

@@ -21,6 +21,8 @@ def pg():
     cluster = harness.PgCluster()
     try:
         cluster.start()
+        if harness.pgbouncer_mode():
+            cluster.put_bouncer_in_front()
         yield cluster
     finally:
         cluster.destroy()
@@ -32,6 +34,8 @@ def private_pg():
     cluster = harness.PgCluster()
     try:
         cluster.start()
+        if harness.pgbouncer_mode():
+            cluster.put_bouncer_in_front()
         yield cluster
     finally:
         cluster.destroy()

@@ -77,6 +77,7 @@ class PgCluster:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="droplin-pg-", dir="/tmp")
         self.port = None
+        self.bouncer = None  # a PgBouncer in front (pgbouncer_mode()): url() goes through it
 
     def start(self, port=None, attempts=3):
         last = None
@@ -98,14 +99,23 @@ class PgCluster:
         return self.start(port=self.port)
 
     def destroy(self):
+        if self.bouncer:
+            self.bouncer.destroy()
         try:
             self.stop("immediate")
         except Exception:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def put_bouncer_in_front(self, pool_size=10):
+        self.bouncer = PgBouncer(self, pool_size).start()
+        return self
+
     def url(self, dbname="postgres"):
-        return f"postgresql://droplin:droplin@127.0.0.1:{self.port}/{dbname}"
+        """droplin's and the tests' URL (through the bouncer if there is one); connect() and
+        create_database() always go to PostgreSQL itself."""
+        port = self.bouncer.port if self.bouncer else self.port
+        return f"postgresql://droplin:droplin@127.0.0.1:{port}/{dbname}"
 
     def connect(self, dbname="postgres"):
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="droplin",
@@ -141,6 +151,98 @@ class PgCluster:
             if ppid == master:
                 pids.append(int(entry))
         return pids
+
+
+PGBOUNCER_BIN = "/usr/sbin/pgbouncer"
+
+
+def pgbouncer_mode():
+    """DROPLIN_TEST_PGBOUNCER=1: every cluster the fixtures start is reached through a
+    PgBouncer in transaction mode, and droplin runs with DB_PREPARED_STATEMENTS=0."""
+    return os.environ.get("DROPLIN_TEST_PGBOUNCER") == "1"
+
+
+class PgBouncer:
+    """Debian's pgbouncer in transaction mode in front of a PgCluster: 127.0.0.1, a free port,
+    every database (`*`), SCRAM with the harness's droplin/droplin. It refuses to run as root,
+    so as root it runs as the postgres system user, as the cluster does."""
+
+    # every test has its own database, so its own pool: idle server connections go after 2 s and
+    # all pools together stay under the cluster's max_connections (300)
+    def __init__(self, cluster, pool_size=10):
+        self.cluster = cluster
+        self.pool_size = pool_size
+        self.dir = tempfile.mkdtemp(prefix="droplin-pgbouncer-", dir="/tmp")
+        self.port = None
+        self.proc = None
+
+    def _write_config(self, port):
+        with open(os.path.join(self.dir, "users.txt"), "w") as f:
+            f.write('"droplin" "droplin"\n')
+        with open(os.path.join(self.dir, "pgbouncer.ini"), "w") as f:
+            f.write(f"""[databases]
+* = host=127.0.0.1 port={self.cluster.port}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {self.dir}/users.txt
+pool_mode = transaction
+default_pool_size = {self.pool_size}
+max_client_conn = 4000
+max_user_connections = 200
+server_idle_timeout = 2
+server_reset_query =
+server_connect_timeout = 5
+server_login_retry = 1
+logfile = {self.dir}/pgbouncer.log
+""")
+
+    def start(self, attempts=3):
+        if os.getuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        last = None
+        for _ in range(attempts):
+            port = free_port()
+            self._write_config(port)
+            prefix = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+            self.proc = subprocess.Popen(prefix + [PGBOUNCER_BIN, os.path.join(self.dir, "pgbouncer.ini")],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if connectable(port, timeout=0.5):
+                    self.port = port
+                    return self
+                time.sleep(0.05)
+            last = self.log()
+            self.stop()
+        raise RuntimeError(f"pgbouncer did not start: {last}")
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "pgbouncer.log")) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # runuser forwards it to pgbouncer
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, dbname="postgres"):
+        return f"postgresql://droplin:droplin@127.0.0.1:{self.port}/{dbname}"
 
 
 def db_connect(url):
@@ -454,6 +556,8 @@ DEFAULT_ENV = {
     "DB_ACQUIRE_TIMEOUT_MS": "1000",
     "SHUTDOWN_TIMEOUT_SECONDS": "5",
 }
+if pgbouncer_mode():
+    DEFAULT_ENV["DB_PREPARED_STATEMENTS"] = "0"
 
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 

@@ -7,7 +7,7 @@ set -eu
 
 PACKAGES="postgresql-15 python3 python3-pytest python3-requests python3-psycopg2
 python3-pytest-xdist python3-jwt python3-bcrypt openssl curl util-linux coreutils
-chromium python3-websocket python3-jsonschema haproxy"
+chromium python3-websocket python3-jsonschema haproxy pgbouncer"
 
 missing=""
 for p in $PACKAGES; do

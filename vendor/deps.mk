@@ -51,6 +51,34 @@ $(DEPS_STAMPS)/libpq: vendor/patches/libpq-getrandom.patch
 $(CA_ANCHORS_H): $(CA_BUNDLE) vendor/bearssl/ca-anchors.sh $(DEPS_STAMPS)/bearssl
 	vendor/bearssl/ca-anchors.sh $(DEPS_DIR)/bin/brssl $(CA_BUNDLE) $@
 
+# The TLS build variant (`make DB_TLS=openssl`): OpenSSL 3.0 and a libpq built
+# with it, in a folder of their own (the default build's stay untouched).
+# Everything else, headers included, is the default build's; the variant's
+# lib/ comes first so its libpq.a is the one linked.  OpenSSL is fetched only
+# here, so the default build never downloads it.
+TLS_DIR := build/deps/musl-openssl
+TLS_SRC := build/src/musl-openssl
+TLS_STAMPS := $(TLS_DIR)/.stamp
+TLS_STAMP := $(TLS_STAMPS)/all
+TLS_LIBS := -L$(TLS_DIR)/lib -L$(DEPS_DIR)/lib -lcurl -lpq -lpgcommon_shlib \
+	-lpgport_shlib -lssl -lcrypto -ljwt -ljansson -lbearssl -ldcrypt
+_tls_env := PREFIX='$(abspath $(TLS_DIR))' SRC='$(abspath $(TLS_SRC))'
+
+$(TLS_STAMP): $(DEPS_STAMP) $(TLS_STAMPS)/openssl $(TLS_STAMPS)/libpq-openssl
+	touch $@
+
+$(TLS_STAMPS)/fetch: vendor/sources.sha256 vendor/fetch.sh | $(DEPS_STAMPS)/fetch
+	vendor/fetch.sh openssl
+	mkdir -p $(@D) && touch $@
+
+$(TLS_STAMPS)/openssl $(TLS_STAMPS)/libpq-openssl: $(TLS_STAMPS)/%: \
+		vendor/%/build.sh vendor/common.sh | $(TLS_STAMPS)/fetch
+	$(_tls_env) vendor/$*/build.sh
+	touch $@
+
+$(TLS_STAMPS)/libpq-openssl: vendor/patches/libpq-getrandom.patch \
+	$(TLS_STAMPS)/openssl
+
 # End-to-end check of the built libraries (PostgreSQL, TLS, JWT, bcrypt).
 deps-selftest: $(DEPS_STAMP)
 	vendor/selftest.sh $(DEPS_DIR) '$(DEPS_LIBS)'

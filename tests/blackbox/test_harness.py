@@ -9,7 +9,7 @@ import harness
 
 
 def test_fresh_db_is_empty_and_needs_the_password(pg, fresh_db):
-    assert fresh_db.startswith(f"postgresql://droplin:droplin@127.0.0.1:{pg.port}/")
+    assert fresh_db.startswith(pg.url(""))
     rows = harness.db_query(fresh_db, "SELECT count(*) FROM information_schema.tables "
                                       "WHERE table_schema = 'public'")
     assert rows == [(0,)]
@@ -25,7 +25,9 @@ def test_each_test_gets_its_own_database(pg):
 
 
 def test_private_cluster_stops_and_starts_on_the_same_port(private_pg):
-    url = private_pg.create_database()
+    # PostgreSQL's own port (DROPLIN_TEST_PGBOUNCER=1 puts a bouncer behind private_pg.url())
+    name = private_pg.create_database().rsplit("/", 1)[1]
+    url = f"postgresql://droplin:droplin@127.0.0.1:{private_pg.port}/{name}"
     harness.db_exec(url, "CREATE TABLE t (x int)")
     port = private_pg.port
     private_pg.stop()

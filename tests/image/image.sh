@@ -17,7 +17,9 @@ set -eu
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 IMG=${IMAGE_DIR:-$REPO/build/image}
-IMAGE=${IMAGE_NAME:-localhost/droplin:latest}
+# DB_TLS=openssl builds the TLS variant (Containerfile's DB_TLS) as localhost/droplin-openssl
+DB_TLS=${DB_TLS:-}
+IMAGE=${IMAGE_NAME:-localhost/droplin${DB_TLS:+-$DB_TLS}:latest}
 BASE=localhost/debian:bookworm
 mkdir -p "$IMG"
 
@@ -112,7 +114,7 @@ build() {
 	rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	t0=$(date +%s)
 	pm build --pull=never --isolation chroot --format docker --layers \
-		--build-arg JOBS="$(nproc)" \
+		--build-arg JOBS="$(nproc)" --build-arg DB_TLS="$DB_TLS" \
 		--build-arg VERSION="${version:-0}+$rev" -t "$IMAGE" -f "$REPO/Containerfile" "$REPO" >&2
 	say "built $IMAGE in $(($(date +%s) - t0)) s"
 }
