@@ -1,6 +1,7 @@
 # droplin: one C file, statically linked against musl. `make help` lists the targets.
 
 include vendor/deps.mk
+include vendor/debug.mk
 
 CC       := musl-gcc
 VERSION  := 0.1.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -47,6 +48,17 @@ droplin-openssl: droplin.c $(TLS_STAMP) $(GEN_H)
 build/unit: tests/unit.c droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -Wno-unused-function -o $@ tests/unit.c -static $(DEPS_LIBS)
 
+# The glibc debug builds (vendor/debug.mk): droplin.debug with ASan and UBSan for the black-box
+# suite, build/droplin.valgrind without them for Valgrind (DWARF 4: Valgrind 3.19 reads no 5).
+DEBUG_CFLAGS := -std=gnu11 -gdwarf-4 -O1 -fno-omit-frame-pointer -DDROPLIN_VERSION='"$(VERSION)"' \
+                $(WARNINGS) $(DEBUG_DEPS_CFLAGS) -Ibuild/gen
+
+droplin.debug: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
+	$(DEBUG_CC) $(DEBUG_CFLAGS) -fsanitize=address,undefined -o $@ droplin.c $(DEBUG_DEPS_LIBS)
+
+build/droplin.valgrind: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
+	$(DEBUG_CC) $(DEBUG_CFLAGS) -o $@ droplin.c $(DEBUG_DEPS_LIBS_PLAIN)
+
 run: droplin
 	sh tests/install.sh
 	sh tests/run-local.sh
@@ -73,6 +85,9 @@ test: droplin droplin-openssl build/unit
 	DROPLIN_TLS_BIN=$(CURDIR)/droplin-openssl $(PYTEST) -q -n 2 tests/blackbox
 	DROPLIN_TEST_PGBOUNCER=1 $(PYTEST) -q -n 2 tests/blackbox $(PGBOUNCER_DESELECT)
 	sh tests/image/test_image.sh
+
+.PHONY: debug
+debug: droplin.debug build/droplin.valgrind
 
 lint: droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -Werror -fsyntax-only droplin.c

@@ -5,18 +5,24 @@
 fetch bearssl
 d=$(unpack bearssl_0.6+dfsg.1.orig.tar.xz bearssl)
 log "bearssl in $d"
+# The debug variant needs no brssl: it shares the musl build's trust anchors.
+targets="lib tools" ldflags=-static
+[ "$VARIANT" = musl ] || targets=lib ldflags=
 cat >"$d/conf/droplin.mk" <<MK
 include conf/Unix.mk
 BUILD = build-droplin
 CC = $CC
 CFLAGS = -W -Wall $OPT
 LD = $CC
-LDFLAGS = -static
+LDFLAGS = $ldflags
 DLL = no
 TESTS = no
 MK
-make -C "$d" -j"$JOBS" CONF=droplin lib tools >/dev/null
+# shellcheck disable=SC2086
+make -C "$d" -j"$JOBS" CONF=droplin $targets >/dev/null
 cp "$d"/build-droplin/libbearssl.a "$PREFIX/lib/"
 cp "$d"/inc/*.h "$PREFIX/include/"
-mkdir -p "$PREFIX/bin"
-cp "$d"/build-droplin/brssl "$PREFIX/bin/"
+if [ "$VARIANT" = musl ]; then
+	mkdir -p "$PREFIX/bin"
+	cp "$d"/build-droplin/brssl "$PREFIX/bin/"
+fi
