@@ -4367,6 +4367,7 @@ static int pg_migrate(void)
 		buf_adds(&sql, "'");
 		buf_adds(&sql, m->name); /* our own constant, no quotes in it */
 		buf_adds(&sql, xact ? "')" : "');COMMIT");
+		buf_addc(&sql, 0); /* pg_script takes a C string */
 		PGresult *mres = NULL;
 		rc = sql.over ? PG_FAILED : pg_script(pg, sql.p, PG_MIGRATION_TIMEOUT_MS, &mres);
 		PQclear(mres);
