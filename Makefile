@@ -59,6 +59,8 @@ droplin.debug: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
 build/droplin.valgrind: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
 	$(DEBUG_CC) $(DEBUG_CFLAGS) -o $@ droplin.c $(DEBUG_DEPS_LIBS_PLAIN)
 
+include tests/fuzz/fuzz.mk
+
 run: droplin
 	sh tests/install.sh
 	sh tests/run-local.sh
@@ -85,6 +87,7 @@ test: droplin droplin-openssl build/unit
 	DROPLIN_TLS_BIN=$(CURDIR)/droplin-openssl $(PYTEST) -q -n 2 tests/blackbox
 	DROPLIN_TEST_PGBOUNCER=1 $(PYTEST) -q -n 2 tests/blackbox $(PGBOUNCER_DESELECT)
 	sh tests/image/test_image.sh
+	$(MAKE) --no-print-directory fuzz-regress
 
 .PHONY: debug
 debug: droplin.debug build/droplin.valgrind
