@@ -649,7 +649,8 @@ static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 			buf_printf(b, "\\u%04x", c);
 		i += len ? len : 1;
 	}
-	buf_add(b, u + n - run, run);
+	if (run) /* s may be NULL when n is 0 (a request that failed before its method) */
+		buf_add(b, u + n - run, run);
 	buf_addc(b, '"');
 }
 
