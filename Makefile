@@ -87,10 +87,25 @@ test: droplin droplin-openssl build/unit
 	DROPLIN_TLS_BIN=$(CURDIR)/droplin-openssl $(PYTEST) -q -n 2 tests/blackbox
 	DROPLIN_TEST_PGBOUNCER=1 $(PYTEST) -q -n 2 tests/blackbox $(PGBOUNCER_DESELECT)
 	sh tests/image/test_image.sh
-	$(MAKE) --no-print-directory fuzz-regress
+	$(MAKE) --no-print-directory fuzz-regress blackbox-asan valgrind
 
-.PHONY: debug
+.PHONY: debug blackbox-asan valgrind
 debug: droplin.debug build/droplin.valgrind
+
+# The black-box suite against droplin.debug. The harness passes these options to every droplin
+# it starts; reports go to build/san/ and any report fails the run. test_chroot is left out: it
+# runs the binary alone in an empty root, which only the static build can do.
+SAN_OPTIONS := halt_on_error=1:abort_on_error=1:log_path=$(CURDIR)/build/san/report
+blackbox-asan: droplin.debug
+	rm -rf build/san && mkdir -p build/san
+	ASAN_OPTIONS=$(SAN_OPTIONS):detect_leaks=1 UBSAN_OPTIONS=$(SAN_OPTIONS):print_stacktrace=1 \
+	ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer DROPLIN_BIN=$(CURDIR)/droplin.debug \
+	$(PYTEST) -q -n 2 tests/blackbox --ignore=tests/blackbox/test_chroot.py; rc=$$?; \
+	for f in build/san/report.*; do [ -e "$$f" ] && cat "$$f" && rc=1; done; exit $$rc
+
+# A short scenario under Valgrind --leak-check=full (tests/valgrind.py).
+valgrind: build/droplin.valgrind
+	/usr/bin/python3 tests/valgrind.py build/droplin.valgrind
 
 lint: droplin.c $(DEPS_STAMP) $(GEN_H)
 	$(CC) $(CFLAGS) -Werror -fsyntax-only droplin.c

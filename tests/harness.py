@@ -561,9 +561,13 @@ if pgbouncer_mode():
 
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
+# Options of a sanitizer build (make test's ASan run) reach every droplin it starts.
+SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "ASAN_SYMBOLIZER_PATH")
+
 
 def make_env(overrides=None, base=None):
     env = dict(BASE_ENV if base is None else base)
+    env.update({k: os.environ[k] for k in SANITIZER_ENV if k in os.environ})
     for k, v in (overrides or {}).items():
         if v is None:
             env.pop(k, None)
