@@ -3512,6 +3512,7 @@ static int loop_port(void)
 
 static void route_run(struct conn *c);
 static void db_end_stage(struct ctx *c);
+static void out_handle_free(void);
 
 /* Appends to a queue of connections linked through next_job; L.mu is held. */
 static void queue_push(struct conn **head, struct conn **tail, struct conn *c)
@@ -3636,8 +3637,10 @@ static void *side_main(void *arg)
 			pthread_cond_wait(&pool->cv, &L.mu);
 		struct conn *c = queue_pop(&pool->head, &pool->tail);
 		pthread_mutex_unlock(&L.mu);
-		if (!c)
+		if (!c) {
+			out_handle_free();
 			return NULL;
+		}
 		struct ctx *x = &c->rb->ctx;
 		void (*fn)(struct ctx *) = x->side;
 		x->side = NULL;
@@ -5442,6 +5445,13 @@ static CURL *out_handle_get(void)
 	return out_handle;
 }
 
+/* Each thread that calls out_call frees its handle on the way out. */
+static void out_handle_free(void)
+{
+	curl_easy_cleanup(out_handle);
+	out_handle = NULL;
+}
+
 /* One HTTPS call. Returns 0 with *status and `resp` filled, or -1 with a reason in err. */
 static int out_call(const struct out_request *rq, long *status, struct buf *resp, char *err, size_t errlen)
 {
@@ -5610,8 +5620,10 @@ static void *mail_main(void *arg)
 			M.n--;
 		}
 		pthread_mutex_unlock(&M.mu);
-		if (!m)
+		if (!m) {
+			out_handle_free();
 			return NULL;
+		}
 		mail_send(m);
 		free(m->body);
 		free(m);

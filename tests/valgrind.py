@@ -8,10 +8,13 @@ PostgreSQL and drains on SIGTERM; Valgrind must report no invalid access and no 
 import json
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cloudinary_stub  # noqa: E402
 import harness  # noqa: E402
 import userdata_helpers  # noqa: E402
 
@@ -45,7 +48,27 @@ def scenario(d):
     r = d.get("/user/profile", headers={"Authorization": "Bearer " + token[:-2] + "xx"},
               timeout=TIMEOUT)
     assert r.status == 401, r
+    photo(d, token)
     user_routes(d, token)
+
+
+# A 32x16 JFIF head: enough for droplin's and the stand-in's magic-byte checks.
+JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+        b"\xff\xc0\x00\x11\x08\x00\x10\x00\x20\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+        b"\xff\xd9")
+
+
+def photo(d, token):
+    """Upload, fetch and delete a profile photo: multipart in, HTTPS out (curl, BearSSL)."""
+    b = "valgrind-boundary"
+    body = (f"--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode() + JPEG + f"\r\n--{b}--\r\n".encode()
+    auth = {"Authorization": "Bearer " + token}
+    r = d.request("POST", "/user/profile/photo", body=body, timeout=TIMEOUT,
+                  headers=dict(auth, **{"Content-Type": "multipart/form-data; boundary=" + b}))
+    assert r.status == 200, r
+    assert d.get("/user/profile/photo", headers=auth, timeout=TIMEOUT).status == 200
+    assert d.request("DELETE", "/user/profile/photo", headers=auth, timeout=TIMEOUT).status == 200
 
 
 # What the handlers allocate, freed or not, shows in the leak check: one call of each user-data
@@ -80,10 +103,13 @@ def main():
     binary = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/droplin.valgrind")
     vlog = os.path.join(harness.REPO, "build", "valgrind.log")
     cluster = harness.PgCluster()
+    tmp = tempfile.mkdtemp(prefix="droplin-valgrind-")
+    stub = cloudinary_stub.CloudinaryStub(cloudinary_stub.make_ca(tmp))
     d = None
     try:
         cluster.start()
-        env = dict(harness.DEFAULT_ENV, DATABASE_URL=cluster.create_database(),
+        env = dict(harness.DEFAULT_ENV, **stub.env(timeout_ms=int(TIMEOUT * 1000)),
+                   DATABASE_URL=cluster.create_database(),
                    JWT_SECRET_KEY="valgrind-jwt-secret-" + "0123456789abcdef" * 2,
                    BCRYPT_COST="4")
         argv = ["valgrind", "--leak-check=full",
@@ -103,6 +129,8 @@ def main():
         if d is not None:
             d.kill()
         cluster.destroy()
+        stub.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     summary = re.search(r"ERROR SUMMARY: (\d+) errors", report_of(vlog))
     if rc != 0 or not summary or summary.group(1) != "0":
         print(report_of(vlog))
@@ -110,6 +138,7 @@ def main():
         print(f"valgrind: FAILED (exit {rc}; the report is in {vlog})")
         return 1
     print("valgrind: probes, 404, 405, 400, register (chunked), login, token, bad token, "
+          "photo upload/get/delete over HTTPS, "
           f"{len(PUBLIC) + len(userdata_helpers.PROTECTED) + 1} more routes, SIGTERM: exit 0, "
           f"{summary.group(0)}")
     return 0
