@@ -122,13 +122,20 @@ fmt:
 	clang-format -i droplin.c tests/unit.c
 
 clean:
-	rm -f droplin droplin-openssl build/unit build/droplin.o $(GEN_H)
+	rm -f droplin droplin-openssl build/unit build/droplin.o $(GEN_H) droplin.debug build/droplin.valgrind
+	rm -rf build/fuzz build/san
 
 help:
 	@echo "make [all]   build ./droplin (dependencies are built once into build/deps)"
 	@echo "make DB_TLS=openssl   build ./droplin-openssl: libpq over TLS with OpenSSL 3.0"
 	@echo "make run     start a throwaway PostgreSQL and droplin in development mode"
-	@echo "make test    unit tests and the black-box suite against a real PostgreSQL (then through PgBouncer)"
+	@echo "make test    unit tests and the black-box suite against a real PostgreSQL (then through PgBouncer),"
+	@echo "             then fuzz-regress, blackbox-asan and valgrind (docs/hardening.md)"
+	@echo "make debug   droplin.debug (ASan+UBSan) and build/droplin.valgrind, on glibc with clang"
+	@echo "make fuzz    run each libFuzzer target for FUZZ_SECONDS (default 60) and print execs/s"
+	@echo "make fuzz-regress   replay tests/fuzz/corpus and tests/fuzz/crashes (no fuzzing)"
+	@echo "make blackbox-asan  the black-box suite against droplin.debug; any report fails"
+	@echo "make valgrind       a short scenario under Valgrind: no invalid access, no leak"
 	@echo "make lint    warnings as errors, clang-format check, no global symbol but main"
 	@echo "make docs    regenerate the variable table of docs/configuration.md from --help"
 	@echo "make clean   remove droplin's own build outputs (not the dependency cache)"
