@@ -59,7 +59,8 @@ droplin.debug: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
 build/droplin.valgrind: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
 	$(DEBUG_CC) $(DEBUG_CFLAGS) -o $@ droplin.c $(DEBUG_DEPS_LIBS_PLAIN)
 
-include tests/fuzz/fuzz.mk
+# `-include`: the image's build context (Containerfile) has no tests/.
+-include tests/fuzz/fuzz.mk
 
 run: droplin
 	sh tests/install.sh
