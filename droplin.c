@@ -9858,8 +9858,10 @@ int main(int argc, char **argv)
 	json_kv_str(&f, "environment", cfg.env);
 	log_emit(LOG_INFO, "listening", &f);
 	int rc = loop_run();
-	if (rc)
-		return rc; /* forced: in-flight work is abandoned, the kernel closes the rest */
+	if (rc) {                  /* forced: in-flight work is abandoned, the kernel closes the rest */
+		free(threads.all); /* only main reads it */
+		return rc;
+	}
 	stop_threads(&threads);
 	return 0;
 }
