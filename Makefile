@@ -101,6 +101,7 @@ blackbox-asan: droplin.debug
 	rm -rf build/san && mkdir -p build/san
 	ASAN_OPTIONS=$(SAN_OPTIONS):detect_leaks=1 UBSAN_OPTIONS=$(SAN_OPTIONS):print_stacktrace=1 \
 	ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer DROPLIN_BIN=$(CURDIR)/droplin.debug \
+	DROPLIN_TEST_TIMEOUT_SCALE=3 \
 	$(PYTEST) -q -n 2 tests/blackbox --ignore=tests/blackbox/test_chroot.py; rc=$$?; \
 	for f in build/san/report.*; do [ -e "$$f" ] && cat "$$f" && rc=1; done; exit $$rc
 

@@ -487,6 +487,7 @@ def http_request(port, method, path, headers=None, body=b"", host="127.0.0.1",
     for k, v in hdrs.items():
         if v is not None:
             head += f"{k}: {v}\r\n"
+    timeout *= TIMEOUT_SCALE
     with RawConn(port, host=host, source=source, timeout=timeout) as c:
         c.send(head.encode("latin-1") + b"\r\n" + body)
         return c.read_response(timeout=timeout, head_request=(method == "HEAD"))
@@ -563,6 +564,9 @@ BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 # Options of a sanitizer build (make test's ASan run) reach every droplin it starts.
 SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "ASAN_SYMBOLIZER_PATH")
+# make blackbox-asan sets 3: under ASan droplin is slower (bcrypt about five times), so every
+# http_request waits that many times longer for its answer.
+TIMEOUT_SCALE = float(os.environ.get("DROPLIN_TEST_TIMEOUT_SCALE", "1"))
 
 
 def make_env(overrides=None, base=None):
