@@ -4,7 +4,9 @@
  *   odd:  the rest is a header and a payload (split at the first NUL; without one, a plain
  *         HS256 header and the rest as payload), signed here with the key, so that libjwt's
  *         and jansson's parsing and droplin's reading of the claims see any JSON at all.
- * Either way the rest also goes through b64url_decode, whose result must encode back to it.
+ * Either way the token also goes through token_verify (what auth_token runs before its cache),
+ * with KEY as the current key and another as the previous one, and the rest through
+ * b64url_decode, whose result must encode back to it.
  */
 #define main droplin_main
 #include "../../droplin.c"
@@ -34,6 +36,11 @@ static void check_token(const char *token)
 	struct json cl;
 	if (jwt_claims(&c, token, KEY, &cl) == 0)
 		read_claims(&c, &cl);
+	struct token_claims t;
+	cfg.jwt_secret = KEY;
+	cfg.previous_jwt_secret = "fuzz-previous-key-0123456789abcdef0123456789";
+	if (token_verify(&c, token, &t) == 0)
+		FUZZ_CHECK(t.key_offset == 0); /* nothing is signed with the previous key */
 	arena_free(&c.arena);
 }
 
