@@ -605,7 +605,8 @@ static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 		if (buf_reserve(b, n + 2)) {
 			char *p = b->p + b->len;
 			p[0] = '"';
-			memcpy(p + 1, s, n);
+			if (n) /* s may be NULL when n is 0 (a request that failed before its method) */
+				memcpy(p + 1, s, n);
 			p[n + 1] = '"';
 			b->len += n + 2;
 		}
@@ -649,8 +650,7 @@ static void json_str_opt(struct buf *b, const char *s, size_t n, bool ascii)
 			buf_printf(b, "\\u%04x", c);
 		i += len ? len : 1;
 	}
-	if (run) /* s may be NULL when n is 0 (a request that failed before its method) */
-		buf_add(b, u + n - run, run);
+	buf_add(b, u + n - run, run);
 	buf_addc(b, '"');
 }
 
