@@ -202,3 +202,65 @@ def test_many_pipelined_requests_come_back_in_order(srv):
         c.send("".join(f"GET /livez HTTP/1.1\r\n{H}X-Request-ID: p{i}\r\n\r\n" for i in range(n)))
         ids = [c.read_response(timeout=20).headers.get("X-Request-ID") for _ in range(n)]
         assert ids == [f"p{i}" for i in range(n)]
+
+
+# The framing table, row by row: (request, status, whether the connection must close).
+# Every request is followed in the same write by a pipelined GET /livez, the request a
+# smuggling attempt would hide: a closing row must never answer it (it was not a request, or
+# the stream cannot be trusted), an accepted row must answer it next, with 200, so a body was
+# never taken for a request or a request for a body.
+P = "POST /nothing-here HTTP/1.1\r\n" + H
+FRAMING_TABLE = {
+    # Content-Length: digits only; leading zeros are digits
+    "cl-underscore": (P + "Content-Length: 1_0\r\n\r\n0123456789", 400, True),
+    "cl-inner-space": (P + "Content-Length: 1 0\r\n\r\n0123456789", 400, True),
+    "cl-leading-zeros": (P + "Content-Length: 005\r\n\r\nhello", 404, False),
+    "cl-comma-joined": (P + "Content-Length: 5,5\r\n\r\nhello", 400, True),
+    # Transfer-Encoding: exactly chunked, compared without case, around OWS
+    "te-trailing-tab": (P + "Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n", 404, False),
+    "te-leading-spaces": (P + "Transfer-Encoding:   chunked\r\n\r\n0\r\n\r\n", 404, False),
+    "te-upper-case": (P + "Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n", 404, False),
+    "te-quoted": (P + "Transfer-Encoding: \"chunked\"\r\n\r\n0\r\n\r\n", 400, True),
+    "te-chunked-identity": (P + "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400, True),
+    "te-with-cl-after-body": (P + "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n"
+                              "5\r\nhello\r\n0\r\n\r\n", 400, True),
+    # chunk sizes
+    "chunk-extension": (P + "Transfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\n\r\n", 404,
+                        False),
+    "chunk-size-0x": (P + "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, True),
+    "chunk-size-overflow": (P + "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n"
+                            "0\r\n\r\n", 400, True),
+    "chunk-lines-bare-lf": (P + "Transfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n", 400, True),
+    # bytes that have no place in a head
+    "nul-in-value": ("GET /health HTTP/1.1\r\n" + H + "X-A: a\x00b\r\n\r\n", 400, True),
+    "nul-in-name": ("GET /health HTTP/1.1\r\n" + H + "X-\x00A: b\r\n\r\n", 400, True),
+    "control-in-value": ("GET /health HTTP/1.1\r\n" + H + "X-A: a\x01b\r\n\r\n", 400, True),
+    "del-in-value": ("GET /health HTTP/1.1\r\n" + H + "X-A: a\x7fb\r\n\r\n", 400, True),
+    "bare-cr-in-value": ("GET /health HTTP/1.1\r\n" + H + "X-A: a\rb\r\n\r\n", 400, True),
+    "bare-cr-line-end": ("GET /health HTTP/1.1\r" + H + "\r\n", 400, True),
+    "space-in-name": ("GET /health HTTP/1.1\r\n" + H + "X A: b\r\n\r\n", 400, True),
+    # request targets and lines
+    "absolute-form": ("GET http://127.0.0.1/health HTTP/1.1\r\n" + H + "\r\n", 200, False),
+    "asterisk-form-get": ("GET * HTTP/1.1\r\n" + H + "\r\n", 400, True),
+    "double-space-request-line": ("GET  /health HTTP/1.1\r\n" + H + "\r\n", 400, True),
+    "http-0.9": ("GET /health\r\n\r\n", 400, True),
+    "http-1.2": ("GET /health HTTP/1.2\r\n" + H + "\r\n", 505, True),
+    "http2-preface": ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, True),
+    "long-request-line": ("GET /" + "a" * 20000 + " HTTP/1.1\r\n" + H + "\r\n", 431, True),
+    "long-header-line": ("GET /health HTTP/1.1\r\n" + H + "X-A: " + "b" * 20000 + "\r\n\r\n", 431,
+                         True),
+}
+
+
+@pytest.mark.parametrize("name", list(FRAMING_TABLE))
+def test_framing_table(srv, name):
+    request, status, closes = FRAMING_TABLE[name]
+    with srv.conn() as c:
+        c.send(request + "GET /livez HTTP/1.1\r\n" + H + "\r\n")
+        r = c.read_response(timeout=5)
+        assert r.status == status, r
+        if closes:
+            assert c.state_after(3) == "closed", "connection left open (or a second answer)"
+        else:
+            nxt = c.read_response(timeout=5)
+            assert nxt.status == 200 and assert_json(nxt)["status"] == "alive", nxt
