@@ -9220,6 +9220,17 @@ static bool loop_read_watch(struct pg *pg)
 
 static bool loop_read_begin(struct conn *c, struct pg *pg);
 
+/* The oldest waiting loop read, on `pg` (or on a worker when it cannot go on the loop). */
+static void loop_read_next(struct pg *pg)
+{
+	struct conn *c = loop_wait_pop();
+	L.n_busy--;
+	if (!loop_read_begin(c, pg)) {
+		worker_enqueue(c);
+		conn_advance(c);
+	}
+}
+
 /*
  * Done with a loop read's connection: the next waiting loop read takes it at once, unless it
  * is broken or workers are waiting for one; else it goes back to the pool.
@@ -9237,16 +9248,10 @@ static void loop_read_release(struct pg *pg, bool broken)
 	pthread_mutex_lock(&P.mu);
 	bool keep = !broken && pg_loop_first();
 	pthread_mutex_unlock(&P.mu);
-	if (!keep) {
+	if (keep)
+		loop_read_next(pg);
+	else
 		pg_release(pg, broken);
-		return;
-	}
-	struct conn *c = loop_wait_pop();
-	L.n_busy--;
-	if (!loop_read_begin(c, pg)) {
-		worker_enqueue(c);
-		conn_advance(c);
-	}
 }
 
 /* Sends the read of `c` on `pg`; false (pg given back) when it must go to a worker instead. */
@@ -9304,12 +9309,7 @@ static void loop_reads_resume(void)
 		struct pg *pg = pg_try_idle(true, NULL);
 		if (!pg)
 			return;
-		struct conn *c = loop_wait_pop();
-		L.n_busy--;
-		if (!loop_read_begin(c, pg)) {
-			worker_enqueue(c);
-			conn_advance(c);
-		}
+		loop_read_next(pg);
 	}
 	atomic_store(&P.loop_waiting, false);
 }
