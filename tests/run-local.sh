@@ -4,6 +4,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/droplin-run.XXXXXX)
+chmod 755 "$dir" # the data folder inside belongs to postgres, which must reach it
 pgport=${PGPORT_RUN:-55432}
 port=${PORT:-8080}
 cleanup() {
