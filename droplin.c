@@ -3688,6 +3688,7 @@ struct pg {
 	int n_res;
 	int64_t deadline;
 	bool in_epoll; /* its socket is in the loop's epoll set (one-shot, re-armed per read) */
+	bool broken;   /* a pipeline left it in a state no one can use: closed when given back */
 	struct pg *next_read;
 };
 
@@ -3746,9 +3747,7 @@ enum pg_stmt {
 	Q_USERNAME_TAKEN_BY_OTHER,
 	Q_USERNAME_SET,
 	Q_UNLOCK,
-	Q_DEVICE_FIND,
-	Q_DEVICE_UPDATE,
-	Q_DEVICE_INSERT,
+	Q_DEVICE_SAVE,
 	Q_DEVICES_LIST,
 	Q_DEVICE_GET,
 	Q_DEVICE_DELETE,
@@ -3956,7 +3955,8 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 /* Returns a connection; a broken one is closed so the next acquirer opens a fresh one. */
 static void pg_release(struct pg *pg, bool broken)
 {
-	if (!broken && PQstatus(pg->conn) == CONNECTION_OK && PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
+	if (!broken && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
 		atomic_store(&P.last_ok_ms, now_ms());
 		pthread_mutex_lock(&P.mu);
 		pg->next = P.idle;
@@ -3978,6 +3978,18 @@ static void pg_release(struct pg *pg, bool broken)
 		log_msg(LOG_ERROR, "eventfd write failed: %s", strerror(errno));
 }
 
+/* Asks the server to stop what it runs for `conn` (it connects to the server: never on the loop). */
+static void pg_cancel(PGconn *conn)
+{
+	PGcancel *cancel = PQgetCancel(conn);
+	char err[256];
+	if (cancel) {
+		PQcancel(cancel, err, sizeof err);
+		PQfreeCancel(cancel);
+	}
+	log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+}
+
 /* Waits for the whole result of what was sent; cancels it past the deadline. */
 static int pg_wait(struct pg *pg, int64_t deadline, PGresult **out)
 {
@@ -3992,13 +4004,7 @@ static int pg_wait(struct pg *pg, int64_t deadline, PGresult **out)
 		if (r < 0)
 			return PG_UNAVAILABLE;
 		if (r == 0) {
-			PGcancel *cancel = PQgetCancel(conn);
-			char err[256];
-			if (cancel) {
-				PQcancel(cancel, err, sizeof err);
-				PQfreeCancel(cancel);
-			}
-			log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+			pg_cancel(conn);
 			/* the cancelled query ends quickly; give it a moment, else drop the link */
 			int64_t grace = now_ms() + 1000;
 			while (PQisBusy(conn))
@@ -4074,6 +4080,153 @@ static int pg_query(struct pg *pg, enum pg_stmt id, int n, const char *const *pa
 	if (rc == PG_FAILED)
 		pg_log_error(st->name, *out, pg->conn);
 	return rc;
+}
+
+/*
+ * Pipelines: statements that do not need each other's results go out together, ended by one
+ * sync, so a write transaction (BEGIN, a lock, the change, COMMIT) costs one round trip, not
+ * one per statement. Each statement still takes its own snapshot, so a change that follows a
+ * lock sees what the lock's last holder committed. An error aborts every statement after it
+ * up to the sync (PGRES_PIPELINE_ABORTED); a transaction it opened is left failed for
+ * db_end_stage to roll back.
+ */
+struct db_step {
+	enum pg_stmt q;  /* a statement of PG_STATEMENTS, unless */
+	const char *sql; /* an unnamed one is given instead: BEGIN, COMMIT, SAVEPOINT... */
+	int n;
+	const char *const *params;
+	PGresult *res; /* its result, for the caller to read and db_steps_clear to free */
+};
+
+#define DB_STEPS_MAX 12
+
+/*
+ * Moves what libpq has of a pipeline's results into res[] in order, up to the sync: 1 once the
+ * sync is in, 0 while more must arrive, -1 when more than `max` results come (not ours).
+ */
+static int pg_pipeline_take(PGconn *pc, PGresult **res, int *n, int max)
+{
+	for (int guard = 0; guard < 2 * max + 2; guard++) {
+		if (PQisBusy(pc))
+			return 0;
+		PGresult *r = PQgetResult(pc);
+		if (!r)
+			continue; /* the end of one statement's results */
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return 1;
+		}
+		if (*n == max) {
+			PQclear(r);
+			return -1;
+		}
+		res[(*n)++] = r;
+	}
+	return -1;
+}
+
+/* A worker's wait for a pipeline's results, up to its sync or the deadline. */
+static int pg_pipeline_wait(PGconn *pc, int64_t deadline, PGresult **res, int *n, int max)
+{
+	for (;;) {
+		int f;
+		while ((f = PQflush(pc)) == 1)
+			if (pg_poll(pc, POLLOUT | POLLIN, deadline) <= 0 || !PQconsumeInput(pc))
+				return PG_TIMEOUT;
+		if (f < 0)
+			return PG_UNAVAILABLE;
+		int t = pg_pipeline_take(pc, res, n, max);
+		if (t)
+			return t > 0 ? PG_OK : PG_UNAVAILABLE;
+		int r = pg_poll(pc, POLLIN, deadline);
+		if (r <= 0)
+			return r < 0 ? PG_UNAVAILABLE : PG_TIMEOUT;
+		if (!PQconsumeInput(pc))
+			return PG_UNAVAILABLE;
+	}
+}
+
+/* Queues one step; a statement not yet prepared on this link is prepared in the same pipeline. */
+static bool pg_send_step(struct pg *pg, const struct db_step *s, uint64_t *preparing, bool *prepare)
+{
+	PGconn *pc = pg->conn;
+	if (s->sql)
+		return PQsendQueryParams(pc, s->sql, s->n, NULL, s->params, NULL, NULL, 0);
+	const struct pg_statement *st = &PG_STATEMENTS[s->q];
+	if (!cfg.db_prepared_statements)
+		return PQsendQueryParams(pc, st->sql, s->n, NULL, s->params, NULL, NULL, 0);
+	uint64_t bit = 1ull << s->q;
+	*prepare = !((pg->prepared | *preparing) & bit);
+	*preparing |= bit;
+	if (*prepare && !PQsendPrepare(pc, st->name, st->sql, 0, NULL))
+		return false;
+	return PQsendQueryPrepared(pc, st->name, s->n, s->params, NULL, NULL, 0);
+}
+
+/*
+ * Runs the steps in one pipeline. On PG_FAILED, *failed is the step that failed (its error
+ * logged); a COMMIT that came back as ROLLBACK is a failure too. The link is dropped after a
+ * timeout (the cancelled pipeline's tail is not worth waiting for) or a protocol surprise.
+ */
+static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed)
+{
+	PGconn *pc = pg->conn;
+	int64_t deadline = now_ms() + cfg.db_query_timeout_ms;
+	bool prepare[DB_STEPS_MAX] = {0};
+	uint64_t preparing = 0;
+	*failed = -1;
+	for (int i = 0; i < n; i++)
+		s[i].res = NULL;
+	if (n > DB_STEPS_MAX || !PQenterPipelineMode(pc))
+		return PG_UNAVAILABLE;
+	for (int i = 0; i < n; i++)
+		if (!pg_send_step(pg, &s[i], &preparing, &prepare[i])) {
+			pg->broken = true;
+			return PG_UNAVAILABLE;
+		}
+	PGresult *res[2 * DB_STEPS_MAX];
+	int got = 0;
+	int rc = PQpipelineSync(pc) ? pg_pipeline_wait(pc, deadline, res, &got, 2 * DB_STEPS_MAX)
+				    : PG_UNAVAILABLE;
+	if (rc == PG_TIMEOUT)
+		pg_cancel(pc);
+	if (rc || !PQexitPipelineMode(pc)) {
+		pg->broken = true;
+		for (int k = 0; k < got; k++)
+			PQclear(res[k]);
+		return rc ? rc : PG_UNAVAILABLE;
+	}
+	for (int i = 0, k = 0; i < n; i++) {
+		const char *name = s[i].sql ? s[i].sql : PG_STATEMENTS[s[i].q].name;
+		for (int part = prepare[i] ? 0 : 1; part < 2; part++) {
+			PGresult *r = k < got ? res[k++] : NULL;
+			ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+			bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+			if (ok && s[i].sql && !strcmp(s[i].sql, "COMMIT") && strcmp(PQcmdStatus(r), "COMMIT"))
+				ok = false;
+			if (!ok && !rc) {
+				rc = PQstatus(pc) == CONNECTION_OK ? PG_FAILED : PG_UNAVAILABLE;
+				*failed = i;
+				pg_log_error(name, r, pc);
+			}
+			if (part == 0) {
+				if (ok)
+					pg->prepared |= 1ull << s[i].q;
+				PQclear(r);
+			} else {
+				s[i].res = r;
+			}
+		}
+	}
+	return rc;
+}
+
+static void db_steps_clear(struct db_step *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		PQclear(s[i].res);
+		s[i].res = NULL;
+	}
 }
 
 /* --- The handlers' side: queries on the request's borrowed connection --- */
@@ -4174,23 +4327,63 @@ static int db_exec(struct ctx *c, const char *sql)
 }
 
 /*
+ * The steps in one round trip, on the request's borrowed connection. On failure every result
+ * is freed; *failed says which step failed (PG_FAILED). db_steps also writes the response.
+ */
+static int db_steps_rc(struct ctx *c, struct db_step *s, int n, int *failed)
+{
+	*failed = -1;
+	int rc = c->pg ? PG_OK : pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
+	if (!rc)
+		rc = pg_steps(c->pg, s, n, failed);
+	if (rc)
+		db_steps_clear(s, n);
+	return rc;
+}
+
+static int db_steps(struct ctx *c, struct db_step *s, int n)
+{
+	int failed, rc = db_steps_rc(c, s, n, &failed);
+	if (rc)
+		resp_db_error(c, rc);
+	return rc ? -1 : 0;
+}
+
+/*
  * pg_advisory_xact_lock on "<kind>:<value>", for uniqueness without UNIQUE indexes (DECISIONS
  * P). The key is built at its full length, so a long multi-byte value is never cut.
  */
-static int db_xact_lock(struct ctx *c, const char *kind, const char *value)
+static const char **xact_lock_params(struct ctx *c, const char *kind, const char *value)
 {
 	size_t n = strlen(kind) + strlen(value) + 2;
 	char *key = arena_alloc(&c->arena, n);
-	if (!key) {
+	const char **p = arena_alloc(&c->arena, sizeof *p);
+	if (!key || !p) {
 		resp_internal_error(c, "out of memory");
-		return -1;
+		return NULL;
 	}
 	snprintf(key, n, "%s:%s", kind, value);
-	const char *p[] = {key};
+	*p = key;
+	return p;
+}
+
+static int db_xact_lock(struct ctx *c, const char *kind, const char *value)
+{
+	const char **p = xact_lock_params(c, kind, value);
 	PGresult *res;
-	if (db_query(c, Q_XACT_LOCK, 1, p, &res))
+	if (!p || db_query(c, Q_XACT_LOCK, 1, p, &res))
 		return -1;
 	PQclear(res);
+	return 0;
+}
+
+/* The same lock as a step of a pipeline; -1 with the response written when out of memory. */
+static int xact_lock_step(struct ctx *c, struct db_step *s, const char *kind, const char *value)
+{
+	const char **p = xact_lock_params(c, kind, value);
+	if (!p)
+		return -1;
+	*s = (struct db_step){.q = Q_XACT_LOCK, .n = 1, .params = p};
 	return 0;
 }
 
@@ -4199,7 +4392,7 @@ static void db_end_stage(struct ctx *c)
 {
 	if (!c->pg)
 		return;
-	bool broken = PQstatus(c->pg->conn) != CONNECTION_OK;
+	bool broken = c->pg->broken || PQstatus(c->pg->conn) != CONNECTION_OK;
 	if (!broken && PQtransactionStatus(c->pg->conn) != PQTRANS_IDLE) {
 		PGresult *res = NULL;
 		broken = !PQsendQuery(c->pg->conn, "ROLLBACK") ||
@@ -5244,40 +5437,97 @@ static const char SQL_AUDIT[] =
 	"INSERT INTO audit_logs (user_id, action, details, ip_address, user_agent, timestamp)"
 	" VALUES ($1::int, $2, $3, $4, $5, now() AT TIME ZONE 'UTC')";
 
-/*
- * Writes one audit row; `details` is a buffer opened with '{' (closed here). A failed write
- * never fails the request: it is logged with the whole row, so nothing is lost silently.
- */
-static void audit_write(struct ctx *c, long long user_id, const char *action, struct buf *details)
+/* An audit row's parameters (SQL_AUDIT); `details` is a buffer opened with '{' (closed here). */
+struct audit_row {
+	char uid[24], ua[256];
+	const char *params[5];
+	const char *action;
+	long long user_id;
+	struct buf *details;
+};
+
+static void audit_row(struct ctx *c, struct audit_row *a, long long user_id, const char *action,
+		      struct buf *details)
 {
 	buf_addc(details, '}');
 	buf_addc(details, 0);
-	char uid[24], ua[256];
-	snprintf(uid, sizeof uid, "%lld", user_id);
+	snprintf(a->uid, sizeof a->uid, "%lld", user_id);
 	struct slice agent = http_header(c->req, "User-Agent");
-	snprintf(ua, sizeof ua, "%.*s", (int)agent.n, agent.p);
-	if (!agent.n || !utf8_valid(ua, strlen(ua)))
-		snprintf(ua, sizeof ua, "unknown");
-	const char *params[] = {user_id > 0 ? uid : NULL, action, details->p, c->client_ip, ua};
-	PGresult *res = NULL;
-	/* inside a transaction the row commits with the change it records; a savepoint keeps
-	   a failing audit insert from taking the change down with it */
-	bool in_tx = c->pg && PQtransactionStatus(c->pg->conn) == PQTRANS_INTRANS;
-	int rc = details->over || (in_tx && db_exec_rc(c, "SAVEPOINT audit"))
-			 ? PG_FAILED
-			 : db_query_quiet(c, Q_AUDIT, 5, params, &res);
-	PQclear(res);
-	if (in_tx)
-		db_exec_rc(c, rc ? "ROLLBACK TO SAVEPOINT audit" : "RELEASE SAVEPOINT audit");
-	if (rc) {
+	snprintf(a->ua, sizeof a->ua, "%.*s", (int)agent.n, agent.p);
+	if (!agent.n || !utf8_valid(a->ua, strlen(a->ua)))
+		snprintf(a->ua, sizeof a->ua, "unknown");
+	a->params[0] = user_id > 0 ? a->uid : NULL;
+	a->params[1] = action;
+	a->params[2] = details->p;
+	a->params[3] = c->client_ip;
+	a->params[4] = a->ua;
+	a->action = action;
+	a->user_id = user_id;
+	a->details = details;
+}
+
+/* A row that could not be written is logged whole, so nothing is lost silently; frees details. */
+static void audit_done(struct audit_row *a, bool failed)
+{
+	if (failed) {
 		struct buf f = {0};
-		json_kv_str(&f, "action", action);
-		json_kv_str(&f, "details", details->p ? details->p : "");
-		json_kv_int(&f, "user_id", user_id);
+		json_kv_str(&f, "action", a->action);
+		json_kv_str(&f, "details", a->details->p ? a->details->p : "");
+		json_kv_int(&f, "user_id", a->user_id);
 		log_emit(LOG_ERROR, "audit write failed", &f);
 		buf_free(&f);
 	}
-	buf_free(details);
+	buf_free(a->details);
+}
+
+/*
+ * Writes one audit row. A failed write never fails the request: inside a transaction the row
+ * commits with the change it records, and a savepoint keeps a failing insert from taking the
+ * change down with it.
+ */
+static void audit_write(struct ctx *c, long long user_id, const char *action, struct buf *details)
+{
+	struct audit_row a;
+	audit_row(c, &a, user_id, action, details);
+	PGresult *res = NULL;
+	bool in_tx = c->pg && PQtransactionStatus(c->pg->conn) == PQTRANS_INTRANS;
+	int rc = details->over || (in_tx && db_exec_rc(c, "SAVEPOINT audit"))
+			 ? PG_FAILED
+			 : db_query_quiet(c, Q_AUDIT, 5, a.params, &res);
+	PQclear(res);
+	if (in_tx)
+		db_exec_rc(c, rc ? "ROLLBACK TO SAVEPOINT audit" : "RELEASE SAVEPOINT audit");
+	audit_done(&a, rc != PG_OK);
+}
+
+/*
+ * The same inside a pipelined transaction: three steps (SAVEPOINT, the insert, RELEASE) to
+ * follow the change and precede COMMIT. A row too long to write leaves only the savepoint.
+ */
+enum { AUDIT_STEPS = 3 };
+static void audit_steps(struct audit_row *a, struct db_step *s)
+{
+	s[0] = (struct db_step){.sql = "SAVEPOINT audit"};
+	s[1] = a->details->over ? (struct db_step){.sql = "SELECT 1"}
+				: (struct db_step){.q = Q_AUDIT, .n = 5, .params = a->params};
+	s[2] = (struct db_step){.sql = "RELEASE SAVEPOINT audit"};
+}
+
+/*
+ * After db_steps_rc: when what failed was the audit's insert (step at + 1), the change is
+ * kept (back to the savepoint, then COMMIT) and the row logged. Returns the outcome.
+ */
+static int audit_steps_settle(struct ctx *c, struct audit_row *a, int rc, int failed, int at)
+{
+	bool audit_failed = a->details->over;
+	if (rc == PG_FAILED && failed == at + 1) {
+		audit_failed = true;
+		rc = db_exec_rc(c, "ROLLBACK TO SAVEPOINT audit");
+		if (!rc)
+			rc = db_exec_rc(c, "COMMIT");
+	}
+	audit_done(a, audit_failed);
+	return rc;
 }
 
 /* ==== 12. Outbound HTTPS and e-mail ================================================ */
@@ -7443,17 +7693,21 @@ static int db_query_uid(struct ctx *c, enum pg_stmt q, PGresult **res)
 #define SQL_DEVICE_COLUMNS                                                                                   \
 	"id, name, rssi, distance_feet, action, timestamp, phone_number, email, bio, social_media"
 
-static const char SQL_DEVICE_FIND[] =
-	"SELECT id FROM devices WHERE user_id = $1::int AND name = $2 ORDER BY id LIMIT 1";
-static const char SQL_DEVICE_UPDATE[] =
-	"UPDATE devices SET rssi = $3::int, distance_feet = $4::float8, action = $5, timestamp = $6,"
-	"       phone_number = $7, email = $8, bio = $9, social_media = $10"
-	" WHERE id = $1::int AND user_id = $2::int";
-static const char SQL_DEVICE_INSERT[] =
-	"INSERT INTO devices (user_id, name, rssi, distance_feet, action, timestamp, phone_number, email, "
-	"bio,"
-	"                     social_media)"
-	" VALUES ($1::int, $2, $3::int, $4::float8, $5, $6, $7, $8, $9, $10) RETURNING id";
+/*
+ * POST /devices in one statement: the caller's device of that name (the oldest, should there
+ * be two) is updated, or a new one inserted; either way the row comes back.
+ */
+static const char SQL_DEVICE_SAVE[] =
+	"WITH found AS (SELECT id FROM devices WHERE user_id = $1::int AND name = $2 ORDER BY id LIMIT 1),"
+	" changed AS (UPDATE devices SET rssi = $3::int, distance_feet = $4::float8, action = $5,"
+	"                    timestamp = $6, phone_number = $7, email = $8, bio = $9, social_media = $10"
+	"              WHERE id = (SELECT id FROM found) RETURNING " SQL_DEVICE_COLUMNS ", user_id),"
+	" added AS (INSERT INTO devices (user_id, name, rssi, distance_feet, action, timestamp,"
+	"                                phone_number, email, bio, social_media)"
+	"            SELECT $1::int, $2, $3::int, $4::float8, $5, $6, $7, $8, $9, $10"
+	"             WHERE NOT EXISTS (SELECT 1 FROM found)"
+	"            RETURNING " SQL_DEVICE_COLUMNS ", user_id)"
+	" SELECT * FROM changed UNION ALL SELECT * FROM added";
 static const char SQL_DEVICES_LIST[] = "SELECT " SQL_DEVICE_COLUMNS " FROM devices WHERE user_id = $1::int"
 				       " ORDER BY timestamp DESC NULLS LAST, id DESC";
 static const char SQL_DEVICE_GET[] = "SELECT " SQL_DEVICE_COLUMNS ", user_id FROM devices WHERE id = $1::int";
@@ -7610,7 +7864,10 @@ static char *utc_naive_now(struct arena *a)
 	return out;
 }
 
-/* POST /devices: an upsert by (user, name), under a lock so two replicas cannot both insert. */
+/*
+ * POST /devices: an upsert by (user, name) under a lock, so two replicas cannot both insert;
+ * BEGIN, the lock, the upsert and COMMIT go out in one round trip.
+ */
 static void h_device_save(struct ctx *c)
 {
 	struct device_form f;
@@ -7618,36 +7875,24 @@ static void h_device_save(struct ctx *c)
 		return;
 	if (json_get(&c->json, 0, "timestamp") < 0) /* absent: now; an explicit null stays null */
 		f.timestamp = utc_naive_now(&c->arena);
-	char uid[24], rssi[24], dist[40], did[24], kind[40];
+	char uid[24], rssi[24], dist[40], kind[40];
 	id_text(uid, c->user.id);
 	id_text(rssi, f.rssi);
 	snprintf(dist, sizeof dist, "%.17g", f.distance);
 	snprintf(kind, sizeof kind, "device:%lld", c->user.id);
-	const char *pf[] = {uid, f.name};
-	PGresult *res;
-	if (db_exec(c, "BEGIN") || db_xact_lock(c, kind, f.name))
+	const char *p[] = {uid, f.name, rssi, dist, f.action, f.timestamp, f.phone, f.email, f.bio, f.social};
+	struct db_step s[] = {
+		{.sql = "BEGIN"}, {0}, {.q = Q_DEVICE_SAVE, .n = 10, .params = p}, {.sql = "COMMIT"}};
+	if (xact_lock_step(c, &s[1], kind, f.name) || db_steps(c, s, 4))
 		return;
-	if (db_query(c, Q_DEVICE_FIND, 2, pf, &res))
-		return;
-	long long id = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	PQclear(res);
-	id_text(did, id);
-	const char *pu[] = {did, uid, rssi, dist, f.action, f.timestamp, f.phone, f.email, f.bio, f.social};
-	const char *pi[] = {uid,         f.name,  rssi,    dist,  f.action,
-			    f.timestamp, f.phone, f.email, f.bio, f.social};
-	if (db_query(c, id ? Q_DEVICE_UPDATE : Q_DEVICE_INSERT, 10, id ? pu : pi, &res))
-		return;
-	if (!id)
-		id = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	id_text(did, id);
-	const char *pg[] = {did};
-	if (db_exec(c, "COMMIT") || db_query(c, Q_DEVICE_GET, 1, pg, &res))
-		return;
-	c->status = 200;
-	c->ctype = "application/json";
-	json_device(c, &c->body, res, 0);
-	PQclear(res);
+	if (PQntuples(s[2].res) == 1) {
+		c->status = 200;
+		c->ctype = "application/json";
+		json_device(c, &c->body, s[2].res, 0);
+	} else {
+		resp_internal_error(c, "device upsert returned no row");
+	}
+	db_steps_clear(s, 4);
 }
 
 /*
@@ -7796,27 +8041,31 @@ struct profile_field {
 	char *value;
 };
 
-/* Taken by another account? Checked under a lock on the value, so two replicas cannot both win. */
-static int profile_unique(struct ctx *c, enum pg_stmt q, const char *kind, const char *value,
-			  const char *taken_msg)
+/*
+ * Taken by another account? Checked under a lock on the value, so two replicas cannot both
+ * win: adds the lock and the check to the pipeline being built at s[*n].
+ */
+static int profile_unique_steps(struct ctx *c, struct db_step *s, int *n, enum pg_stmt q, const char *kind,
+				const char *value, const char *uid)
 {
-	char uid[24];
-	id_text(uid, c->user.id);
-	const char *pq[] = {value, uid};
-	PGresult *res;
-	if (db_xact_lock(c, kind, value))
-		return -1;
-	if (db_query(c, q, 2, pq, &res))
-		return -1;
-	bool taken = PQntuples(res) > 0;
-	PQclear(res);
-	if (taken) {
-		resp_detail(c, 400, taken_msg);
+	const char **p = arena_alloc(&c->arena, 2 * sizeof *p);
+	if (!p || xact_lock_step(c, &s[*n], kind, value)) {
+		if (!p)
+			resp_internal_error(c, "out of memory");
 		return -1;
 	}
+	p[0] = value;
+	p[1] = uid;
+	s[*n + 1] = (struct db_step){.q = q, .n = 2, .params = p};
+	*n += 2;
 	return 0;
 }
 
+/*
+ * POST /user/profile. A new phone or e-mail is checked first (BEGIN, then a lock and a look
+ * for each, in one round trip); the change, its audit row and COMMIT go in one more. Without
+ * a phone or e-mail it is all one round trip.
+ */
 static void h_profile_save(struct ctx *c)
 {
 	if (auth_require(c) || body_object(c))
@@ -7848,42 +8097,65 @@ static void h_profile_save(struct ctx *c)
 	}
 	if (f[3].value && !strcmp(f[3].value, "Add bio"))
 		f[3].value = "";
-	if (db_exec(c, "BEGIN"))
-		return;
-	if (phone && *phone &&
-	    profile_unique(c, Q_PHONE_TAKEN_BY_OTHER, "phone", phone,
-			   "This phone number is already associated with another account"))
-		return;
-	if (email && *email &&
-	    profile_unique(c, Q_EMAIL_TAKEN_BY_OTHER, "email", str_lower(str_trim(email)),
-			   "This email is already associated with another account"))
-		return;
 	char uid[24];
 	id_text(uid, c->user.id);
+	struct db_step s[DB_STEPS_MAX];
+	int n = 0, failed, phone_at = 0, email_at = 0; /* where the look for each is */
+	s[n++] = (struct db_step){.sql = "BEGIN"};
+	if (phone && *phone && profile_unique_steps(c, s, &n, Q_PHONE_TAKEN_BY_OTHER, "phone", phone, uid))
+		return;
+	phone_at = n > 1 ? n - 1 : 0;
+	if (email && *email &&
+	    profile_unique_steps(c, s, &n, Q_EMAIL_TAKEN_BY_OTHER, "email", str_lower(str_trim(email)), uid))
+		return;
+	email_at = n - 1 > phone_at ? n - 1 : 0;
+	if (n > 1) {
+		if (db_steps(c, s, n))
+			return;
+		const char *taken = phone_at && PQntuples(s[phone_at].res)   ? "phone number"
+				    : email_at && PQntuples(s[email_at].res) ? "email"
+									     : NULL;
+		db_steps_clear(s, n);
+		if (taken) {
+			char msg[80];
+			snprintf(msg, sizeof msg, "This %s is already associated with another account",
+				 taken);
+			resp_detail(c, 400, msg);
+			return;
+		}
+		n = 0; /* the transaction is open: the change follows in it */
+	}
 	const char *onboard = oi < 0 ? NULL : json_truthy(&c->json, oi) ? "1" : "0";
 	const char *p[] = {uid,        f[0].set ? "t" : "f", f[0].value, f[1].set ? "t" : "f",
 			   email,      f[2].set ? "t" : "f", phone,      f[3].set ? "t" : "f",
 			   f[3].value, si >= 0 ? "t" : "f",  social,     oi >= 0 ? "t" : "f",
 			   onboard};
-	PGresult *res;
-	if (db_query(c, Q_PROFILE_SAVE, 13, p, &res))
-		return;
-	PQclear(res);
+	s[n++] = (struct db_step){.q = Q_PROFILE_SAVE, .n = 13, .params = p};
 	struct buf d = audit_begin();
 	audit_sep(&d);
 	buf_adds(&d, "\"fields_updated\": [");
-	for (int k = c->json.t[0].size, i = 1, n = 0; k > 0; k--, n++) {
+	for (int k = c->json.t[0].size, i = 1, m = 0; k > 0; k--, m++) {
 		size_t len;
 		char *name = json_string(&c->json, i, &c->arena, &len);
-		if (n)
+		if (m)
 			buf_adds(&d, ", ");
 		json_str_ascii(&d, name ? name : "", name ? len : 0);
 		i = json_skip(&c->json, i + 1);
 	}
 	buf_addc(&d, ']');
-	audit_write(c, c->user.id, "profile_update", &d);
-	if (db_exec(c, "COMMIT"))
+	struct audit_row a;
+	audit_row(c, &a, c->user.id, "profile_update", &d);
+	int at = n;
+	audit_steps(&a, &s[n]);
+	n += AUDIT_STEPS;
+	s[n++] = (struct db_step){.sql = "COMMIT"};
+	int rc = db_steps_rc(c, s, n, &failed);
+	rc = audit_steps_settle(c, &a, rc, failed, at);
+	db_steps_clear(s, n);
+	if (rc) {
+		resp_db_error(c, rc);
 		return;
+	}
 	json_kv_bool(resp_json(c, 200), "success", true);
 	resp_end(c);
 }
@@ -8901,9 +9173,7 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_USERNAME_TAKEN_BY_OTHER] = {"username_taken_by_other", SQL_USERNAME_TAKEN_BY_OTHER},
 	[Q_USERNAME_SET] = {"username_set", SQL_USERNAME_SET},
 	[Q_UNLOCK] = {"unlock", SQL_UNLOCK},
-	[Q_DEVICE_FIND] = {"device_find", SQL_DEVICE_FIND},
-	[Q_DEVICE_UPDATE] = {"device_update", SQL_DEVICE_UPDATE},
-	[Q_DEVICE_INSERT] = {"device_insert", SQL_DEVICE_INSERT},
+	[Q_DEVICE_SAVE] = {"device_save", SQL_DEVICE_SAVE},
 	[Q_DEVICES_LIST] = {"devices_list", SQL_DEVICES_LIST},
 	[Q_DEVICE_GET] = {"device_get", SQL_DEVICE_GET},
 	[Q_DEVICE_DELETE] = {"device_delete", SQL_DEVICE_DELETE},
@@ -9397,13 +9667,7 @@ static void loop_read_event(struct pg *pg)
 /* A worker's stage for a loop read past its deadline: cancel it, drop the link, answer 503. */
 static void loop_read_cancel(struct ctx *c)
 {
-	PGcancel *cancel = PQgetCancel(c->pg->conn);
-	char err[256];
-	if (cancel) {
-		PQcancel(cancel, err, sizeof err);
-		PQfreeCancel(cancel);
-	}
-	log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+	pg_cancel(c->pg->conn);
 	pg_release(c->pg, true);
 	c->pg = NULL;
 	resp_db_error(c, PG_TIMEOUT);

@@ -2,12 +2,15 @@
 DECISIONS C2 distanceFeet, C6 422 shape, F no regex filters, P device timestamps in naive UTC)."""
 
 import datetime
+import time
 
+import psycopg2
 import pytest
 
-from auth_helpers import assert_422, assert_detail, body_of, parallel
-from userdata_helpers import (NAIVE_UTC_RE, assert_device, device, device_rows, parse_naive,
-                              users, utc_now)
+import harness
+from auth_helpers import assert_422, assert_detail, body_of, db_of, parallel, start
+from userdata_helpers import (NAIVE_UTC_RE, SERVER_ENV, assert_device, device, device_rows,
+                              parse_naive, users, utc_now)
 from userdata_helpers import server  # noqa: F401  (pytest fixture)
 
 
@@ -424,6 +427,38 @@ def test_parallel_posts_of_different_names(server):
     assert all(r.status == 200 for r in results), results
     rows = device_rows(server, u.id)
     assert sorted(r["name"] for r in rows) == [f"Dev {i}" for i in range(5)]
+
+
+def test_a_save_stuck_behind_the_lock_answers_503_and_the_pool_recovers(droplin):
+    """BEGIN, the lock, the upsert and COMMIT go out in one pipeline: one that waits past
+    DB_QUERY_TIMEOUT_MS for another holder of the lock is cancelled with a 503, its link is
+    dropped, and the next saves (other names at once, the same name once free) succeed."""
+    srv = start(droplin, DB_QUERY_TIMEOUT_MS="400", DB_POOL_SIZE="2", **SERVER_ENV)
+    u = users(srv)
+    created(u, device("Held", rssi=-1))
+    holder = psycopg2.connect(db_of(srv))
+    try:
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT pg_advisory_xact_lock(1684172657, hashtext(%s))",
+                        (f"device:{u.id}:Held",))
+            started = time.monotonic()
+            r = post(u, device("Held", rssi=-2))
+            waited = time.monotonic() - started
+            assert_detail(r, 503, "Database unavailable")
+            assert waited < 5, waited  # the holder never lets go: only the timeout ends it
+            for i in range(4):  # more saves than the pool has links: none was left broken
+                created(u, device(f"Free {i}", rssi=-i))
+        holder.rollback()
+    finally:
+        holder.close()
+    assert created(u, device("Held", rssi=-3))["rssi"] == -3
+    rows = device_rows(srv, u.id)
+    assert sorted(r["name"] for r in rows) == ["Free 0", "Free 1", "Free 2", "Free 3", "Held"]
+    assert "query cancelled after DB_QUERY_TIMEOUT_MS" in srv.output()
+    assert harness.db_query(db_of(srv), "SELECT count(*) FROM pg_stat_activity WHERE "
+                            "query LIKE '%pg_advisory_xact_lock%' AND state = 'active' "
+                            "AND pid <> pg_backend_pid()")[0][0] == 0
 
 
 # ---------------------------------------------------------------------------------- GET /devices

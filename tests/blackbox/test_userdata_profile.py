@@ -437,6 +437,40 @@ def test_audit_row_for_the_apps_save(server):
     assert row["user_id"] == u.id
 
 
+def test_a_failed_audit_write_keeps_the_change(droplin):
+    """The change, its audit row and COMMIT go out in one pipeline; when the audit insert
+    fails, the change still commits and the row is logged whole."""
+    srv = start(droplin, **SERVER_ENV)
+    u = users(srv)
+    db(srv, "ALTER TABLE audit_logs ADD CONSTRAINT refuse_all CHECK (action = 'never') NOT VALID")
+    saved(u, {"name": "Kept", "phone": digits(u), "email": f"kept.{u.id}@example.com"})
+    saved(u, {"bio": "Still kept"})
+    p = profile(u)
+    assert (p["name"], p["phone"], p["bio"]) == ("Kept", digits(u), "Still kept"), p
+    assert p["email"] == f"kept.{u.id}@example.com", p
+    assert audit_of(srv, u.id, "profile_update") == []
+    logged = [json.loads(line) for line in srv.output().splitlines()
+              if "audit write failed" in line]
+    assert [e["action"] for e in logged] == ["profile_update", "profile_update"], logged
+    assert all(e["user_id"] == u.id for e in logged), logged
+    assert json.loads(logged[1]["details"]) == {"fields_updated": ["bio"]}, logged
+
+
+def test_phone_and_email_both_taken_names_the_phone(server):
+    alice, bob = users(server, 2)
+    saved(alice, {"phone": digits(alice), "email": f"both.{alice.id}@example.com"})
+    assert_detail(save(bob, {"phone": digits(alice), "email": f"both.{alice.id}@example.com"}),
+                  400, PHONE_TAKEN)
+    assert_detail(save(bob, {"phone": digits(bob), "email": f"BOTH.{alice.id}@example.com"}),
+                  400, EMAIL_TAKEN)
+    p = profile(bob)
+    assert p["phone"] is None and p["email"] == bob.email, p
+    saved(bob, {"phone": digits(bob), "email": f"both.{bob.id}@example.com", "name": "Bob"})
+    p = profile(bob)
+    assert (p["phone"], p["email"], p["name"]) == (digits(bob), f"both.{bob.id}@example.com",
+                                                   "Bob"), p
+
+
 def test_original_created_at_format_is_returned_as_iso(server):
     """A created_at with zero microseconds comes back without a fraction."""
     u = users(server)
