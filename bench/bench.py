@@ -9,7 +9,9 @@ never fails the run. See docs/performance.md for what each row measures.
 
 Settings (environment): BENCH_RUNS (3), BENCH_SECONDS (5), BENCH_MIXED_LOAD (0.5),
 BENCH_DOCS (1: update docs/performance.md and the plot; 0: print only), BENCH_ONLY (a comma list
-of health, reads, login, mixed, memory, startup: run only those, print only; for tuning).
+of health, reads, login, mixed, memory, startup: run only those, print only; for tuning),
+BENCH_MIXED (the mixed workload's classes and connections, "profile_get:48,...,login:1"),
+BENCH_DROPLIN_ENV (extra droplin settings, "NAME=value,...", for tuning).
 """
 
 import concurrent.futures
@@ -35,6 +37,7 @@ import harness  # noqa: E402  (PgCluster, free_port, http_request)
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 MIXED_LOAD = float(os.environ.get("BENCH_MIXED_LOAD", "0.5"))
+MIXED_CURVE = [0.25, 0.75]  # further loads, one run each, for the latency curve
 SCENARIOS = ("health", "reads", "login", "mixed", "memory", "startup")
 ONLY = [x for x in os.environ.get("BENCH_ONLY", "").split(",") if x]
 if any(x not in SCENARIOS for x in ONLY):
@@ -49,6 +52,9 @@ LOGIN_SECONDS = 10
 BCRYPT_BOUND_HASHES = 8  # per core (a few seconds), before and after each login run
 MIXED = [("profile_get", 48), ("devices_get", 48), ("profile_post", 16), ("device_post", 15),
          ("login", 1)]  # 128 connections in all
+if os.environ.get("BENCH_MIXED"):
+    MIXED = [(k, int(v)) for k, v in (x.split(":") for x in os.environ["BENCH_MIXED"].split(","))]
+EXTRA_ENV = dict(x.split("=", 1) for x in os.environ.get("BENCH_DROPLIN_ENV", "").split(",") if x)
 MIXED_LOGIN_THINK_MS = 1000
 N_USERS = 32
 N_LOGIN_USERS = 8
@@ -359,23 +365,63 @@ def scenario_login(dport, logins):
     return pairs
 
 
-def scenario_mixed(dport, tokens, logins, read_rps):
-    """All classes at once, one wrk per class (so each has its own latency histogram), each
-    connection paced so that the whole offers about MIXED_LOAD of the read capacity."""
+MIXED_ROUTES = {"profile_get": ("GET", "/user/profile"), "devices_get": ("GET", "/devices"),
+                "profile_post": ("POST", "/user/profile"), "device_post": ("POST", "/devices"),
+                "login": ("POST", "/auth/login")}
+
+
+def server_histograms(port):
+    """droplin's own latency histograms from /metrics (request head to response):
+    {(method, route): {le: cumulative count}}."""
+    text = harness.http_request(port, "GET", "/metrics", timeout=5.0).body.decode()
+    out = {}
+    for m in re.finditer(r'^droplin_http_request_duration_seconds_bucket\{route="([^"]*)",'
+                         r'method="([^"]*)",[^}]*le="([^"]+)"\} (\d+)$', text, re.M):
+        out.setdefault((m.group(2), m.group(1)), {})[m.group(3)] = int(m.group(4))
+    return out
+
+
+def server_share_over(before, after, key, le="0.01"):
+    """Of the requests between two histograms, the share that droplin took longer than le."""
+    a, b = after.get(key, {}), before.get(key, {})
+    n = a.get("+Inf", 0) - b.get("+Inf", 0)
+    if n <= 0:
+        return None
+    return 1 - (a.get(le, 0) - b.get(le, 0)) / n
+
+
+def mixed_round(dport, tokens, logins, think_ms, seconds):
+    """All classes at once, one wrk per class (so each has its own latency histogram); every
+    connection but the login's waits think_ms (0.5x to 1.5x) between its requests."""
+    with concurrent.futures.ThreadPoolExecutor(len(MIXED)) as ex:
+        futs = {cls: ex.submit(wrk, dport, c, seconds, "api.lua", "/", 1,
+                               {"BENCH_CLASS": cls, "BENCH_TOKENS": tokens, "BENCH_LOGINS": logins,
+                                "BENCH_THINK_MS": str(MIXED_LOGIN_THINK_MS if cls == "login"
+                                                      else think_ms)})
+                for cls, c in MIXED}
+        return {cls: f.result() for cls, f in futs.items()}
+
+
+def scenario_mixed(dport, tokens, logins):
+    """The mix's own capacity first (no think time, 128 connections), then the goal runs paced
+    to offer MIXED_LOAD of it, then one run at each of MIXED_CURVE for the latency curve."""
     paced = sum(c for cls, c in MIXED if cls != "login")
-    think_ms = 1000.0 * paced / (MIXED_LOAD * read_rps)
-    runs = []
-    for _ in range(RUNS):
-        with concurrent.futures.ThreadPoolExecutor(len(MIXED)) as ex:
-            futs = {cls: ex.submit(wrk, dport, c, SECONDS * 2, "api.lua", "/", 1,
-                                   {"BENCH_CLASS": cls, "BENCH_TOKENS": tokens,
-                                    "BENCH_LOGINS": logins,
-                                    "BENCH_THINK_MS": str(MIXED_LOGIN_THINK_MS if cls == "login"
-                                                          else think_ms)})
-                    for cls, c in MIXED}
-            runs.append({cls: f.result() for cls, f in futs.items()})
-    log(f"mixed: think {think_ms:.1f} ms per connection")
-    return runs, think_ms
+    cap_run = mixed_round(dport, tokens, logins, 0, SECONDS)
+    capacity = sum(x["rps"] for cls, x in cap_run.items() if cls != "login")
+    think = lambda load: 1000.0 * paced / (load * capacity)  # noqa: E731
+    log(f"mixed: capacity {capacity:.0f} req/s unpaced; goal runs at {MIXED_LOAD:.0%}: think "
+        f"{think(MIXED_LOAD):.1f} ms per connection")
+    before = server_histograms(dport)
+    runs = [mixed_round(dport, tokens, logins, think(MIXED_LOAD), SECONDS * 2) for _ in range(RUNS)]
+    after = server_histograms(dport)
+    over = {cls: server_share_over(before, after, MIXED_ROUTES[cls]) for cls, _ in MIXED}
+    log("mixed: share of requests droplin itself took over 10 ms (head to response, /metrics): "
+        + mixed_over(over))
+    curve = [(load, mixed_round(dport, tokens, logins, think(load), SECONDS * 2))
+             for load in MIXED_CURVE]
+    curve.append((1.0, cap_run))
+    return {"runs": runs, "think": think(MIXED_LOAD), "over": over, "capacity": capacity,
+            "curve": sorted(curve, key=lambda x: x[0])}
 
 
 def scenario_idle_conns(dport, pid):
@@ -423,7 +469,7 @@ def fmt(x, spec=".0f"):
 
 def build_rows(R):
     rows = []  # scenario, droplin, reference, ratio, p50, p99, p99.9, errors, goal, result
-    R = dict({"health": {}, "reads": {}, "login": [], "mixed": ([], 0), "startup": ([], []),
+    R = dict({"health": {}, "reads": {}, "login": [], "mixed": None, "startup": ([], []),
               "rss_peak": 0, "idle_conns": None}, **R)
 
     def ratio_row(name, pairs, ref_of, ref_name, goal, unit="req/s"):
@@ -452,7 +498,7 @@ def build_rows(R):
     lp = R["login"]
     if lp:
         login_row(rows, lp)
-    mixed_rows(rows, R["mixed"][0])
+    mixed_rows(rows, R["mixed"]["runs"] if R["mixed"] else [])
     if R["startup"][1]:
         memory_rows(rows, R)
     return rows
@@ -466,6 +512,26 @@ def login_row(rows, lp):
                  fmt(median([x["p50"] for x in d]), ".0f"), fmt(median([x["p99"] for x in d]), ".0f"),
                  fmt(median([x["p999"] for x in d]), ".0f"), str(sum(x["errors"] for x in d)),
                  f"ratio >= {GOAL_LOGIN}", verdict(r >= GOAL_LOGIN)])
+
+
+def mixed_over(over):
+    return ", ".join(f"{cls} {v:.2%}" for cls, v in over.items() if v is not None) or "-"
+
+
+def mixed_curve(M):
+    classes = [cls for cls, _ in MIXED]
+    lines = ["| offered | req/s (logins aside) | " + " | ".join(f"{c} p99" for c in classes) + " |",
+             "|---" * (len(classes) + 2) + "|"]
+    points = list(M["curve"]) + [(MIXED_LOAD, None)]
+    for load, run in sorted(points, key=lambda x: x[0]):
+        if run is None:  # the goal load: medians of its runs
+            run = {c: {k: median([r[c][k] for r in M["runs"]]) for k in ("rps", "p99")}
+                   for c in classes}
+        label = "unpaced (capacity)" if load >= 1.0 else f"{load:.0%}"
+        rps = sum(run[c]["rps"] for c in classes if c != "login")
+        lines.append(f"| {label} | {rps:.0f} | " + " | ".join(f"{run[c]['p99']:.1f}" for c in classes)
+                     + " |")
+    return "\n".join(lines)
 
 
 def mixed_rows(rows, runs):
@@ -566,6 +632,7 @@ def write_docs(R, table, command):
                      f"{median([p[0]['p99'] for p in pairs]):.2f} | "
                      f"{median([p[1]['p99'] for p in pairs]):.2f} |")
     musl = median([p[2] for p in R["login"]])
+    M = R["mixed"]
     block = f"""{start}
 Generated by `{command}` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC,
 {R['version']}, on {machine()}; medians of {RUNS} runs of {SECONDS} s each
@@ -576,8 +643,14 @@ Generated by `{command}` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-
 The bcrypt bound was measured with {os.cpu_count()} threads of musl's `crypt_r` (droplin's
 own) hashing at once before and after each login run; one of those hashes took
 {musl * 1000:.0f} ms (median). Mixed
-workload: each connection paced with a think time of {R['mixed'][1]:.1f} ms (±50 %), offering
-about {MIXED_LOAD:.0%} of the measured profile-read capacity.
+workload: its capacity, measured first with no think time on its 128 connections, was
+{M['capacity']:.0f} req/s (logins aside); the goal runs pace each connection with a think time of
+{M['think']:.1f} ms (±50 %), offering about {MIXED_LOAD:.0%} of that. Share of the goal runs'
+requests that droplin itself took over 10 ms (request head to response, from its /metrics
+histogram): {mixed_over(M['over'])}. The mixed workload's p99 (ms) against the load it was
+offered (one run each, the goal load the median of its runs):
+
+{mixed_curve(M)}
 
 ![GET /health throughput and p99 against connections](perf-health.png)
 
@@ -618,6 +691,7 @@ def main():
                "LOG_LEVEL": "warn", "RAILWAY_REPLICA_ID": "bench",
                "RATE_LIMIT_REGISTER": "1000000/60", "RATE_LIMIT_LOGIN": "1000000/60",
                "MAX_CONNECTIONS": "20000", "MAX_CONNECTIONS_PER_IP": "20000"}
+        env.update(EXTRA_ENV)
         dport, nport = harness.free_port(), harness.free_port()
         dp, _ = start_droplin(env, dport, os.path.join(tmp, "droplin.log"))
         procs.append(dp)
@@ -639,13 +713,12 @@ def main():
         sampler.active = True
         if run("health"):
             R["health"] = scenario_health(dport, nport)
-        if run("reads") or run("mixed"):
+        if run("reads"):
             R["reads"] = scenario_reads(dport, pg, db, tmp, tokens, lo, hi)
         if run("login"):
             R["login"] = scenario_login(dport, logins)
         if run("mixed"):
-            read_rps = median([p[0]["rps"] for p in R["reads"]["profile_get"]])
-            R["mixed"] = scenario_mixed(dport, tokens, logins, read_rps)
+            R["mixed"] = scenario_mixed(dport, tokens, logins)
         sampler.active = False
         R["rss_peak"] = sampler.peak
         if run("memory"):
