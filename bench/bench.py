@@ -515,7 +515,8 @@ def login_row(rows, lp):
 
 
 def mixed_over(over):
-    return ", ".join(f"{cls} {v:.2%}" for cls, v in over.items() if v is not None) or "-"
+    return ", ".join(f"{cls} {v:.2%}" for cls, v in over.items()
+                     if v is not None and cls != "login") or "-"
 
 
 def mixed_curve(M):
