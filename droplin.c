@@ -1205,7 +1205,8 @@ static struct {
 	uint64_t count[METRIC_ROUTES_MAX + 1];
 	double sum[METRIC_ROUTES_MAX + 1];
 	uint64_t refused;
-	uint64_t loop_reads; /* R_READ requests the loop answered from its own pipeline */
+	uint64_t loop_reads;  /* R_READ requests the loop answered from its own pipeline */
+	uint64_t loop_writes; /* R_WRITE requests the loop committed itself */
 } MT;
 
 struct route;
@@ -2171,7 +2172,10 @@ enum route_flags {
 	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
 	R_PHOTO = 2,  /* a multipart photo upload: 10 MiB, streamed through the parser */
 	R_READ = 4,   /* one statement on the caller's id, then `render`: see loop_read_start() */
+	R_WRITE = 8,  /* a transaction the loop can run too: `write_steps`, see loop_write_begin() */
 };
+
+struct db_step;
 
 struct route {
 	const char *method, *path; /* path segments "{name}" match one non-empty segment */
@@ -2179,6 +2183,9 @@ struct route {
 	unsigned flags;
 	int read_q;                                  /* R_READ: the statement (enum pg_stmt) */
 	void (*render)(struct ctx *, PGresult *res); /* R_READ: its rows into the response */
+	/* R_WRITE: after the token check, the steps before COMMIT (count, or -1: answered) */
+	int (*write_steps)(struct ctx *, struct db_step *s);
+	void (*write_done)(struct ctx *, struct db_step *s); /* R_WRITE: committed: the response */
 };
 
 struct pg;
@@ -3678,13 +3685,15 @@ static void worker_enqueue(struct conn *c)
  * it has prepared. Queries are sent asynchronously and waited for with poll(), so a query
  * past DB_QUERY_TIMEOUT_MS is cancelled from the client side (no SET, no session state).
  */
+enum { DB_STEPS_MAX = 12 }; /* statements in one pipeline (struct db_step) */
+
 struct pg {
 	PGconn *conn;
 	uint64_t prepared; /* bit i: statement i is prepared on this connection */
 	struct pg *next;
 	/* while the event loop waits on it for a read (loop_read_start), all the loop's: */
 	struct conn *reader;
-	PGresult *res[2]; /* the session row, the route's rows */
+	PGresult *res[2 * DB_STEPS_MAX]; /* the session row, then each statement's result */
 	int n_res;
 	int64_t deadline;
 	bool in_epoll; /* its socket is in the loop's epoll set (one-shot, re-armed per read) */
@@ -4097,8 +4106,6 @@ struct db_step {
 	const char *const *params;
 	PGresult *res; /* its result, for the caller to read and db_steps_clear to free */
 };
-
-#define DB_STEPS_MAX 12
 
 /*
  * Moves what libpq has of a pipeline's results into res[] in order, up to the sync: 1 once the
@@ -7865,26 +7872,41 @@ static char *utc_naive_now(struct arena *a)
 }
 
 /*
- * POST /devices: an upsert by (user, name) under a lock, so two replicas cannot both insert;
- * BEGIN, the lock, the upsert and COMMIT go out in one round trip.
+ * POST /devices: an upsert by (user, name) under a lock, so two replicas cannot both insert.
+ * After the token check: the form, then the transaction's steps before COMMIT (BEGIN, the
+ * lock, the upsert that returns the row); their count, or -1 with the response written.
+ * The event loop sends them in the session check's pipeline (loop_write_begin), a worker
+ * in one pipeline with COMMIT.
  */
-static void h_device_save(struct ctx *c)
+enum { DEVICE_SAVE_STEPS = 3 };
+static int device_save_steps(struct ctx *c, struct db_step *s)
 {
 	struct device_form f;
-	if (auth_require(c) || body_object(c) || device_form_read(c, &f))
-		return;
+	if (body_object(c) || device_form_read(c, &f))
+		return -1;
 	if (json_get(&c->json, 0, "timestamp") < 0) /* absent: now; an explicit null stays null */
 		f.timestamp = utc_naive_now(&c->arena);
-	char uid[24], rssi[24], dist[40], kind[40];
+	char *text = arena_alloc(&c->arena, 24 + 24 + 40 + 40);
+	const char **p = arena_alloc(&c->arena, 10 * sizeof *p);
+	if (!text || !p) {
+		resp_internal_error(c, "out of memory");
+		return -1;
+	}
+	char *uid = text, *rssi = text + 24, *dist = text + 48, *kind = text + 88;
 	id_text(uid, c->user.id);
 	id_text(rssi, f.rssi);
-	snprintf(dist, sizeof dist, "%.17g", f.distance);
-	snprintf(kind, sizeof kind, "device:%lld", c->user.id);
-	const char *p[] = {uid, f.name, rssi, dist, f.action, f.timestamp, f.phone, f.email, f.bio, f.social};
-	struct db_step s[] = {
-		{.sql = "BEGIN"}, {0}, {.q = Q_DEVICE_SAVE, .n = 10, .params = p}, {.sql = "COMMIT"}};
-	if (xact_lock_step(c, &s[1], kind, f.name) || db_steps(c, s, 4))
-		return;
+	snprintf(dist, 40, "%.17g", f.distance);
+	snprintf(kind, 40, "device:%lld", c->user.id);
+	const char *v[] = {uid, f.name, rssi, dist, f.action, f.timestamp, f.phone, f.email, f.bio, f.social};
+	memcpy(p, v, sizeof v);
+	s[0] = (struct db_step){.sql = "BEGIN"};
+	s[2] = (struct db_step){.q = Q_DEVICE_SAVE, .n = 10, .params = p};
+	return xact_lock_step(c, &s[1], kind, f.name) ? -1 : DEVICE_SAVE_STEPS;
+}
+
+/* The saved row, from the upsert's result (s[2]), once COMMIT went through. */
+static void device_save_done(struct ctx *c, struct db_step *s)
+{
 	if (PQntuples(s[2].res) == 1) {
 		c->status = 200;
 		c->ctype = "application/json";
@@ -7892,7 +7914,18 @@ static void h_device_save(struct ctx *c)
 	} else {
 		resp_internal_error(c, "device upsert returned no row");
 	}
-	db_steps_clear(s, 4);
+}
+
+static void h_device_save(struct ctx *c)
+{
+	struct db_step s[DEVICE_SAVE_STEPS + 1];
+	if (auth_require(c) || device_save_steps(c, s) < 0)
+		return;
+	s[DEVICE_SAVE_STEPS] = (struct db_step){.sql = "COMMIT"};
+	if (db_steps(c, s, DEVICE_SAVE_STEPS + 1))
+		return;
+	device_save_done(c, s);
+	db_steps_clear(s, DEVICE_SAVE_STEPS + 1);
 }
 
 /*
@@ -9116,7 +9149,8 @@ static const struct route ROUTES[] = {
 	{"POST", "/auth/change-username", h_change_username, 0},
 	{"POST", "/auth/unlock-account", h_unlock_account, 0},
 	{"POST", "/admin/rotate-keys", h_rotate_keys, 0},
-	{"POST", "/devices", h_device_save, 0},
+	{"POST", "/devices", h_device_save, R_WRITE, .write_steps = device_save_steps,
+	 .write_done = device_save_done},
 	{"GET", "/devices", h_user_read, R_READ, Q_DEVICES_LIST, render_devices},
 	{"GET", "/devices/{device_id}", h_device_get, 0},
 	{"DELETE", "/devices/{device_id}", h_device_delete, 0},
@@ -9306,6 +9340,9 @@ static void h_metrics(struct ctx *c)
 		{"droplin_loop_reads_total", "counter",
 		 "Reads answered by the event thread from one pipelined query (DB_LOOP_READS).",
 		 (double)MT.loop_reads},
+		{"droplin_loop_writes_total", "counter",
+		 "Writes the event thread committed from its own pipelines (DB_LOOP_READS).",
+		 (double)MT.loop_writes},
 		{"droplin_bcrypt_jobs", "gauge", "Password hashes queued or running.",
 		 (double)atomic_load(&SIDE_BCRYPT.slots)},
 		{"droplin_outbound_jobs", "gauge", "Outbound calls (photos) queued or running.",
@@ -9418,6 +9455,12 @@ static struct pg *loop_reads;                        /* in flight, through next_
 static struct conn *loop_wait_head, *loop_wait_tail; /* waiting for a connection, next_job */
 static int loop_n_waiting;
 
+struct loop_write;
+static bool loop_write_prepare(struct ctx *x);
+static uint64_t loop_write_needs(const struct loop_write *w);
+static bool loop_write_send(struct pg *pg, struct ctx *x);
+static void loop_write_event(struct pg *pg, struct conn *c, bool broken);
+
 /* P.mu held: the loop's oldest waiting read comes before every waiting worker. */
 static bool pg_loop_first(void) { return P.loop_ticket && (!P.waiters || P.loop_ticket < P.waiters->ticket); }
 
@@ -9528,13 +9571,14 @@ static void loop_read_release(struct pg *pg, bool broken)
 static bool loop_read_begin(struct conn *c, struct pg *pg)
 {
 	struct ctx *x = &c->rb->ctx;
+	bool write = x->route->flags & R_WRITE;
 	enum pg_stmt q = (enum pg_stmt)x->route->read_q;
-	uint64_t need = (1ull << Q_USER_SESSION) | (1ull << q);
+	uint64_t need = write ? loop_write_needs(x->state) : (1ull << Q_USER_SESSION) | (1ull << q);
 	if (cfg.db_prepared_statements && (pg->prepared & need) != need) {
 		pg_release(pg, false); /* a worker prepares them (pg_query) */
 		return false;
 	}
-	if (!loop_read_send(pg, q, x->token.id) || !loop_read_watch(pg)) {
+	if (!(write ? loop_write_send(pg, x) : loop_read_send(pg, q, x->token.id)) || !loop_read_watch(pg)) {
 		if (pg->in_epoll)
 			epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
 		pg_release(pg, true);
@@ -9558,6 +9602,8 @@ static bool loop_read_start(struct conn *c)
 		conn_respond(c);
 		return true;
 	}
+	if ((x->route->flags & R_WRITE) && !loop_write_prepare(x))
+		return false;
 	bool unopened = false;
 	struct pg *pg = loop_wait_head ? NULL : pg_try_idle(false, &unopened);
 	if (pg)
@@ -9597,12 +9643,13 @@ static void loop_read_unlink(struct pg *pg)
 /* Reads what arrived; true once the pipeline's sync is in (or the link failed: *broken). */
 static bool loop_read_collect(struct pg *pg, bool *broken)
 {
+	int max = pg->reader->rb->ctx.route->flags & R_WRITE ? 2 * DB_STEPS_MAX : 2;
 	PGconn *pc = pg->conn;
 	if (PQflush(pc) < 0 || !PQconsumeInput(pc)) {
 		*broken = true;
 		return true;
 	}
-	for (int guard = 0; guard < 16; guard++) {
+	for (int guard = 0; guard < 4 * DB_STEPS_MAX + 4; guard++) {
 		if (PQisBusy(pc))
 			return false;
 		PGresult *r = PQgetResult(pc);
@@ -9612,13 +9659,168 @@ static bool loop_read_collect(struct pg *pg, bool *broken)
 			PQclear(r);
 			return true;
 		}
-		if (pg->n_res < 2)
+		if (pg->n_res < max)
 			pg->res[pg->n_res++] = r;
 		else
 			PQclear(r);
 	}
-	*broken = true; /* more than two statements' worth: not ours */
+	*broken = true; /* more statements' worth than were sent: not ours */
 	return true;
+}
+
+/*
+ * Writes served by the event loop (R_WRITE routes: POST /devices), in two round trips and no
+ * worker. The first pipeline is the session check and the route's steps up to COMMIT (BEGIN,
+ * the lock, the change); once its sync is in, auth_session() judges the session row as on a
+ * worker, and the second pipeline ends the transaction: COMMIT (after SQL_USER_TOUCH when
+ * last_seen_at is due) when the session holds and every step went through, else ROLLBACK with
+ * the 401 or the error as the answer. Nothing is committed before the session is judged. A
+ * body the route refuses goes to a worker, which answers in the worker's order (the token's
+ * 401 before the body's 422).
+ */
+struct loop_write {
+	struct db_step s[DB_STEPS_MAX];
+	int n;          /* the route's steps, s[0..n) */
+	int stage;      /* 1: the session check and the steps are out; 2: the ending is */
+	int first_end;  /* where the ending's results start in pg->res */
+	bool commit;    /* the ending is COMMIT, not ROLLBACK */
+	char touch[24]; /* SESSION_TOUCH_SECONDS, SQL_USER_TOUCH's second parameter */
+	const char *touch_p[2];
+};
+
+static void resp_reset(struct ctx *c)
+{
+	c->status = 0;
+	c->ctype = NULL;
+	c->body.len = 0;
+	c->headers.len = 0;
+	c->n_verrs = 0;
+}
+
+/* The route's steps, on the token's word for the user id; false: the worker way. */
+static bool loop_write_prepare(struct ctx *x)
+{
+	struct loop_write *w = arena_alloc(&x->arena, sizeof *w);
+	if (!w)
+		return false;
+	*w = (struct loop_write){.stage = 1};
+	x->user.id = x->token.uid; /* only for building the steps: nothing commits unjudged */
+	w->n = x->route->write_steps(x, w->s);
+	x->user.id = 0;
+	if (w->n < 0) {
+		resp_reset(x); /* a worker answers it, in the worker's order */
+		return false;
+	}
+	x->state = w;
+	return true;
+}
+
+static uint64_t loop_write_needs(const struct loop_write *w)
+{
+	uint64_t need = (1ull << Q_USER_SESSION) | (1ull << Q_USER_TOUCH);
+	for (int i = 0; i < w->n; i++)
+		if (!w->s[i].sql)
+			need |= 1ull << w->s[i].q;
+	return need;
+}
+
+static bool loop_write_send(struct pg *pg, struct ctx *x)
+{
+	struct loop_write *w = x->state;
+	PGconn *pc = pg->conn;
+	const char *p[] = {x->token.id};
+	struct db_step session = {.q = Q_USER_SESSION, .n = 1, .params = p};
+	uint64_t preparing = 0;
+	bool prepare = false;
+	if (!PQenterPipelineMode(pc) || !pg_send_step(pg, &session, &preparing, &prepare))
+		return false;
+	for (int i = 0; i < w->n; i++)
+		if (!pg_send_step(pg, &w->s[i], &preparing, &prepare))
+			return false;
+	return PQpipelineSync(pc) && PQflush(pc) >= 0;
+}
+
+/* Results [from, to) of a loop pipeline: PG_OK, or the first failure (logged). */
+static int loop_results_rc(struct pg *pg, bool broken, int from, int to, const struct db_step *s)
+{
+	for (int i = from; i < to; i++) {
+		PGresult *r = i < pg->n_res ? pg->res[i] : NULL;
+		if (broken || !r || PQstatus(pg->conn) != CONNECTION_OK)
+			return PG_UNAVAILABLE;
+		ExecStatusType st = PQresultStatus(r);
+		const struct db_step *d = &s[i - from];
+		if ((st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) ||
+		    (d->sql && !strcmp(d->sql, "COMMIT") && strcmp(PQcmdStatus(r), "COMMIT"))) {
+			pg_log_error(d->sql ? d->sql : PG_STATEMENTS[d->q].name, r, pg->conn);
+			return PG_FAILED;
+		}
+	}
+	return PG_OK;
+}
+
+/* The session is judged: the transaction's ending goes out on the same connection. */
+static bool loop_write_end(struct pg *pg, struct ctx *x, int session, int rc)
+{
+	struct loop_write *w = x->state;
+	struct db_step *e = &w->s[w->n];
+	int k = 0;
+	w->commit = session >= 0 && !rc;
+	if (w->commit && session == 1) {
+		snprintf(w->touch, sizeof w->touch, "%lld", cfg.session_touch_seconds);
+		w->touch_p[0] = x->token.id;
+		w->touch_p[1] = w->touch;
+		e[k++] = (struct db_step){.q = Q_USER_TOUCH, .n = 2, .params = w->touch_p};
+	}
+	e[k++] = (struct db_step){.sql = w->commit ? "COMMIT" : "ROLLBACK"};
+	uint64_t preparing = 0;
+	bool prepare = false;
+	w->stage = 2;
+	w->first_end = pg->n_res;
+	for (int i = 0; i < k; i++)
+		if (!pg_send_step(pg, &e[i], &preparing, &prepare))
+			return false;
+	pg->deadline = now_ms() + cfg.db_query_timeout_ms;
+	return PQpipelineSync(pg->conn) && PQflush(pg->conn) >= 0 && loop_read_watch(pg);
+}
+
+static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
+{
+	struct ctx *x = &c->rb->ctx;
+	struct loop_write *w = x->state;
+	if (w->stage == 1) {
+		struct db_step session = {.q = Q_USER_SESSION};
+		int verdict = -1, rc = loop_results_rc(pg, broken, 0, 1, &session);
+		if (rc) {
+			resp_db_error(x, rc);
+		} else {
+			verdict = auth_session(x, pg->res[0]); /* -1: the 401 is written */
+			rc = loop_results_rc(pg, broken, 1, 1 + w->n, w->s);
+			if (rc && verdict >= 0)
+				resp_db_error(x, rc);
+		}
+		if (rc != PG_UNAVAILABLE && loop_write_end(pg, x, verdict, rc))
+			return;
+		if (rc != PG_UNAVAILABLE && w->commit) /* the ending could not go out */
+			resp_db_error(x, PG_UNAVAILABLE);
+		broken = true;
+	} else {
+		int rc = loop_results_rc(pg, broken, w->first_end, pg->n_res, &w->s[w->n]);
+		if (w->commit && !rc) {
+			for (int i = 0; i < w->n; i++)
+				w->s[i].res = pg->res[1 + i];
+			x->route->write_done(x, w->s);
+			for (int i = 0; i < w->n; i++)
+				w->s[i].res = NULL; /* pg->res[] owns them */
+			MT.loop_writes++;
+		} else if (w->commit) {
+			resp_db_error(x, rc);
+		}
+		broken = broken || rc;
+	}
+	loop_read_unlink(pg);
+	loop_read_release(pg, broken);
+	conn_respond(c);
+	conn_advance(c);
 }
 
 /* The loop's epoll said the connection of a loop read has something. */
@@ -9635,6 +9837,10 @@ static void loop_read_event(struct pg *pg)
 			conn_respond(c);
 			conn_advance(c);
 		}
+		return;
+	}
+	if (x->route->flags & R_WRITE) {
+		loop_write_event(pg, c, broken);
 		return;
 	}
 	loop_read_unlink(pg);
@@ -9740,7 +9946,7 @@ static void route_dispatch(struct conn *c)
 		if (found->flags & R_INLINE) {
 			found->handler(x);
 			conn_respond(c);
-		} else if (!(found->flags & R_READ) || !loop_read_start(c)) {
+		} else if (!(found->flags & (R_READ | R_WRITE)) || !loop_read_start(c)) {
 			worker_enqueue(c);
 		}
 		return;

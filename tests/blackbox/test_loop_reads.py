@@ -210,11 +210,15 @@ def test_reads_and_writes_sharing_a_small_pool_all_get_their_turn(droplin):
             statuses.append(get(d, "/devices", tok).status)
             slowest[0] = max(slowest[0], time.monotonic() - t0)
 
-    def writer(tok):
+    def writer(tok):  # device saves run on the loop too, profile saves on a worker
         for i in range(40):
             t0 = time.monotonic()
-            statuses.append(api.post("/devices", {"name": f"w{i % 3}", "rssi": -50, "distance": 1.0,
-                                                  "action": "dropped"}, token=tok).status)
+            if i % 2:
+                r = api.post("/user/profile", {"bio": f"bio {i}"}, token=tok)
+            else:
+                r = api.post("/devices", {"name": f"w{i % 3}", "rssi": -50, "distance": 1.0,
+                                          "action": "dropped"}, token=tok)
+            statuses.append(r.status)
             slowest[0] = max(slowest[0], time.monotonic() - t0)
 
     with concurrent.futures.ThreadPoolExecutor(18) as ex:

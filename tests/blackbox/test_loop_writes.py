@@ -1,0 +1,144 @@
+"""The writes the event loop serves itself (droplin.c "Writes served by the event loop"):
+POST /devices runs its session check, BEGIN, the lock and the upsert in one pipeline and ends
+the transaction in a second one, COMMIT only once the session row has been judged.
+
+These tests hold that path to the worker path (DB_LOOP_READS=0): the same bodies and rows, a
+session that fails its check committing nothing, the worker's order of answers (the token's 401
+before the body's 422), the session refresh inside the transaction, and a statement that fails
+after the session check rolled back with the connection still usable.
+"""
+
+import json
+
+import harness
+from auth_helpers import Api, db_of, start
+
+PREPARE = 2  # the first saves prepare the statements on a worker; then the loop takes them
+
+
+def loop_writes(d):
+    r = harness.http_request(d.port, "GET", "/metrics")
+    for line in r.body.decode().splitlines():
+        if line.startswith("droplin_loop_writes_total{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no droplin_loop_writes_total in /metrics")
+
+
+def post(d, token, body):
+    return Api(d).post("/devices", body, token=token)
+
+
+def device(name, **kw):
+    body = {"name": name, "rssi": -50, "distance": 2.5, "action": "dropped",
+            "timestamp": "2026-11-27T08:00:00"}
+    body.update(kw)
+    return body
+
+
+def rows(d, uid):
+    return harness.db_query(db_of(d), "SELECT name, rssi, distance_feet, action, timestamp,"
+                            " phone_number, email, bio, social_media FROM devices"
+                            " WHERE user_id = %s ORDER BY name", (uid,))
+
+
+def ready_user(d, name):
+    """A user whose statements are prepared, so that the next saves take the loop."""
+    j = Api(d).register(name, email=f"{name}@example.com")
+    for i in range(PREPARE):
+        assert post(d, j["token"], device(f"warm{i}")).status == 200
+    return j["user_id"], j["token"]
+
+
+def test_same_bodies_and_rows_on_the_loop_and_on_the_workers(droplin, pg):
+    db = pg.create_database()
+    loop = start(droplin, db=db)
+    workers = start(droplin, db=db, DB_LOOP_READS="0")
+    saves = [device("Phone"), device("Phone", rssi=-7, distance=0, action=None),
+             device("Tablet", phoneNumber="555-123-4567", email=" A@Example.COM ",
+                    bio="two\nlines é", socialMedia=[{"platform": "x", "handle": "@a"}]),
+             device("Tablet", timestamp=None), {"name": "Watch", "rssi": -1, "distanceFeet": 9}]
+    a_uid, a_tok = ready_user(loop, "loopwriter")
+    b_uid, b_tok = ready_user(workers, "workerwriter")
+    before = loop_writes(loop)
+    for body in saves:
+        a, b = post(loop, a_tok, body), post(workers, b_tok, body)
+        assert a.status == b.status == 200, (body, a, b)
+        ja, jb = json.loads(a.body), json.loads(b.body)
+        for j in (ja, jb):
+            j.pop("id")
+            if "timestamp" not in body:
+                j.pop("timestamp")
+        assert ja == jb, body
+    assert loop_writes(loop) == before + len(saves)
+    assert loop_writes(workers) == 0
+    ra, rb = rows(loop, a_uid), rows(loop, b_uid)
+    assert [r[:4] + r[5:] for r in ra] == [r[:4] + r[5:] for r in rb]
+    assert [r[0] for r in ra] == ["Phone", "Tablet", "Watch", "warm0", "warm1"]
+
+
+def test_a_session_that_fails_its_check_commits_nothing(droplin):
+    d = start(droplin)
+    uid, tok = ready_user(d, "revoked")
+    harness.db_exec(db_of(d), "UPDATE users SET password_changed_at = now() + interval '1 hour'"
+                    " WHERE id = %s", (uid,))
+    before = loop_writes(d)
+    r = post(d, tok, device("Ghost"))
+    assert r.status == 401, r
+    assert json.loads(r.body)["detail"] == "Token has been invalidated. Please log in again."
+    assert [x[0] for x in rows(d, uid)] == ["warm0", "warm1"]
+    assert loop_writes(d) == before
+    # the connection that rolled back serves the next writer
+    uid2, tok2 = ready_user(d, "nextwriter")
+    assert post(d, tok2, device("Real")).status == 200
+    assert "Real" in [x[0] for x in rows(d, uid2)]
+
+
+def test_a_deleted_user_writes_nothing(droplin):
+    d = start(droplin)
+    uid, tok = ready_user(d, "deleted")
+    harness.db_exec(db_of(d), "DELETE FROM users WHERE id = %s", (uid,))
+    assert post(d, tok, device("Orphan")).status == 401
+    assert [x[0] for x in rows(d, uid)] == ["warm0", "warm1"]
+
+
+def test_the_tokens_401_comes_before_the_bodys_422(droplin):
+    d = start(droplin)
+    uid, tok = ready_user(d, "ordered")
+    bad = {"name": "x", "rssi": "not a number", "distance": 1}
+    r = post(d, tok, bad)
+    assert r.status == 422, r
+    harness.db_exec(db_of(d), "UPDATE users SET password_changed_at = now() + interval '1 hour'"
+                    " WHERE id = %s", (uid,))
+    assert post(d, tok, bad).status == 401
+    assert post(d, tok, device("fine")).status == 401
+
+
+def test_session_refresh_happens_inside_the_write(droplin):
+    d = start(droplin, SESSION_TOUCH_SECONDS="1")
+    uid, tok = ready_user(d, "touchwriter")
+    harness.db_exec(db_of(d), "UPDATE users SET last_seen_at = now() - interval '10 minutes'"
+                    " WHERE id = %s", (uid,))
+    before = loop_writes(d)
+    assert post(d, tok, device("Fresh")).status == 200
+    assert loop_writes(d) == before + 1
+    age = harness.db_query(db_of(d), "SELECT extract(epoch FROM now() - last_seen_at)"
+                           " FROM users WHERE id = %s", (uid,))[0][0]
+    assert float(age) < 5, f"last_seen_at was not refreshed: {age} s old"
+    assert "Fresh" in [x[0] for x in rows(d, uid)]
+
+
+def test_a_statement_failing_after_the_session_check_rolls_back(droplin):
+    d = start(droplin, DB_POOL_SIZE="1")
+    uid, tok = ready_user(d, "refused")
+    harness.db_exec(db_of(d), "ALTER TABLE devices ADD CONSTRAINT no_far CHECK (rssi > -1000)"
+                    " NOT VALID")
+    before = loop_writes(d)
+    r = post(d, tok, device("Far", rssi=-5000))
+    assert r.status == 500, r
+    assert [x[0] for x in rows(d, uid)] == ["warm0", "warm1"]
+    # the one pooled connection was rolled back, not left in a failed transaction
+    for i in range(3):
+        assert post(d, tok, device(f"Near{i}", rssi=-5)).status == 200
+    assert loop_writes(d) == before + 3
+    assert [x[0] for x in rows(d, uid)] == ["Near0", "Near1", "Near2", "warm0", "warm1"]
+    assert "device_save" in d.output()
