@@ -2167,6 +2167,7 @@ static int mp_feed(struct multipart *m, const char *in, size_t n, struct buf *ou
 
 struct ctx;
 struct side_pool;
+struct audit_row;
 
 enum route_flags {
 	R_INLINE = 1, /* cheap and database-free: answered on the loop thread */
@@ -2239,6 +2240,8 @@ struct ctx {
 	int64_t t_start;                /* monotonic microseconds */
 	int64_t t_queued;               /* monotonic milliseconds, when a worker job was queued */
 	uint64_t pg_ticket;             /* a loop read's place in line for a connection (P.waiters) */
+	struct audit_row *audit;        /* R_WRITE: the audit row among the steps (audit_steps), */
+	int audit_at;                   /* at this step (its SAVEPOINT) */
 };
 
 static const char *http_reason(int status)
@@ -5448,9 +5451,9 @@ static const char SQL_AUDIT[] =
 struct audit_row {
 	char uid[24], ua[256];
 	const char *params[5];
-	const char *action;
+	const char *action, *details; /* details in the request's arena */
 	long long user_id;
-	struct buf *details;
+	bool over; /* details did not fit: the row cannot be written, only logged */
 };
 
 static void audit_row(struct ctx *c, struct audit_row *a, long long user_id, const char *action,
@@ -5463,28 +5466,32 @@ static void audit_row(struct ctx *c, struct audit_row *a, long long user_id, con
 	snprintf(a->ua, sizeof a->ua, "%.*s", (int)agent.n, agent.p);
 	if (!agent.n || !utf8_valid(a->ua, strlen(a->ua)))
 		snprintf(a->ua, sizeof a->ua, "unknown");
+	char *text = details->p ? arena_alloc(&c->arena, details->len) : NULL;
+	if (text)
+		memcpy(text, details->p, details->len);
+	a->over = details->over || !text;
+	a->details = text ? text : "";
 	a->params[0] = user_id > 0 ? a->uid : NULL;
 	a->params[1] = action;
-	a->params[2] = details->p;
+	a->params[2] = a->details;
 	a->params[3] = c->client_ip;
 	a->params[4] = a->ua;
 	a->action = action;
 	a->user_id = user_id;
-	a->details = details;
+	buf_free(details);
 }
 
-/* A row that could not be written is logged whole, so nothing is lost silently; frees details. */
-static void audit_done(struct audit_row *a, bool failed)
+/* A row that could not be written is logged whole, so nothing is lost silently. */
+static void audit_done(const struct audit_row *a, bool failed)
 {
 	if (failed) {
 		struct buf f = {0};
 		json_kv_str(&f, "action", a->action);
-		json_kv_str(&f, "details", a->details->p ? a->details->p : "");
+		json_kv_str(&f, "details", a->details);
 		json_kv_int(&f, "user_id", a->user_id);
 		log_emit(LOG_ERROR, "audit write failed", &f);
 		buf_free(&f);
 	}
-	buf_free(a->details);
 }
 
 /*
@@ -5498,7 +5505,7 @@ static void audit_write(struct ctx *c, long long user_id, const char *action, st
 	audit_row(c, &a, user_id, action, details);
 	PGresult *res = NULL;
 	bool in_tx = c->pg && PQtransactionStatus(c->pg->conn) == PQTRANS_INTRANS;
-	int rc = details->over || (in_tx && db_exec_rc(c, "SAVEPOINT audit"))
+	int rc = a.over || (in_tx && db_exec_rc(c, "SAVEPOINT audit"))
 			 ? PG_FAILED
 			 : db_query_quiet(c, Q_AUDIT, 5, a.params, &res);
 	PQclear(res);
@@ -5515,8 +5522,8 @@ enum { AUDIT_STEPS = 3 };
 static void audit_steps(struct audit_row *a, struct db_step *s)
 {
 	s[0] = (struct db_step){.sql = "SAVEPOINT audit"};
-	s[1] = a->details->over ? (struct db_step){.sql = "SELECT 1"}
-				: (struct db_step){.q = Q_AUDIT, .n = 5, .params = a->params};
+	s[1] = a->over ? (struct db_step){.sql = "SELECT 1"}
+		       : (struct db_step){.q = Q_AUDIT, .n = 5, .params = a->params};
 	s[2] = (struct db_step){.sql = "RELEASE SAVEPOINT audit"};
 }
 
@@ -5526,7 +5533,7 @@ static void audit_steps(struct audit_row *a, struct db_step *s)
  */
 static int audit_steps_settle(struct ctx *c, struct audit_row *a, int rc, int failed, int at)
 {
-	bool audit_failed = a->details->over;
+	bool audit_failed = a->over;
 	if (rc == PG_FAILED && failed == at + 1) {
 		audit_failed = true;
 		rc = db_exec_rc(c, "ROLLBACK TO SAVEPOINT audit");
@@ -8094,15 +8101,20 @@ static int profile_unique_steps(struct ctx *c, struct db_step *s, int *n, enum p
 	return 0;
 }
 
-/*
- * POST /user/profile. A new phone or e-mail is checked first (BEGIN, then a lock and a look
- * for each, in one round trip); the change, its audit row and COMMIT go in one more. Without
- * a phone or e-mail it is all one round trip.
- */
-static void h_profile_save(struct ctx *c)
+/* POST /user/profile's body, read and checked, with the change's parameters and audit row. */
+struct profile_save {
+	char uid[24];
+	char *phone, *email; /* digits only; lower case, trailing blanks cut (NULL or "": not given) */
+	char *email_key;     /* the e-mail trimmed both ends: what the uniqueness check compares */
+	const char *p[13];   /* SQL_PROFILE_SAVE's */
+	struct audit_row audit;
+};
+
+/* After the token check: the form, or NULL with the 422 written. */
+static struct profile_save *profile_form(struct ctx *c)
 {
-	if (auth_require(c) || body_object(c))
-		return;
+	if (body_object(c))
+		return NULL;
 	struct profile_field f[] = {{.key = "name", .max = 100},
 				    {.key = "email", .max = 254},
 				    {.key = "phone", .max = 40},
@@ -8117,7 +8129,12 @@ static void h_profile_save(struct ctx *c)
 		social = json_raw(c, si);
 	if (c->n_verrs) {
 		resp_validation(c);
-		return;
+		return NULL;
+	}
+	struct profile_save *ps = arena_alloc(&c->arena, sizeof *ps);
+	if (!ps) {
+		resp_internal_error(c, "out of memory");
+		return NULL;
 	}
 	char *phone = f[2].value, *email = f[1].value;
 	if (phone && *phone) { /* digits only; nothing left means null */
@@ -8128,18 +8145,84 @@ static void h_profile_save(struct ctx *c)
 		phone[o] = 0;
 		phone = o ? phone : NULL;
 	}
+	ps->email_key = email && *email ? str_lower(str_trim(email)) : NULL;
 	if (f[3].value && !strcmp(f[3].value, "Add bio"))
 		f[3].value = "";
-	char uid[24];
-	id_text(uid, c->user.id);
+	id_text(ps->uid, c->user.id);
+	ps->phone = phone;
+	ps->email = email;
+	const char *onboard = oi < 0 ? NULL : json_truthy(&c->json, oi) ? "1" : "0";
+	const char *p[] = {ps->uid,    f[0].set ? "t" : "f", f[0].value, f[1].set ? "t" : "f",
+			   email,      f[2].set ? "t" : "f", phone,      f[3].set ? "t" : "f",
+			   f[3].value, si >= 0 ? "t" : "f",  social,     oi >= 0 ? "t" : "f",
+			   onboard};
+	memcpy(ps->p, p, sizeof p);
+	struct buf d = audit_begin();
+	audit_sep(&d);
+	buf_adds(&d, "\"fields_updated\": [");
+	for (int k = c->json.t[0].size, i = 1, m = 0; k > 0; k--, m++) {
+		size_t len;
+		char *name = json_string(&c->json, i, &c->arena, &len);
+		if (m)
+			buf_adds(&d, ", ");
+		json_str_ascii(&d, name ? name : "", name ? len : 0);
+		i = json_skip(&c->json, i + 1);
+	}
+	buf_addc(&d, ']');
+	audit_row(c, &ps->audit, c->user.id, "profile_update", &d);
+	return ps;
+}
+
+/* The change and its audit row, at s[0..PROFILE_CHANGE_STEPS): to follow BEGIN (and checks). */
+enum { PROFILE_CHANGE_STEPS = 1 + AUDIT_STEPS };
+static void profile_change_steps(struct profile_save *ps, struct db_step *s)
+{
+	s[0] = (struct db_step){.q = Q_PROFILE_SAVE, .n = 13, .params = ps->p};
+	audit_steps(&ps->audit, &s[1]);
+}
+
+/*
+ * The loop's steps (R_WRITE): BEGIN and the change, when there is no new phone or e-mail to
+ * check first (those go the worker way: the check decides whether the change is sent).
+ */
+static int profile_save_steps(struct ctx *c, struct db_step *s)
+{
+	struct profile_save *ps = profile_form(c);
+	if (!ps || (ps->phone && *ps->phone) || ps->email_key)
+		return -1;
+	s[0] = (struct db_step){.sql = "BEGIN"};
+	profile_change_steps(ps, &s[1]);
+	c->audit = &ps->audit;
+	c->audit_at = 2;
+	return 1 + PROFILE_CHANGE_STEPS;
+}
+
+static void profile_save_done(struct ctx *c, struct db_step *s)
+{
+	(void)s;
+	json_kv_bool(resp_json(c, 200), "success", true);
+	resp_end(c);
+}
+
+/*
+ * POST /user/profile on a worker. A new phone or e-mail is checked first (BEGIN, then a lock
+ * and a look for each, in one round trip); the change, its audit row and COMMIT go in one more.
+ * Without a phone or e-mail it is all one round trip.
+ */
+static void h_profile_save(struct ctx *c)
+{
+	struct profile_save *ps;
+	if (auth_require(c) || !(ps = profile_form(c)))
+		return;
 	struct db_step s[DB_STEPS_MAX];
 	int n = 0, failed, phone_at = 0, email_at = 0; /* where the look for each is */
 	s[n++] = (struct db_step){.sql = "BEGIN"};
-	if (phone && *phone && profile_unique_steps(c, s, &n, Q_PHONE_TAKEN_BY_OTHER, "phone", phone, uid))
+	if (ps->phone && *ps->phone &&
+	    profile_unique_steps(c, s, &n, Q_PHONE_TAKEN_BY_OTHER, "phone", ps->phone, ps->uid))
 		return;
 	phone_at = n > 1 ? n - 1 : 0;
-	if (email && *email &&
-	    profile_unique_steps(c, s, &n, Q_EMAIL_TAKEN_BY_OTHER, "email", str_lower(str_trim(email)), uid))
+	if (ps->email_key &&
+	    profile_unique_steps(c, s, &n, Q_EMAIL_TAKEN_BY_OTHER, "email", ps->email_key, ps->uid))
 		return;
 	email_at = n - 1 > phone_at ? n - 1 : 0;
 	if (n > 1) {
@@ -8158,39 +8241,18 @@ static void h_profile_save(struct ctx *c)
 		}
 		n = 0; /* the transaction is open: the change follows in it */
 	}
-	const char *onboard = oi < 0 ? NULL : json_truthy(&c->json, oi) ? "1" : "0";
-	const char *p[] = {uid,        f[0].set ? "t" : "f", f[0].value, f[1].set ? "t" : "f",
-			   email,      f[2].set ? "t" : "f", phone,      f[3].set ? "t" : "f",
-			   f[3].value, si >= 0 ? "t" : "f",  social,     oi >= 0 ? "t" : "f",
-			   onboard};
-	s[n++] = (struct db_step){.q = Q_PROFILE_SAVE, .n = 13, .params = p};
-	struct buf d = audit_begin();
-	audit_sep(&d);
-	buf_adds(&d, "\"fields_updated\": [");
-	for (int k = c->json.t[0].size, i = 1, m = 0; k > 0; k--, m++) {
-		size_t len;
-		char *name = json_string(&c->json, i, &c->arena, &len);
-		if (m)
-			buf_adds(&d, ", ");
-		json_str_ascii(&d, name ? name : "", name ? len : 0);
-		i = json_skip(&c->json, i + 1);
-	}
-	buf_addc(&d, ']');
-	struct audit_row a;
-	audit_row(c, &a, c->user.id, "profile_update", &d);
-	int at = n;
-	audit_steps(&a, &s[n]);
-	n += AUDIT_STEPS;
+	int at = n + 1;
+	profile_change_steps(ps, &s[n]);
+	n += PROFILE_CHANGE_STEPS;
 	s[n++] = (struct db_step){.sql = "COMMIT"};
 	int rc = db_steps_rc(c, s, n, &failed);
-	rc = audit_steps_settle(c, &a, rc, failed, at);
+	rc = audit_steps_settle(c, &ps->audit, rc, failed, at);
 	db_steps_clear(s, n);
 	if (rc) {
 		resp_db_error(c, rc);
 		return;
 	}
-	json_kv_bool(resp_json(c, 200), "success", true);
-	resp_end(c);
+	profile_save_done(c, NULL);
 }
 
 /* --- Profile photos (ORIGINAL_API 3.4, DECISIONS E, F) --- */
@@ -9155,7 +9217,8 @@ static const struct route ROUTES[] = {
 	{"GET", "/devices/{device_id}", h_device_get, 0},
 	{"DELETE", "/devices/{device_id}", h_device_delete, 0},
 	{"GET", "/user/profile", h_user_read, R_READ, Q_PROFILE_GET, render_profile},
-	{"POST", "/user/profile", h_profile_save, 0},
+	{"POST", "/user/profile", h_profile_save, R_WRITE, .write_steps = profile_save_steps,
+	 .write_done = profile_save_done},
 	{"DELETE", "/user/delete", h_user_delete, 0},
 	{"GET", "/user/settings", h_user_read, R_READ, Q_SETTINGS_GET, render_settings},
 	{"POST", "/user/settings", h_settings_save, 0},
@@ -9680,11 +9743,12 @@ static bool loop_read_collect(struct pg *pg, bool *broken)
  */
 struct loop_write {
 	struct db_step s[DB_STEPS_MAX];
-	int n;          /* the route's steps, s[0..n) */
-	int stage;      /* 1: the session check and the steps are out; 2: the ending is */
-	int first_end;  /* where the ending's results start in pg->res */
-	bool commit;    /* the ending is COMMIT, not ROLLBACK */
-	char touch[24]; /* SESSION_TOUCH_SECONDS, SQL_USER_TOUCH's second parameter */
+	int n;             /* the route's steps, s[0..n) */
+	int stage;         /* 1: the session check and the steps are out; 2: the ending is */
+	int first_end;     /* where the ending's results start in pg->res */
+	bool commit;       /* the ending is COMMIT, not ROLLBACK */
+	bool audit_failed; /* the audit insert failed: the ending keeps the change without it */
+	char touch[24];    /* SESSION_TOUCH_SECONDS, SQL_USER_TOUCH's second parameter */
 	const char *touch_p[2];
 };
 
@@ -9709,6 +9773,7 @@ static bool loop_write_prepare(struct ctx *x)
 	x->user.id = 0;
 	if (w->n < 0) {
 		resp_reset(x); /* a worker answers it, in the worker's order */
+		x->audit = NULL;
 		return false;
 	}
 	x->state = w;
@@ -9717,7 +9782,7 @@ static bool loop_write_prepare(struct ctx *x)
 
 static uint64_t loop_write_needs(const struct loop_write *w)
 {
-	uint64_t need = (1ull << Q_USER_SESSION) | (1ull << Q_USER_TOUCH);
+	uint64_t need = 1ull << Q_USER_SESSION;
 	for (int i = 0; i < w->n; i++)
 		if (!w->s[i].sql)
 			need |= 1ull << w->s[i].q;
@@ -9740,9 +9805,10 @@ static bool loop_write_send(struct pg *pg, struct ctx *x)
 	return PQpipelineSync(pc) && PQflush(pc) >= 0;
 }
 
-/* Results [from, to) of a loop pipeline: PG_OK, or the first failure (logged). */
-static int loop_results_rc(struct pg *pg, bool broken, int from, int to, const struct db_step *s)
+/* Results [from, to) of a loop pipeline: PG_OK, or the first failure (logged; *failed its step). */
+static int loop_results_rc(struct pg *pg, bool broken, int from, int to, const struct db_step *s, int *failed)
 {
+	*failed = -1;
 	for (int i = from; i < to; i++) {
 		PGresult *r = i < pg->n_res ? pg->res[i] : NULL;
 		if (broken || !r || PQstatus(pg->conn) != CONNECTION_OK)
@@ -9752,6 +9818,7 @@ static int loop_results_rc(struct pg *pg, bool broken, int from, int to, const s
 		if ((st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) ||
 		    (d->sql && !strcmp(d->sql, "COMMIT") && strcmp(PQcmdStatus(r), "COMMIT"))) {
 			pg_log_error(d->sql ? d->sql : PG_STATEMENTS[d->q].name, r, pg->conn);
+			*failed = i - from;
 			return PG_FAILED;
 		}
 	}
@@ -9769,8 +9836,11 @@ static bool loop_write_end(struct pg *pg, struct ctx *x, int session, int rc)
 		snprintf(w->touch, sizeof w->touch, "%lld", cfg.session_touch_seconds);
 		w->touch_p[0] = x->token.id;
 		w->touch_p[1] = w->touch;
-		e[k++] = (struct db_step){.q = Q_USER_TOUCH, .n = 2, .params = w->touch_p};
+		/* unnamed: it may not be prepared on this connection, and is rare */
+		e[k++] = (struct db_step){.sql = SQL_USER_TOUCH, .n = 2, .params = w->touch_p};
 	}
+	if (w->audit_failed)
+		e[k++] = (struct db_step){.sql = "ROLLBACK TO SAVEPOINT audit"};
 	e[k++] = (struct db_step){.sql = w->commit ? "COMMIT" : "ROLLBACK"};
 	uint64_t preparing = 0;
 	bool prepare = false;
@@ -9789,12 +9859,16 @@ static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
 	struct loop_write *w = x->state;
 	if (w->stage == 1) {
 		struct db_step session = {.q = Q_USER_SESSION};
-		int verdict = -1, rc = loop_results_rc(pg, broken, 0, 1, &session);
+		int failed, verdict = -1, rc = loop_results_rc(pg, broken, 0, 1, &session, &failed);
 		if (rc) {
 			resp_db_error(x, rc);
 		} else {
 			verdict = auth_session(x, pg->res[0]); /* -1: the 401 is written */
-			rc = loop_results_rc(pg, broken, 1, 1 + w->n, w->s);
+			rc = loop_results_rc(pg, broken, 1, 1 + w->n, w->s, &failed);
+			if (rc == PG_FAILED && x->audit && failed == x->audit_at + 1) {
+				w->audit_failed = true; /* as audit_steps_settle: keep the change */
+				rc = PG_OK;
+			}
 			if (rc && verdict >= 0)
 				resp_db_error(x, rc);
 		}
@@ -9804,7 +9878,9 @@ static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
 			resp_db_error(x, PG_UNAVAILABLE);
 		broken = true;
 	} else {
-		int rc = loop_results_rc(pg, broken, w->first_end, pg->n_res, &w->s[w->n]);
+		int failed, rc = loop_results_rc(pg, broken, w->first_end, pg->n_res, &w->s[w->n], &failed);
+		if (w->commit && x->audit)
+			audit_done(x->audit, w->audit_failed || x->audit->over);
 		if (w->commit && !rc) {
 			for (int i = 0; i < w->n; i++)
 				w->s[i].res = pg->res[1 + i];

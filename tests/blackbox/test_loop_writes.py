@@ -142,3 +142,54 @@ def test_a_statement_failing_after_the_session_check_rolls_back(droplin):
     assert loop_writes(d) == before + 3
     assert [x[0] for x in rows(d, uid)] == ["Near0", "Near1", "Near2", "warm0", "warm1"]
     assert "device_save" in d.output()
+
+
+def profile_row(d, uid):
+    return harness.db_query(db_of(d), "SELECT name, email, phone, bio, social_media,"
+                            " has_completed_onboarding FROM user_profiles WHERE user_id = %s",
+                            (uid,))
+
+
+def test_profile_saves_on_the_loop_match_the_workers(droplin, pg):
+    """Saves without a new phone or e-mail take the loop; those with one go to a worker,
+    which checks that no one else has it before it sends the change."""
+    db = pg.create_database()
+    loop = start(droplin, db=db)
+    workers = start(droplin, db=db, DB_LOOP_READS="0")
+    a_uid, a_tok = ready_user(loop, "loopprofile")
+    b_uid, b_tok = ready_user(workers, "workerprofile")
+    saves = [{"name": "N", "bio": "Add bio"}, {"socialMedia": [{"platform": "x"}]},
+             {"hasCompletedOnboarding": True, "bio": None}, {"name": None, "zzz": 1}]
+    for body in saves * 2:  # the first of each may prepare its statements on a worker
+        a = Api(loop).post("/user/profile", body, token=a_tok)
+        b = Api(workers).post("/user/profile", body, token=b_tok)
+        assert a.status == b.status == 200 and a.body == b.body, (body, a, b)
+    assert profile_row(loop, a_uid) == profile_row(loop, b_uid)
+    before = loop_writes(loop)
+    for body in saves:
+        assert Api(loop).post("/user/profile", body, token=a_tok).status == 200
+    assert loop_writes(loop) == before + len(saves)
+    r = Api(loop).post("/user/profile", {"phone": "5550101234"}, token=a_tok)
+    assert r.status == 200 and loop_writes(loop) == before + len(saves)  # the worker's
+    details = [json.loads(r[0]) for r in harness.db_query(
+        db_of(loop), "SELECT details FROM audit_logs WHERE user_id = %s AND action ="
+        " 'profile_update' ORDER BY id", (a_uid,))]
+    assert [x["fields_updated"] for x in details[-2:]] == [["name", "zzz"], ["phone"]]
+
+
+def test_a_failed_audit_insert_on_the_loop_keeps_the_change(droplin):
+    d = start(droplin, DB_POOL_SIZE="1")  # one connection: prepared once, then the loop's
+    uid, tok = ready_user(d, "loopaudit")
+    for i in range(3):  # prepare the profile statements wherever they run
+        assert Api(d).post("/user/profile", {"bio": f"warm {i}"}, token=tok).status == 200
+    harness.db_exec(db_of(d), "ALTER TABLE audit_logs ADD CONSTRAINT refuse_all"
+                    " CHECK (action = 'never') NOT VALID")
+    before = loop_writes(d)
+    for i in range(3):
+        r = Api(d).post("/user/profile", {"name": f"Kept {i}"}, token=tok)
+        assert r.status == 200, r
+    assert loop_writes(d) == before + 3
+    assert profile_row(d, uid)[0][0] == "Kept 2"
+    logged = [json.loads(line) for line in d.output().splitlines()
+              if "audit write failed" in line]
+    assert len(logged) == 3 and all(e["action"] == "profile_update" for e in logged), logged
