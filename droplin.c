@@ -1314,8 +1314,9 @@ static const struct cfg_var CFG_VARS[] = {
 	    "in transaction mode."),
 	CFG("DB_LOOP_READS", CFG_INT, db_loop_reads, "1", 0, 1,
 	    "1 lets the event thread answer the plain reads (profile, settings, devices, zones, pins) "
-	    "itself, with the session check and the read in one pipelined round trip; 0 sends them to "
-	    "the workers like every other database route."),
+	    "itself, with the session check and the read in one pipelined round trip, and commit "
+	    "device saves and profile saves (those without a new phone or e-mail) in two; 0 sends "
+	    "them to the workers like every other database route."),
 	CFG("DB_POOL_SIZE", CFG_INT, db_pool_size, "4", 1, PG_POOL_HARD_MAX,
 	    "Most PostgreSQL connections this replica opens. Size replicas x DB_POOL_SIZE against "
 	    "max_connections."),
