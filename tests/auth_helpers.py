@@ -395,3 +395,12 @@ def assert_audit_details(row, expected):
     assert parsed == expected, f"audit details {text!r}, expected {expected!r}"
     assert list(parsed) == list(expected), f"key order of {text!r}, expected {list(expected)}"
     assert text == json.dumps(parsed), f"not Python's default separators: {text!r}"
+
+
+def metric(d, name):
+    """The value of a label-carrying counter or gauge `name` in d's /metrics."""
+    r = harness.http_request(d.port, "GET", "/metrics")
+    for line in r.body.decode().splitlines():
+        if line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name} in /metrics")

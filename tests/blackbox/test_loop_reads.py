@@ -17,18 +17,13 @@ import time
 import pytest
 
 import harness
-from auth_helpers import (JWT_SECRET, Api, db_of, make_token, start)
+from auth_helpers import (JWT_SECRET, Api, db_of, make_token, metric, start)
 
 READS = ["/user/profile", "/user/settings", "/devices", "/user/privacy-zones", "/user/pinned"]
 
 
 def loop_reads(d):
-    """droplin_loop_reads_total of /metrics."""
-    r = harness.http_request(d.port, "GET", "/metrics")
-    for line in r.body.decode().splitlines():
-        if line.startswith("droplin_loop_reads_total{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError("no droplin_loop_reads_total in /metrics")
+    return metric(d, "droplin_loop_reads_total")
 
 
 def get(d, path, token, timeout=10.0):

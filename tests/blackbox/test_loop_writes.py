@@ -11,17 +11,13 @@ after the session check rolled back with the connection still usable.
 import json
 
 import harness
-from auth_helpers import Api, db_of, start
+from auth_helpers import Api, db_of, metric, start
 
 PREPARE = 2  # the first saves prepare the statements on a worker; then the loop takes them
 
 
 def loop_writes(d):
-    r = harness.http_request(d.port, "GET", "/metrics")
-    for line in r.body.decode().splitlines():
-        if line.startswith("droplin_loop_writes_total{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError("no droplin_loop_writes_total in /metrics")
+    return metric(d, "droplin_loop_writes_total")
 
 
 def post(d, token, body):
