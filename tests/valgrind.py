@@ -49,7 +49,23 @@ def scenario(d):
               timeout=TIMEOUT)
     assert r.status == 401, r
     photo(d, token)
+    loop_writes(d, token)
     user_routes(d, token)
+
+
+def loop_writes(d, token):
+    """Device and profile saves, repeated so the later ones take the event loop's path (the
+    first prepare their statements on a worker)."""
+    auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    for i in range(4):
+        for path, body in (("/devices", {"name": f"vg{i % 2}", "rssi": -1, "distance": 1}),
+                           ("/user/profile", {"name": f"vg {i}", "bio": "b"})):
+            r = d.request("POST", path, headers=auth, body=json.dumps(body).encode(),
+                          timeout=TIMEOUT)
+            assert r.status == 200, (path, r)
+    r = d.get("/metrics", timeout=TIMEOUT)
+    m = re.search(rb"^droplin_loop_writes_total\{[^}]*\} (\d+)", r.body, re.M)
+    assert m and int(m.group(1)) > 0, "no write took the event loop's path"
 
 
 # A 32x16 JFIF head: enough for droplin's and the stand-in's magic-byte checks.
