@@ -4,7 +4,7 @@
 Starts a throwaway PostgreSQL (tests/pg.sh through tests/harness.py), droplin, nginx, and runs
 each scenario with wrk (Lua scripts in bench/wrk/), pgbench and a bcrypt timer. Prints one table
 of medians and writes it, with the machine, date and command, into docs/performance.md between
-its bench markers, plus docs/perf-health.png (gnuplot). Goals print PASS or MISS; a missed goal
+its bench markers, plus docs/perf-health.png and docs/perf-mixed.png (gnuplot). Goals print PASS or MISS; a missed goal
 never fails the run. See docs/performance.md for what each row measures.
 
 Settings (environment): BENCH_RUNS (3), BENCH_SECONDS (5), BENCH_MIXED_LOAD (0.5),
@@ -523,15 +523,9 @@ def mixed_curve(M):
     classes = [cls for cls, _ in MIXED]
     lines = ["| offered | req/s (logins aside) | " + " | ".join(f"{c} p99" for c in classes) + " |",
              "|---" * (len(classes) + 2) + "|"]
-    points = list(M["curve"]) + [(MIXED_LOAD, None)]
-    for load, run in sorted(points, key=lambda x: x[0]):
-        if run is None:  # the goal load: medians of its runs
-            run = {c: {k: median([r[c][k] for r in M["runs"]]) for k in ("rps", "p99")}
-                   for c in classes}
+    for load, rps, p99 in mixed_points(M):
         label = "unpaced (capacity)" if load >= 1.0 else f"{load:.0%}"
-        rps = sum(run[c]["rps"] for c in classes if c != "login")
-        lines.append(f"| {label} | {rps:.0f} | " + " | ".join(f"{run[c]['p99']:.1f}" for c in classes)
-                     + " |")
+        lines.append(f"| {label} | {rps:.0f} | " + " | ".join(f"{p99[c]:.1f}" for c in classes) + " |")
     return "\n".join(lines)
 
 
@@ -620,6 +614,43 @@ unset multiplot
     return png
 
 
+def mixed_points(M):
+    """(offered load, throughput logins aside, {class: p99 ms}) of the mixed curve, the goal
+    load as the median of its runs."""
+    classes = [cls for cls, _ in MIXED]
+    points = list(M["curve"]) + [(MIXED_LOAD, None)]
+    out = []
+    for load, run in sorted(points, key=lambda x: x[0]):
+        if run is None:
+            run = {c: {k: median([r[c][k] for r in M["runs"]]) for k in ("rps", "p99")}
+                   for c in classes}
+        rps = sum(run[c]["rps"] for c in classes if c != "login")
+        out.append((load, rps, {c: run[c]["p99"] for c in classes}))
+    return out
+
+
+def plot_mixed(M, tmp):
+    """docs/perf-mixed.png: each class's p99 against the throughput the mix was offered."""
+    classes = [cls for cls, _ in MIXED if cls != "login"]
+    dat = os.path.join(tmp, "mixed.dat")
+    with open(dat, "w") as f:
+        f.write("# req/s " + " ".join(classes) + "\n")
+        for _, rps, p99 in mixed_points(M):
+            f.write(f"{rps:.0f} " + " ".join(f"{p99[c]:.3f}" for c in classes) + "\n")
+    png = os.path.join(REPO, "docs", "perf-mixed.png")
+    lines = ", ".join(f'"{dat}" using 1:{i + 2} with linespoints title "{c}"'
+                      for i, c in enumerate(classes))
+    gp = f"""set terminal pngcairo size 900,420 font ",10" noenhanced
+set output "{png}"
+set title "Mixed workload, 128 connections: p99 against offered load (25, 50, 75 % of capacity, unpaced)"
+set xlabel "requests/s, logins aside"; set ylabel "p99 latency (ms)"; set logscale y
+set grid; set key top left; set xrange [0:*]
+plot {lines}, {GOAL_MIXED_P99_MS} with lines dashtype 2 title "goal"
+"""
+    subprocess.run(["gnuplot"], input=gp, text=True, check=True, timeout=60)
+    return png
+
+
 def write_docs(R, table, command):
     path = os.path.join(REPO, "docs", "performance.md")
     start, end = "<!-- bench:results -->", "<!-- end of bench:results -->"
@@ -652,6 +683,8 @@ histogram): {mixed_over(M['over'])}. The mixed workload's p99 (ms) against the l
 offered (one run each, the goal load the median of its runs):
 
 {mixed_curve(M)}
+
+![Mixed workload: p99 of each class against the offered load](perf-mixed.png)
 
 ![GET /health throughput and p99 against connections](perf-health.png)
 
@@ -743,9 +776,10 @@ def main():
     print(table)
     if WRITE_DOCS:
         plot(R, tmp)
+        plot_mixed(R["mixed"], tmp)
         write_docs(R, md_table(rows), "make bench" if os.environ.get("MAKELEVEL")
                    else "/usr/bin/python3 bench/bench.py")
-        log("updated docs/performance.md and docs/perf-health.png")
+        log("updated docs/performance.md, docs/perf-health.png and docs/perf-mixed.png")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
