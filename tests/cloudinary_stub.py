@@ -1,8 +1,8 @@
 """A local HTTPS stand-in for Cloudinary's upload API (`image/upload` and `image/destroy`).
 
-Its certificate is for `cloudinary.test`, signed by a throwaway CA (https_stub.make_test_ca), so
+Its certificate is for `localhost`, signed by a throwaway CA (https_stub.make_test_ca), so
 droplin reaches it only with OUTBOUND_CA_FILE=<ca> and
-OUTBOUND_RESOLVE=cloudinary.test:PORT:127.0.0.1; CloudinaryStub.env() gives both, plus
+OUTBOUND_RESOLVE=localhost:PORT:127.0.0.1; CloudinaryStub.env() gives both, plus
 CLOUDINARY_URL, CLOUDINARY_API_BASE, CLOUDINARY_SIGNATURE_ALGORITHM and OUTBOUND_TIMEOUT_MS.
 
 It checks what Cloudinary checks and answers like it (errors as {"error":{"message":...}} with an
@@ -24,7 +24,7 @@ difference -> 400 "stand-in: ..." and an entry in .problems):
   - destroy: exactly public_id (droplink/profile_photos/...), timestamp, api_key, signature
 
 A good upload is stored as an asset (public id with the folder) and answered 200 with
-Cloudinary's response shape (secure_url https://res.cloudinary.com/<cloud>/image/upload/
+Cloudinary's response shape (secure_url https://127.0.0.1:PORT/<cloud>/image/upload/
 v<version>/droplink/profile_photos/<id>.jpg, public_id, version, format, width, height, bytes,
 ...). A destroy answers {"result":"ok"} and removes the asset, or {"result":"not found"}.
 
@@ -64,7 +64,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import https_stub  # noqa: E402
 
-HOST_NAME = "cloudinary.test"
+HOST_NAME = "localhost"  # loopback only: tests never name an outside host
 FOLDER = "droplink/profile_photos"
 TRANSFORMATION = "c_limit,h_2048,q_90,w_2048"
 PUBLIC_ID_RE = re.compile(r"^user_(\d+)_([0-9a-f]{16})$")
@@ -78,7 +78,7 @@ MAX_SIZE = 2048  # the incoming transformation's c_limit box
 
 
 def make_ca(directory):
-    """A throwaway CA and a leaf certificate for cloudinary.test (paths: ca, ca_key, cert, key)."""
+    """A throwaway CA and a leaf certificate for HOST_NAME (paths: ca, ca_key, cert, key)."""
     return https_stub.make_test_ca(directory, host=HOST_NAME)
 
 
@@ -340,7 +340,7 @@ class CloudinaryStub:
         return env
 
     def secure_url(self, public_id, version):
-        return (f"https://res.cloudinary.com/{self.cloud}/image/upload/v{version}/"
+        return (f"https://127.0.0.1:{self.port}/{self.cloud}/image/upload/v{version}/"
                 f"{public_id}.jpg")
 
     def add_asset(self, public_id, data=b"\xff\xd8\xff", version=1700000000):
@@ -668,7 +668,7 @@ except ImportError:  # standalone use without pytest
 if pytest is not None:
     @pytest.fixture(scope="session")
     def cloudinary_ca(tmp_path_factory):
-        """A throwaway CA and a certificate for cloudinary.test."""
+        """A throwaway CA and a certificate for HOST_NAME."""
         return make_ca(str(tmp_path_factory.mktemp("cloudinary-ca")))
 
     @pytest.fixture

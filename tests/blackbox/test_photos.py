@@ -24,7 +24,7 @@ import pytest
 import cloudinary_stub
 import harness
 from auth_helpers import Api, assert_422, assert_detail, body_of, db_of, start
-from cloudinary_stub import FOLDER, TRANSFORMATION
+from cloudinary_stub import FOLDER, HOST_NAME, TRANSFORMATION
 from cloudinary_stub import cloudinary, cloudinary_ca  # noqa: F401  (pytest fixtures)
 
 MIB = 1024 * 1024
@@ -32,7 +32,7 @@ LIMIT_CL = 10 * MIB + 64 * 1024  # DECISIONS P: Content-Length allowed for the p
 TOO_LARGE = "File too large. Maximum size is 10MB"
 NOT_IMAGE = "Invalid or corrupted image file: cannot identify image file"
 STALL_MS = 1500  # OUTBOUND_TIMEOUT_MS for the failure tests
-URL_RE = re.compile(r"^https://res\.cloudinary\.com/droplin-test/image/upload/v(\d+)/"
+URL_RE = re.compile(r"^https://127\.0\.0\.1:\d+/droplin-test/image/upload/v(\d+)/"
                     r"droplink/profile_photos/(user_(\d+)_[0-9a-f]{16})\.jpg$")
 
 
@@ -251,7 +251,7 @@ def test_upload_is_signed_stored_and_served(droplin, cloudinary):
     assert int(m.group(3)) == uid
     [req] = cloudinary.requests
     assert (req.method, req.path) == ("POST", "/v1_1/droplin-test/image/upload")
-    assert req.headers["host"] in (f"cloudinary.test:{cloudinary.port}", "cloudinary.test")
+    assert req.headers["host"] in (f"{HOST_NAME}:{cloudinary.port}", HOST_NAME)
     assert req.headers["content-type"].startswith("multipart/form-data")
     assert req.status == 200 and req.problems == [], req  # signature, timestamp, fields
     p = req.params
@@ -767,8 +767,8 @@ def test_failed_upload_is_502_and_keeps_the_previous_photo(droplin, cloudinary, 
         env["CLOUDINARY_URL"] = cloudinary.cloudinary_url(key="999999999999999")
     elif how == "down":
         port = harness.free_port()
-        env.update(CLOUDINARY_API_BASE=f"https://cloudinary.test:{port}",
-                   OUTBOUND_RESOLVE=f"cloudinary.test:{port}:127.0.0.1")
+        env.update(CLOUDINARY_API_BASE=f"https://{HOST_NAME}:{port}",
+                   OUTBOUND_RESOLVE=f"{HOST_NAME}:{port}:127.0.0.1")
     elif how == "untrusted":
         env["OUTBOUND_CA_FILE"] = None
     elif how in ("reject", "fail", "no_url", "stall", "store_then_stall"):
@@ -781,7 +781,7 @@ def test_failed_upload_is_502_and_keeps_the_previous_photo(droplin, cloudinary, 
     assert r.status == 502, f"{how}: expected 502, got {r!r}"
     body = body_of(r)
     assert set(body) == {"detail"} and isinstance(body["detail"], str) and body["detail"], body
-    for leak in (cloudinary.api_secret, "Invalid Signature", "cloudinary.test", "curl", "SSL"):
+    for leak in (cloudinary.api_secret, "Invalid Signature", HOST_NAME, "curl", "SSL"):
         assert leak not in body["detail"], body
     harness.assert_security_headers(r)
     # the photo the user had is untouched, in the database and at Cloudinary

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 import cloudinary_stub
-from cloudinary_stub import FOLDER, TRANSFORMATION, sign
+from cloudinary_stub import FOLDER, HOST_NAME, TRANSFORMATION, sign
 from cloudinary_stub import cloudinary, cloudinary_ca  # noqa: F401  (pytest fixtures)
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x0b\xb8\x00\x00\x07\xd0\x08\x02\x00\x00"
@@ -43,15 +43,15 @@ def multipart(params, file=None, filename="upload", boundary="stubtestboundary01
 
 
 def call(stub, action, params, file=None, cloud=None, timeout=10, body=None, ctype=None):
-    """POST /v1_1/<cloud>/image/<action> over TLS, verifying cloudinary.test with the test CA."""
+    """POST /v1_1/<cloud>/image/<action> over TLS, verifying HOST_NAME with the test CA."""
     if body is None:
         body, ctype = multipart(params, file)
     ctx = ssl.create_default_context(cafile=stub.pki["ca"])
     head = (f"POST /v1_1/{cloud or stub.cloud}/image/{action} HTTP/1.1\r\n"
-            f"Host: cloudinary.test:{stub.port}\r\nContent-Type: {ctype}\r\n"
+            f"Host: {HOST_NAME}:{stub.port}\r\nContent-Type: {ctype}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
     with socket.create_connection(("127.0.0.1", stub.port), timeout=timeout) as s:
-        with ctx.wrap_socket(s, server_hostname="cloudinary.test") as tls:
+        with ctx.wrap_socket(s, server_hostname=HOST_NAME) as tls:
             tls.sendall(head.encode() + body)
             data = b""
             while True:
@@ -73,7 +73,7 @@ def test_signed_upload_is_stored_and_answered_in_cloudinarys_shape(cloudinary):
     assert status == 200, body
     pid = f"{FOLDER}/{p['public_id']}"
     assert body["public_id"] == pid
-    assert body["secure_url"] == (f"https://res.cloudinary.com/{cloudinary.cloud}/image/upload/"
+    assert body["secure_url"] == (f"https://127.0.0.1:{cloudinary.port}/{cloudinary.cloud}/image/upload/"
                                   f"v{body['version']}/{pid}.jpg")
     assert body["url"] == "http" + body["secure_url"][5:]
     assert (body["format"], body["resource_type"], body["type"]) == ("jpg", "image", "upload")
@@ -223,7 +223,7 @@ def test_curl_form_upload_with_the_test_ca(cloudinary):
                        input=PNG, capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
-    assert re.fullmatch(r"https://res\.cloudinary\.com/droplin-test/image/upload/v\d+/"
+    assert re.fullmatch(r"https://127\.0\.0\.1:\d+/droplin-test/image/upload/v\d+/"
                         r"droplink/profile_photos/user_7_[0-9a-f]{16}\.jpg", body["secure_url"])
     assert cloudinary.uploads[0].data == PNG
     untrusted = subprocess.run(args[:6] + [f"{cloudinary.base}/v1_1/x/image/upload"],

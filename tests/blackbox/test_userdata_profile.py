@@ -16,7 +16,7 @@ from userdata_helpers import server  # noqa: F401  (pytest fixture)
 
 PHONE_TAKEN = "This phone number is already associated with another account"
 EMAIL_TAKEN = "This email is already associated with another account"
-PHOTO = "https://res.cloudinary.com/demo/image/upload/v1/droplink/profile_photos/user_x.jpg"
+PHOTO = "https://127.0.0.1/demo/image/upload/v1/droplink/profile_photos/user_x.jpg"
 
 
 def profile(user):
