@@ -4157,6 +4157,15 @@ static int pg_pipeline_wait(PGconn *pc, int64_t deadline, PGresult **res, int *n
 	}
 }
 
+/* A step's result went through (a COMMIT that came back as ROLLBACK did not). */
+static bool pg_step_ok(const struct db_step *s, const PGresult *r)
+{
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		return false;
+	return !(s->sql && !strcmp(s->sql, "COMMIT") && strcmp(PQcmdStatus((PGresult *)r), "COMMIT"));
+}
+
 /* Queues one step; a statement not yet prepared on this link is prepared in the same pipeline. */
 static bool pg_send_step(struct pg *pg, const struct db_step *s, uint64_t *preparing, bool *prepare)
 {
@@ -4211,10 +4220,8 @@ static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed)
 		const char *name = s[i].sql ? s[i].sql : PG_STATEMENTS[s[i].q].name;
 		for (int part = prepare[i] ? 0 : 1; part < 2; part++) {
 			PGresult *r = k < got ? res[k++] : NULL;
-			ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-			bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
-			if (ok && s[i].sql && !strcmp(s[i].sql, "COMMIT") && strcmp(PQcmdStatus(r), "COMMIT"))
-				ok = false;
+			/* a prepare's result (part 0) is judged by its status alone */
+			bool ok = part ? pg_step_ok(&s[i], r) : r && PQresultStatus(r) == PGRES_COMMAND_OK;
 			if (!ok && !rc) {
 				rc = PQstatus(pc) == CONNECTION_OK ? PG_FAILED : PG_UNAVAILABLE;
 				*failed = i;
@@ -9709,27 +9716,10 @@ static bool loop_read_collect(struct pg *pg, bool *broken)
 {
 	int max = pg->reader->rb->ctx.route->flags & R_WRITE ? 2 * DB_STEPS_MAX : 2;
 	PGconn *pc = pg->conn;
-	if (PQflush(pc) < 0 || !PQconsumeInput(pc)) {
-		*broken = true;
-		return true;
-	}
-	for (int guard = 0; guard < 4 * DB_STEPS_MAX + 4; guard++) {
-		if (PQisBusy(pc))
-			return false;
-		PGresult *r = PQgetResult(pc);
-		if (!r)
-			continue; /* the end of one statement's results */
-		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			return true;
-		}
-		if (pg->n_res < max)
-			pg->res[pg->n_res++] = r;
-		else
-			PQclear(r);
-	}
-	*broken = true; /* more statements' worth than were sent: not ours */
-	return true;
+	int t = PQflush(pc) < 0 || !PQconsumeInput(pc) ? -1 : pg_pipeline_take(pc, pg->res, &pg->n_res, max);
+	if (t < 0)
+		*broken = true; /* the link failed, or more results came than were sent: not ours */
+	return t != 0;
 }
 
 /*
@@ -9814,10 +9804,8 @@ static int loop_results_rc(struct pg *pg, bool broken, int from, int to, const s
 		PGresult *r = i < pg->n_res ? pg->res[i] : NULL;
 		if (broken || !r || PQstatus(pg->conn) != CONNECTION_OK)
 			return PG_UNAVAILABLE;
-		ExecStatusType st = PQresultStatus(r);
 		const struct db_step *d = &s[i - from];
-		if ((st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) ||
-		    (d->sql && !strcmp(d->sql, "COMMIT") && strcmp(PQcmdStatus(r), "COMMIT"))) {
+		if (!pg_step_ok(d, r)) {
 			pg_log_error(d->sql ? d->sql : PG_STATEMENTS[d->q].name, r, pg->conn);
 			*failed = i - from;
 			return PG_FAILED;
