@@ -9577,20 +9577,26 @@ static struct conn *loop_wait_pop(void)
 	return c;
 }
 
+/* The session check of user `uid`, then the steps, in one pipeline on `pg` (all prepared). */
+static bool loop_send(struct pg *pg, const char *uid, const struct db_step *s, int n)
+{
+	const char *p[] = {uid};
+	struct db_step session = {.q = Q_USER_SESSION, .n = 1, .params = p};
+	uint64_t preparing = 0;
+	bool prepare = false;
+	if (!PQenterPipelineMode(pg->conn) || !pg_send_step(pg, &session, &preparing, &prepare))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (!pg_send_step(pg, &s[i], &preparing, &prepare))
+			return false;
+	return PQpipelineSync(pg->conn) && PQflush(pg->conn) >= 0;
+}
+
 static bool loop_read_send(struct pg *pg, enum pg_stmt q, const char *uid)
 {
-	PGconn *pc = pg->conn;
 	const char *p[] = {uid};
-	enum pg_stmt ids[] = {Q_USER_SESSION, q};
-	if (!PQenterPipelineMode(pc))
-		return false;
-	for (int i = 0; i < 2; i++) {
-		const struct pg_statement *st = &PG_STATEMENTS[ids[i]];
-		if (!(cfg.db_prepared_statements ? PQsendQueryPrepared(pc, st->name, 1, p, NULL, NULL, 0)
-						 : PQsendQueryParams(pc, st->sql, 1, NULL, p, NULL, NULL, 0)))
-			return false;
-	}
-	return PQpipelineSync(pc) && PQflush(pc) >= 0;
+	struct db_step read = {.q = q, .n = 1, .params = p};
+	return loop_send(pg, uid, &read, 1);
 }
 
 static bool loop_read_watch(struct pg *pg)
@@ -9723,14 +9729,14 @@ static bool loop_read_collect(struct pg *pg, bool *broken)
 }
 
 /*
- * Writes served by the event loop (R_WRITE routes: POST /devices), in two round trips and no
- * worker. The first pipeline is the session check and the route's steps up to COMMIT (BEGIN,
- * the lock, the change); once its sync is in, auth_session() judges the session row as on a
- * worker, and the second pipeline ends the transaction: COMMIT (after SQL_USER_TOUCH when
- * last_seen_at is due) when the session holds and every step went through, else ROLLBACK with
- * the 401 or the error as the answer. Nothing is committed before the session is judged. A
- * body the route refuses goes to a worker, which answers in the worker's order (the token's
- * 401 before the body's 422).
+ * Writes served by the event loop (R_WRITE routes: POST /devices, and POST /user/profile
+ * without a new phone or e-mail), in two round trips and no worker. The first pipeline is the session check
+ * and the route's steps up to COMMIT (BEGIN, the lock, the change); once its sync is in, auth_session()
+ * judges the session row as on a worker, and the second pipeline ends the transaction: COMMIT (after
+ * SQL_USER_TOUCH when last_seen_at is due) when the session holds and every step went through, else ROLLBACK
+ * with the 401 or the error as the answer. Nothing is committed before the session is judged. A body the
+ * route refuses goes to a worker, which answers in the worker's order (the token's 401 before the body's
+ * 422).
  */
 struct loop_write {
 	struct db_step s[DB_STEPS_MAX];
@@ -9783,17 +9789,7 @@ static uint64_t loop_write_needs(const struct loop_write *w)
 static bool loop_write_send(struct pg *pg, struct ctx *x)
 {
 	struct loop_write *w = x->state;
-	PGconn *pc = pg->conn;
-	const char *p[] = {x->token.id};
-	struct db_step session = {.q = Q_USER_SESSION, .n = 1, .params = p};
-	uint64_t preparing = 0;
-	bool prepare = false;
-	if (!PQenterPipelineMode(pc) || !pg_send_step(pg, &session, &preparing, &prepare))
-		return false;
-	for (int i = 0; i < w->n; i++)
-		if (!pg_send_step(pg, &w->s[i], &preparing, &prepare))
-			return false;
-	return PQpipelineSync(pc) && PQflush(pc) >= 0;
+	return loop_send(pg, x->token.id, w->s, w->n);
 }
 
 /* Results [from, to) of a loop pipeline: PG_OK, or the first failure (logged; *failed its step). */
