@@ -9743,6 +9743,7 @@ struct loop_write {
 	int n;             /* the route's steps, s[0..n) */
 	int stage;         /* 1: the session check and the steps are out; 2: the ending is */
 	int first_end;     /* where the ending's results start in pg->res */
+	int n_end;         /* the ending's statements: each must have its result */
 	bool commit;       /* the ending is COMMIT, not ROLLBACK */
 	bool audit_failed; /* the audit insert failed: the ending keeps the change without it */
 	char touch[24];    /* SESSION_TOUCH_SECONDS, SQL_USER_TOUCH's second parameter */
@@ -9831,6 +9832,7 @@ static bool loop_write_end(struct pg *pg, struct ctx *x, int session, int rc)
 	bool prepare = false;
 	w->stage = 2;
 	w->first_end = pg->n_res;
+	w->n_end = k;
 	for (int i = 0; i < k; i++)
 		if (!pg_send_step(pg, &e[i], &preparing, &prepare))
 			return false;
@@ -9863,7 +9865,8 @@ static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
 			resp_db_error(x, PG_UNAVAILABLE);
 		broken = true;
 	} else {
-		int failed, rc = loop_results_rc(pg, broken, w->first_end, pg->n_res, &w->s[w->n], &failed);
+		int failed, rc = loop_results_rc(pg, broken, w->first_end, w->first_end + w->n_end,
+						 &w->s[w->n], &failed);
 		if (w->commit && x->audit)
 			audit_done(x->audit, w->audit_failed || x->audit->over);
 		if (w->commit && !rc) {
