@@ -92,6 +92,7 @@
 #include <wctype.h>
 #define JSMN_STATIC
 #define JSMN_STRICT
+#define JSMN_PARENT_LINKS /* without them jsmn is quadratic in the keys of an object */
 #include <jsmn.h>
 
 #include "droplin_ca_anchors.h"
@@ -133,6 +134,8 @@ enum {
 	PHOTO_MAX_BYTES = 10 << 20,       /* the original's 10 MiB photo limit */
 	PHOTO_MULTIPART_SLACK = 64 << 10, /* multipart overhead allowed on top of it (DECISIONS P) */
 	THREAD_STACK_BYTES = 256 * 1024,  /* every thread droplin starts */
+	PASSWORD_MAX_CHARS = 128,         /* register's and login's limit, and the strength check's */
+	USERNAME_CHECK_MAX_CHARS = 128,   /* the user name the strength check compares with */
 };
 
 /* The original's published secrets: refused in production (DECISIONS S1). */
@@ -963,7 +966,8 @@ static int json_parse(struct arena *a, const char *s, size_t len, struct json *j
 			return -1;
 		j->t[0] = (jsmntok_t){.type = str ? JSMN_STRING : JSMN_PRIMITIVE,
 				      .start = (int)first + str,
-				      .end = (int)end - str};
+				      .end = (int)end - str,
+				      .parent = -1};
 		j->n = 1;
 		return 0;
 	}
@@ -993,11 +997,8 @@ static int json_parse(struct arena *a, const char *s, size_t len, struct json *j
 		else if (t->type == JSMN_PRIMITIVE)
 			ok = (vn == 4 && !memcmp(v, "true", 4)) || (vn == 5 && !memcmp(v, "false", 5)) ||
 			     (vn == 4 && !memcmp(v, "null", 4)) || json_number_ok(v, vn);
-		if (ok && t->type == JSMN_OBJECT) /* every key a string with exactly one value */
-			for (int k = i + 1, left = t->size; ok && left > 0; left--) {
-				ok = j->t[k].type == JSMN_STRING && j->t[k].size == 1;
-				k = json_skip(j, k);
-			}
+		if (ok && t->parent >= 0 && j->t[t->parent].type == JSMN_OBJECT) /* a key: one value */
+			ok = t->type == JSMN_STRING && t->size == 1;
 		if (!ok) {
 			j->error_pos = t->start;
 			return -1;
@@ -1300,10 +1301,12 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("JWT_SECRET_KEY", CFG_STR, jwt_secret, NULL, 0, 0,
 	    "HS256 signing key, at least 32 bytes. Required in production."),
 	CFG("PREVIOUS_JWT_SECRET_KEY", CFG_STR, previous_jwt_secret, NULL, 0, 0,
-	    "Previous signing key, accepted for verification during a key rotation."),
+	    "Previous signing key, accepted for verification during a key rotation. Held to the rule "
+	    "of JWT_SECRET_KEY: in production a short or published one stops start-up."),
 	CFG("NEXT_JWT_SECRET_KEY", CFG_STR, next_jwt_secret, NULL, 0, 0,
 	    "The key a rotation will switch to, accepted for verification (version JWT_KEY_VERSION+1) "
-	    "before any replica signs with it, so old and new replicas accept each other's tokens."),
+	    "before any replica signs with it, so old and new replicas accept each other's tokens. Held "
+	    "to the rule of JWT_SECRET_KEY."),
 	CFG("JWT_KEY_VERSION", CFG_INT, jwt_key_version, "1", 1, 1000000,
 	    "Current key version written into tokens; tokens of the previous key carry one less."),
 	CFG("ADMIN_SECRET", CFG_STR, admin_secret, NULL, 0, 0,
@@ -1580,8 +1583,11 @@ static bool secret_is_weak(const char *s)
 }
 
 /*
- * DECISIONS S1: in production a missing or weak secret stops start-up; in development it is
- * replaced by a random per-process value, with a warning.
+ * In production a missing or weak secret stops start-up; in development it is replaced by a
+ * random per-process value, with a warning. Every key that verifies tokens is held to the
+ * signing key's rule: a published or short previous or next key would let anyone mint tokens
+ * for any user. In development a weak one is ignored, as a weak signing key is replaced. An
+ * empty previous or next key is unset (an HMAC with an empty key is no proof of anything).
  */
 static int cfg_check_secrets(struct config *c, char *err, size_t errlen)
 {
@@ -1605,9 +1611,26 @@ static int cfg_check_secrets(struct config *c, char *err, size_t errlen)
 		log_msg(LOG_WARN, "%s is %s; using a random per-process value (development only)", names[i],
 			!s || !*s ? "missing" : "weak");
 	}
-	if (c->previous_jwt_secret && *c->previous_jwt_secret && secret_is_weak(c->previous_jwt_secret))
-		log_msg(LOG_WARN, "PREVIOUS_JWT_SECRET_KEY is weak; it is accepted for verification only "
-				  "until the rotation ends");
+	const char **verifying[2] = {&c->previous_jwt_secret, &c->next_jwt_secret};
+	static const char *const vnames[2] = {"PREVIOUS_JWT_SECRET_KEY", "NEXT_JWT_SECRET_KEY"};
+	for (int i = 0; i < 2; i++) {
+		const char *s = *verifying[i];
+		if (s && !*s)
+			*verifying[i] = NULL;
+		if (!s || !*s || !secret_is_weak(s))
+			continue;
+		if (!c->dev) {
+			snprintf(err, errlen,
+				 "%s is too weak: a key that verifies tokens must be a random value of at "
+				 "least "
+				 "%d bytes and never a published one (holders of tokens signed with it log "
+				 "in again)",
+				 vnames[i], SECRET_MIN_BYTES);
+			return -1;
+		}
+		*verifying[i] = NULL;
+		log_msg(LOG_WARN, "%s is weak; ignored (development only)", vnames[i]);
+	}
 	return 0;
 }
 
@@ -6266,6 +6289,15 @@ static void h_check_password_strength(struct ctx *c)
 	}
 	int ui = json_get(&c->json, 0, "username");
 	char *user = json_kind(&c->json, ui) == JK_STRING ? json_string(&c->json, ui, &c->arena, &len) : NULL;
+	/* it runs on the loop: its comparisons cost |password| x |username|, so both are capped */
+	if (utf8_len(pw, strlen(pw)) > PASSWORD_MAX_CHARS)
+		verr_add(c, "password", "Must be at most allowed characters");
+	if (user && utf8_len(user, strlen(user)) > USERNAME_CHECK_MAX_CHARS)
+		verr_add(c, "username", "Must be at most allowed characters");
+	if (c->n_verrs) {
+		resp_validation(c);
+		return;
+	}
 	struct buf errs = {0};
 	pw_register_errors(pw, user, &errs);
 	buf_addc(&errs, 0);
@@ -6413,7 +6445,7 @@ static void h_register(struct ctx *c)
 		if (e)
 			verr_add(c, "username", verr_value(c, e));
 	}
-	if (!field_str(c, "password", 0, 8, 128, &f->password)) {
+	if (!field_str(c, "password", 0, 8, PASSWORD_MAX_CHARS, &f->password)) {
 		struct buf errs = {0};
 		pw_register_errors(f->password, f->username, &errs);
 		buf_addc(&errs, 0);
@@ -6568,7 +6600,7 @@ static void h_login(struct ctx *c)
 				 n < 3 ? "Must be at least required characters"
 				       : "Must be at most allowed characters");
 	}
-	field_str(c, "password", 0, 1, 128, &f->password);
+	field_str(c, "password", 0, 1, PASSWORD_MAX_CHARS, &f->password);
 	field_bool(c, "remember_me", false, &f->remember_me);
 	if (c->n_verrs) {
 		resp_validation(c);

@@ -1,6 +1,8 @@
 """POST /auth/check-password-strength: ORIGINAL_API §3.2 and the rules and scores of §4.2."""
 
+import json
 import re
+import time
 
 import pytest
 
@@ -135,3 +137,66 @@ def test_body_that_is_not_json_is_422(api):
     assert_422(api.post("/auth/check-password-strength", raw=b"password=x",
                         headers={"Content-Type": "application/json"}),
                ("0", "JSON decode error"))
+
+
+# ------------------------------------------------------------- the loop's budget (it runs there)
+
+def test_password_over_the_limit_is_refused(api):
+    r = api.post("/auth/check-password-strength", {"password": "Aa1!" + "a" * 125})
+    assert_422(r, ("password", "Must be at most allowed characters"))
+    assert strength(api, "Aa1!" + "a" * 124)["valid"] is True  # 128 characters: the limit
+
+
+def test_username_over_the_limit_is_refused(api):
+    r = api.post("/auth/check-password-strength",
+                 {"password": "Aa1!aaaa", "username": "u" * 129})
+    assert_422(r, ("username", "Must be at most allowed characters"))
+    assert strength(api, "Aa1!aaaa", "u" * 128)["valid"] is True
+
+
+def server_ms(api, request_id):
+    """duration_ms that droplin logged for the request with this X-Request-ID."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for line in api.d.logs():
+            if line.get("request_id") == request_id and "duration_ms" in line:
+                return line["duration_ms"]
+        time.sleep(0.05)
+    raise AssertionError(f"no log line for {request_id}\n{api.d.describe()}")
+
+
+def fastest_ms(api, raw, tag):
+    """The shortest of three server-side times for the same body (noise only adds)."""
+    times = []
+    for i in range(3):
+        rid = f"{tag}-{i}-{time.monotonic_ns()}"
+        r = api.post("/auth/check-password-strength", raw=raw,
+                     headers={"X-Request-ID": rid, "Content-Type": "application/json"})
+        assert r.status in (200, 400, 422), r
+        times.append(server_ms(api, rid))
+    return min(times)
+
+
+def test_long_password_and_username_cost_no_more_than_reading_them(api):
+    # The review's body: |password| x |username| comparisons took 1.3 s of loop time.
+    attack = json.dumps({"password": "a" * 32600, "username": "a" * 32599 + "b"}).encode()
+    plain = json.dumps({"password": "a" * 32600, "whatever": "a" * 32599 + "b"}).encode()
+    assert len(attack) == len(plain)
+    r = api.post("/auth/check-password-strength", raw=attack,
+                 headers={"Content-Type": "application/json"})
+    assert_422(r, ("password", "Must be at most allowed characters"),
+               ("username", "Must be at most allowed characters"))
+    base = fastest_ms(api, plain, "plain")
+    cost = fastest_ms(api, attack, "attack")
+    assert cost < 10 * base + 20, f"attack {cost} ms against {base} ms for a body of the same size"
+
+
+def test_many_keys_parse_in_linear_time(api):
+    # jsmn without parent links walked back over every token at each comma: 13,000 keys in
+    # 64 KiB took about 230 ms. Compared with one string of the same size, read in one pass.
+    keys = b"{" + b",".join([b'"":0'] * 13000) + b"}"
+    flat = json.dumps({"password": "x" * (len(keys) - 16)}).encode()
+    assert abs(len(keys) - len(flat)) < 4 and len(keys) <= 65536
+    base = fastest_ms(api, flat, "flat")
+    cost = fastest_ms(api, keys, "keys")
+    assert cost < 10 * base + 20, f"13,000 keys {cost} ms against {base} ms for one long string"

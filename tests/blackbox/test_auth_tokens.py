@@ -322,16 +322,31 @@ def test_rotated_replica_issues_new_key_tokens(droplin):
     assert c["key_version"] == 2
 
 
-def test_weak_previous_key_still_verifies(droplin):
-    # DECISIONS P: PREVIOUS_JWT_SECRET_KEY may be weak (verify only, with a warning).
+@pytest.mark.parametrize("var", ["PREVIOUS_JWT_SECRET_KEY", "NEXT_JWT_SECRET_KEY"])
+def test_weak_verifying_key_is_ignored_in_development(droplin, var):
+    # In production a weak verifying key stops start-up (test_secrets.py); in development it is
+    # dropped with a warning, as a weak signing key is replaced: a token signed with it is nobody.
     weak = "short-old-key"
-    api = Api(start(droplin, DROPLIN_ENV="production", BCRYPT_COST="12",
-                    JWT_SECRET_KEY=NEW_SECRET, PREVIOUS_JWT_SECRET_KEY=weak, JWT_KEY_VERSION="2"))
+    api = Api(start(droplin, DROPLIN_ENV="development", JWT_SECRET_KEY=NEW_SECRET,
+                    JWT_KEY_VERSION="2", **{var: weak}))
+    uid = user(api)
+    version = 1 if var.startswith("PREVIOUS") else 3
+    assert_detail(api.authorized(make_token(uid, "alice", secret=weak, key_version=version)),
+                  401, "Invalid token")
+    assert any(l.get("level") == "warn" and var in str(l) for l in api.d.logs()), api.d.describe()
+
+
+@pytest.mark.parametrize("var", ["PREVIOUS_JWT_SECRET_KEY", "NEXT_JWT_SECRET_KEY"])
+def test_empty_verifying_key_verifies_nothing(droplin, var):
+    # An HMAC under an empty key is no proof: an empty variable is an unset one.
+    api = Api(start(droplin, DROPLIN_ENV="production", BCRYPT_COST="12", JWT_SECRET_KEY=NEW_SECRET,
+                    JWT_KEY_VERSION="2", **{var: ""}))
     uid = harness.db_query(db_of(api.d), "INSERT INTO users (username, password_hash) "
                                          "VALUES ('alice', '!') RETURNING id")[0][0]
-    assert api.authorized(make_token(uid, "alice", secret=weak, key_version=1)).status == 200
-    assert any(l.get("level") == "warn" and "PREVIOUS_JWT_SECRET_KEY" in str(l)
-               for l in api.d.logs()), api.d.describe()
+    version = 1 if var.startswith("PREVIOUS") else 3
+    assert api.authorized(make_token(uid, "alice", secret=NEW_SECRET, key_version=2)).status == 200
+    assert_detail(api.authorized(make_token(uid, "alice", secret="", key_version=version)),
+                  401, "Invalid token")
 
 
 def last_seen(api, uid):

@@ -46,6 +46,21 @@ def test_weak_or_missing_secret_stops_startup(droplin, droplin_env, case, var):
     assert_refused(d, rc, port, var)
 
 
+# Every key that verifies tokens meets the signing key's rule: a published or short previous or
+# next key would let anyone sign tokens for any user (and the original's default is public).
+@pytest.mark.parametrize("droplin_env", [None, "production"], ids=["env-unset", "production"])
+@pytest.mark.parametrize("var", ["PREVIOUS_JWT_SECRET_KEY", "NEXT_JWT_SECRET_KEY"])
+@pytest.mark.parametrize("value", [ORIGINAL_DEFAULT, "x", "short-secret-31-bytes-long-xxxx",
+                                   "delete-all-profiles-2024"],
+                         ids=["original-default", "one-byte", "31-bytes", "original-admin"])
+def test_weak_verifying_key_stops_startup(droplin, droplin_env, var, value):
+    env = {"DROPLIN_ENV": droplin_env, "JWT_SECRET_KEY": STRONG_JWT, "ADMIN_SECRET": STRONG_ADMIN,
+           "JWT_KEY_VERSION": "2", var: value}
+    d, rc, port = start_expecting_exit(droplin, env)
+    assert_refused(d, rc, port, var)
+    assert value not in d.output(), "the rejected key was printed"
+
+
 def test_32_byte_secret_is_enough(droplin):
     d = droplin(env={"DROPLIN_ENV": "production", "JWT_SECRET_KEY": "x" * 32,
                      "ADMIN_SECRET": STRONG_ADMIN})
