@@ -413,15 +413,36 @@ static uint64_t random_fast(void)
 	return z ^ (z >> 31);
 }
 
+enum { DIGEST_BYTES = 32 };
+
+static void digest_of(const void *p, size_t n, unsigned char out[DIGEST_BYTES])
+{
+	br_sha256_context h;
+	br_sha256_init(&h);
+	br_sha256_update(&h, p, n);
+	br_sha256_out(&h, out);
+}
+
+/* A given text against a secret's digest taken at start: the time depends only on the text. */
+static bool digest_matches(const void *given, size_t n, const unsigned char want[DIGEST_BYTES])
+{
+	unsigned char got[DIGEST_BYTES], diff = 0;
+	digest_of(given, n, got);
+	for (size_t i = 0; i < DIGEST_BYTES; i++)
+		diff |= got[i] ^ want[i];
+	return diff == 0;
+}
+
+/*
+ * Compares SHA-256 digests, which have one length, so the time does not depend on where the
+ * first difference is, nor on a length one input has and the other lacks. Secrets fixed at
+ * start are compared with digest_matches, so not even their own length is hashed per request.
+ */
 static bool ct_equal(const void *a, size_t an, const void *b, size_t bn)
 {
-	const unsigned char *x = a, *y = b;
-	unsigned char diff = an != bn;
-	size_t n = an < bn ? an : bn;
-	for (size_t i = 0; i < n; i++)
-		diff |= x[i] ^ y[i];
-	/* keep the time independent of where the first difference is, and of bn */
-	return diff == 0;
+	unsigned char db[DIGEST_BYTES];
+	digest_of(b, bn, db);
+	return digest_matches(a, an, db);
 }
 
 static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -1245,9 +1266,9 @@ struct config {
 	long long db_pool_size, db_acquire_timeout_ms, db_connect_timeout_ms, db_query_timeout_ms;
 	long long db_probe_interval_ms, health_stale_ms;
 	double drain_seconds, shutdown_timeout_seconds;
-	long long head_timeout_ms, idle_timeout_ms, keepalive_timeout_ms;
+	long long head_timeout_ms, idle_timeout_ms, keepalive_timeout_ms, body_timeout_ms;
 	long long max_connections, max_connections_per_ip;
-	long long max_head_bytes, max_headers, max_json_body;
+	long long max_head_bytes, max_headers, max_json_body, max_buffered_body_bytes;
 	long long worker_threads;
 	const char *cors_origins;
 	long long trust_proxy;
@@ -1265,6 +1286,7 @@ struct config {
 	const char *cloudinary_url, *cloudinary_cloud_name, *cloudinary_api_key, *cloudinary_api_secret;
 	const char *cloudinary_api_base, *cloudinary_signature_algorithm;
 	const char *metrics_token;
+	unsigned char admin_digest[DIGEST_BYTES], metrics_digest[DIGEST_BYTES]; /* set at start */
 	long long allow_clear_all_data;
 	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
 	long long db_prepared_statements;
@@ -1342,6 +1364,9 @@ static const struct cfg_var CFG_VARS[] = {
 	    "Whole-head deadline: a request head must arrive within this long."),
 	CFG("IDLE_TIMEOUT_MS", CFG_INT, idle_timeout_ms, "30000", 1, 3600000,
 	    "Longest pause while reading a request body."),
+	CFG("BODY_TIMEOUT_MS", CFG_INT, body_timeout_ms, "120000", 1, 3600000,
+	    "Whole-body deadline: a request body must arrive within this long of its head (408 "
+	    "after it), however steadily it trickles in."),
 	CFG("KEEPALIVE_TIMEOUT_MS", CFG_INT, keepalive_timeout_ms, "75000", 1, 3600000,
 	    "Idle keep-alive connections close after this long (longer than Railway's 60 s)."),
 	CFG("MAX_CONNECTIONS", CFG_INT, max_connections, "10000", 1, 1000000,
@@ -1354,6 +1379,9 @@ static const struct cfg_var CFG_VARS[] = {
 	    "Most header fields in a request; more gets 431."),
 	CFG("MAX_JSON_BODY", CFG_INT, max_json_body, "65536", 1024, 16777216,
 	    "Largest request body outside the photo upload; larger gets 413."),
+	CFG("MAX_BUFFERED_BODY_BYTES", CFG_INT, max_buffered_body_bytes, "134217728", 65536, 68719476736LL,
+	    "Request body bytes held in memory at once, all connections together; a request that "
+	    "would go past it gets 503 and its connection closes."),
 	CFG("WORKER_THREADS", CFG_INT, worker_threads, "0", 0, 256,
 	    "Threads that run database, bcrypt and outbound work (0: DB_POOL_SIZE + cores)."),
 	CFG("CORS_ORIGINS", CFG_STR, cors_origins, NULL, 0, 0,
@@ -1631,6 +1659,9 @@ static int cfg_check_secrets(struct config *c, char *err, size_t errlen)
 		*verifying[i] = NULL;
 		log_msg(LOG_WARN, "%s is weak; ignored (development only)", vnames[i]);
 	}
+	digest_of(c->admin_secret, strlen(c->admin_secret), c->admin_digest);
+	if (c->metrics_token)
+		digest_of(c->metrics_token, strlen(c->metrics_token), c->metrics_digest);
 	return 0;
 }
 
@@ -1898,11 +1929,15 @@ static int http_frame(struct http_req *r, int *status)
  * next call), or -1 with *status 400 (malformed) or 413 (body larger than out->max).
  */
 enum chunk_state { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER, CHUNK_DONE };
-enum { CHUNK_LINE_MAX = 4096 };
+enum {
+	CHUNK_LINE_MAX = 4096,        /* one size line (with its extensions) or trailer field */
+	CHUNK_FRAMING_MAX = 256 << 10 /* all of a body's size lines, extensions and trailers */
+};
 
 struct chunked {
 	enum chunk_state state;
 	uint64_t remaining;
+	uint64_t framing; /* bytes that were not chunk data */
 };
 
 static ssize_t http_chunk_size_line(struct chunked *c, const char *in, size_t n, int *status)
@@ -1945,6 +1980,7 @@ static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, st
 	while (used < n && c->state != CHUNK_DONE) {
 		const char *p = in + used;
 		size_t avail = n - used;
+		enum chunk_state was = c->state;
 		ssize_t k;
 		switch (c->state) {
 		case CHUNK_SIZE: k = http_chunk_size_line(c, p, avail, status); break;
@@ -1991,6 +2027,10 @@ static ssize_t http_chunked_feed(struct chunked *c, const char *in, size_t n, st
 			break;
 		if (k < 0)
 			return -1;
+		if (was != CHUNK_DATA && (c->framing += (uint64_t)k) > CHUNK_FRAMING_MAX) {
+			*status = 413; /* endless extensions or trailers */
+			return -1;
+		}
 		used += (size_t)k;
 	}
 	return (ssize_t)used;
@@ -2198,6 +2238,7 @@ enum route_flags {
 	R_PHOTO = 2,  /* a multipart photo upload: 10 MiB, streamed through the parser */
 	R_READ = 4,   /* one statement on the caller's id, then `render`: see loop_read_start() */
 	R_WRITE = 8,  /* a transaction the loop can run too: `write_steps`, see loop_write_begin() */
+	R_AUTH = 16,  /* needs a bearer token: checked from the head, before any body byte is read */
 };
 
 struct db_step;
@@ -2829,6 +2870,8 @@ struct conn {
 	struct chunked ck;
 	struct buf out;
 	size_t out_off;
+	size_t body_held;      /* this request's share of L.body_bytes */
+	int64_t body_deadline; /* BODY_TIMEOUT_MS after the head, while the body is read */
 	uint32_t ip_slot;
 	char peer[INET6_ADDRSTRLEN];
 };
@@ -2845,6 +2888,7 @@ static struct {
 	struct rblock *free_blocks;
 	int n_free_blocks;
 	struct iptab_entry iptab[IPTAB_SIZE];
+	size_t body_bytes; /* request bodies held in memory (MAX_BUFFERED_BODY_BYTES) */
 	int64_t tick_ms;
 	/* drain (DECISIONS R5) */
 	atomic_bool draining;
@@ -2872,6 +2916,7 @@ static void worker_enqueue(struct conn *c);
 static const struct route *route_find(const struct http_req *r, bool head_only, struct slice params[4],
 				      char *allow, size_t allow_len);
 static const char PHOTO_TOO_LARGE[] = "File too large. Maximum size is 10MB";
+static int auth_token(struct ctx *c);
 
 static struct rblock *rblock_get(void)
 {
@@ -2979,12 +3024,31 @@ static void conn_set_deadline(struct conn *c, enum deadline_kind kind)
 	}
 	c->dl_kind = kind;
 	c->deadline = kind == DL_NONE ? 0 : now_ms() + ms;
+	if (kind == DL_IDLE && c->body_deadline && c->deadline > c->body_deadline)
+		c->deadline = c->body_deadline; /* a steady trickle still ends at the body's deadline */
+}
+
+/* The memory a request's body holds, counted against MAX_BUFFERED_BODY_BYTES; false past it. */
+static bool conn_body_account(struct conn *c)
+{
+	size_t held = c->rb ? c->rb->body.cap + c->rb->scratch.cap : 0;
+	L.body_bytes = L.body_bytes - c->body_held + held;
+	c->body_held = held;
+	return L.body_bytes <= (size_t)cfg.max_buffered_body_bytes;
+}
+
+static void conn_body_release(struct conn *c)
+{
+	L.body_bytes -= c->body_held;
+	c->body_held = 0;
+	c->body_deadline = 0;
 }
 
 static void conn_close(struct conn *c)
 {
 	conn_watch(c, 0);
 	close(c->fd);
+	conn_body_release(c);
 	if (c->ip_slot != UINT32_MAX)
 		L.iptab[c->ip_slot].count--;
 	if (c->rb)
@@ -3132,6 +3196,17 @@ static void conn_start_request(struct conn *c, size_t head_len)
 		mp_init(&rb->mp, boundary);
 		rb->multipart = true;
 	}
+	/*
+	 * A route that needs a token checks its signature and expiry from the head, before any
+	 * body byte is read or 100 Continue is sent: nobody without a valid token can make a
+	 * replica hold a body. The session row is still checked by the handler, as always.
+	 */
+	if (r->body_kind != BODY_NONE && x->route && (x->route->flags & R_AUTH) && auth_token(x)) {
+		c->close_after = true; /* the body is never read */
+		r->keep_alive = false;
+		conn_respond(c);
+		return;
+	}
 	if (r->expect_continue) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		ssize_t w = send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
@@ -3142,6 +3217,7 @@ static void conn_start_request(struct conn *c, size_t head_len)
 	c->ck = (struct chunked){CHUNK_SIZE, 0};
 	c->consumed = head_len;
 	c->state = CONN_BODY;
+	c->body_deadline = now_ms() + cfg.body_timeout_ms;
 	conn_set_deadline(c, DL_IDLE);
 }
 
@@ -3254,6 +3330,7 @@ static void conn_finish_request(struct conn *c)
 	memmove(rb->data, rb->data + c->consumed, left);
 	c->rlen = left;
 	c->head_len = c->consumed = 0;
+	conn_body_release(c);
 	buf_free(&rb->body);
 	rb->body.max = 0;
 	buf_free(&rb->scratch);
@@ -3306,10 +3383,16 @@ static void conn_advance(struct conn *c)
 				conn_start_request(c, (size_t)n);
 			break;
 		}
-		case CONN_BODY:
-			if (!conn_read_body(c)) {
-				if (c->state != CONN_BODY)
-					break; /* it failed: write the error */
+		case CONN_BODY: {
+			bool done = conn_read_body(c);
+			if (c->state != CONN_BODY)
+				break; /* it failed: write the error */
+			if (!conn_body_account(c) && !done) {
+				log_msg(LOG_WARN, "MAX_BUFFERED_BODY_BYTES reached: a request refused");
+				conn_fail(c, 503, "Service unavailable");
+				break;
+			}
+			if (!done) {
 				conn_watch(c, EPOLLIN);
 				return;
 			}
@@ -3317,6 +3400,7 @@ static void conn_advance(struct conn *c)
 			conn_set_deadline(c, DL_NONE);
 			route_dispatch(c); /* responds inline (CONN_WRITE) or parks it on a worker */
 			break;
+		}
 		case CONN_BUSY:
 		case CONN_LINGER: return;
 		case CONN_WRITE: {
@@ -4583,6 +4667,8 @@ static const char SQL_MIGRATIONS_TABLE_XACT[] = "BEGIN;SELECT pg_advisory_xact_l
 						"  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
 						"SELECT version FROM schema_migrations ORDER BY version";
 
+static int pg_disable_seeded_account(struct pg *pg);
+
 /* Applies what is missing; 0 when the schema is current. Releases the lock in every case. */
 static int pg_migrate(void)
 {
@@ -4616,6 +4702,8 @@ static int pg_migrate(void)
 			applied++, log_msg(LOG_INFO, "migration %d (%s) applied", m->version, m->name);
 	}
 	PQclear(res);
+	if (!rc)
+		rc = pg_disable_seeded_account(pg);
 	PGresult *ures = NULL;
 	/* after a failed migration COMMIT rolls back (and PQresultStatus says so) */
 	bool unlocked =
@@ -5060,6 +5148,62 @@ static int bcrypt_request(struct ctx *c, const char *password, const char *setti
 	else
 		bcrypt_new_setting(c->bcrypt.setting, (int)cfg.bcrypt_cost);
 	return side_request(c, &SIDE_BCRYPT, bcrypt_run, next);
+}
+
+/*
+ * The original seeded `test_droplink` / `TestPass123!` in every environment, and both are
+ * published. Under the migration lock at every start (an original replica may have seeded it
+ * after the last one), the account is disabled if that password still opens it: its hash is
+ * replaced by a well-formed bcrypt hash that no password matches (the original's bcrypt would
+ * fail on a malformed one), earlier tokens die with password_changed_at, and an audit row and a
+ * log line say so. A changed password is left alone.
+ */
+static const char SEED_USERNAME[] = "test_droplink", SEED_PASSWORD[] = "TestPass123!";
+
+static const char SQL_SEED_FIND[] =
+	"SELECT id, password_hash FROM users WHERE username = 'test_droplink' AND password_hash LIKE '$2%'";
+
+static const char SQL_SEED_DISABLE[] =
+	"WITH d AS (UPDATE users SET password_hash = $3, password_changed_at = now()"
+	"            WHERE id = $1::int AND password_hash = $2 RETURNING id)"
+	"INSERT INTO audit_logs (user_id, action, details, user_agent)"
+	"  SELECT id, 'seeded_account_disabled', '{\"username\": \"test_droplink\"}', 'droplin' FROM d";
+
+static int pg_disable_seeded_account(struct pg *pg)
+{
+	PGresult *res;
+	int rc = pg_exec_simple(pg, SQL_SEED_FIND, PG_MIGRATION_TIMEOUT_MS, &res);
+	if (rc || PQntuples(res) != 1) {
+		PQclear(res);
+		return rc;
+	}
+	char id[24], hash[BCRYPT_SETTING_MAX];
+	str_copy(id, sizeof id, PQgetvalue(res, 0, 0));
+	str_copy(hash, sizeof hash, PQgetvalue(res, 0, 1));
+	PQclear(res);
+	struct crypt_data *data = calloc(1, sizeof *data);
+	const char *out = data ? crypt_r(SEED_PASSWORD, hash, data) : NULL;
+	bool published = out && out[0] == '$' && ct_equal(out, strlen(out), hash, strlen(hash));
+	free(data);
+	if (!published)
+		return 0;
+	char unusable[BCRYPT_SETTING_MAX];
+	bcrypt_new_setting(unusable, (int)cfg.bcrypt_cost);
+	str_copy(unusable + strlen(unusable), sizeof unusable - strlen(unusable),
+		 "disabledxseedxaccountxbyxdropli"); /* 31 digest characters no password yields */
+	const char *p[] = {id, hash, unusable};
+	if (!PQsendQueryParams(pg->conn, SQL_SEED_DISABLE, 3, NULL, p, NULL, NULL, 0))
+		return PG_UNAVAILABLE;
+	rc = pg_wait(pg, now_ms() + PG_MIGRATION_TIMEOUT_MS, &res);
+	if (rc == PG_FAILED)
+		pg_log_error("seeded account", res, pg->conn);
+	else if (!rc)
+		log_msg(LOG_WARN,
+			"the original's seeded account %s still had its published password: "
+			"disabled",
+			SEED_USERNAME);
+	PQclear(res);
+	return rc;
 }
 
 /* True when the finished verification matched the stored hash (constant-time compare). */
@@ -7352,7 +7496,7 @@ static void h_change_username(struct ctx *c)
 static int admin_require(struct ctx *c)
 {
 	struct slice s = http_header(c->req, "secret");
-	if (s.n && ct_equal(s.p, s.n, cfg.admin_secret, strlen(cfg.admin_secret)))
+	if (s.n && digest_matches(s.p, s.n, cfg.admin_digest))
 		return 0;
 	resp_detail(c, 403, "Forbidden");
 	return -1;
@@ -9142,8 +9286,8 @@ static bool admin_basic_ok(struct ctx *c)
 	if (h.n < 7 || strncasecmp(h.p, "Basic ", 6))
 		return false;
 	struct slice b64 = sl_trim((struct slice){h.p + 6, h.n - 6});
-	unsigned char raw[512];
 	char std[700];
+	unsigned char raw[(sizeof std / 4 + 1) * 3]; /* what the longest accepted text decodes to */
 	if (b64.n >= sizeof std)
 		return false;
 	/* standard base64 to base64url, padding dropped, for our strict decoder */
@@ -9157,7 +9301,7 @@ static bool admin_basic_ok(struct ctx *c)
 	if (!colon)
 		return false;
 	size_t plen = (size_t)len - (size_t)(colon + 1 - raw);
-	return ct_equal(colon + 1, plen, cfg.admin_secret, strlen(cfg.admin_secret));
+	return digest_matches(colon + 1, plen, cfg.admin_digest);
 }
 
 static const char DASHBOARD_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:;"
@@ -9166,8 +9310,7 @@ static const char DASHBOARD_CSP[] = "default-src 'none'; style-src 'unsafe-inlin
 static void h_admin_dashboard(struct ctx *c)
 {
 	struct slice s = http_header(c->req, "secret");
-	bool ok =
-		(s.n && ct_equal(s.p, s.n, cfg.admin_secret, strlen(cfg.admin_secret))) || admin_basic_ok(c);
+	bool ok = (s.n && digest_matches(s.p, s.n, cfg.admin_digest)) || admin_basic_ok(c);
 	if (!ok) {
 		resp_header(c, "WWW-Authenticate", "Basic realm=\"droplin admin\", charset=\"UTF-8\"");
 		resp_detail(c, 401, "Not authenticated");
@@ -9238,7 +9381,7 @@ static const struct route ROUTES[] = {
 	{"POST", "/auth/check-password-strength", h_check_password_strength, R_INLINE},
 	{"POST", "/auth/register", h_register, 0},
 	{"POST", "/auth/login", h_login, 0},
-	{"POST", "/auth/refresh", h_refresh, 0},
+	{"POST", "/auth/refresh", h_refresh, R_AUTH},
 	{"POST", "/auth/check-username", h_check_username, 0},
 	{"POST", "/auth/check-email", h_check_email, 0},
 	{"POST", "/auth/check-phone", h_check_phone, 0},
@@ -9247,32 +9390,32 @@ static const struct route ROUTES[] = {
 	{"POST", "/auth/send-recovery-code", h_send_recovery_code, 0},
 	{"POST", "/auth/verify-recovery-code", h_verify_recovery_code, 0},
 	{"POST", "/auth/reset-password", h_reset_password, 0},
-	{"POST", "/auth/change-password", h_change_password, 0},
-	{"POST", "/auth/change-username", h_change_username, 0},
+	{"POST", "/auth/change-password", h_change_password, R_AUTH},
+	{"POST", "/auth/change-username", h_change_username, R_AUTH},
 	{"POST", "/auth/unlock-account", h_unlock_account, 0},
 	{"POST", "/admin/rotate-keys", h_rotate_keys, 0},
-	{"POST", "/devices", h_device_save, R_WRITE, .write_steps = device_save_steps,
+	{"POST", "/devices", h_device_save, R_WRITE | R_AUTH, .write_steps = device_save_steps,
 	 .write_done = device_save_done},
-	{"GET", "/devices", h_user_read, R_READ, Q_DEVICES_LIST, render_devices},
-	{"GET", "/devices/{device_id}", h_device_get, 0},
-	{"DELETE", "/devices/{device_id}", h_device_delete, 0},
-	{"GET", "/user/profile", h_user_read, R_READ, Q_PROFILE_GET, render_profile},
-	{"POST", "/user/profile", h_profile_save, R_WRITE, .write_steps = profile_save_steps,
+	{"GET", "/devices", h_user_read, R_READ | R_AUTH, Q_DEVICES_LIST, render_devices},
+	{"GET", "/devices/{device_id}", h_device_get, R_AUTH},
+	{"DELETE", "/devices/{device_id}", h_device_delete, R_AUTH},
+	{"GET", "/user/profile", h_user_read, R_READ | R_AUTH, Q_PROFILE_GET, render_profile},
+	{"POST", "/user/profile", h_profile_save, R_WRITE | R_AUTH, .write_steps = profile_save_steps,
 	 .write_done = profile_save_done},
-	{"DELETE", "/user/delete", h_user_delete, 0},
-	{"GET", "/user/settings", h_user_read, R_READ, Q_SETTINGS_GET, render_settings},
-	{"POST", "/user/settings", h_settings_save, 0},
-	{"GET", "/user/privacy-zones", h_user_read, R_READ, Q_ZONES_LIST, render_zones},
-	{"POST", "/user/privacy-zones", h_zone_create, 0},
-	{"DELETE", "/user/privacy-zones/{zone_id}", h_zone_delete, 0},
-	{"GET", "/user/pinned", h_user_read, R_READ, Q_PINS_LIST, render_pins},
-	{"POST", "/user/pinned/{device_id}", h_pin_add, 0},
-	{"DELETE", "/user/pinned/{device_id}", h_pin_delete, 0},
+	{"DELETE", "/user/delete", h_user_delete, R_AUTH},
+	{"GET", "/user/settings", h_user_read, R_READ | R_AUTH, Q_SETTINGS_GET, render_settings},
+	{"POST", "/user/settings", h_settings_save, R_AUTH},
+	{"GET", "/user/privacy-zones", h_user_read, R_READ | R_AUTH, Q_ZONES_LIST, render_zones},
+	{"POST", "/user/privacy-zones", h_zone_create, R_AUTH},
+	{"DELETE", "/user/privacy-zones/{zone_id}", h_zone_delete, R_AUTH},
+	{"GET", "/user/pinned", h_user_read, R_READ | R_AUTH, Q_PINS_LIST, render_pins},
+	{"POST", "/user/pinned/{device_id}", h_pin_add, R_AUTH},
+	{"DELETE", "/user/pinned/{device_id}", h_pin_delete, R_AUTH},
 	{"POST", "/api/log-api-call", h_log_api_call, 0},
-	{"POST", "/api/diagnostics/run", h_diagnostics, 0},
-	{"POST", "/user/profile/photo", h_photo_upload, R_PHOTO},
-	{"GET", "/user/profile/photo", h_photo_get, 0},
-	{"DELETE", "/user/profile/photo", h_photo_delete, 0},
+	{"POST", "/api/diagnostics/run", h_diagnostics, R_AUTH},
+	{"POST", "/user/profile/photo", h_photo_upload, R_PHOTO | R_AUTH},
+	{"GET", "/user/profile/photo", h_photo_get, R_AUTH},
+	{"DELETE", "/user/profile/photo", h_photo_delete, R_AUTH},
 	{"GET", "/admin/stats", h_admin_stats, 0},
 	{"GET", "/admin/audit-logs", h_admin_audit_logs, 0},
 	{"POST", "/admin/cleanup-audit-logs", h_admin_cleanup_audit_logs, 0},
@@ -9366,7 +9509,7 @@ static void h_metrics(struct ctx *c)
 	if (cfg.metrics_token && *cfg.metrics_token) {
 		struct slice h = http_header(c->req, "Authorization");
 		if (h.n < 8 || memcmp(h.p, "Bearer ", 7) ||
-		    !ct_equal(h.p + 7, h.n - 7, cfg.metrics_token, strlen(cfg.metrics_token))) {
+		    !digest_matches(h.p + 7, h.n - 7, cfg.metrics_digest)) {
 			resp_detail(c, 401, "Not authenticated");
 			return;
 		}
@@ -9438,6 +9581,8 @@ static void h_metrics(struct ctx *c)
 		{"droplin_db_up", "gauge", "1 while the database answered within HEALTH_STALE_MS.",
 		 pg_healthy()},
 		{"droplin_connections_open", "gauge", "Open client connections.", (double)L.n_conns},
+		{"droplin_request_body_bytes", "gauge",
+		 "Request body bytes held in memory (MAX_BUFFERED_BODY_BYTES).", (double)L.body_bytes},
 		{"droplin_connections_refused_total", "counter", "Connections refused over a cap.",
 		 (double)MT.refused},
 		{"droplin_loop_reads_total", "counter",

@@ -220,6 +220,48 @@ static void test_chunked(void)
 	int status = 0;
 	CHECK(chunked_run("8\r\n12345678\r\n0\r\n\r\n", 4, 4, &out, &status) == -1 && status == 413);
 	buf_free(&out);
+	/* framing is bounded: endless trailers, or long extensions on tiny chunks, end with 413 */
+	struct buf big = {0};
+	buf_adds(&big, "0\r\n");
+	while (big.len <= CHUNK_FRAMING_MAX)
+		buf_adds(&big, "X-Trailer: yes\r\n");
+	buf_adds(&big, "\r\n");
+	status = 0;
+	CHECK(chunked_run(big.p, 4096, 1 << 20, &out, &status) == -1 && status == 413);
+	buf_free(&out);
+	big.len = 0;
+	char ext[CHUNK_LINE_MAX - 8];
+	memset(ext, 'e', sizeof ext - 1);
+	ext[sizeof ext - 1] = 0;
+	while (big.len <= CHUNK_FRAMING_MAX)
+		buf_printf(&big, "1;%s\r\na\r\n", ext);
+	buf_adds(&big, "0\r\n\r\n");
+	status = 0;
+	CHECK(chunked_run(big.p, 4096, 1 << 20, &out, &status) == -1 && status == 413);
+	buf_free(&out);
+	big.len = 0; /* a body of a thousand one-byte chunks is fine */
+	for (int i = 0; i < 1000; i++)
+		buf_adds(&big, "1;x=y\r\na\r\n");
+	buf_adds(&big, "0\r\n\r\n");
+	CHECK(chunked_run(big.p, 4096, 1 << 20, &out, &status) == (int)big.len && out.len == 1000);
+	buf_free(&out);
+	buf_free(&big);
+}
+
+/* Secrets compare by digest: equal texts only, whatever their lengths. */
+static void test_ct_equal(void)
+{
+	CHECK(ct_equal("secret", 6, "secret", 6));
+	CHECK(ct_equal("", 0, "", 0));
+	CHECK(!ct_equal("secret", 6, "secreT", 6));
+	CHECK(!ct_equal("secre", 5, "secret", 6));
+	CHECK(!ct_equal("secret!", 7, "secret", 6));
+	CHECK(!ct_equal("", 0, "x", 1));
+	unsigned char d[DIGEST_BYTES];
+	digest_of("admin-secret", 12, d);
+	CHECK(digest_matches("admin-secret", 12, d));
+	CHECK(!digest_matches("admin-secret ", 13, d));
+	CHECK(!digest_matches("admin", 5, d));
 }
 
 static void test_json(void)
@@ -604,6 +646,7 @@ int main(void)
 	test_parse_invalid();
 	test_frame();
 	test_chunked();
+	test_ct_equal();
 	test_json();
 	test_base64url();
 	test_config();

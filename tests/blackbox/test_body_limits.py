@@ -1,0 +1,193 @@
+"""Request bodies cannot pin a replica's memory: the token is checked from the head, before any
+body byte is read; all bodies together are capped (MAX_BUFFERED_BODY_BYTES); and a body must
+arrive whole within BODY_TIMEOUT_MS, however steadily it trickles."""
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+import harness
+from auth_helpers import FAST_ENV, Api, metric, start
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BOUNDARY = "droplinlimits"
+MIB = 1 << 20
+
+
+def bearer_operations():
+    """(method, path) of every operation the API document says needs a bearer token."""
+    with open(os.path.join(REPO, "docs", "openapi.json")) as f:
+        doc = json.load(f)
+    out = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if {"bearerAuth": []} in (op.get("security") or []):
+                out.append((method.upper(), path.replace("{device_id}", "1")
+                            .replace("{zone_id}", "1")))
+    return out
+
+
+OPERATIONS = bearer_operations()
+
+
+@pytest.fixture(scope="module")
+def srv(module_droplin):
+    # A long idle timeout: a droplin that waited for the body would not answer in the test's time.
+    d = module_droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="60000"))
+    d.wait_ready()
+    return d
+
+
+def photo_head(port, length, token=None, expect=True):
+    head = (f"POST /user/profile/photo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {length}\r\n")
+    if token:
+        head += f"Authorization: Bearer {token}\r\n"
+    if expect:
+        head += "Expect: 100-continue\r\n"
+    return head + "\r\n"
+
+
+def photo_preamble():
+    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode() + b"\xff\xd8\xff"
+
+
+def test_every_bearer_operation_is_listed():
+    assert len(OPERATIONS) >= 20, OPERATIONS
+    assert ("POST", "/user/profile/photo") in OPERATIONS
+
+
+@pytest.mark.parametrize("method,path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+@pytest.mark.parametrize("auth,detail", [(None, "Not authenticated"),
+                                         ("Bearer not.a.token", "Invalid token")],
+                         ids=["no-token", "bad-token"])
+def test_bad_token_is_answered_from_the_head(srv, method, path, auth, detail):
+    length = 5 * MIB if (method, path) == ("POST", "/user/profile/photo") else 1000
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {length}\r\n"
+            "Expect: 100-continue\r\n")
+    if auth:
+        head += f"Authorization: {auth}\r\n"
+    with srv.conn(timeout=10) as c:
+        c.send(head + "\r\n")  # and never a body byte
+        c.sock.settimeout(10 * harness.TIMEOUT_SCALE)
+        first = c.sock.recv(12)
+        assert first.startswith(b"HTTP/1.1 401"), f"{first!r}: no 401 before the body (100 Continue?)"
+        c.buf = first
+        r = c.read_response(timeout=10)
+        assert r.status == 401 and r.json()["detail"] == detail, r
+        assert r.headers.get("Connection", "").lower() == "close", r.headers
+        assert c.state_after(5) == "closed", "the connection stayed open for a body never read"
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_unauthenticated_uploads_hold_no_memory(droplin):
+    # The review's attack: 20 unfinished 10 MiB uploads with no token took RSS from 2 to 207 MB.
+    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="60000"))
+    d.wait_ready()
+    before = rss_kib(d.proc.pid)
+    conns, chunk = [], b"\0" * 65536
+    try:
+        for _ in range(20):
+            c = d.conn(timeout=10)
+            conns.append(c)
+            c.send(photo_head(d.port, 10 * MIB, expect=False))
+            c.try_send(photo_preamble())
+            for _ in range(8 * MIB // len(chunk)):  # 8 MiB each, unless droplin stops it
+                if not c.try_send(chunk):
+                    break
+        grown = (rss_kib(d.proc.pid) - before) / 1024
+        assert grown < 16, f"20 unauthenticated uploads grew droplin by {grown:.0f} MiB"
+        for c in conns:
+            r = c.read_response(timeout=10)
+            assert r.status == 401, r
+        assert metric(d, "droplin_request_body_bytes") == 0
+    finally:
+        for c in conns:
+            c.close()
+
+
+def wait_metric(d, name, pred, timeout=10):
+    deadline = time.monotonic() + timeout * harness.TIMEOUT_SCALE
+    while True:
+        v = metric(d, name)
+        if pred(v) or time.monotonic() > deadline:
+            return v
+        time.sleep(0.02)
+
+
+def test_buffered_bodies_are_capped_across_connections(droplin):
+    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="60000",
+                         MAX_BUFFERED_BODY_BYTES=str(6 * MIB)))
+    d.wait_ready()
+    api = Api(d)
+    token = api.register("alice")["token"]
+    chunk = b"\0" * 65536
+
+    def upload(n_bytes):
+        c = d.conn(timeout=10)
+        c.send(photo_head(d.port, 10 * MIB, token=token, expect=False))
+        ok = c.try_send(photo_preamble())
+        for _ in range(n_bytes // len(chunk)):
+            ok = ok and c.try_send(chunk)
+        return c, ok
+
+    first, ok = upload(3 * MIB)
+    assert ok
+    held = wait_metric(d, "droplin_request_body_bytes", lambda v: v >= 3 * MIB)
+    assert 3 * MIB <= held <= 6 * MIB, held
+    second, _ = upload(4 * MIB)  # goes past the cap while it streams
+    r = second.read_response(timeout=10)
+    assert r.status == 503 and r.json()["detail"] == "Service unavailable", r
+    assert r.headers.get("Connection", "").lower() == "close"
+    assert second.state_after(5) == "closed"
+    second.close()
+    assert first.state_after(0.2) == "open", "the upload within the cap was dropped"
+    assert d.get("/livez").status == 200
+    first.close()  # its memory comes back: the next upload of the same size fits
+    assert wait_metric(d, "droplin_request_body_bytes", lambda v: v == 0) == 0
+    third, ok = upload(3 * MIB)
+    assert ok and third.state_after(0.5) == "open", "memory of a closed upload was not returned"
+    third.close()
+    assert any("MAX_BUFFERED_BODY_BYTES" in str(l) for l in d.logs()), d.describe()
+
+
+def test_a_trickled_body_ends_at_the_body_deadline(droplin):
+    # One byte every 50 ms never trips the 60 s idle timer; the whole-body deadline ends it.
+    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="1500"))
+    d.wait_ready()
+    c = d.conn(timeout=30)
+    c.send(f"POST /auth/check-password-strength HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+           "Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
+    stop = threading.Event()
+
+    def trickle():
+        for _ in range(1200):  # at most 60 s, and it stops when droplin closes
+            if stop.wait(0.05) or not c.try_send(b" "):
+                return
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    try:
+        r = c.read_response(timeout=30 * harness.TIMEOUT_SCALE)
+    finally:
+        stop.set()
+        t.join(5)
+    waited = time.monotonic() - t0
+    assert r.status == 408, r
+    assert waited >= 1.4, f"408 after {waited:.1f} s, before BODY_TIMEOUT_MS"
+    c.close()
+    assert d.get("/livez").status == 200
