@@ -5428,12 +5428,13 @@ static void token_cache_put(const char *t, size_t n, const struct token_claims *
 	pthread_mutex_unlock(&TOKEN_CACHE.mu);
 }
 
-static int auth_token(struct ctx *c)
+/* The bearer token's signature, times and key version into c->token; -1 with *why when not. */
+static int token_check(struct ctx *c, const char **why)
 {
 	struct slice h = http_header(c->req, "Authorization");
-	const char *why = "Invalid token";
+	*why = "Invalid token";
 	if (h.n < 8 || memcmp(h.p, "Bearer ", 7)) {
-		resp_detail(c, 401, "Not authenticated");
+		*why = "Not authenticated";
 		return -1;
 	}
 	struct slice tok = sl_trim((struct slice){h.p + 7, h.n - 7});
@@ -5443,19 +5444,19 @@ static int auth_token(struct ctx *c)
 	if (!token_cache_get(tok.p, n, &t)) {
 		char *token = arena_strndup(&c->arena, tok.p, n);
 		if (!token || token_verify(c, token, &t))
-			goto out_fail;
+			return -1;
 		token_cache_put(token, n, &t);
 	}
 	double now = wall_time();
 	if (now > t.exp + (double)cfg.jwt_leeway_seconds) {
-		why = "Token has expired";
-		goto out_fail;
+		*why = "Token has expired";
+		return -1;
 	}
 	if (t.has_iat && t.iat > now + (double)cfg.jwt_leeway_seconds)
-		goto out_fail;
+		return -1;
 	if (t.version != cfg.jwt_key_version + t.key_offset) {
-		why = "Token has been invalidated. Please log in again.";
-		goto out_fail;
+		*why = "Token has been invalidated. Please log in again.";
+		return -1;
 	}
 	c->token.uid = t.uid;
 	c->token.iat = t.iat;
@@ -5467,7 +5468,13 @@ static int auth_token(struct ctx *c)
 	buf_int(&id, t.uid);
 	c->token.id[id.len] = 0;
 	return 0;
-out_fail:
+}
+
+static int auth_token(struct ctx *c)
+{
+	const char *why;
+	if (!token_check(c, &why))
+		return 0;
 	resp_detail(c, 401, why);
 	return -1;
 }
@@ -8886,6 +8893,10 @@ static void h_log_api_call(struct ctx *c)
 	}
 	if (endpoint) /* S7: never the query string, which may carry tokens or passwords */
 		endpoint[strcspn(endpoint, "?#")] = 0;
+	/* the user is the bearer token's, or nobody: a body's user_id is the caller's word only */
+	const char *why;
+	has_uid = !token_check(c, &why);
+	uid = has_uid ? c->token.uid : 0;
 	char uids[24], sts[24];
 	id_text(uids, uid);
 	id_text(sts, status);

@@ -49,9 +49,10 @@ def test_log_a_call_without_a_token(server):
                    "Network request failed", "2025-11-22T20:33:01.123Z")
     logged(api, body)
     [row] = log_rows(server, m)
+    # without a token the row names nobody: the body's user_id is only the caller's word
     assert row == {"timestamp": datetime.datetime(2025, 11, 22, 20, 33, 1, 123000),
                    "endpoint": f"https://findable-production.up.railway.app/{m}",
-                   "method": "POST", "user_id": 7, "success": False, "status_code": 500,
+                   "method": "POST", "user_id": None, "success": False, "status_code": 500,
                    "error": "Network request failed"}
 
 
@@ -60,6 +61,15 @@ def test_log_with_a_token_is_fine_too(server):
     m = marker()
     logged(u.api, app_log(f"http://x/{m}", user_id=u.id), token=u.token)
     assert log_rows(server, m)[0]["user_id"] == u.id
+
+
+def test_logged_user_is_the_tokens_never_the_bodys(server):
+    alice, bob = users(server), users(server)
+    m = marker()
+    logged(alice.api, app_log(f"http://x/{m}", user_id=bob.id), token=alice.token)
+    logged(alice.api, app_log(f"http://x/{m}", user_id=bob.id))  # no token
+    logged(alice.api, app_log(f"http://x/{m}", user_id=bob.id), token="not.a.token")
+    assert [r["user_id"] for r in log_rows(server, m)] == [alice.id, None, None]
 
 
 @pytest.mark.parametrize("suffix,stored", [
@@ -256,9 +266,10 @@ def test_recent_api_activity_counts_the_callers_calls(server):
     api = alice.api
     for ok in (True, True, False):
         logged(api, app_log("/devices", user_id=alice.id, success=ok,
-                            status_code=200 if ok else 500))
+                            status_code=200 if ok else 500), token=alice.token)
     for _ in range(4):
-        logged(api, app_log("/devices", user_id=bob.id))
+        logged(api, app_log("/devices", user_id=bob.id), token=bob.token)
+    logged(api, app_log("/devices", user_id=alice.id))  # no token: nobody's call
     b = report(run(alice, "database"), "database")
     act = check(b, "Recent API Activity")
     assert act["status"] == "pass", act
