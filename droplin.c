@@ -1286,6 +1286,7 @@ struct config {
 	const char *cloudinary_url, *cloudinary_cloud_name, *cloudinary_api_key, *cloudinary_api_secret;
 	const char *cloudinary_api_base, *cloudinary_signature_algorithm;
 	const char *metrics_token;
+	long long metrics_public;
 	unsigned char admin_digest[DIGEST_BYTES], metrics_digest[DIGEST_BYTES]; /* set at start */
 	long long allow_clear_all_data;
 	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
@@ -1460,7 +1461,11 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("API_CALL_LOG_RETENTION_DAYS", CFG_INT, api_call_log_retention_days, "30", 1, 36500,
 	    "api_call_logs rows older than this go."),
 	CFG("METRICS_TOKEN", CFG_STR, metrics_token, NULL, 0, 0,
-	    "When set, GET /metrics needs `Authorization: Bearer <token>`."),
+	    "When set, GET /metrics needs `Authorization: Bearer <token>`. Unset in production, "
+	    "/metrics answers 401 to everyone unless METRICS_PUBLIC=1."),
+	CFG("METRICS_PUBLIC", CFG_INT, metrics_public, "0", 0, 1,
+	    "1 serves /metrics without a token in production, for a port only a private network "
+	    "reaches (in development it is always open when METRICS_TOKEN is unset)."),
 	CFG("ALLOW_CLEAR_ALL_DATA", CFG_INT, allow_clear_all_data, "0", 0, 1,
 	    "1 enables DELETE /admin/clear-all-data in production (it is always on in development)."),
 	CFG("CLOUDINARY_SIGNATURE_ALGORITHM", CFG_STR, cloudinary_signature_algorithm, "sha1", 0, 0,
@@ -5222,9 +5227,13 @@ static double wall_time(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A token with the original's claims, in the arena; NULL if libjwt fails. */
+/*
+ * A token with the original's claims, in the arena; NULL if libjwt fails. The response that
+ * carries it must not be kept by any cache on the way.
+ */
 static char *jwt_issue(struct ctx *c, long long user_id, const char *username, bool remember_me)
 {
+	resp_header(c, "Cache-Control", "no-store");
 	double now = wall_time();
 	struct buf claims = {0};
 	buf_addc(&claims, '{');
@@ -7557,6 +7566,7 @@ static void h_rotate_keys(struct ctx *c)
 {
 	if (admin_require(c))
 		return;
+	resp_header(c, "Cache-Control", "no-store"); /* a candidate secret */
 	unsigned char raw[32];
 	char fresh[48], step[160];
 	random_bytes(raw, sizeof raw);
@@ -9517,9 +9527,11 @@ static void metric_labels(struct buf *b, size_t r)
 
 static void h_metrics(struct ctx *c)
 {
-	if (cfg.metrics_token && *cfg.metrics_token) {
+	/* private by default in production: request counts and pool state help an attacker too */
+	bool token = cfg.metrics_token && *cfg.metrics_token;
+	if (token || (!cfg.dev && !cfg.metrics_public)) {
 		struct slice h = http_header(c->req, "Authorization");
-		if (h.n < 8 || memcmp(h.p, "Bearer ", 7) ||
+		if (!token || h.n < 8 || memcmp(h.p, "Bearer ", 7) ||
 		    !digest_matches(h.p + 7, h.n - 7, cfg.metrics_digest)) {
 			resp_detail(c, 401, "Not authenticated");
 			return;

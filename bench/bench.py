@@ -54,6 +54,7 @@ MIXED = [("profile_get", 48), ("devices_get", 48), ("profile_post", 16), ("devic
          ("login", 1)]  # 128 connections in all
 if os.environ.get("BENCH_MIXED"):
     MIXED = [(k, int(v)) for k, v in (x.split(":") for x in os.environ["BENCH_MIXED"].split(","))]
+METRICS_TOKEN = secrets.token_urlsafe(32)  # /metrics is private in production
 EXTRA_ENV = dict(x.split("=", 1) for x in os.environ.get("BENCH_DROPLIN_ENV", "").split(",") if x)
 MIXED_LOGIN_THINK_MS = 1000
 N_USERS = 32
@@ -373,7 +374,8 @@ MIXED_ROUTES = {"profile_get": ("GET", "/user/profile"), "devices_get": ("GET", 
 def server_histograms(port):
     """droplin's own latency histograms from /metrics (request head to response):
     {(method, route): {le: cumulative count}}."""
-    text = harness.http_request(port, "GET", "/metrics", timeout=5.0).body.decode()
+    text = harness.http_request(port, "GET", "/metrics", timeout=5.0,
+                                headers={"Authorization": "Bearer " + METRICS_TOKEN}).body.decode()
     out = {}
     for m in re.finditer(r'^droplin_http_request_duration_seconds_bucket\{route="([^"]*)",'
                          r'method="([^"]*)",[^}]*le="([^"]+)"\} (\d+)$', text, re.M):
@@ -722,6 +724,7 @@ def main():
         env = {"PATH": "/usr/bin:/bin", "DROPLIN_ENV": "production", "DATABASE_URL": url,
                "HOST": "127.0.0.1", "JWT_SECRET_KEY": secrets.token_urlsafe(48),
                "ADMIN_SECRET": secrets.token_urlsafe(48), "BCRYPT_COST": str(BCRYPT_COST),
+               "METRICS_TOKEN": METRICS_TOKEN,
                "LOG_LEVEL": "warn", "RAILWAY_REPLICA_ID": "bench",
                "RATE_LIMIT_REGISTER": "1000000/60", "RATE_LIMIT_LOGIN": "1000000/60",
                "MAX_CONNECTIONS": "20000", "MAX_CONNECTIONS_PER_IP": "20000"}

@@ -9,7 +9,7 @@ import pytest
 import harness
 from auth_helpers import (INACTIVE_30_DAYS, INACTIVE_30_MIN, INVALIDATED, JWT_SECRET,
                           OTHER_SECRET, Api, assert_auth_response, assert_detail, claims, db_of,
-                          decode, forget_last_seen, make_token, raw_token, start)
+                          PASSWORD, decode, forget_last_seen, make_token, raw_token, start)
 
 DAY = 86400
 
@@ -412,3 +412,21 @@ def test_tokens_cross_both_ways_during_a_two_phase_rotation(droplin, fresh_db):
     for api in (old, new):
         for token in (from_old, from_new):
             assert api.authorized(token).status == 200
+
+
+def test_responses_that_carry_a_token_or_secret_are_not_stored(api):
+    # A shared cache or proxy must never keep a token: every such response says no-store.
+    r = api.post("/auth/register", {"username": "nostore", "password": PASSWORD})
+    assert r.status == 200 and r.headers.get("Cache-Control") == "no-store", r
+    token = r.json()["token"]
+    r = api.post("/auth/login", {"username": "nostore", "password": PASSWORD})
+    assert r.status == 200 and r.headers.get("Cache-Control") == "no-store", r
+    r = api.authorized(token)
+    assert r.status == 200 and r.headers.get("Cache-Control") == "no-store", r
+    r = api.post("/auth/change-username", {"new_username": "nostore2"}, token=token)
+    assert r.status == 200 and "token" in r.json(), r
+    assert r.headers.get("Cache-Control") == "no-store", r
+    r = api.admin("/admin/rotate-keys")
+    assert r.status == 200 and r.headers.get("Cache-Control") == "no-store", r
+    # and one that carries neither keeps its ordinary headers
+    assert api.d.get("/health").headers.get("Cache-Control") != "no-store"

@@ -339,3 +339,24 @@ def test_metrics_token(droplin):
 
 def test_metrics_without_a_token_are_open(api):
     parse(scrape(api.d))
+
+
+def test_metrics_are_private_by_default_in_production(droplin):
+    d = start(droplin, DROPLIN_ENV="production", BCRYPT_COST="12")
+    for headers in (None, {"Authorization": "Bearer "}, {"Authorization": "Bearer x"}):
+        r = d.get("/metrics", headers=headers)
+        assert r.status == 401, (headers, r)
+        assert "droplin_" not in r.text
+
+
+def test_metrics_public_opens_them_in_production(droplin):
+    d = start(droplin, DROPLIN_ENV="production", BCRYPT_COST="12", METRICS_PUBLIC="1")
+    parse(scrape(d))
+
+
+def test_metrics_token_in_production(droplin):
+    token = "metrics-token-" + "y" * 20
+    d = start(droplin, DROPLIN_ENV="production", BCRYPT_COST="12", METRICS_TOKEN=token,
+              METRICS_PUBLIC="1")  # the token still rules when both are set
+    assert d.get("/metrics").status == 401
+    parse(scrape(d, Authorization="Bearer " + token))
