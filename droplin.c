@@ -7858,26 +7858,34 @@ static size_t html_entity(const char *s, unsigned *cp)
 	return 0;
 }
 
-/*
- * The original's sanitiser for device text (ORIGINAL_API 4.5): tags removed, then HTML
- * entities decoded, then trimmed. The regex "injection" filters are gone (DECISIONS F).
- */
-static char *sanitise(struct arena *a, const char *s)
+/* Removes every <[^>]+> in place; returns the new length. */
+static size_t strip_tags(char *s)
 {
-	size_t n = strlen(s), o = 0;
-	char *out = arena_alloc(a, n + 1);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
+	size_t o = 0;
+	for (size_t i = 0; s[i]; i++) {
 		const char *close = s[i] == '<' ? strchr(s + i + 1, '>') : NULL;
-		if (close && close > s + i + 1) { /* <[^>]+> */
+		if (close && close > s + i + 1) {
 			i = (size_t)(close - s);
 			continue;
 		}
-		out[o++] = s[i];
+		s[o++] = s[i];
 	}
-	out[o] = 0;
-	size_t w = 0;
+	s[o] = 0;
+	return o;
+}
+
+/*
+ * The original's sanitiser for device text (ORIGINAL_API 4.5): tags removed, then HTML
+ * entities decoded, then trimmed. The regex "injection" filters are gone (DECISIONS F). What
+ * is stored is what gets validated: tags that entities spelled (&lt;b&gt;) are removed too,
+ * and the caller checks the result for control characters that entities spelled (&#1;).
+ */
+static char *sanitise(struct arena *a, const char *s)
+{
+	char *out = arena_strndup(a, s, strlen(s));
+	if (!out)
+		return NULL;
+	size_t o = strip_tags(out), w = 0;
 	for (size_t r = 0; r < o;) {
 		unsigned cp;
 		size_t used = out[r] == '&' ? html_entity(out + r, &cp) : 0;
@@ -7889,7 +7897,15 @@ static char *sanitise(struct arena *a, const char *s)
 		}
 	}
 	out[w] = 0;
+	strip_tags(out);
 	return str_trim(out);
+}
+
+/* Sanitised device text that entities turned into control characters is refused (422). */
+static void sanitised_controls(struct ctx *c, const char *key, const char *s, unsigned flags)
+{
+	if (s && !(flags & F_CONTROL) && has_control_chars(s, strlen(s), flags & F_MULTILINE))
+		verr_add(c, key, verr_value(c, "Control characters are not allowed"));
 }
 
 static void id_text(char out[24], long long id) { snprintf(out, 24, "%lld", id); }
@@ -7959,6 +7975,7 @@ static void field_device_text(struct ctx *c, const char *key, size_t max, unsign
 	if (field_str(c, key, F_OPTIONAL | flags, 0, 0, out) || !*out)
 		return;
 	*out = sanitise(&c->arena, *out);
+	sanitised_controls(c, key, *out, flags);
 	if (*out && utf8_len(*out, strlen(*out)) > max)
 		verr_add(c, key, "Must be at most allowed characters");
 }
@@ -7976,6 +7993,7 @@ static void field_device_name(struct ctx *c, char **out)
 	else if (field_str(c, "name", 0, 0, 0, out))
 		return;
 	*out = *out ? sanitise(&c->arena, *out) : NULL;
+	sanitised_controls(c, "name", *out, 0);
 	size_t n = *out ? utf8_len(*out, strlen(*out)) : 0;
 	if (n < 1 || n > 100)
 		verr_add(c, "name",

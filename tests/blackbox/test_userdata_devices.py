@@ -72,7 +72,10 @@ def test_extra_fields_are_ignored(server):
 @pytest.mark.parametrize("sent,stored", [
     ("<b>Bob</b>", "Bob"),
     ("  Bob  ", "Bob"),
-    ("&lt;b&gt;x", "<b>x"),
+    ("&lt;b&gt;x", "x"),  # what is stored is checked: a tag spelled by entities goes too
+    ("&lt;script&gt;alert(1)&lt;/script&gt;", "alert(1)"),
+    ("a &lt; b", "a < b"),  # a lone bracket is no tag
+    ("&amp;lt;b&amp;gt;", "&lt;b&gt;"),  # decoded once, as before
     ("Tom &amp; Jerry", "Tom & Jerry"),
     ("<script>alert(1)</script>Eve", "alert(1)Eve"),
     ("John's Phone", "John's Phone"),
@@ -129,6 +132,24 @@ def test_long_names_of_multibyte_characters(server, char, count):
         again = created(u, device(name, rssi=-2))
         assert first["name"] == name and again["id"] == first["id"] and again["rssi"] == -2
     assert sorted(r["name"] for r in device_rows(server, u.id)) == sorted(names)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("name", "a&#1;b"), ("name", "a&#10;b"), ("name", "a&#x7f;b"), ("name", "x&#13;y"),
+    ("action", "drop&#9;it"), ("bio", "a&#1;b&#10;c"), ("bio", "&#x1b;[31mred"),
+])
+def test_control_characters_spelled_by_entities_are_refused(server, field, value):
+    u = users(server)
+    body = device("Phone") if field != "name" else device(value)
+    if field != "name":
+        body[field] = value
+    assert_422(post(u, body), (field, "Value error, Control characters are not allowed"))
+    assert device_rows(server, u.id) == []
+
+
+def test_a_bio_may_spell_its_line_breaks(server):
+    u = users(server)
+    assert created(u, device("Phone", bio="line&#10;two&#9;tab"))["bio"] == "line\ntwo\ttab"
 
 
 @pytest.mark.parametrize("name", ["", "   ", "<b></b>", "<br/>"])
