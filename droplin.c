@@ -3863,9 +3863,8 @@ enum pg_stmt {
 	Q_LOGIN_OK,
 	Q_PHONE_TAKEN,
 	Q_CODE_REPLACE,
-	Q_CODE_LATEST,
 	Q_CODE_DELETE,
-	Q_CODE_MISS,
+	Q_CODE_TRY,
 	Q_USERS_BY_EMAIL,
 	Q_SET_PASSWORD,
 	Q_USER_HASH,
@@ -7002,18 +7001,23 @@ static const char SQL_CODE_REPLACE[] =
 	" VALUES ($1, $3, $2, to_char((now() AT TIME ZONE 'UTC') + make_interval(secs => $4::int),"
 	"         'YYYY-MM-DD\"T\"HH24:MI:SS.US'), now() AT TIME ZONE 'UTC', 0)";
 
-static const char SQL_CODE_LATEST[] =
-	"SELECT id, code,"
-	"       NOT COALESCE(expires_at ~ '^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$'"
-	"                    AND expires_at::timestamp > now() AT TIME ZONE 'UTC', false)"
-	"  FROM verification_codes WHERE email = $1 AND code_type = $2"
-	" ORDER BY created_at DESC, id DESC LIMIT 1";
+#define SQL_CODE_EXPIRED                                                                                     \
+	"NOT COALESCE(expires_at ~ '^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$'"           \
+	"             AND expires_at::timestamp > now() AT TIME ZONE 'UTC', false)"
+#define SQL_CODE_NEWEST                                                                                      \
+	"SELECT id FROM verification_codes WHERE email = $1 AND code_type = $2"                              \
+	" ORDER BY created_at DESC, id DESC LIMIT 1"
+
+/*
+ * A guess first takes one of the code's tries, atomically (the row lock orders parallel
+ * guesses), and only a guess that got one is compared: however many arrive at once, at most
+ * CODE_MAX_ATTEMPTS are ever evaluated, on every replica together.
+ */
+static const char SQL_CODE_TRY[] = "UPDATE verification_codes SET attempts = attempts + 1"
+				   " WHERE id = (" SQL_CODE_NEWEST ") AND attempts < $3::int"
+				   " RETURNING id, code, " SQL_CODE_EXPIRED ", attempts";
 
 static const char SQL_CODE_DELETE[] = "DELETE FROM verification_codes WHERE id = $1::int RETURNING id";
-
-/* One wrong try, counted atomically so parallel tries all count; at CODE_MAX_ATTEMPTS it dies. */
-static const char SQL_CODE_MISS[] =
-	"UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1::int RETURNING attempts";
 
 /* Six decimal digits, uniform, from the CSPRNG. */
 static void code_new(char out[7])
@@ -7026,27 +7030,34 @@ static void code_new(char out[7])
 }
 
 struct code_check {
-	long long id;
+	long long id, tries;
 	bool expired;
 	bool matched;
 	bool found;
 };
 
-/* Finds the newest code of (email, type) and compares it in constant time; -1 on database error. */
+/*
+ * Takes a try of the newest code of (email, type) and compares it in constant time; a code
+ * with no try left is dead, as good as not found (its last try deletes it). -1 on database
+ * error.
+ */
 static int code_check(struct ctx *c, const char *email, const char *type, const char *given,
 		      struct code_check *out)
 {
 	PGresult *res;
-	const char *p[] = {email, type};
+	char max[24];
+	snprintf(max, sizeof max, "%lld", cfg.code_max_attempts);
+	const char *p[] = {email, type, max};
 	*out = (struct code_check){0};
-	if (db_query(c, Q_CODE_LATEST, 2, p, &res))
+	if (db_query(c, Q_CODE_TRY, 3, p, &res))
 		return -1;
 	if (PQntuples(res) == 1) {
 		out->found = true;
 		out->id = atoll(PQgetvalue(res, 0, 0));
 		const char *stored = PQgetvalue(res, 0, 1);
-		out->matched = ct_equal(stored, strlen(stored), given, strlen(given));
+		out->matched = ct_equal(given, strlen(given), stored, strlen(stored));
 		out->expired = PQgetvalue(res, 0, 2)[0] == 't';
+		out->tries = atoll(PQgetvalue(res, 0, 3));
 	}
 	PQclear(res);
 	return 0;
@@ -7066,17 +7077,10 @@ static int code_delete(struct ctx *c, long long id, bool *deleted)
 	return 0;
 }
 
-static int code_miss(struct ctx *c, long long id)
+/* A wrong try was counted when it was taken; the last one the code had kills it. */
+static int code_miss(struct ctx *c, const struct code_check *k)
 {
-	char ids[24];
-	snprintf(ids, sizeof ids, "%lld", id);
-	const char *p[] = {ids};
-	PGresult *res;
-	if (db_query(c, Q_CODE_MISS, 1, p, &res))
-		return -1;
-	long long tries = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	PQclear(res);
-	return tries >= cfg.code_max_attempts ? code_delete(c, id, NULL) : 0;
+	return k->tries >= cfg.code_max_attempts ? code_delete(c, k->id, NULL) : 0;
 }
 
 /* The texts of one kind of code: verification, recovery, or recovery inside reset-password. */
@@ -7107,7 +7111,7 @@ static int code_verify(struct ctx *c, const char *email, const char *type, const
 		resp_detail(c, 400, t->not_found);
 	else if (k->expired && !code_delete(c, k->id, NULL))
 		resp_detail(c, 400, t->expired);
-	else if (!k->expired && !k->matched && !code_miss(c, k->id))
+	else if (!k->expired && !k->matched && !code_miss(c, k))
 		resp_detail(c, 400, t->invalid);
 	return k->found && !k->expired && k->matched ? 0 : -1;
 }
@@ -9483,9 +9487,8 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_LOGIN_OK] = {"login_ok", SQL_LOGIN_OK},
 	[Q_PHONE_TAKEN] = {"phone_taken", SQL_PHONE_TAKEN},
 	[Q_CODE_REPLACE] = {"code_replace", SQL_CODE_REPLACE},
-	[Q_CODE_LATEST] = {"code_latest", SQL_CODE_LATEST},
 	[Q_CODE_DELETE] = {"code_delete", SQL_CODE_DELETE},
-	[Q_CODE_MISS] = {"code_miss", SQL_CODE_MISS},
+	[Q_CODE_TRY] = {"code_try", SQL_CODE_TRY},
 	[Q_USERS_BY_EMAIL] = {"users_by_email", SQL_USERS_BY_EMAIL},
 	[Q_SET_PASSWORD] = {"set_password", SQL_SET_PASSWORD},
 	[Q_USER_HASH] = {"user_hash", SQL_USER_HASH},

@@ -3,6 +3,8 @@ verify-recovery-code, reset-password (ORIGINAL_API §3.2, §6.3; DECISIONS S4, C
 Codes are read from the mail the SendGrid stand-in received, as a user would."""
 
 import datetime
+import concurrent.futures
+import threading
 import time
 
 import pytest
@@ -147,6 +149,29 @@ def test_five_wrong_tries_burn_the_code(api, sendgrid):
     code = send_code(api, sendgrid, EMAIL)
     for _ in range(5):
         assert_detail(verify(api, wrong_code(code)), 400, BAD_CODE)
+    assert_detail(verify(api, code), 400, NO_CODE)
+    assert codes_in_db(api) == []
+
+
+def test_parallel_wrong_guesses_are_evaluated_five_times_at_most(api, droplin, sendgrid):
+    # Each guess takes one of the code's tries atomically before it is compared: 40 guesses at
+    # once, spread over three replicas of one database, get exactly five "invalid" answers
+    # (evaluated); the rest find the code dead. (Reading before counting let about 5 + 4R in.)
+    code = send_code(api, sendgrid, EMAIL)
+    apis = [api] + [Api(start(droplin, db=db_of(api.d), **sendgrid.env())) for _ in range(2)]
+    barrier = threading.Barrier(40)
+
+    def guess(i):
+        barrier.wait(timeout=30)
+        r = verify(apis[i % 3], wrong_code(code))
+        return r.status, r.json().get("detail")
+
+    with concurrent.futures.ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(guess, range(40)))
+    assert all(status == 400 for status, _ in answers), answers
+    details = [d for _, d in answers]
+    assert details.count(BAD_CODE) == 5, details
+    assert details.count(NO_CODE) == 35, details
     assert_detail(verify(api, code), 400, NO_CODE)
     assert codes_in_db(api) == []
 
