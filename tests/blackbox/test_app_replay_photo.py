@@ -44,8 +44,9 @@ def rn_android_body(data):
 
 
 def log_api_call(api, d, token, user_id, path, method, status, error=None):
-    """secureFetch's report after every call."""
-    r = api.post("/api/log-api-call", {
+    """secureFetch's report after every call. droplin records the user of the bearer token
+    the report carries (the body's user_id is only the caller's word), so it sends the token."""
+    r = api.post("/api/log-api-call", token=token, body={
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
         "endpoint": f"http://127.0.0.1:{d.port}{path}", "method": method, "user_id": user_id,
         "success": 200 <= status < 300, "status_code": status, "error": error})

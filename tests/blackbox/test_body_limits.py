@@ -57,6 +57,14 @@ def photo_preamble():
             f"filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").encode() + b"\xff\xd8\xff"
 
 
+def first_status_line(c):
+    """The first status line droplin sends (an interim 100 included), left in c's buffer."""
+    deadline = time.monotonic() + 10 * harness.TIMEOUT_SCALE
+    while b"\r\n" not in c.buf and c._fill(deadline):
+        pass
+    return c.buf.split(b"\r\n", 1)[0]
+
+
 def test_every_bearer_operation_is_listed():
     assert len(OPERATIONS) >= 20, OPERATIONS
     assert ("POST", "/user/profile/photo") in OPERATIONS
@@ -75,10 +83,8 @@ def test_bad_token_is_answered_from_the_head(srv, method, path, auth, detail):
         head += f"Authorization: {auth}\r\n"
     with srv.conn(timeout=10) as c:
         c.send(head + "\r\n")  # and never a body byte
-        c.sock.settimeout(10 * harness.TIMEOUT_SCALE)
-        first = c.sock.recv(12)
+        first = first_status_line(c)
         assert first.startswith(b"HTTP/1.1 401"), f"{first!r}: no 401 before the body (100 Continue?)"
-        c.buf = first
         r = c.read_response(timeout=10)
         assert r.status == 401 and r.json()["detail"] == detail, r
         assert r.headers.get("Connection", "").lower() == "close", r.headers
@@ -129,39 +135,86 @@ def wait_metric(d, name, pred, timeout=10):
 
 
 def test_buffered_bodies_are_capped_across_connections(droplin):
+    # A body that does not fit the read buffer reserves its Content-Length from the head, so
+    # the refusal comes before 100 Continue, before the client sends a byte of it.
     d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="60000",
-                         MAX_BUFFERED_BODY_BYTES=str(6 * MIB)))
+                         MAX_BUFFERED_BODY_BYTES=str(12 * MIB)))
     d.wait_ready()
-    api = Api(d)
-    token = api.register("alice")["token"]
-    chunk = b"\0" * 65536
+    token = Api(d).register("alice")["token"]
 
-    def upload(n_bytes):
+    def start_upload(length):
         c = d.conn(timeout=10)
-        c.send(photo_head(d.port, 10 * MIB, token=token, expect=False))
-        ok = c.try_send(photo_preamble())
-        for _ in range(n_bytes // len(chunk)):
-            ok = ok and c.try_send(chunk)
-        return c, ok
+        c.send(photo_head(d.port, length, token=token))
+        return c, first_status_line(c)
 
-    first, ok = upload(3 * MIB)
-    assert ok
-    held = wait_metric(d, "droplin_request_body_bytes", lambda v: v >= 3 * MIB)
-    assert 3 * MIB <= held <= 6 * MIB, held
-    second, _ = upload(4 * MIB)  # goes past the cap while it streams
+    first, line = start_upload(8 * MIB)
+    assert line == b"HTTP/1.1 100 Continue", line
+    assert metric(d, "droplin_request_body_bytes") == 8 * MIB
+    second, line = start_upload(8 * MIB)  # 16 MiB would pass the cap
+    assert line.startswith(b"HTTP/1.1 503"), f"{line!r}: refused only after 100 Continue"
     r = second.read_response(timeout=10)
     assert r.status == 503 and r.json()["detail"] == "Service unavailable", r
-    assert r.headers.get("Connection", "").lower() == "close"
+    assert r.headers.get("Retry-After") == "1" and r.headers.get("Connection") == "close", r
     assert second.state_after(5) == "closed"
-    second.close()
-    assert first.state_after(0.2) == "open", "the upload within the cap was dropped"
+    assert first.state_after(0.2) == "data", "the upload within the cap was answered"
+    assert metric(d, "droplin_request_body_bytes") == 8 * MIB
     assert d.get("/livez").status == 200
-    first.close()  # its memory comes back: the next upload of the same size fits
+    first.close()  # its reservation comes back: the next upload of that size fits
     assert wait_metric(d, "droplin_request_body_bytes", lambda v: v == 0) == 0
-    third, ok = upload(3 * MIB)
-    assert ok and third.state_after(0.5) == "open", "memory of a closed upload was not returned"
+    third, line = start_upload(8 * MIB)
+    assert line == b"HTTP/1.1 100 Continue", line
+    # a chunked upload has no length to reserve: it is counted as it grows, and refused there
+    c = d.conn(timeout=10)
+    c.send(f"POST /user/profile/photo HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+           f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+           f"Transfer-Encoding: chunked\r\nAuthorization: Bearer {token}\r\n\r\n")
+    data = photo_preamble() + b"\0" * (6 * MIB)
+    for i in range(0, len(data), 65536):
+        piece = data[i:i + 65536]
+        if not c.try_send(b"%x\r\n" % len(piece) + piece + b"\r\n"):
+            break
+    r = c.read_response(timeout=10)
+    assert r.status == 503, r
+    c.close()
     third.close()
+    assert wait_metric(d, "droplin_request_body_bytes", lambda v: v == 0) == 0
     assert any("MAX_BUFFERED_BODY_BYTES" in str(l) for l in d.logs()), d.describe()
+
+
+def test_early_401_carries_cors_and_keeps_a_connection_whose_body_arrived(droplin):
+    d = droplin(env=dict(FAST_ENV, CORS_ORIGINS="https://app.example.com"))
+    d.wait_ready()
+    body = b'{"darkMode": true}'
+    with d.conn(timeout=10) as c:
+        c.send((f"POST /user/settings HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+                "Origin: https://app.example.com\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer not.a.token\r\nContent-Length: {len(body)}\r\n\r\n")
+               .encode() + body + f"GET /livez HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n\r\n".encode())
+        r = c.read_response(timeout=10)
+        assert r.status == 401 and r.json()["detail"] == "Invalid token", r
+        assert r.headers.get("Access-Control-Allow-Origin") == "https://app.example.com", r.headers
+        assert (r.headers.get("Connection") or "").lower() != "close", r.headers
+        assert c.read_response(timeout=10).status == 200  # the pipelined request after it
+
+
+def test_a_steady_slow_upload_may_take_longer_than_the_body_timeout(droplin):
+    # 2,000 bytes a second against a minimum of 1,000: each byte buys a millisecond, so the
+    # body finishes after BODY_TIMEOUT_MS; a trickle does not (the test below).
+    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="1000",
+                         BODY_MIN_BYTES_PER_SECOND="1000"))
+    d.wait_ready()
+    body = json.dumps({"password": "Aa1!" + "a" * 60, "pad": "x" * 3900}).encode()
+    c = d.conn(timeout=30)
+    c.send(f"POST /auth/check-password-strength HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    t0 = time.monotonic()
+    for i in range(0, len(body), 100):
+        assert c.try_send(body[i:i + 100]), "droplin closed a steady upload"
+        time.sleep(0.05)
+    r = c.read_response(timeout=30 * harness.TIMEOUT_SCALE)
+    assert r.status == 200, r
+    assert time.monotonic() - t0 > 1.0, "the upload was not slower than BODY_TIMEOUT_MS"
+    c.close()
 
 
 def test_a_trickled_body_ends_at_the_body_deadline(droplin):
