@@ -1287,6 +1287,8 @@ struct config {
 	long long jwt_leeway_seconds, session_touch_seconds;
 	long long lockout_attempts, lockout_seconds, code_ttl_seconds, code_max_attempts;
 	const char *rate_register, *rate_login, *rate_code_email, *rate_code_ip, *rate_log_api_call;
+	const char *rate_change_password;
+	long long bcrypt_share_max;
 	const char *sendgrid_api_key, *sendgrid_api_base, *from_email;
 	const char *cloudinary_url, *cloudinary_cloud_name, *cloudinary_api_key, *cloudinary_api_secret;
 	const char *cloudinary_api_base, *cloudinary_signature_algorithm;
@@ -1422,6 +1424,9 @@ static const struct cfg_var CFG_VARS[] = {
 	    "Threads that hash passwords (0: cores)."),
 	CFG("BCRYPT_QUEUE_MAX", CFG_INT, bcrypt_queue_max, "64", 1, 100000,
 	    "Password hashes queued or running; past it login and register answer 503 with Retry-After."),
+	CFG("BCRYPT_SHARE_MAX", CFG_INT, bcrypt_share_max, "0", 0, 100000,
+	    "Hashes one client address, or one account, may have queued or running; past it its "
+	    "requests answer 503 with Retry-After (0: half of BCRYPT_QUEUE_MAX, rounded up)."),
 	CFG("ACCESS_TOKEN_EXPIRE_DAYS", CFG_INT, access_token_expire_days, "30", 1, 3650,
 	    "Token lifetime (exp)."),
 	CFG("ACTIVITY_TIMEOUT_MINUTES", CFG_INT, activity_timeout_minutes, "30", 1, 5256000,
@@ -1446,6 +1451,8 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("RATE_LIMIT_CODE_IP", CFG_STR, rate_code_ip, "20/3600", 0, 0, "Codes sent per client address."),
 	CFG("RATE_LIMIT_LOG_API_CALL", CFG_STR, rate_log_api_call, "120/60", 0, 0,
 	    "POST /api/log-api-call per client address."),
+	CFG("RATE_LIMIT_CHANGE_PASSWORD", CFG_STR, rate_change_password, "10/3600", 0, 0,
+	    "POST /auth/change-password per account."),
 	CFG("SENDGRID_API_KEY", CFG_STR, sendgrid_api_key, NULL, 0, 0,
 	    "SendGrid key for codes and lockout notices. Unset: codes are logged in development, the "
 	    "send routes answer 503 in production."),
@@ -1488,7 +1495,8 @@ struct rate_rule {
 
 static struct rate_rule RATE_REGISTER = {.name = "register"}, RATE_LOGIN = {.name = "login"},
 			RATE_CODE_EMAIL = {.name = "code-email"}, RATE_CODE_IP = {.name = "code-ip"},
-			RATE_LOG_API_CALL = {.name = "log-api-call"};
+			RATE_LOG_API_CALL = {.name = "log-api-call"},
+			RATE_CHANGE_PASSWORD = {.name = "change-password"};
 
 static int rate_parse(const char *var, const char *s, struct rate_rule *r, char *err, size_t errlen)
 {
@@ -1589,6 +1597,8 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->dev = !strcmp(c->env, "development");
+	if (!c->bcrypt_share_max)
+		c->bcrypt_share_max = (c->bcrypt_queue_max + 1) / 2;
 	if (!c->dev && c->bcrypt_cost < 12) {
 		snprintf(err, errlen, "BCRYPT_COST below 12 is for test fixtures: not in production");
 		return -1;
@@ -1600,7 +1610,8 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		     {"RATE_LIMIT_LOGIN", c->rate_login, &RATE_LOGIN},
 		     {"RATE_LIMIT_CODE_EMAIL", c->rate_code_email, &RATE_CODE_EMAIL},
 		     {"RATE_LIMIT_CODE_IP", c->rate_code_ip, &RATE_CODE_IP},
-		     {"RATE_LIMIT_LOG_API_CALL", c->rate_log_api_call, &RATE_LOG_API_CALL}};
+		     {"RATE_LIMIT_LOG_API_CALL", c->rate_log_api_call, &RATE_LOG_API_CALL},
+		     {"RATE_LIMIT_CHANGE_PASSWORD", c->rate_change_password, &RATE_CHANGE_PASSWORD}};
 	for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
 		if (rate_parse(rates[i].var, rates[i].value, rates[i].rule, err, errlen))
 			return -1;
@@ -2309,6 +2320,7 @@ struct ctx {
 		const char *password;
 		char setting[BCRYPT_SETTING_MAX];
 		char result[BCRYPT_SETTING_MAX];
+		uint32_t shares[2]; /* its client address's and its account's share slots */
 	} bcrypt;
 	int status;
 	const char *ctype;
@@ -3736,6 +3748,54 @@ struct side_pool {
 static struct side_pool SIDE_BCRYPT = {.name = "bcrypt", .cv = PTHREAD_COND_INITIALIZER};
 static struct side_pool SIDE_OUTBOUND = {.name = "outbound", .cv = PTHREAD_COND_INITIALIZER};
 
+/*
+ * Fair shares of the bcrypt queue: no client address and no account may have more than
+ * BCRYPT_SHARE_MAX hashes queued or running, so one caller's flood of wrong passwords leaves
+ * room for everyone else's logins. Counters sit in a fixed table indexed by a hash with a
+ * per-process random key (a collision only makes two callers share one counter).
+ */
+enum { SHARE_SLOTS = 4096 };
+
+static struct {
+	pthread_mutex_t mu;
+	uint64_t key;
+	uint32_t held[SHARE_SLOTS];
+} SHARES = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static uint32_t share_slot(const char *who)
+{
+	uint64_t h = SHARES.key ^ 14695981039346656037ull; /* FNV-1a, keyed */
+	for (const unsigned char *p = (const unsigned char *)who; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (uint32_t)(h ^ h >> 32) & (SHARE_SLOTS - 1);
+}
+
+/* Takes one hash of the shares of `addr` and `account`; false when either has no room. */
+static bool share_take(uint32_t s[2], const char *addr, const char *account)
+{
+	pthread_mutex_lock(&SHARES.mu);
+	if (!SHARES.key)
+		random_bytes(&SHARES.key, sizeof SHARES.key);
+	s[0] = share_slot(addr);
+	s[1] = share_slot(account);
+	uint32_t max = (uint32_t)cfg.bcrypt_share_max;
+	bool ok = SHARES.held[s[0]] < max && SHARES.held[s[1]] < max;
+	if (ok) {
+		SHARES.held[s[0]]++;
+		SHARES.held[s[1]] += s[1] != s[0];
+	}
+	pthread_mutex_unlock(&SHARES.mu);
+	return ok;
+}
+
+static void share_give(const uint32_t s[2])
+{
+	pthread_mutex_lock(&SHARES.mu);
+	SHARES.held[s[0]]--;
+	SHARES.held[s[1]] -= s[1] != s[0];
+	pthread_mutex_unlock(&SHARES.mu);
+}
+
 /* Asks for `fn` to run in `pool`, then `next` on a worker; -1 with the 503 written when full. */
 static int side_request(struct ctx *c, struct side_pool *pool, void (*fn)(struct ctx *),
 			void (*next)(struct ctx *))
@@ -3829,6 +3889,8 @@ static void *side_main(void *arg)
 		x->side = NULL;
 		fn(x);
 		db_end_stage(x);
+		if (pool == &SIDE_BCRYPT)
+			share_give(x->bcrypt.shares);
 		atomic_fetch_sub(&pool->slots, 1);
 		worker_requeue(c);
 	}
@@ -4927,8 +4989,8 @@ static void pg_retention(void)
 	for (int i = 0; mine && !rc && i < 4; i++) {
 		char windows[200]; /* a window is stale once the longest configured window has passed */
 		long long longest = 0;
-		const struct rate_rule *rules[] = {&RATE_REGISTER, &RATE_LOGIN, &RATE_CODE_EMAIL,
-						   &RATE_CODE_IP, &RATE_LOG_API_CALL};
+		const struct rate_rule *rules[] = {&RATE_REGISTER, &RATE_LOGIN,        &RATE_CODE_EMAIL,
+						   &RATE_CODE_IP,  &RATE_LOG_API_CALL, &RATE_CHANGE_PASSWORD};
 		for (size_t k = 0; k < sizeof rules / sizeof rules[0]; k++)
 			longest = rules[k]->window > longest ? rules[k]->window : longest;
 		snprintf(windows, sizeof windows,
@@ -5203,7 +5265,7 @@ static void bcrypt_run(struct ctx *c)
 	snprintf(c->bcrypt.result, sizeof c->bcrypt.result, "%s", out && out[0] == '$' ? out : "");
 }
 
-static int bcrypt_request(struct ctx *c, const char *password, const char *setting,
+static int bcrypt_request(struct ctx *c, const char *account, const char *password, const char *setting,
 			  void (*next)(struct ctx *))
 {
 	c->bcrypt.password = password;
@@ -5211,7 +5273,18 @@ static int bcrypt_request(struct ctx *c, const char *password, const char *setti
 		snprintf(c->bcrypt.setting, sizeof c->bcrypt.setting, "%s", setting);
 	else
 		bcrypt_new_setting(c->bcrypt.setting, (int)cfg.bcrypt_cost);
-	return side_request(c, &SIDE_BCRYPT, bcrypt_run, next);
+	char who[160];
+	snprintf(who, sizeof who, "account:%s", account);
+	if (!share_take(c->bcrypt.shares, c->client_ip, who)) {
+		resp_detail(c, 503, "Server busy, please try again");
+		resp_header(c, "Retry-After", "1");
+		return -1;
+	}
+	if (side_request(c, &SIDE_BCRYPT, bcrypt_run, next)) {
+		share_give(c->bcrypt.shares);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -6690,7 +6763,7 @@ static void h_register(struct ctx *c)
 	bool failed;
 	if (register_taken(c, f, &failed)) /* cheap early answer; checked again under the lock */
 		return;
-	bcrypt_request(c, f->password, NULL, h_register_commit);
+	bcrypt_request(c, f->username, f->password, NULL, h_register_commit);
 }
 
 /* After bcrypt: insert under advisory locks so two replicas racing cannot both win. */
@@ -6780,6 +6853,7 @@ struct login_form {
 	bool remember_me;
 	long long id; /* 0: no such user */
 	char *stored_name, *email;
+	const char *fail_action; /* the audit row of a failure; NULL: login_failed */
 };
 
 static void resp_locked(struct ctx *c, long long remaining)
@@ -6802,7 +6876,7 @@ static void audit_login_failed(struct ctx *c, struct login_form *f, const char *
 		audit_int(&d, "remaining_minutes", n);
 	else if (!strcmp(reason, "invalid_password"))
 		audit_int(&d, "failed_attempts", n);
-	audit_write(c, f->id, "login_failed", &d);
+	audit_write(c, f->id, f->fail_action ? f->fail_action : "login_failed", &d);
 }
 
 static void h_login_checked(struct ctx *c);
@@ -6852,10 +6926,11 @@ static void h_login(struct ctx *c)
 	} else {
 		PQclear(res);
 	}
-	bcrypt_request(c, f->password, setting, h_login_checked);
+	bcrypt_request(c, f->username, f->password, setting, h_login_checked);
 }
 
 static void mail_lockout_notice(struct ctx *c, const char *to, const char *username);
+static void password_failed(struct ctx *c, struct login_form *f, const char *wrong);
 
 static void h_login_checked(struct ctx *c)
 {
@@ -6888,12 +6963,27 @@ static void h_login_checked(struct ctx *c)
 		resp_auth(c, f->id, f->stored_name, f->remember_me);
 		return;
 	}
+	password_failed(c, f, "Invalid username or password");
+}
+
+/*
+ * One wrong password for account f (a login's, or change-password's current one), counted
+ * toward the lockout atomically: the 423 when the account is or becomes locked (with its
+ * audit row and lockout e-mail), else 401 with `wrong`.
+ */
+static void password_failed(struct ctx *c, struct login_form *f, const char *wrong)
+{
+	char id[24], max[24], secs[24];
+	snprintf(id, sizeof id, "%lld", f->id);
+	snprintf(max, sizeof max, "%lld", cfg.lockout_attempts);
+	snprintf(secs, sizeof secs, "%lld", cfg.lockout_seconds);
+	PGresult *res;
 	const char *p[] = {id, max, secs};
 	if (db_query(c, Q_LOGIN_FAILED, 3, p, &res))
 		return;
 	if (PQntuples(res) != 1) { /* deleted meanwhile */
 		PQclear(res);
-		resp_detail(c, 401, "Invalid username or password");
+		resp_detail(c, 401, wrong);
 		return;
 	}
 	long long count = atoll(PQgetvalue(res, 0, 0)), remaining = atoll(PQgetvalue(res, 0, 2));
@@ -6913,7 +7003,7 @@ static void h_login_checked(struct ctx *c)
 		resp_locked(c, cfg.lockout_seconds);
 	} else {
 		audit_login_failed(c, f, "invalid_password", count);
-		resp_detail(c, 401, "Invalid username or password");
+		resp_detail(c, 401, wrong);
 	}
 }
 
@@ -7345,11 +7435,14 @@ static void h_verify_recovery_code(struct ctx *c)
 
 static const char SQL_SET_PASSWORD[] =
 	"UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1::int";
-static const char SQL_USER_HASH[] = "SELECT password_hash FROM users WHERE id = $1::int";
+static const char SQL_USER_HASH[] =
+	"SELECT password_hash, username, email, GREATEST(COALESCE(" SQL_LOCK_REMAINING ", 0), 0)"
+	"  FROM users WHERE id = $1::int";
 
 struct password_change {
 	long long user_id, code_id;
 	char *current, *next;
+	struct login_form account; /* change-password: whose wrong tries count toward the lockout */
 };
 
 static void h_reset_password_commit(struct ctx *c);
@@ -7390,7 +7483,9 @@ static void h_reset_password(struct ctx *c)
 		return;
 	}
 	pc->code_id = k.id;
-	bcrypt_request(c, pc->next, NULL, h_reset_password_commit);
+	char account[24];
+	snprintf(account, sizeof account, "%lld", pc->user_id);
+	bcrypt_request(c, account, pc->next, NULL, h_reset_password_commit);
 }
 
 static void h_reset_password_commit(struct ctx *c)
@@ -7421,10 +7516,15 @@ static void h_reset_password_commit(struct ctx *c)
 static void h_change_password_verified(struct ctx *c);
 static void h_change_password_commit(struct ctx *c);
 
+/*
+ * A wrong current password is a wrong password: it counts toward the account's lockout as a
+ * failed login does (and a locked account gets 423 here too), and the route is rate-limited
+ * per account, so it is no unlimited oracle for a stolen token.
+ */
 static void h_change_password(struct ctx *c)
 {
 	struct password_change *pc = arena_alloc(&c->arena, sizeof *pc);
-	if (!pc || auth_require(c) || params_open(c))
+	if (!pc || auth_require(c) || rate_check(c, &RATE_CHANGE_PASSWORD, c->token.id) || params_open(c))
 		return;
 	*pc = (struct password_change){.user_id = c->user.id};
 	c->state = pc;
@@ -7439,9 +7539,7 @@ static void h_change_password(struct ctx *c)
 		resp_detail(c, 400, weak);
 		return;
 	}
-	char id[24];
-	snprintf(id, sizeof id, "%lld", pc->user_id);
-	const char *p[] = {id};
+	const char *p[] = {c->token.id};
 	PGresult *res;
 	if (db_query(c, Q_USER_HASH, 1, p, &res))
 		return;
@@ -7452,18 +7550,30 @@ static void h_change_password(struct ctx *c)
 	}
 	char setting[BCRYPT_SETTING_MAX];
 	snprintf(setting, sizeof setting, "%s", PQgetvalue(res, 0, 0));
+	struct login_form *f = &pc->account;
+	*f = (struct login_form){.id = pc->user_id, .fail_action = "change_password_failed"};
+	f->username = f->stored_name =
+		arena_strndup(&c->arena, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	if (!PQgetisnull(res, 0, 2))
+		f->email = arena_strndup(&c->arena, PQgetvalue(res, 0, 2), (size_t)PQgetlength(res, 0, 2));
+	long long remaining = atoll(PQgetvalue(res, 0, 3));
 	PQclear(res);
-	bcrypt_request(c, pc->current, setting, h_change_password_verified);
+	if (remaining > 0) {
+		audit_login_failed(c, f, "account_locked", remaining / 60);
+		resp_locked(c, remaining);
+		return;
+	}
+	bcrypt_request(c, c->token.id, pc->current, setting, h_change_password_verified);
 }
 
 static void h_change_password_verified(struct ctx *c)
 {
 	struct password_change *pc = c->state;
 	if (!bcrypt_matched(c)) {
-		resp_detail(c, 401, "Current password is incorrect");
+		password_failed(c, &pc->account, "Current password is incorrect");
 		return;
 	}
-	bcrypt_request(c, pc->next, NULL, h_change_password_commit);
+	bcrypt_request(c, c->token.id, pc->next, NULL, h_change_password_commit);
 }
 
 static void h_change_password_commit(struct ctx *c)
