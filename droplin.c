@@ -114,29 +114,30 @@ enum {
 	LOOP_MAX_EVENTS = 256,         /* epoll_wait batch */
 	LOOP_TICK_MIN_MS = 10,         /* bounds of the timer sweep interval */
 	LOOP_TICK_MAX_MS = 1000,
-	IPTAB_SIZE = 4096,                /* per-address connection counts (power of two) */
-	JOB_QUEUE_MAX = 4096,             /* queued requests before 503 */
-	BCRYPT_NICE = 10,                 /* nice value of the bcrypt threads (side_main) */
-	JWT_SEGMENT_MAX = 8192,           /* longest base64url header or payload of a token */
-	TOKEN_MAX_BYTES = 1024,           /* longest bearer token verified (ours are about 300) */
-	PG_POOL_HARD_MAX = 64,            /* upper bound of DB_POOL_SIZE */
-	PG_DOWN_BACKOFF_MS = 250,         /* after a failed connect, fail fast this long */
-	PG_MIGRATION_TIMEOUT_MS = 60000,  /* one migration statement */
-	INDEX_BUILD_TIMEOUT_MS = 3600000, /* one CREATE INDEX CONCURRENTLY on a large table */
-	LOG_LINE_MAX = 2048,              /* one JSON log line */
-	HEALTHCHECK_TIMEOUT_MS = 3000,    /* droplin --healthcheck */
-	OUT_MAX_EXTRA_ANCHORS = 256,      /* certificates read from OUTBOUND_CA_FILE */
-	OUT_MAX_RESPONSE = 1 << 20,       /* largest outbound response body kept */
-	LINGER_MS = 2000,                 /* after a final response, how long unread input is drained */
-	BCRYPT_SETTING_MAX = 128,         /* a bcrypt hash or setting string */
-	MAIL_QUEUE_MAX = 256,             /* e-mails waiting for SendGrid */
-	VERR_MAX = 8,                     /* validation errors reported in one 422 */
-	JSON_MAX_DEPTH = 256,             /* nesting of arrays and objects in a request body */
-	PHOTO_MAX_BYTES = 10 << 20,       /* the original's 10 MiB photo limit */
-	PHOTO_MULTIPART_SLACK = 64 << 10, /* multipart overhead allowed on top of it (DECISIONS P) */
-	THREAD_STACK_BYTES = 256 * 1024,  /* every thread droplin starts */
-	PASSWORD_MAX_CHARS = 128,         /* register's and login's limit, and the strength check's */
-	USERNAME_CHECK_MAX_CHARS = 128,   /* the user name the strength check compares with */
+	IPTAB_MIN = 1024,                      /* per-address connection counts: at least this many slots */
+	CLIENT_KEY_MAX = INET6_ADDRSTRLEN + 4, /* an address, or an IPv6 /64, as limits count it */
+	JOB_QUEUE_MAX = 4096,                  /* queued requests before 503 */
+	BCRYPT_NICE = 10,                      /* nice value of the bcrypt threads (side_main) */
+	JWT_SEGMENT_MAX = 8192,                /* longest base64url header or payload of a token */
+	TOKEN_MAX_BYTES = 1024,                /* longest bearer token verified (ours are about 300) */
+	PG_POOL_HARD_MAX = 64,                 /* upper bound of DB_POOL_SIZE */
+	PG_DOWN_BACKOFF_MS = 250,              /* after a failed connect, fail fast this long */
+	PG_MIGRATION_TIMEOUT_MS = 60000,       /* one migration statement */
+	INDEX_BUILD_TIMEOUT_MS = 3600000,      /* one CREATE INDEX CONCURRENTLY on a large table */
+	LOG_LINE_MAX = 2048,                   /* one JSON log line */
+	HEALTHCHECK_TIMEOUT_MS = 3000,         /* droplin --healthcheck */
+	OUT_MAX_EXTRA_ANCHORS = 256,           /* certificates read from OUTBOUND_CA_FILE */
+	OUT_MAX_RESPONSE = 1 << 20,            /* largest outbound response body kept */
+	LINGER_MS = 2000,                      /* after a final response, how long unread input is drained */
+	BCRYPT_SETTING_MAX = 128,              /* a bcrypt hash or setting string */
+	MAIL_QUEUE_MAX = 256,                  /* e-mails waiting for SendGrid */
+	VERR_MAX = 8,                          /* validation errors reported in one 422 */
+	JSON_MAX_DEPTH = 256,                  /* nesting of arrays and objects in a request body */
+	PHOTO_MAX_BYTES = 10 << 20,            /* the original's 10 MiB photo limit */
+	PHOTO_MULTIPART_SLACK = 64 << 10,      /* multipart overhead allowed on top of it (DECISIONS P) */
+	THREAD_STACK_BYTES = 256 * 1024,       /* every thread droplin starts */
+	PASSWORD_MAX_CHARS = 128,              /* register's and login's limit, and the strength check's */
+	USERNAME_CHECK_MAX_CHARS = 128,        /* the user name the strength check compares with */
 };
 
 /* The original's published secrets: refused in production (DECISIONS S1). */
@@ -2328,13 +2329,14 @@ struct ctx {
 	struct buf headers; /* extra "Name: value\r\n" lines */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char client_ip[INET6_ADDRSTRLEN];
-	struct slice origin;            /* the Origin header when it is allowed, else empty */
-	const struct multipart *upload; /* the parsed photo upload, when there was one */
-	int64_t t_start;                /* monotonic microseconds */
-	int64_t t_queued;               /* monotonic milliseconds, when a worker job was queued */
-	uint64_t pg_ticket;             /* a loop read's place in line for a connection (P.waiters) */
-	struct audit_row *audit;        /* R_WRITE: the audit row among the steps (audit_steps), */
-	int audit_at;                   /* at this step (its SAVEPOINT) */
+	char client_key[CLIENT_KEY_MAX]; /* what per-address limits count: the address, an IPv6 /64 */
+	struct slice origin;             /* the Origin header when it is allowed, else empty */
+	const struct multipart *upload;  /* the parsed photo upload, when there was one */
+	int64_t t_start;                 /* monotonic microseconds */
+	int64_t t_queued;                /* monotonic milliseconds, when a worker job was queued */
+	uint64_t pg_ticket;              /* a loop read's place in line for a connection (P.waiters) */
+	struct audit_row *audit;         /* R_WRITE: the audit row among the steps (audit_steps), */
+	int audit_at;                    /* at this step (its SAVEPOINT) */
 };
 
 static const char *http_reason(int status)
@@ -2579,9 +2581,41 @@ static void ctx_request_id(struct ctx *c)
 }
 
 /* Client address per DECISIONS P: the TRUST_PROXY-th entry from the right of X-Forwarded-For. */
+/*
+ * An address in one spelling (2001:DB8:0:0::1 and 2001:db8::1 are one client; an IPv4-mapped
+ * address is the IPv4 one) into `text`, and the key per-address limits count it under into
+ * `key`: an IPv4 address itself, an IPv6 address its /64, the usual allocation of one
+ * subscriber. False when `s` is no address.
+ */
+static bool client_addr(const char *s, char text[INET6_ADDRSTRLEN], char key[CLIENT_KEY_MAX])
+{
+	struct in6_addr a;
+	struct in_addr a4;
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memset(&a, 0, sizeof a);
+		a.s6_addr[10] = a.s6_addr[11] = 0xff;
+		memcpy(&a.s6_addr[12], &a4, 4);
+	} else if (inet_pton(AF_INET6, s, &a) != 1) {
+		return false;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&a)) {
+		inet_ntop(AF_INET, &a.s6_addr[12], text, INET6_ADDRSTRLEN);
+		str_copy(key, INET6_ADDRSTRLEN, text);
+		return true;
+	}
+	inet_ntop(AF_INET6, &a, text, INET6_ADDRSTRLEN);
+	memset(a.s6_addr + 8, 0, 8);
+	inet_ntop(AF_INET6, &a, key, CLIENT_KEY_MAX);
+	strcat(key, "/64");
+	return true;
+}
+
 static void ctx_client_ip(struct ctx *c, const char *peer)
 {
-	str_copy(c->client_ip, sizeof c->client_ip, peer);
+	if (!client_addr(peer, c->client_ip, c->client_key)) {
+		str_copy(c->client_ip, sizeof c->client_ip, peer);
+		str_copy(c->client_key, INET6_ADDRSTRLEN, peer);
+	}
 	if (!cfg.trust_proxy)
 		return;
 	struct slice xff = {NULL, 0};
@@ -2607,13 +2641,14 @@ static void ctx_client_ip(struct ctx *c, const char *peer)
 	} else {
 		pick = sl_trim(http_header(c->req, "X-Real-IP"));
 	}
-	unsigned char tmp[16];
-	char s[INET6_ADDRSTRLEN];
+	char s[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN], key[CLIENT_KEY_MAX];
 	if (pick.n && pick.n < sizeof s) {
 		memcpy(s, pick.p, pick.n);
 		s[pick.n] = 0;
-		if (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1)
-			memcpy(c->client_ip, s, pick.n + 1);
+		if (client_addr(s, text, key)) {
+			memcpy(c->client_ip, text, sizeof text);
+			memcpy(c->client_key, key, sizeof key);
+		}
 	}
 }
 
@@ -2901,7 +2936,7 @@ struct conn {
 	size_t body_held;       /* this request's share of L.body_bytes */
 	int64_t body_start;     /* when its body began, while it is read (BODY_TIMEOUT_MS) */
 	uint64_t body_received; /* body bytes read so far */
-	uint32_t ip_slot;
+	struct in6_addr ip_key; /* its peer's entry in L.iptab (an IPv6 peer's /64) */
 	char peer[INET6_ADDRSTRLEN];
 };
 
@@ -2916,8 +2951,10 @@ static struct {
 	long long n_conns;
 	struct rblock *free_blocks;
 	int n_free_blocks;
-	struct iptab_entry iptab[IPTAB_SIZE];
-	size_t body_bytes; /* request bodies held in memory (MAX_BUFFERED_BODY_BYTES) */
+	struct iptab_entry *iptab; /* a power of two over twice MAX_CONNECTIONS: never full */
+	uint32_t iptab_mask;
+	uint64_t iptab_key; /* keys the hash, so nobody can aim addresses at one chain */
+	size_t body_bytes;  /* request bodies held in memory (MAX_BUFFERED_BODY_BYTES) */
 	int64_t tick_ms;
 	/* drain (DECISIONS R5) */
 	atomic_bool draining;
@@ -3014,20 +3051,46 @@ static void rblock_put(struct rblock *b)
 	L.n_free_blocks++;
 }
 
-static uint32_t iptab_slot(const struct in6_addr *a)
+/*
+ * Open connections per peer address, for MAX_CONNECTIONS_PER_IP: linear probing with
+ * backward-shift deletion, so a chain never holds a hole and one address never two entries.
+ * The table has more slots than connections can exist, so it never fills.
+ */
+static uint32_t iptab_home(const struct in6_addr *a)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	uint64_t h = L.iptab_key ^ 14695981039346656037ull; /* FNV-1a, keyed */
 	for (int i = 0; i < 16; i++)
-		h = (h ^ a->s6_addr[i]) * 16777619u;
-	for (uint32_t i = 0; i < IPTAB_SIZE; i++) {
-		uint32_t s = (h + i) & (IPTAB_SIZE - 1);
+		h = (h ^ a->s6_addr[i]) * 1099511628211ull;
+	return (uint32_t)(h ^ h >> 32) & L.iptab_mask;
+}
+
+/* The entry of `a`, or the empty slot where it would go. */
+static struct iptab_entry *iptab_find(const struct in6_addr *a)
+{
+	for (uint32_t s = iptab_home(a);; s = (s + 1) & L.iptab_mask) {
 		struct iptab_entry *e = &L.iptab[s];
-		if (!e->count || !memcmp(&e->addr, a, sizeof *a)) {
-			e->addr = *a;
-			return s;
+		if (!e->count || !memcmp(&e->addr, a, sizeof *a))
+			return e;
+	}
+}
+
+/* One connection of `a` fewer; an entry whose count reaches 0 leaves without a hole. */
+static void iptab_release(const struct in6_addr *a)
+{
+	struct iptab_entry *e = iptab_find(a);
+	if (!e->count || --e->count)
+		return;
+	uint32_t hole = (uint32_t)(e - L.iptab);
+	for (uint32_t s = (hole + 1) & L.iptab_mask; L.iptab[s].count; s = (s + 1) & L.iptab_mask) {
+		uint32_t home = iptab_home(&L.iptab[s].addr);
+		/* move it back unless its home lies cyclically in (hole, s] */
+		bool stays = hole <= s ? (hole < home && home <= s) : (hole < home || home <= s);
+		if (!stays) {
+			L.iptab[hole] = L.iptab[s];
+			L.iptab[s].count = 0;
+			hole = s;
 		}
 	}
-	return UINT32_MAX; /* table full: more than IPTAB_SIZE addresses at once */
 }
 
 static void conn_watch(struct conn *c, uint32_t events)
@@ -3088,8 +3151,7 @@ static void conn_close(struct conn *c)
 	conn_watch(c, 0);
 	close(c->fd);
 	conn_body_release(c);
-	if (c->ip_slot != UINT32_MAX)
-		L.iptab[c->ip_slot].count--;
+	iptab_release(&c->ip_key);
 	if (c->rb)
 		rblock_put(c->rb);
 	buf_free(&c->out);
@@ -3594,8 +3656,11 @@ static void loop_accept(void)
 			conn_refuse(fd, "MAX_CONNECTIONS reached");
 			continue;
 		}
-		uint32_t slot = iptab_slot(&sa6.sin6_addr);
-		if (slot == UINT32_MAX || L.iptab[slot].count >= (uint32_t)cfg.max_connections_per_ip) {
+		struct in6_addr key = sa6.sin6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(&key))
+			memset(key.s6_addr + 8, 0, 8); /* an IPv6 peer counts as its /64 */
+		struct iptab_entry *e = iptab_find(&key);
+		if (e->count >= (uint32_t)cfg.max_connections_per_ip) {
 			conn_refuse(fd, "MAX_CONNECTIONS_PER_IP reached");
 			continue;
 		}
@@ -3607,8 +3672,9 @@ static void loop_accept(void)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		c->fd = fd;
-		c->ip_slot = slot;
-		L.iptab[slot].count++;
+		c->ip_key = key;
+		e->addr = key;
+		e->count++;
 		peer_string(&sa6, c->peer);
 		c->next = L.conns;
 		if (L.conns)
@@ -5275,7 +5341,7 @@ static int bcrypt_request(struct ctx *c, const char *account, const char *passwo
 		bcrypt_new_setting(c->bcrypt.setting, (int)cfg.bcrypt_cost);
 	char who[160];
 	snprintf(who, sizeof who, "account:%s", account);
-	if (!share_take(c->bcrypt.shares, c->client_ip, who)) {
+	if (!share_take(c->bcrypt.shares, c->client_key, who)) {
 		resp_detail(c, 503, "Server busy, please try again");
 		resp_header(c, "Retry-After", "1");
 		return -1;
@@ -6731,7 +6797,7 @@ static void h_register_commit(struct ctx *c);
 static void h_register(struct ctx *c)
 {
 	struct register_form *f = arena_alloc(&c->arena, sizeof *f);
-	if (!f || rate_check(c, &RATE_REGISTER, c->client_ip) || body_object(c))
+	if (!f || rate_check(c, &RATE_REGISTER, c->client_key) || body_object(c))
 		return;
 	c->state = f;
 	if (!field_str(c, "username", 0, 0, 0, &f->username)) {
@@ -6884,7 +6950,7 @@ static void h_login_checked(struct ctx *c);
 static void h_login(struct ctx *c)
 {
 	struct login_form *f = arena_alloc(&c->arena, sizeof *f);
-	if (!f || rate_check(c, &RATE_LOGIN, c->client_ip) || body_object(c))
+	if (!f || rate_check(c, &RATE_LOGIN, c->client_key) || body_object(c))
 		return;
 	*f = (struct login_form){0};
 	c->state = f;
@@ -7280,7 +7346,7 @@ static int code_send(struct ctx *c, char *email, const char *code_type)
 		resp_detail(c, 503, "Email delivery is not configured");
 		return -1;
 	}
-	if (rate_check(c, &RATE_CODE_IP, c->client_ip) || rate_check(c, &RATE_CODE_EMAIL, email))
+	if (rate_check(c, &RATE_CODE_IP, c->client_key) || rate_check(c, &RATE_CODE_EMAIL, email))
 		return -1;
 	char code[7], ttl[24];
 	code_new(code);
@@ -9076,7 +9142,7 @@ static bool iso_timestamp_ok(const char *s)
 
 static void h_log_api_call(struct ctx *c)
 {
-	if (rate_check(c, &RATE_LOG_API_CALL, c->client_ip) || body_object(c))
+	if (rate_check(c, &RATE_LOG_API_CALL, c->client_key) || body_object(c))
 		return;
 	char *ts, *endpoint, *method, *error;
 	long long uid = 0, status = 0;
@@ -10613,6 +10679,16 @@ static int loop_init(char *err, size_t errlen)
 	L.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	L.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	L.ep = epoll_create1(EPOLL_CLOEXEC);
+	uint32_t slots = IPTAB_MIN;
+	while (slots < 2 * (uint64_t)cfg.max_connections)
+		slots *= 2;
+	L.iptab = calloc(slots, sizeof *L.iptab); /* untouched pages cost no memory */
+	L.iptab_mask = slots - 1;
+	random_bytes(&L.iptab_key, sizeof L.iptab_key);
+	if (!L.iptab) {
+		snprintf(err, errlen, "out of memory for the connection table");
+		return -1;
+	}
 	L.reserve_fd = open("/", O_RDONLY | O_CLOEXEC);
 	if (L.signal_fd < 0 || L.event_fd < 0 || L.ep < 0) {
 		snprintf(err, errlen, "event loop setup failed: %s", strerror(errno));

@@ -248,6 +248,66 @@ static void test_chunked(void)
 	buf_free(&big);
 }
 
+/*
+ * The per-address table against a model, in a table small enough for long chains: every
+ * address has one entry with its count, whatever order connections come and go in.
+ */
+static void test_iptab(void)
+{
+	struct iptab_entry slots[16];
+	memset(slots, 0, sizeof slots);
+	L.iptab = slots;
+	L.iptab_mask = 15;
+	L.iptab_key = 12345;
+	uint32_t model[12] = {0};
+	uint64_t rng = 88172645463325252ull;
+	for (int step = 0; step < 20000; step++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		int who = (int)(rng % 12);
+		struct in6_addr a = {0};
+		a.s6_addr[15] = (unsigned char)who;
+		bool add = (rng >> 20) % 2 || !model[who];
+		if (add && model[who] < 3) {
+			struct iptab_entry *e = iptab_find(&a);
+			CHECK(e->count == model[who]);
+			e->addr = a;
+			e->count++;
+			model[who]++;
+		} else if (model[who]) {
+			iptab_release(&a);
+			model[who]--;
+		}
+		int entries[12] = {0};
+		for (int i = 0; i < 16; i++)
+			if (slots[i].count)
+				entries[slots[i].addr.s6_addr[15]]++;
+		for (int k = 0; k < 12; k++)
+			if (entries[k] != (model[k] > 0) ||
+			    iptab_find(&(struct in6_addr){.s6_addr[15] = (unsigned char)k})->count !=
+				    model[k]) {
+				CHECK(false);
+				return;
+			}
+	}
+	CHECK(true);
+	L.iptab = NULL;
+}
+
+/* Client addresses: one spelling each, and IPv6 grouped by /64 for limits. */
+static void test_client_addr(void)
+{
+	char text[INET6_ADDRSTRLEN], key[CLIENT_KEY_MAX];
+	CHECK(client_addr("2001:DB8:0:0::1", text, key) && !strcmp(text, "2001:db8::1") &&
+	      !strcmp(key, "2001:db8::/64"));
+	CHECK(client_addr("2001:db8::ffff:1:2", text, key) && !strcmp(key, "2001:db8::/64"));
+	CHECK(client_addr("2001:db8:0:1::1", text, key) && !strcmp(key, "2001:db8:0:1::/64"));
+	CHECK(client_addr("::ffff:10.1.2.3", text, key) && !strcmp(text, "10.1.2.3") &&
+	      !strcmp(key, "10.1.2.3"));
+	CHECK(client_addr("192.0.2.7", text, key) && !strcmp(key, "192.0.2.7"));
+	CHECK(!client_addr("not an address", text, key));
+	CHECK(!client_addr("192.0.2.7:80", text, key));
+}
+
 /* Secrets compare by digest: equal texts only, whatever their lengths. */
 static void test_ct_equal(void)
 {
@@ -647,6 +707,8 @@ int main(void)
 	test_frame();
 	test_chunked();
 	test_ct_equal();
+	test_iptab();
+	test_client_addr();
 	test_json();
 	test_base64url();
 	test_config();
