@@ -120,6 +120,8 @@ enum {
 	BCRYPT_NICE = 10,                      /* nice value of the bcrypt threads (side_main) */
 	JWT_SEGMENT_MAX = 8192,                /* longest base64url header or payload of a token */
 	TOKEN_MAX_BYTES = 1024,                /* longest bearer token verified (ours are about 300) */
+	SID_BYTES = 16,                        /* random bytes of a session id */
+	SID_TEXT = 32,                         /* room for a session id as text (22 base64url chars) */
 	PG_POOL_HARD_MAX = 64,                 /* upper bound of DB_POOL_SIZE */
 	PG_DOWN_BACKOFF_MS = 250,              /* after a failed connect, fail fast this long */
 	PG_MIGRATION_TIMEOUT_MS = 60000,       /* one migration statement */
@@ -2314,6 +2316,7 @@ struct ctx {
 		char id[24]; /* uid as text, the session query's parameter */
 		double iat, last;
 		bool has_iat, has_activity, remember;
+		char sid[SID_TEXT]; /* its session; "" for a token without one (the original's) */
 	} token;                    /* what auth_token() read from the token */
 	void (*side)(struct ctx *); /* a stage for a side pool (bcrypt, outbound), then `next` */
 	struct side_pool *side_pool;
@@ -4039,6 +4042,9 @@ enum pg_stmt {
 	Q_PROBE,
 	Q_USER_SESSION,
 	Q_USER_TOUCH,
+	Q_SESSION_NEW,
+	Q_SESSION_END,
+	Q_SESSIONS_END_ALL,
 	Q_RATE_HIT,
 	Q_AUDIT,
 	Q_USERNAME_TAKEN,
@@ -4826,9 +4832,26 @@ static const char MIGRATION_2[] =
 	"  PRIMARY KEY (key, window_start));"
 	"CREATE INDEX IF NOT EXISTS verification_codes_email_type ON verification_codes (email, code_type)";
 
+/*
+ * One row per login: a token's `sid` claim names its session, whose last activity, and whether
+ * it was logged out, are its own. Tokens without one (the original backend's) keep the per-user
+ * rule of users.last_seen_at, and legacy_tokens_revoked_at ends them all at once.
+ */
+static const char MIGRATION_3[] =
+	"CREATE TABLE IF NOT EXISTS sessions ("
+	"  sid TEXT PRIMARY KEY,"
+	"  user_id INTEGER NOT NULL,"
+	"  created_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+	"  last_seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+	"  revoked_at TIMESTAMPTZ,"
+	"  remember_me BOOLEAN NOT NULL DEFAULT false);"
+	"CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);"
+	"ALTER TABLE users ADD COLUMN IF NOT EXISTS legacy_tokens_revoked_at TIMESTAMPTZ";
+
 static const struct migration MIGRATIONS[] = {
 	{1, "original schema", MIGRATION_1},
 	{2, "accounts: sessions, code attempts, rate limits", MIGRATION_2},
+	{3, "sessions per login", MIGRATION_3},
 };
 
 /* The advisory lock key is 0x64726f70, "drop". */
@@ -5039,7 +5062,7 @@ static void pg_retention(void)
 				       &res);
 	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	char sql[3][300];
+	char sql[4][300];
 	snprintf(sql[0], sizeof sql[0],
 		 "DELETE FROM verification_codes WHERE NOT COALESCE(expires_at ~ '^\\d{4}-\\d{2}-\\d{2}[T ]"
 		 "\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$' AND expires_at::timestamp > now() AT TIME ZONE 'UTC', "
@@ -5051,8 +5074,13 @@ static void pg_retention(void)
 		 "DELETE FROM api_call_logs WHERE timestamp < (now() AT TIME ZONE 'UTC') - interval '%lld "
 		 "days'",
 		 cfg.api_call_log_retention_days);
+	/* a session idle past the longest inactivity timeout is over; a logged-out one after a day */
+	snprintf(sql[3], sizeof sql[3],
+		 "DELETE FROM sessions WHERE last_seen_at < now() - interval '%lld days'"
+		 " OR revoked_at < now() - interval '1 day'",
+		 cfg.remember_me_timeout_days + 1);
 	long long pruned = 0;
-	for (int i = 0; mine && !rc && i < 4; i++) {
+	for (int i = 0; mine && !rc && i < 5; i++) {
 		char windows[200]; /* a window is stale once the longest configured window has passed */
 		long long longest = 0;
 		const struct rate_rule *rules[] = {&RATE_REGISTER, &RATE_LOGIN,        &RATE_CODE_EMAIL,
@@ -5063,7 +5091,7 @@ static void pg_retention(void)
 			 "DELETE FROM rate_limits WHERE window_start < extract(epoch FROM now())::bigint - "
 			 "%lld",
 			 2 * longest);
-		rc = pg_exec_simple(pg, i < 3 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
+		rc = pg_exec_simple(pg, i < 4 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
 		if (!rc)
 			pruned += atoll(PQcmdTuples(res));
 		else if (rc == PG_FAILED)
@@ -5430,7 +5458,8 @@ static double wall_time(void)
  * A token with the original's claims, in the arena; NULL if libjwt fails. The response that
  * carries it must not be kept by any cache on the way.
  */
-static char *jwt_issue(struct ctx *c, long long user_id, const char *username, bool remember_me)
+static char *jwt_issue(struct ctx *c, long long user_id, const char *username, bool remember_me,
+		       const char *sid)
 {
 	resp_header(c, "Cache-Control", "no-store");
 	double now = wall_time();
@@ -5445,6 +5474,8 @@ static char *jwt_issue(struct ctx *c, long long user_id, const char *username, b
 	buf_printf(&claims, "%.6f", now);
 	json_kv_bool(&claims, "remember_me", remember_me);
 	json_kv_int(&claims, "key_version", cfg.jwt_key_version);
+	if (sid && *sid)
+		json_kv_str(&claims, "sid", sid);
 	buf_addc(&claims, '}');
 	buf_addc(&claims, 0);
 	jwt_t *jwt = NULL;
@@ -5523,14 +5554,28 @@ static int jwt_claims(struct ctx *c, const char *token, const char *key, struct 
 	return 0;
 }
 
+/*
+ * $1 the user, $2 the token's session ("" for none): the last activity that counts (the
+ * session's, or the user's for a token without one), the time before which its tokens are
+ * invalid, the user name, and whether the session is live.
+ */
 static const char SQL_USER_SESSION[] =
-	"SELECT (extract(epoch FROM last_seen_at) * 1000000)::int8,"
-	"       (extract(epoch FROM password_changed_at) * 1000000)::int8, username"
-	"  FROM users WHERE id = $1";
+	"SELECT (extract(epoch FROM CASE WHEN $2 = '' THEN u.last_seen_at ELSE s.last_seen_at END)"
+	"        * 1000000)::int8,"
+	"       (extract(epoch FROM CASE WHEN $2 = '' THEN GREATEST(u.password_changed_at,"
+	"                                                   u.legacy_tokens_revoked_at)"
+	"                           ELSE u.password_changed_at END) * 1000000)::int8,"
+	"       u.username, $2 = '' OR (s.sid IS NOT NULL AND s.revoked_at IS NULL)"
+	"  FROM users u LEFT JOIN sessions s ON s.sid = $2 AND s.user_id = u.id"
+	" WHERE u.id = $1::int";
 
+/* The activity of $1's session $3 (or of the user, for a token without one), at most every $2 s. */
 static const char SQL_USER_TOUCH[] =
-	"UPDATE users SET last_seen_at = now()"
-	" WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $2::int))";
+	"WITH u AS (UPDATE users SET last_seen_at = now()"
+	"            WHERE $3 = '' AND id = $1::int"
+	"              AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $2::int)))"
+	"UPDATE sessions SET last_seen_at = now()"
+	" WHERE $3 <> '' AND sid = $3 AND last_seen_at < now() - make_interval(secs => $2::int)";
 
 /*
  * The one token check of every protected route (DECISIONS S3, P): Bearer header only, HS256,
@@ -5547,6 +5592,7 @@ struct token_claims {
 	double exp, iat, last;
 	bool has_iat, has_activity, remember;
 	int key_offset; /* 0: signed with the current key; -1: the previous one; +1: the next one */
+	char sid[SID_TEXT];
 };
 
 /* Verifies a token with each key in turn and reads its claims; -1 when it is not ours. */
@@ -5573,6 +5619,15 @@ static int token_verify(struct ctx *c, const char *token, struct token_claims *t
 	t->last = 0;
 	t->has_activity = json_double(&cl, json_get(&cl, 0, "last_activity"), &t->last);
 	t->remember = json_kind(&cl, json_get(&cl, 0, "remember_me")) == JK_TRUE;
+	t->sid[0] = 0;
+	int si = json_get(&cl, 0, "sid");
+	if (si >= 0) { /* ours: base64url of SID_BYTES */
+		size_t n;
+		char *sid = json_kind(&cl, si) == JK_STRING ? json_string(&cl, si, &c->arena, &n) : NULL;
+		if (!sid || !n || n >= sizeof t->sid || strspn(sid, B64URL) != n)
+			return -1;
+		memcpy(t->sid, sid, n + 1);
+	}
 	return 0;
 }
 
@@ -5674,6 +5729,7 @@ static int token_check(struct ctx *c, const char **why)
 	c->token.last = t.last;
 	c->token.has_activity = t.has_activity;
 	c->token.remember = t.remember;
+	memcpy(c->token.sid, t.sid, sizeof t.sid);
 	struct buf id = {.p = c->token.id, .cap = sizeof c->token.id - 1, .borrowed = true};
 	buf_int(&id, t.uid);
 	c->token.id[id.len] = 0;
@@ -5703,6 +5759,10 @@ static int auth_session(struct ctx *c, PGresult *res)
 	double seen = PQgetisnull(res, 0, 0) ? 0 : (double)strtoll(PQgetvalue(res, 0, 0), NULL, 10) / 1e6;
 	double changed = PQgetisnull(res, 0, 1) ? 0 : (double)strtoll(PQgetvalue(res, 0, 1), NULL, 10) / 1e6;
 	str_copy(c->user.name, sizeof c->user.name, PQgetvalue(res, 0, 2));
+	if (PQgetvalue(res, 0, 3)[0] != 't') { /* logged out, or a session that never was */
+		why = "Token has been invalidated. Please log in again.";
+		goto out_fail;
+	}
 	if (changed && c->token.has_iat && c->token.iat < changed) {
 		why = "Token has been invalidated. Please log in again.";
 		goto out_fail;
@@ -5735,16 +5795,16 @@ static int auth_require(struct ctx *c)
 	if (auth_token(c))
 		return -1;
 	PGresult *res;
-	const char *p1[] = {c->token.id};
-	if (db_query(c, Q_USER_SESSION, 1, p1, &res))
+	const char *p1[] = {c->token.id, c->token.sid};
+	if (db_query(c, Q_USER_SESSION, 2, p1, &res))
 		return -1;
 	int rc = auth_session(c, res);
 	PQclear(res);
 	if (rc == 1) {
 		char touch[24];
 		snprintf(touch, sizeof touch, "%lld", cfg.session_touch_seconds);
-		const char *p2[] = {c->token.id, touch};
-		if (db_query(c, Q_USER_TOUCH, 2, p2, &res))
+		const char *p2[] = {c->token.id, touch, c->token.sid};
+		if (db_query(c, Q_USER_TOUCH, 3, p2, &res))
 			return -1;
 		PQclear(res);
 	}
@@ -6608,10 +6668,48 @@ static void h_livez(struct ctx *c)
 
 /* ==== 14. Handlers: accounts ======================================================= */
 
-/* {"token","user_id","username"}, the original's AuthResponse. */
-static void resp_auth(struct ctx *c, long long user_id, const char *username, bool remember_me)
+/* {"success": true, "message": ...} */
+static void resp_success(struct ctx *c, const char *message)
 {
-	char *token = jwt_issue(c, user_id, username, remember_me);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "message", message);
+	resp_end(c);
+}
+
+static const char SQL_SESSION_NEW[] =
+	"INSERT INTO sessions (sid, user_id, remember_me) VALUES ($1, $2::int, $3::bool)";
+
+/* A new session for a login, its id into sid; -1 with the 503 written when the database failed. */
+static int session_new(struct ctx *c, long long user_id, bool remember_me, char sid[SID_TEXT])
+{
+	unsigned char raw[SID_BYTES];
+	random_bytes(raw, sizeof raw);
+	b64url_encode(sid, raw, sizeof raw);
+	char id[24];
+	snprintf(id, sizeof id, "%lld", user_id);
+	const char *p[] = {sid, id, remember_me ? "t" : "f"};
+	PGresult *res;
+	if (db_query(c, Q_SESSION_NEW, 3, p, &res))
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * {"token","user_id","username"}, the original's AuthResponse, for session `sid`, or for a new
+ * one when sid is NULL or "" (a login, or a refresh of a token the original backend issued).
+ */
+static void resp_auth(struct ctx *c, long long user_id, const char *username, bool remember_me,
+		      const char *sid)
+{
+	char fresh[SID_TEXT];
+	if (!sid || !*sid) {
+		if (session_new(c, user_id, remember_me, fresh))
+			return;
+		sid = fresh;
+	}
+	char *token = jwt_issue(c, user_id, username, remember_me, sid);
 	if (!token) {
 		resp_internal_error(c, "token signing failed");
 		return;
@@ -6868,7 +6966,7 @@ static void h_register_commit(struct ctx *c)
 	audit_write(c, id, "user_registration", &d);
 	if (db_exec(c, "COMMIT"))
 		return;
-	resp_auth(c, id, f->username, false);
+	resp_auth(c, id, f->username, false, NULL);
 }
 
 /* --- POST /auth/login (ORIGINAL_API 3.2, 6.1; DECISIONS S6, P) --- */
@@ -7026,7 +7124,7 @@ static void h_login_checked(struct ctx *c)
 		audit_str(&d, "username", f->username);
 		audit_bool(&d, "remember_me", f->remember_me);
 		audit_write(c, f->id, "login_success", &d);
-		resp_auth(c, f->id, f->stored_name, f->remember_me);
+		resp_auth(c, f->id, f->stored_name, f->remember_me, NULL);
 		return;
 	}
 	password_failed(c, f, "Invalid username or password");
@@ -7079,7 +7177,59 @@ static void h_refresh(struct ctx *c)
 {
 	if (auth_require(c))
 		return;
-	resp_auth(c, c->user.id, c->user.name, c->user.remember_me);
+	resp_auth(c, c->user.id, c->user.name, c->user.remember_me, c->token.sid);
+}
+
+/* --- POST /auth/logout, POST /auth/logout-all --- */
+
+/* This token's session ends; a token without one (the original's) ends all such tokens. */
+static const char SQL_SESSION_END[] =
+	"WITH s AS (UPDATE sessions SET revoked_at = now()"
+	"            WHERE $2 <> '' AND sid = $2 AND user_id = $1::int AND revoked_at IS NULL)"
+	"UPDATE users SET legacy_tokens_revoked_at = now() WHERE $2 = '' AND id = $1::int";
+
+/* Every session of the user ends, and every token without one. */
+static const char SQL_SESSIONS_END_ALL[] =
+	"WITH s AS (UPDATE sessions SET revoked_at = now()"
+	"            WHERE user_id = $1::int AND revoked_at IS NULL RETURNING 1),"
+	" u AS (UPDATE users SET legacy_tokens_revoked_at = now() WHERE id = $1::int)"
+	"SELECT count(*) FROM s";
+
+static void h_logout(struct ctx *c)
+{
+	if (auth_require(c))
+		return;
+	const char *p[] = {c->token.id, c->token.sid};
+	PGresult *res;
+	if (db_query(c, Q_SESSION_END, 2, p, &res))
+		return;
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_str(&d, "username", c->user.name);
+	audit_bool(&d, "session", c->token.sid[0] != 0);
+	audit_write(c, c->user.id, "logout", &d);
+	resp_success(c, "Logged out");
+}
+
+static void h_logout_all(struct ctx *c)
+{
+	if (auth_require(c))
+		return;
+	const char *p[] = {c->token.id};
+	PGresult *res;
+	if (db_query(c, Q_SESSIONS_END_ALL, 1, p, &res))
+		return;
+	long long ended = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	struct buf d = audit_begin();
+	audit_str(&d, "username", c->user.name);
+	audit_int(&d, "sessions_ended", ended);
+	audit_write(c, c->user.id, "logout_all", &d);
+	struct buf *b = resp_json(c, 200);
+	json_kv_bool(b, "success", true);
+	json_kv_str(b, "message", "Logged out everywhere");
+	json_kv_int(b, "sessions_ended", ended);
+	resp_end(c);
 }
 
 /* --- POST /auth/check-username, check-email, check-phone --- */
@@ -7358,14 +7508,6 @@ static int code_send(struct ctx *c, char *email, const char *code_type)
 	PQclear(res);
 	mail_code(c, email, code);
 	return 0;
-}
-
-static void resp_success(struct ctx *c, const char *message)
-{
-	struct buf *b = resp_json(c, 200);
-	json_kv_bool(b, "success", true);
-	json_kv_str(b, "message", message);
-	resp_end(c);
 }
 
 static void resp_sent(struct ctx *c, const char *what, const char *email)
@@ -7736,7 +7878,7 @@ static void h_change_username(struct ctx *c)
 	PQclear(res);
 	if (db_exec(c, "COMMIT"))
 		return;
-	char *token = jwt_issue(c, c->user.id, name, false);
+	char *token = jwt_issue(c, c->user.id, name, false, c->token.sid);
 	if (!token) {
 		resp_internal_error(c, "token signing failed");
 		return;
@@ -9081,6 +9223,7 @@ static const char SQL_USER_DELETE[] =
 	" d5 AS (DELETE FROM verification_codes WHERE lower(email) IN (SELECT lower(email) FROM u)),"
 	" d6 AS (DELETE FROM user_profiles WHERE user_id IN (SELECT id FROM u)),"
 	" d7 AS (DELETE FROM audit_logs WHERE user_id IN (SELECT id FROM u)),"
+	" d8 AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM u)),"
 	" gone AS (DELETE FROM users WHERE id IN (SELECT id FROM u) RETURNING id)"
 	" INSERT INTO audit_logs (user_id, action, details, ip_address, user_agent, timestamp)"
 	" SELECT id, 'account_deletion', 'User ' || id || ' deleted their account', $2, $3,"
@@ -9514,7 +9657,8 @@ static void h_admin_cleanup_audit_logs(struct ctx *c)
 /* Sequences are never restarted: a reused id would make an old token valid (DECISIONS P). */
 static const char SQL_CLEAR_ALL[] =
 	"WITH a AS (DELETE FROM pinned_contacts), b AS (DELETE FROM privacy_zones),"
-	" c AS (DELETE FROM user_settings), d AS (DELETE FROM user_profiles), e AS (DELETE FROM devices)"
+	" c AS (DELETE FROM user_settings), d AS (DELETE FROM user_profiles), e AS (DELETE FROM devices),"
+	" f AS (DELETE FROM sessions)"
 	" DELETE FROM users";
 
 static void h_admin_clear_all_data(struct ctx *c)
@@ -9664,6 +9808,8 @@ static const struct route ROUTES[] = {
 	{"POST", "/auth/register", h_register, 0},
 	{"POST", "/auth/login", h_login, 0},
 	{"POST", "/auth/refresh", h_refresh, R_AUTH},
+	{"POST", "/auth/logout", h_logout, R_AUTH},
+	{"POST", "/auth/logout-all", h_logout_all, R_AUTH},
 	{"POST", "/auth/check-username", h_check_username, 0},
 	{"POST", "/auth/check-email", h_check_email, 0},
 	{"POST", "/auth/check-phone", h_check_phone, 0},
@@ -9714,6 +9860,9 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_PROBE] = {"probe", SQL_PROBE},
 	[Q_USER_SESSION] = {"user_session", SQL_USER_SESSION},
 	[Q_USER_TOUCH] = {"user_touch", SQL_USER_TOUCH},
+	[Q_SESSION_NEW] = {"session_new", SQL_SESSION_NEW},
+	[Q_SESSION_END] = {"session_end", SQL_SESSION_END},
+	[Q_SESSIONS_END_ALL] = {"sessions_end_all", SQL_SESSIONS_END_ALL},
 	[Q_RATE_HIT] = {"rate_hit", SQL_RATE_HIT},
 	[Q_AUDIT] = {"audit", SQL_AUDIT},
 	[Q_USERNAME_TAKEN] = {"username_taken", SQL_USERNAME_TAKEN},
@@ -10037,11 +10186,11 @@ static struct conn *loop_wait_pop(void)
 	return c;
 }
 
-/* The session check of user `uid`, then the steps, in one pipeline on `pg` (all prepared). */
-static bool loop_send(struct pg *pg, const char *uid, const struct db_step *s, int n)
+/* The session check of the token's user and session, then the steps, in one pipeline on `pg`. */
+static bool loop_send(struct pg *pg, const struct ctx *x, const struct db_step *s, int n)
 {
-	const char *p[] = {uid};
-	struct db_step session = {.q = Q_USER_SESSION, .n = 1, .params = p};
+	const char *p[] = {x->token.id, x->token.sid};
+	struct db_step session = {.q = Q_USER_SESSION, .n = 2, .params = p};
 	uint64_t preparing = 0;
 	bool prepare = false;
 	if (!PQenterPipelineMode(pg->conn) || !pg_send_step(pg, &session, &preparing, &prepare))
@@ -10052,11 +10201,11 @@ static bool loop_send(struct pg *pg, const char *uid, const struct db_step *s, i
 	return PQpipelineSync(pg->conn) && PQflush(pg->conn) >= 0;
 }
 
-static bool loop_read_send(struct pg *pg, enum pg_stmt q, const char *uid)
+static bool loop_read_send(struct pg *pg, enum pg_stmt q, const struct ctx *x)
 {
-	const char *p[] = {uid};
+	const char *p[] = {x->token.id};
 	struct db_step read = {.q = q, .n = 1, .params = p};
-	return loop_send(pg, uid, &read, 1);
+	return loop_send(pg, x, &read, 1);
 }
 
 static bool loop_read_watch(struct pg *pg)
@@ -10115,7 +10264,7 @@ static bool loop_read_begin(struct conn *c, struct pg *pg)
 		pg_release(pg, false); /* a worker prepares them (pg_query) */
 		return false;
 	}
-	if (!(write ? loop_write_send(pg, x) : loop_read_send(pg, q, x->token.id)) || !loop_read_watch(pg)) {
+	if (!(write ? loop_write_send(pg, x) : loop_read_send(pg, q, x)) || !loop_read_watch(pg)) {
 		if (pg->in_epoll)
 			epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
 		pg_release(pg, true);
@@ -10207,7 +10356,7 @@ struct loop_write {
 	bool commit;       /* the ending is COMMIT, not ROLLBACK */
 	bool audit_failed; /* the audit insert failed: the ending keeps the change without it */
 	char touch[24];    /* SESSION_TOUCH_SECONDS, SQL_USER_TOUCH's second parameter */
-	const char *touch_p[2];
+	const char *touch_p[3];
 };
 
 static void resp_reset(struct ctx *c)
@@ -10250,7 +10399,7 @@ static uint64_t loop_write_needs(const struct loop_write *w)
 static bool loop_write_send(struct pg *pg, struct ctx *x)
 {
 	struct loop_write *w = x->state;
-	return loop_send(pg, x->token.id, w->s, w->n);
+	return loop_send(pg, x, w->s, w->n);
 }
 
 /* Results [from, to) of a loop pipeline: PG_OK, or the first failure (logged; *failed its step). */
@@ -10282,8 +10431,9 @@ static bool loop_write_end(struct pg *pg, struct ctx *x, int session, int rc)
 		snprintf(w->touch, sizeof w->touch, "%lld", cfg.session_touch_seconds);
 		w->touch_p[0] = x->token.id;
 		w->touch_p[1] = w->touch;
+		w->touch_p[2] = x->token.sid;
 		/* unnamed: it may not be prepared on this connection, and is rare */
-		e[k++] = (struct db_step){.sql = SQL_USER_TOUCH, .n = 2, .params = w->touch_p};
+		e[k++] = (struct db_step){.sql = SQL_USER_TOUCH, .n = 3, .params = w->touch_p};
 	}
 	if (w->audit_failed)
 		e[k++] = (struct db_step){.sql = "ROLLBACK TO SAVEPOINT audit"};

@@ -223,9 +223,10 @@ def now():
 
 
 def claims(user_id, username, *, iat=None, last_activity=None, exp=None, remember_me=False,
-           key_version=1):
+           key_version=1, sid=None):
+    """The original's claims (no session id), or droplin's with sid."""
     t = now() if iat is None else iat
-    return {
+    out = {
         "user_id": user_id,
         "username": username,
         "exp": int(t + 30 * 86400) if exp is None else exp,
@@ -234,6 +235,9 @@ def claims(user_id, username, *, iat=None, last_activity=None, exp=None, remembe
         "remember_me": remember_me,
         "key_version": key_version,
     }
+    if sid is not None:
+        out["sid"] = sid
+    return out
 
 
 def make_token(user_id, username, secret=JWT_SECRET, algorithm="HS256", drop=(), **kw):

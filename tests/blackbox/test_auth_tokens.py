@@ -33,7 +33,8 @@ def test_droplin_token_decodes_in_pyjwt_with_the_original_claims(api):
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     c = decode(token)
     assert set(c) == {"user_id", "username", "exp", "iat", "last_activity", "remember_me",
-                      "key_version"}, c
+                      "key_version", "sid"}, c  # the original ignores the extra session id
+    assert isinstance(c["sid"], str) and len(c["sid"]) == 22, c
     assert type(c["user_id"]) is int and c["user_id"] == uid
     assert c["username"] == "alice"
     assert type(c["exp"]) is int

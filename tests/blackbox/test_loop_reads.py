@@ -87,14 +87,24 @@ def test_many_clients_never_get_another_users_rows(droplin):
 
 
 def test_session_refresh_still_happens_on_loop_reads(droplin):
+    # A token of a login refreshes its session's activity; a token without a session (the
+    # original backend's) refreshes the user's.
     d = start(droplin, SESSION_TOUCH_SECONDS="1")
     api = Api(d)
     uid, tok = user_with_data(api, "toucher")
+    legacy = make_token(uid, "toucher")
     for _ in range(3):
         assert get(d, "/user/profile", tok).status == 200
+        assert get(d, "/user/profile", legacy).status == 200
     harness.db_exec(db_of(d), "UPDATE users SET last_seen_at = now() - interval '10 minutes'"
                     " WHERE id = %s", (uid,))
+    harness.db_exec(db_of(d), "UPDATE sessions SET last_seen_at = now() - interval '10 minutes'"
+                    " WHERE user_id = %s", (uid,))
     assert get(d, "/user/profile", tok).status == 200
+    [(age,)] = harness.db_query(db_of(d), "SELECT extract(epoch FROM now() - last_seen_at)"
+                                " FROM sessions WHERE user_id = %s", (uid,))
+    assert float(age) < 5, f"the session's last_seen_at was not refreshed: {age} s old"
+    assert get(d, "/user/profile", legacy).status == 200
     age = harness.db_query(db_of(d), "SELECT extract(epoch FROM now() - last_seen_at)"
                            " FROM users WHERE id = %s", (uid,))[0][0]
     assert float(age) < 5, f"last_seen_at was not refreshed: {age} s old"

@@ -112,14 +112,14 @@ def test_the_tokens_401_comes_before_the_bodys_422(droplin):
 def test_session_refresh_happens_inside_the_write(droplin):
     d = start(droplin, SESSION_TOUCH_SECONDS="1")
     uid, tok = ready_user(d, "touchwriter")
-    harness.db_exec(db_of(d), "UPDATE users SET last_seen_at = now() - interval '10 minutes'"
-                    " WHERE id = %s", (uid,))
+    harness.db_exec(db_of(d), "UPDATE sessions SET last_seen_at = now() - interval '10 minutes'"
+                    " WHERE user_id = %s", (uid,))
     before = loop_writes(d)
     assert post(d, tok, device("Fresh")).status == 200
     assert loop_writes(d) == before + 1
     age = harness.db_query(db_of(d), "SELECT extract(epoch FROM now() - last_seen_at)"
-                           " FROM users WHERE id = %s", (uid,))[0][0]
-    assert float(age) < 5, f"last_seen_at was not refreshed: {age} s old"
+                           " FROM sessions WHERE user_id = %s", (uid,))[0][0]
+    assert float(age) < 5, f"the session's last_seen_at was not refreshed: {age} s old"
     assert "Fresh" in [x[0] for x in rows(d, uid)]
 
 
