@@ -1632,10 +1632,21 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Short, or a published value however it is padded or cased (" KEY\n" is still that key). */
 static bool secret_is_weak(const char *s)
 {
-	return strlen(s) < SECRET_MIN_BYTES || !strcmp(s, ORIGINAL_DEFAULT_JWT_SECRET) ||
-	       !strcmp(s, ORIGINAL_ADMIN_SECRET);
+	if (strlen(s) < SECRET_MIN_BYTES)
+		return true;
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	static const char *const published[] = {ORIGINAL_DEFAULT_JWT_SECRET, ORIGINAL_ADMIN_SECRET};
+	for (size_t i = 0; i < sizeof published / sizeof published[0]; i++)
+		if (n == strlen(published[i]) && !strncasecmp(s, published[i], n))
+			return true;
+	return false;
 }
 
 /*
@@ -5395,7 +5406,7 @@ static const char SEED_PASSWORD[] = "TestPass123!";
 #define SEED_DISABLED "disabledxseedxaccountxbyxdropli" /* 31 digest characters no password yields */
 
 static const char SQL_SEED_FIND[] =
-	"SELECT id, password_hash FROM users WHERE username = '" SEED_USERNAME
+	"SELECT id, password_hash FROM users WHERE lower(username) = '" SEED_USERNAME
 	"' AND password_hash LIKE '$2%' AND password_hash NOT LIKE '%" SEED_DISABLED "'";
 
 static const char SQL_SEED_DISABLE[] =
@@ -5404,18 +5415,9 @@ static const char SQL_SEED_DISABLE[] =
 	"INSERT INTO audit_logs (user_id, action, details, user_agent)"
 	"  SELECT id, 'seeded_account_disabled', '{\"username\": \"" SEED_USERNAME "\"}', 'droplin' FROM d";
 
-static int pg_disable_seeded_account(struct pg *pg)
+/* One row of SQL_SEED_FIND: disabled when the published password opens it. */
+static int pg_disable_seed_row(struct pg *pg, const char *id, const char *hash)
 {
-	PGresult *res;
-	int rc = pg_exec_simple(pg, SQL_SEED_FIND, PG_MIGRATION_TIMEOUT_MS, &res);
-	if (rc || PQntuples(res) != 1) {
-		PQclear(res);
-		return rc;
-	}
-	char id[24], hash[BCRYPT_SETTING_MAX];
-	str_copy(id, sizeof id, PQgetvalue(res, 0, 0));
-	str_copy(hash, sizeof hash, PQgetvalue(res, 0, 1));
-	PQclear(res);
 	struct crypt_data *data = calloc(1, sizeof *data);
 	const char *out = data ? crypt_r(SEED_PASSWORD, hash, data) : NULL;
 	bool published = out && out[0] == '$' && ct_equal(out, strlen(out), hash, strlen(hash));
@@ -5428,7 +5430,8 @@ static int pg_disable_seeded_account(struct pg *pg)
 	const char *p[] = {id, hash, unusable};
 	if (!PQsendQueryParams(pg->conn, SQL_SEED_DISABLE, 3, NULL, p, NULL, NULL, 0))
 		return PG_UNAVAILABLE;
-	rc = pg_wait(pg, now_ms() + PG_MIGRATION_TIMEOUT_MS, &res);
+	PGresult *res;
+	int rc = pg_wait(pg, now_ms() + PG_MIGRATION_TIMEOUT_MS, &res);
 	if (rc == PG_FAILED)
 		pg_log_error("seeded account", res, pg->conn);
 	else if (!rc && !strcmp(PQcmdTuples(res), "1"))
@@ -5436,6 +5439,25 @@ static int pg_disable_seeded_account(struct pg *pg)
 				  " still had its published password: disabled");
 	PQclear(res);
 	return rc;
+}
+
+static int pg_disable_seeded_account(struct pg *pg)
+{
+	PGresult *res;
+	int rc = pg_exec_simple(pg, SQL_SEED_FIND, PG_MIGRATION_TIMEOUT_MS, &res);
+	for (int i = 0; !rc && i < PQntuples(res); i++) /* any case of the name: logins fold it */
+		rc = pg_disable_seed_row(pg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Between starts (an original replica may seed the account again while both run), a login
+ * with the published pair is refused as a wrong password would be.
+ */
+static bool seed_login(const char *username, const char *password)
+{
+	return !strcmp(username, SEED_USERNAME) && !strcmp(password, SEED_PASSWORD);
 }
 
 /* True when the finished verification matched the stored hash (constant-time compare). */
@@ -7109,7 +7131,7 @@ static void h_login_checked(struct ctx *c)
 		resp_detail(c, 401, "Invalid username or password");
 		return;
 	}
-	if (bcrypt_matched(c)) {
+	if (bcrypt_matched(c) && !seed_login(f->username, f->password)) {
 		const char *p[] = {id};
 		if (db_query(c, Q_LOGIN_OK, 1, p, &res))
 			return;

@@ -37,8 +37,9 @@ def assert_refused(d, rc, port, var):
     ({"JWT_SECRET_KEY": "", "ADMIN_SECRET": STRONG_ADMIN}, "JWT_SECRET_KEY"),
     ({"JWT_SECRET_KEY": STRONG_JWT, "ADMIN_SECRET": None}, "ADMIN_SECRET"),
     ({"JWT_SECRET_KEY": STRONG_JWT, "ADMIN_SECRET": ""}, "ADMIN_SECRET"),
+    ({"JWT_SECRET_KEY": ORIGINAL_DEFAULT + "\n", "ADMIN_SECRET": STRONG_ADMIN}, "JWT_SECRET_KEY"),
 ], ids=["jwt-missing", "jwt-31-bytes", "jwt-original-default", "jwt-empty",
-        "admin-missing", "admin-empty"])
+        "admin-missing", "admin-empty", "jwt-default-newline"])
 def test_weak_or_missing_secret_stops_startup(droplin, droplin_env, case, var):
     assert len("short-secret-31-bytes-long-xxxx") == 31
     env = dict(case, DROPLIN_ENV=droplin_env)
@@ -51,8 +52,11 @@ def test_weak_or_missing_secret_stops_startup(droplin, droplin_env, case, var):
 @pytest.mark.parametrize("droplin_env", [None, "production"], ids=["env-unset", "production"])
 @pytest.mark.parametrize("var", ["PREVIOUS_JWT_SECRET_KEY", "NEXT_JWT_SECRET_KEY"])
 @pytest.mark.parametrize("value", [ORIGINAL_DEFAULT, "x", "short-secret-31-bytes-long-xxxx",
-                                   "delete-all-profiles-2024"],
-                         ids=["original-default", "one-byte", "31-bytes", "original-admin"])
+                                   "delete-all-profiles-2024", " " + ORIGINAL_DEFAULT,
+                                   ORIGINAL_DEFAULT + "\n", ORIGINAL_DEFAULT.upper(),
+                                   "\t" + ORIGINAL_DEFAULT + "  "],
+                         ids=["original-default", "one-byte", "31-bytes", "original-admin",
+                              "default-space", "default-newline", "default-upper", "default-padded"])
 def test_weak_verifying_key_stops_startup(droplin, droplin_env, var, value):
     env = {"DROPLIN_ENV": droplin_env, "JWT_SECRET_KEY": STRONG_JWT, "ADMIN_SECRET": STRONG_ADMIN,
            "JWT_KEY_VERSION": "2", var: value}

@@ -77,6 +77,8 @@ def test_a_seed_added_later_is_disabled_at_the_next_start(droplin, fresh_db):
     seed_hash = bcrypt.hashpw(SEED_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     db_exec(fresh_db, "INSERT INTO users (username, password_hash, email) VALUES (%s, %s, %s)",
             (SEED_USER, seed_hash, SEED_EMAIL))
+    # the running replica refuses the published pair at once, before any restart
+    assert_detail(login(Api(d), SEED_USER, SEED_PASSWORD), 401, "Invalid username or password")
     d2 = droplin(db=fresh_db, env=dict(FAST_ENV, **PRODUCTION))
     d2.wait_ready()
     assert_detail(login(Api(d2), SEED_USER, SEED_PASSWORD), 401, "Invalid username or password")
@@ -90,3 +92,17 @@ def test_replicas_booting_together_disable_it_once(droplin, fresh_db):
         d.wait_ready()
     rows = db_query(fresh_db, "SELECT count(*) FROM audit_logs WHERE action = 'seeded_account_disabled'")
     assert rows[0][0] == 1, rows
+
+
+@pytest.mark.parametrize("stored_name", ["TEST_DROPLINK", "Test_Droplink"])
+def test_the_name_in_any_case_is_disabled(droplin, fresh_db, stored_name):
+    # logins fold the name's case, so TEST_DROPLINK opens with "test_droplink" too
+    db_exec(fresh_db, ORIGINAL_SCHEMA)
+    seed_hash = bcrypt.hashpw(SEED_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    db_exec(fresh_db, "INSERT INTO users (username, password_hash, email) VALUES (%s, %s, %s)",
+            (stored_name, seed_hash, SEED_EMAIL))
+    d = droplin(db=fresh_db, env=dict(FAST_ENV, **PRODUCTION))
+    d.wait_ready()
+    for name in (SEED_USER, stored_name):
+        assert_detail(login(Api(d), name, SEED_PASSWORD), 401, "Invalid username or password")
+    assert db_query(fresh_db, "SELECT password_hash FROM users")[0][0] != seed_hash
