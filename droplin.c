@@ -1277,6 +1277,7 @@ struct config {
 	long long body_min_bytes_per_second;
 	long long max_connections, max_connections_per_ip;
 	long long max_head_bytes, max_headers, max_json_body, max_buffered_body_bytes;
+	long long max_buffered_body_bytes_per_client;
 	long long worker_threads;
 	const char *cors_origins;
 	long long trust_proxy;
@@ -1397,6 +1398,10 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("MAX_BUFFERED_BODY_BYTES", CFG_INT, max_buffered_body_bytes, "134217728", 65536, 68719476736LL,
 	    "Request body bytes held in memory at once, all connections together; a request that "
 	    "would go past it gets 503 and its connection closes."),
+	CFG("MAX_BUFFERED_BODY_BYTES_PER_CLIENT", CFG_INT, max_buffered_body_bytes_per_client, "0", 0,
+	    68719476736LL,
+	    "The share of MAX_BUFFERED_BODY_BYTES one client address (an IPv6 /64) may hold; past it "
+	    "its request gets 503 (0: a quarter of MAX_BUFFERED_BODY_BYTES)."),
 	CFG("WORKER_THREADS", CFG_INT, worker_threads, "0", 0, 256,
 	    "Threads that run database, bcrypt and outbound work (0: DB_POOL_SIZE + cores)."),
 	CFG("CORS_ORIGINS", CFG_STR, cors_origins, NULL, 0, 0,
@@ -1602,6 +1607,8 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 	c->dev = !strcmp(c->env, "development");
 	if (!c->bcrypt_share_max)
 		c->bcrypt_share_max = (c->bcrypt_queue_max + 1) / 2;
+	if (!c->max_buffered_body_bytes_per_client)
+		c->max_buffered_body_bytes_per_client = c->max_buffered_body_bytes / 4;
 	if (!c->dev && c->bcrypt_cost < 12) {
 		snprintf(err, errlen, "BCRYPT_COST below 12 is for test fixtures: not in production");
 		return -1;
@@ -2911,7 +2918,8 @@ enum conn_state {
 	CONN_LINGER, /* response sent, write side shut: discard input until EOF, then close */
 };
 
-enum deadline_kind { DL_NONE, DL_KEEPALIVE, DL_HEAD, DL_IDLE, DL_WRITE, DL_LINGER };
+/* DL_FRESH: a new connection must start its first request within HEAD_TIMEOUT_MS */
+enum deadline_kind { DL_NONE, DL_FRESH, DL_KEEPALIVE, DL_HEAD, DL_IDLE, DL_WRITE, DL_LINGER };
 
 /*
  * What one in-flight request needs beyond the connection: parsed head, context, decoded body
@@ -2947,7 +2955,10 @@ struct conn {
 	struct chunked ck;
 	struct buf out;
 	size_t out_off;
+	const char *tail; /* after `out`: a body that is not ours to copy (static) */
+	size_t tail_len, tail_off;
 	size_t body_held;       /* this request's share of L.body_bytes */
+	uint32_t body_slot;     /* its client's counter in L.body_share */
 	int64_t body_start;     /* when its body began, while it is read (BODY_TIMEOUT_MS) */
 	uint64_t body_received; /* body bytes read so far */
 	struct in6_addr ip_key; /* its peer's entry in L.iptab (an IPv6 peer's /64) */
@@ -2969,6 +2980,7 @@ static struct {
 	uint32_t iptab_mask;
 	uint64_t iptab_key; /* keys the hash, so nobody can aim addresses at one chain */
 	size_t body_bytes;  /* request bodies held in memory (MAX_BUFFERED_BODY_BYTES) */
+	size_t *body_share; /* the same per client (a keyed hash of its address), SHARE_SLOTS */
 	int64_t tick_ms;
 	/* drain (DECISIONS R5) */
 	atomic_bool draining;
@@ -2997,6 +3009,7 @@ static const struct route *route_find(const struct http_req *r, bool head_only, 
 				      char *allow, size_t allow_len);
 static const char PHOTO_TOO_LARGE[] = "File too large. Maximum size is 10MB";
 static int auth_token(struct ctx *c);
+static uint32_t share_slot(const char *who);
 
 static struct rblock *rblock_get(void)
 {
@@ -3122,6 +3135,7 @@ static void conn_set_deadline(struct conn *c, enum deadline_kind kind)
 	long long ms = 0;
 	switch (kind) {
 	case DL_KEEPALIVE: ms = cfg.keepalive_timeout_ms; break;
+	case DL_FRESH:
 	case DL_HEAD: ms = cfg.head_timeout_ms; break;
 	case DL_IDLE:
 	case DL_WRITE: ms = cfg.idle_timeout_ms; break;
@@ -3149,13 +3163,16 @@ static bool conn_body_account(struct conn *c, size_t reserve)
 	held = held > reserve ? held : reserve;
 	held = held > c->body_held ? held : c->body_held;
 	L.body_bytes += held - c->body_held;
+	L.body_share[c->body_slot] += held - c->body_held;
 	c->body_held = held;
-	return L.body_bytes <= (size_t)cfg.max_buffered_body_bytes;
+	return L.body_bytes <= (size_t)cfg.max_buffered_body_bytes &&
+	       L.body_share[c->body_slot] <= (size_t)cfg.max_buffered_body_bytes_per_client;
 }
 
 static void conn_body_release(struct conn *c)
 {
 	L.body_bytes -= c->body_held;
+	L.body_share[c->body_slot] -= c->body_held;
 	c->body_held = 0;
 	c->body_start = 0;
 }
@@ -3207,12 +3224,19 @@ static void conn_log(struct conn *c)
 }
 
 /* Writes what is pending; true when all of it is out (or the connection died). */
+/* Writes c->out, then the borrowed tail; true when all is sent (or *dead). */
 static bool conn_flush(struct conn *c, bool *dead)
 {
-	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+	for (;;) {
+		bool head = c->out_off < c->out.len;
+		size_t *off = head ? &c->out_off : &c->tail_off;
+		size_t len = head ? c->out.len : c->tail_len;
+		if (*off >= len)
+			break;
+		const char *p = head ? c->out.p : c->tail;
+		ssize_t n = send(c->fd, p + *off, len - *off, MSG_NOSIGNAL);
 		if (n > 0) {
-			c->out_off += (size_t)n;
+			*off += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -3222,7 +3246,10 @@ static bool conn_flush(struct conn *c, bool *dead)
 		*dead = true;
 		return true;
 	}
-	c->out.len = c->out_off = 0;
+	c->out.len = c->out_off = c->tail_len = c->tail_off = 0;
+	c->tail = NULL;
+	if (c->out.cap > RBLOCK_KEEP_BUF) /* an idle connection keeps no large response */
+		buf_free(&c->out);
 	return true;
 }
 
@@ -3239,7 +3266,12 @@ static void conn_respond(struct conn *c)
 		resp_internal_error(x, "handler wrote no response");
 	if (x->body.over || x->headers.over)
 		resp_internal_error(x, "response too large");
-	http_serialize(x, c->head_only, c->close_after, c->http10_keepalive && !c->close_after, &c->out);
+	/* a borrowed body (embedded documents) is sent from where it lies, never copied */
+	bool tail = x->body.borrowed && !c->head_only;
+	http_serialize(x, c->head_only || tail, c->close_after, c->http10_keepalive && !c->close_after,
+		       &c->out);
+	c->tail = tail ? x->body.p : NULL;
+	c->tail_len = tail ? x->body.len : 0;
 	conn_log(c);
 	c->state = CONN_WRITE;
 	conn_set_deadline(c, DL_WRITE);
@@ -3293,6 +3325,7 @@ static bool conn_body_admit(struct conn *c)
 	if (r->body_kind == BODY_NONE)
 		return true;
 	bool arrived = r->body_kind == BODY_LENGTH && c->rlen - c->head_len >= r->content_length;
+	c->body_slot = share_slot(x->client_key);
 	if (x->route && (x->route->flags & R_AUTH) && auth_token(x)) {
 		if (arrived) /* the body is here already: skip it and keep the connection */
 			c->consumed = c->head_len + r->content_length;
@@ -3696,7 +3729,7 @@ static void loop_accept(void)
 		L.conns = c;
 		L.n_conns++;
 		c->state = CONN_HEAD;
-		conn_set_deadline(c, DL_KEEPALIVE);
+		conn_set_deadline(c, DL_FRESH); /* a silent connection is not a keep-alive one */
 		conn_watch(c, EPOLLIN);
 	}
 }
@@ -3854,8 +3887,6 @@ static uint32_t share_slot(const char *who)
 static bool share_take(uint32_t s[2], const char *addr, const char *account)
 {
 	pthread_mutex_lock(&SHARES.mu);
-	if (!SHARES.key)
-		random_bytes(&SHARES.key, sizeof SHARES.key);
 	s[0] = share_slot(addr);
 	s[1] = share_slot(account);
 	uint32_t max = (uint32_t)cfg.bcrypt_share_max;
@@ -10070,7 +10101,8 @@ static void resp_embedded(struct ctx *c, const unsigned char *data, size_t n, co
 	c->ctype = ctype;
 	resp_header(c, "Content-Security-Policy", DOCS_CSP);
 	resp_header(c, "Cache-Control", "public, max-age=300");
-	buf_add(&c->body, data, n);
+	buf_free(&c->body);
+	c->body = (struct buf){.p = (char *)data, .len = n, .cap = n, .borrowed = true};
 }
 
 static void h_openapi(struct ctx *c)
@@ -10857,7 +10889,9 @@ static int loop_init(char *err, size_t errlen)
 	L.iptab = calloc(slots, sizeof *L.iptab); /* untouched pages cost no memory */
 	L.iptab_mask = slots - 1;
 	random_bytes(&L.iptab_key, sizeof L.iptab_key);
-	if (!L.iptab) {
+	random_bytes(&SHARES.key, sizeof SHARES.key); /* before any thread starts */
+	L.body_share = calloc(SHARE_SLOTS, sizeof *L.body_share);
+	if (!L.iptab || !L.body_share) {
 		snprintf(err, errlen, "out of memory for the connection table");
 		return -1;
 	}

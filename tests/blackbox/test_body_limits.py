@@ -4,6 +4,7 @@ arrive whole within BODY_TIMEOUT_MS, however steadily it trickles."""
 
 import json
 import os
+import socket
 import threading
 import time
 
@@ -138,7 +139,8 @@ def test_buffered_bodies_are_capped_across_connections(droplin):
     # A body that does not fit the read buffer reserves its Content-Length from the head, so
     # the refusal comes before 100 Continue, before the client sends a byte of it.
     d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="60000",
-                         MAX_BUFFERED_BODY_BYTES=str(12 * MIB)))
+                         MAX_BUFFERED_BODY_BYTES=str(12 * MIB),
+                         MAX_BUFFERED_BODY_BYTES_PER_CLIENT=str(12 * MIB)))
     d.wait_ready()
     token = Api(d).register("alice")["token"]
 
@@ -244,3 +246,70 @@ def test_a_trickled_body_ends_at_the_body_deadline(droplin):
     assert waited >= 1.4, f"408 after {waited:.1f} s, before BODY_TIMEOUT_MS"
     c.close()
     assert d.get("/livez").status == 200
+
+
+def test_documents_are_not_copied_per_connection(droplin):
+    # /openapi.json is about 100 KB: 300 keep-alive connections that fetched it (and 300 that
+    # asked and never read) held 300 copies each way; now they hold none.
+    d = droplin(env=dict(FAST_ENV, KEEPALIVE_TIMEOUT_MS="120000", IDLE_TIMEOUT_MS="120000"))
+    d.wait_ready()
+    size = len(d.get("/openapi.json").body)
+    assert size > 50000
+    before = rss_kib(d.proc.pid)
+    request = f"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n\r\n".encode()
+    readers, sleepers = [], []
+    try:
+        for i in range(300):
+            c = harness.RawConn(d.port, source=f"127.3.{i // 200}.{1 + i % 200}", timeout=10)
+            readers.append(c)
+            c.send(request)
+            assert len(c.read_response(timeout=10).body) == size
+        for i in range(300):
+            c = harness.RawConn(d.port, source=f"127.4.{i // 200}.{1 + i % 200}", timeout=10)
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sleepers.append(c)
+            c.send(request)  # and never read
+        assert d.get("/livez").status == 200
+        grown = (rss_kib(d.proc.pid) - before) / 1024
+        assert grown < 12, f"600 connections to /openapi.json grew droplin by {grown:.0f} MiB"
+    finally:
+        for c in readers + sleepers:
+            c.close()
+
+
+def test_a_silent_new_connection_is_closed_at_the_head_timeout(droplin):
+    # A connection that never sends a byte held a slot for the whole keep-alive timeout (75 s).
+    d = droplin(env=dict(FAST_ENV, HEAD_TIMEOUT_MS="1000", KEEPALIVE_TIMEOUT_MS="60000"))
+    d.wait_ready()
+    silent = d.conn(timeout=10)
+    t0 = time.monotonic()
+    assert silent.state_after(30 * harness.TIMEOUT_SCALE) == "closed"
+    assert time.monotonic() - t0 < 30 * harness.TIMEOUT_SCALE
+    silent.close()
+    # a connection that made a request stays open for the keep-alive timeout
+    kept = d.conn(timeout=10)
+    kept.send(f"GET /livez HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n\r\n")
+    assert kept.read_response(timeout=10).status == 200
+    assert kept.state_after(2.5) == "open"
+    kept.close()
+
+
+def test_one_client_holds_at_most_its_share_of_the_body_budget(droplin):
+    # A quarter of MAX_BUFFERED_BODY_BYTES per client address: one address cannot take it all.
+    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", MAX_BUFFERED_BODY_BYTES=str(40 * MIB)))
+    d.wait_ready()
+    token = Api(d).register("alice")["token"]
+
+    def start_upload(source):
+        c = harness.RawConn(d.port, source=source, timeout=10)
+        c.send(photo_head(d.port, 8 * MIB, token=token))
+        return c, first_status_line(c)
+
+    a1, line = start_upload("127.5.0.1")
+    assert line == b"HTTP/1.1 100 Continue", line
+    a2, line = start_upload("127.5.0.1")  # 16 MiB from one address: past its 10 MiB
+    assert line.startswith(b"HTTP/1.1 503"), line
+    b1, line = start_upload("127.5.0.2")  # another address still fits
+    assert line == b"HTTP/1.1 100 Continue", line
+    for c in (a1, a2, b1):
+        c.close()
