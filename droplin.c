@@ -119,7 +119,7 @@ enum {
 	JOB_QUEUE_MAX = 4096,                  /* queued requests before 503 */
 	BCRYPT_NICE = 10,                      /* nice value of the bcrypt threads (side_main) */
 	JWT_SEGMENT_MAX = 8192,                /* longest base64url header or payload of a token */
-	TOKEN_MAX_BYTES = 1024,                /* longest bearer token verified (ours are about 300) */
+	TOKEN_MAX_BYTES = 2048,                /* longest bearer token verified (ours are about 300) */
 	SID_BYTES = 16,                        /* random bytes of a session id */
 	SID_TEXT = 32,                         /* room for a session id as text (22 base64url chars) */
 	PG_POOL_HARD_MAX = 64,                 /* upper bound of DB_POOL_SIZE */
@@ -138,6 +138,7 @@ enum {
 	PHOTO_MAX_BYTES = 10 << 20,            /* the original's 10 MiB photo limit */
 	PHOTO_MULTIPART_SLACK = 64 << 10,      /* multipart overhead allowed on top of it (DECISIONS P) */
 	THREAD_STACK_BYTES = 256 * 1024,       /* every thread droplin starts */
+	PG_CANCELS_MAX = 16,                   /* cancel requests in flight at once (pg_cancel) */
 	PASSWORD_MAX_CHARS = 128,              /* register's and login's limit, and the strength check's */
 	USERNAME_CHECK_MAX_CHARS = 128,        /* the user name the strength check compares with */
 };
@@ -4338,16 +4339,42 @@ static void pg_release(struct pg *pg, bool broken)
 		log_msg(LOG_ERROR, "eventfd write failed: %s", strerror(errno));
 }
 
-/* Asks the server to stop what it runs for `conn` (it connects to the server: never on the loop). */
+/*
+ * Asks the server to stop what it runs for `conn`, from a thread of its own: libpq 15's
+ * PQcancel opens a new connection with no timeout and waits for the server to close it, which
+ * takes minutes while the server is unreachable; nothing that serves requests or holds a pooled
+ * connection may wait for that. The caller drops `conn` at once. Past PG_CANCELS_MAX cancels
+ * in flight one is skipped: the dropped link ends the query when the server next writes to it.
+ */
+static atomic_int pg_cancels;
+
+static void *pg_cancel_main(void *arg)
+{
+	char err[256];
+	PQcancel(arg, err, sizeof err);
+	PQfreeCancel(arg);
+	atomic_fetch_sub(&pg_cancels, 1);
+	return NULL;
+}
+
 static void pg_cancel(PGconn *conn)
 {
-	PGcancel *cancel = PQgetCancel(conn);
-	char err[256];
-	if (cancel) {
-		PQcancel(cancel, err, sizeof err);
-		PQfreeCancel(cancel);
-	}
 	log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+	if (atomic_fetch_add(&pg_cancels, 1) >= PG_CANCELS_MAX) {
+		atomic_fetch_sub(&pg_cancels, 1);
+		return;
+	}
+	PGcancel *cancel = PQgetCancel(conn);
+	pthread_attr_t attr;
+	pthread_t t;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
+	if (!cancel || pthread_create(&t, &attr, pg_cancel_main, cancel)) {
+		PQfreeCancel(cancel);
+		atomic_fetch_sub(&pg_cancels, 1);
+	}
+	pthread_attr_destroy(&attr);
 }
 
 /* Waits for the whole result of what was sent; cancels it past the deadline. */
@@ -4363,16 +4390,9 @@ static int pg_wait(struct pg *pg, int64_t deadline, PGresult **out)
 		int r = pg_poll(conn, POLLIN, deadline);
 		if (r < 0)
 			return PG_UNAVAILABLE;
-		if (r == 0) {
+		if (r == 0) { /* the query is cancelled, the link dropped: nothing waits for either */
 			pg_cancel(conn);
-			/* the cancelled query ends quickly; give it a moment, else drop the link */
-			int64_t grace = now_ms() + 1000;
-			while (PQisBusy(conn))
-				if (pg_poll(conn, POLLIN, grace) <= 0 || !PQconsumeInput(conn))
-					return PG_UNAVAILABLE;
-			PGresult *res;
-			while ((res = PQgetResult(conn)))
-				PQclear(res);
+			pg->broken = true;
 			return PG_TIMEOUT;
 		}
 		if (!PQconsumeInput(conn))
@@ -6750,14 +6770,15 @@ static int session_new(struct ctx *c, long long user_id, bool remember_me, char 
 }
 
 /*
- * {"token","user_id","username"}, the original's AuthResponse, for session `sid`, or for a new
- * one when sid is NULL or "" (a login, or a refresh of a token the original backend issued).
+ * {"token","user_id","username"}, the original's AuthResponse, for session `sid` (a refresh;
+ * "" for a token of the original backend's, which stays without one), or for a new session
+ * when sid is NULL (a login).
  */
 static void resp_auth(struct ctx *c, long long user_id, const char *username, bool remember_me,
 		      const char *sid)
 {
 	char fresh[SID_TEXT];
-	if (!sid || !*sid) {
+	if (!sid) {
 		if (session_new(c, user_id, remember_me, fresh))
 			return;
 		sid = fresh;
@@ -10262,9 +10283,18 @@ static bool loop_read_send(struct pg *pg, enum pg_stmt q, const struct ctx *x)
 	return loop_send(pg, x, &read, 1);
 }
 
+/*
+ * Arms the next event of a loop pipeline's connection: readable, and writable too while libpq
+ * still holds unsent bytes (a pipeline larger than the socket's send buffer), since the server
+ * answers nothing before the final Sync has reached it.
+ */
 static bool loop_read_watch(struct pg *pg)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = (uintptr_t)pg | 1};
+	int unsent = PQflush(pg->conn);
+	if (unsent < 0)
+		return false;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | (unsent ? EPOLLOUT : 0u),
+				 .data.u64 = (uintptr_t)pg | 1};
 	if (epoll_ctl(L.ep, pg->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, PQsocket(pg->conn), &ev))
 		return false;
 	pg->in_epoll = true;
@@ -10598,15 +10628,6 @@ static void loop_read_event(struct pg *pg)
 	conn_advance(c);
 }
 
-/* A worker's stage for a loop read past its deadline: cancel it, drop the link, answer 503. */
-static void loop_read_cancel(struct ctx *c)
-{
-	pg_cancel(c->pg->conn);
-	pg_release(c->pg, true);
-	c->pg = NULL;
-	resp_db_error(c, PG_TIMEOUT);
-}
-
 /*
  * From the timer sweep: loop reads waiting past DB_ACQUIRE_TIMEOUT_MS answer 503, as on a
  * worker; those in flight past DB_QUERY_TIMEOUT_MS go to a worker to be cancelled.
@@ -10626,21 +10647,10 @@ static void loop_reads_expire(int64_t now)
 			continue;
 		struct conn *c = pg->reader;
 		loop_read_unlink(pg);
-		epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
-		pg->in_epoll = false;
-		for (int i = 0; i < pg->n_res; i++)
-			PQclear(pg->res[i]);
-		pg->n_res = 0;
-		pg->reader = NULL;
-		struct ctx *x = &c->rb->ctx;
-		x->pg = pg;
-		x->next = loop_read_cancel;
-		worker_enqueue(c);
-		if (c->state == CONN_WRITE) { /* the queue was full: it answered 503 already */
-			x->pg = NULL;
-			x->next = NULL;
-			pg_release(pg, true);
-		}
+		pg_cancel(pg->conn); /* on a thread of its own: the loop does not wait for it */
+		loop_read_release(pg, true);
+		resp_db_error(&c->rb->ctx, PG_TIMEOUT);
+		conn_respond(c);
 		conn_advance(c);
 	}
 }

@@ -727,6 +727,7 @@ def main():
                "METRICS_TOKEN": METRICS_TOKEN,
                "LOG_LEVEL": "warn", "RAILWAY_REPLICA_ID": "bench",
                "RATE_LIMIT_REGISTER": "1000000/60", "RATE_LIMIT_LOGIN": "1000000/60",
+               "BCRYPT_SHARE_MAX": "100000",
                "MAX_CONNECTIONS": "20000", "MAX_CONNECTIONS_PER_IP": "20000"}
         env.update(EXTRA_ENV)
         dport, nport = harness.free_port(), harness.free_port()

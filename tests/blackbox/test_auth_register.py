@@ -277,7 +277,7 @@ def test_register_token_matches_pyjwt_shape(api):
     assert jwt.get_unverified_header(body["token"]) == {"alg": "HS256", "typ": "JWT"}
     claims = decode(body["token"], JWT_SECRET)
     assert set(claims) == {"user_id", "username", "exp", "iat", "last_activity", "remember_me",
-                           "key_version"}
+                           "key_version", "sid"}  # sid: the register's session
 
 
 @pytest.mark.parametrize("ctype", [None, "application/json; charset=utf-8",

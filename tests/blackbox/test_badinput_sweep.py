@@ -181,7 +181,8 @@ BASE = {
 # Routes that would change or end the calling account on a valid request: each request gets a
 # throwaway user of its own.
 THROWAWAY = {("DELETE", "/user/delete"), ("POST", "/auth/change-password"),
-             ("POST", "/auth/change-username")}
+             ("POST", "/auth/change-username"), ("POST", "/auth/logout"),
+             ("POST", "/auth/logout-all")}
 # Admin routes never given the secret (they would touch B's rows by design).
 NO_SECRET = {("DELETE", "/admin/clear-all-data")}
 # Bodies whose every field test_userdata_input.py already sweeps with every JSON type.
@@ -353,6 +354,10 @@ def world(module_droplin):
     b.ok("POST", "/user/profile", {"name": "b-secret-name", "phone": w.b_phone,
                                    "bio": "b-secret-bio"})
     b.ok("POST", "/user/settings", {"darkMode": True, "maxDistance": 77})
+    # cases may name B with a token the original backend could have issued (no session), which
+    # refreshes users.last_seen_at; one such request now lets B's row hold still from here on
+    assert api.call("GET", "/user/settings",
+                    token=raw_token(HEADER, claims(b.id, b.username), secret=JWT_SECRET)).status == 200
     harness.db_exec(db_of(w.srv), "UPDATE user_profiles SET profile_photo = %s WHERE user_id = %s",
                     ("https://127.0.0.1/x/image/upload/b-secret.jpg", b.id))
     # A owns a device and a zone too, so "found" and "not yours" differ

@@ -313,3 +313,10 @@ def test_one_client_holds_at_most_its_share_of_the_body_budget(droplin):
     assert line == b"HTTP/1.1 100 Continue", line
     for c in (a1, a2, b1):
         c.close()
+
+
+def test_a_bearer_token_over_2_kib_is_refused_unverified(srv):
+    # no HMAC (up to one per verifying key) over kilobytes for anyone who asks
+    token = "eyJhbGciOiJIUzI1NiJ9." + "a" * 2100 + ".sig"
+    r = srv.get("/user/profile", headers={"Authorization": "Bearer " + token})
+    assert r.status == 401 and r.json()["detail"] == "Invalid token", r
