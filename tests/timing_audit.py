@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""Count the test suite's timing risks and either-outcome checks (issue 18), re-runnably.
+
+    python3 tests/timing_audit.py                 # the working tree
+    python3 tests/timing_audit.py --rev HEAD~3    # a commit (files read with `git show`)
+    python3 tests/timing_audit.py -v              # also every site found, file:line
+
+Scanned: tests/blackbox/*.py and the helpers tests/*.py (this script excepted). A heuristic over
+the Python AST, the same every run, so counts before and after a change compare honestly:
+
+time asserts
+    `assert` statements with an ordering comparison (<, <=, >, >=) where one side is a time
+    value: a call of time.monotonic()/time.time()/time.perf_counter(), or a name assigned from
+    such a value in the same function (t0, took, elapsed, ...), or a name called elapsed, took,
+    dt, duration(s) or wall. Each is classified:
+      relative  the other side is a time value too (a baseline measured in the same test);
+      scaled    the bound goes through harness.scaled() / TIMEOUT_SCALE;
+      generous  a plain number (or module constant) of GENEROUS (30) seconds or more, such as
+                a clock-skew tolerance on a timestamp;
+      fixed     a shorter plain number (or constant) that no scale factor stretches: the risk.
+sleep-then-absence
+    a time.sleep(...) (or a call of a helper such as settle() whose body is a sleep) followed
+    within WINDOW source lines of the same function by an assert of absence: `not in`, `not x`,
+    `is None`, `== 0`, `== []`/`{}`/`""`/`b""`/`set()`, `not any(...)`. A sleep directly in a
+    `while` body is a bounded poll's pause and is not counted. Each absence assert counts once.
+either-outcome
+    an assert that accepts several HTTP statuses: `x in (200, 422)` (a tuple/list/set of two or
+    more 100..599 integers), `x <= {200, 503}`, or `x == 200 or x == 503`. "mixed" are those
+    whose statuses span more than one class (say a 2xx and a 4xx).
+"""
+
+import argparse
+import ast
+import os
+import subprocess
+import sys
+
+WINDOW = 8
+GENEROUS = 30  # seconds: a fixed bound this long is not what a loaded machine breaks
+TIME_CALLS = {"monotonic", "time", "perf_counter", "monotonic_ns", "time_ns"}
+TIME_NAMES = {"elapsed", "took", "dt", "duration", "durations", "wall"}
+SCALE_MARKERS = {"scaled", "TIMEOUT_SCALE", "SCALE"}
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+# ------------------------------------------------------------------------------------------
+# sources
+
+
+def sources_worktree(root):
+    out = {}
+    for rel_dir in ("tests/blackbox", "tests"):
+        d = os.path.join(root, rel_dir)
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".py") and name != "timing_audit.py":
+                with open(os.path.join(d, name), encoding="utf-8") as f:
+                    out[f"{rel_dir}/{name}"] = f.read()
+    return out
+
+
+def sources_rev(root, rev):
+    names = subprocess.run(["git", "-C", root, "ls-tree", "--name-only", rev,
+                            "tests/", "tests/blackbox/"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    out = {}
+    for path in sorted(set(names)):
+        parts = path.split("/")
+        if not path.endswith(".py") or path.endswith("timing_audit.py"):
+            continue
+        if len(parts) == 2 or (len(parts) == 3 and parts[1] == "blackbox"):
+            out[path] = subprocess.run(["git", "-C", root, "show", f"{rev}:{path}"],
+                                       capture_output=True, text=True, check=True).stdout
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# helpers over the AST
+
+
+def call_name(node):
+    if isinstance(node, ast.Call):
+        f = node.func
+        if isinstance(f, ast.Attribute):
+            return f.attr
+        if isinstance(f, ast.Name):
+            return f.id
+    return None
+
+
+def is_time_call(node):
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    if isinstance(f, ast.Attribute) and f.attr in TIME_CALLS:
+        return isinstance(f.value, ast.Name) and f.value.id == "time"
+    return isinstance(f, ast.Name) and f.id in ("monotonic", "perf_counter")
+
+
+def names_in(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def involves_time(node, tainted):
+    for n in ast.walk(node):
+        if is_time_call(n):
+            return True
+        if isinstance(n, ast.Name) and (n.id in tainted or n.id in TIME_NAMES):
+            return True
+    return False
+
+
+def uses_scale(node):
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and n.id in SCALE_MARKERS:
+            return True
+        if isinstance(n, ast.Attribute) and n.attr in SCALE_MARKERS:
+            return True
+    return False
+
+
+def target_names(target):
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def functions(tree):
+    """Every function (and the module itself) as a scope: (scope node, own statements)."""
+    scopes = [tree] + [n for n in ast.walk(tree)
+                       if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+    return [s for s in scopes if not isinstance(s, ast.Lambda)]
+
+
+def own_nodes(scope):
+    """Nodes of scope, not descending into nested functions (they are scopes of their own)."""
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(n))
+
+
+def tainted_names(scope, inherited=frozenset()):
+    """Names assigned (directly or through other tainted names) from a clock reading."""
+    tainted = set(inherited)
+    assigns = [n for n in own_nodes(scope) if isinstance(n, (ast.Assign, ast.AugAssign,
+                                                              ast.AnnAssign))]
+    appends = [n for n in own_nodes(scope) if isinstance(n, ast.Call)
+               and isinstance(n.func, ast.Attribute) and n.func.attr == "append"
+               and isinstance(n.func.value, ast.Name) and n.args]
+    changed = True
+    while changed:
+        changed = False
+        for a in appends:  # latencies.append(time.monotonic() - t1)
+            if a.func.value.id not in tainted and involves_time(a.args[0], tainted):
+                tainted.add(a.func.value.id)
+                changed = True
+        for a in assigns:
+            if a.value is None:
+                continue
+            if involves_time(a.value, tainted):
+                targets = a.targets if isinstance(a, ast.Assign) else [a.target]
+                for t in targets:
+                    new = target_names(t) - tainted
+                    if new:
+                        tainted |= new
+                        changed = True
+    return tainted
+
+
+# ------------------------------------------------------------------------------------------
+# the three counts
+
+
+ORDER_OPS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+
+
+RANK = {"relative": 0, "generous": 1, "scaled": 2, "fixed": 3}
+
+
+def module_constants(tree):
+    """NAME = <number> at module level (FAST = 1.0, DRAIN = 2, ...)."""
+    out = {}
+    for n in tree.body:
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) \
+                and isinstance(n.value.value, (int, float)) and not isinstance(n.value.value, bool):
+            for t in n.targets:
+                if isinstance(t, ast.Name):
+                    out[t.id] = n.value.value
+    return out
+
+
+def numbers(nodes, consts):
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) \
+                    and not isinstance(n.value, bool):
+                yield abs(n.value)
+            elif isinstance(n, ast.Name) and n.id in consts:
+                yield abs(consts[n.id])
+
+
+def time_asserts(scope, tainted, consts):
+    found = []
+    for n in own_nodes(scope):
+        if not isinstance(n, ast.Assert):
+            continue
+        hit = None
+        for c in ast.walk(n.test):
+            if not isinstance(c, ast.Compare) or not any(isinstance(o, ORDER_OPS) for o in c.ops):
+                continue
+            sides = [c.left] + list(c.comparators)
+            timed = [involves_time(s, tainted) for s in sides]
+            if not any(timed):
+                continue
+            others = [s for s, t in zip(sides, timed) if not t]
+            if not others:
+                kind = "relative"
+            elif uses_scale(c):
+                kind = "scaled"
+            elif max(numbers([c], consts), default=0) >= GENEROUS:
+                kind = "generous"
+            else:
+                kind = "fixed"
+            if hit is None or RANK[kind] > RANK[hit]:
+                hit = kind
+        if hit:
+            found.append((n.lineno, hit))
+    return found
+
+
+def is_absence_test(test):
+    for c in ast.walk(test):
+        if isinstance(c, ast.UnaryOp) and isinstance(c.op, ast.Not):
+            return True
+        if isinstance(c, ast.Compare):
+            for op, right in zip(c.ops, c.comparators):
+                if isinstance(op, ast.NotIn):
+                    return True
+                if isinstance(op, ast.Is) and isinstance(right, ast.Constant) and right.value is None:
+                    return True
+                if isinstance(op, ast.Eq):
+                    if isinstance(right, ast.Constant) and right.value in (0, "", b"") \
+                            and not isinstance(right.value, bool):
+                        return True
+                    if isinstance(right, (ast.List, ast.Dict, ast.Tuple, ast.Set)) \
+                            and not getattr(right, "elts", getattr(right, "keys", None)):
+                        return True
+                    if isinstance(right, ast.Call) and call_name(right) in ("set", "list", "dict") \
+                            and not right.args:
+                        return True
+    return False
+
+
+def sleep_helpers(trees):
+    """Functions whose body is essentially a sleep (settle()): calling one is a sleep."""
+    out = set()
+    for tree in trees:
+        for f in ast.walk(tree):
+            if not isinstance(f, ast.FunctionDef):
+                continue
+            body = [s for s in f.body if not (isinstance(s, ast.Expr)
+                                              and isinstance(s.value, ast.Constant))]
+            if len(body) == 1 and isinstance(body[0], ast.Expr) \
+                    and call_name(body[0].value) == "sleep":
+                out.add(f.name)
+    return out
+
+
+def polling_sleeps(scope):
+    """Sleeps directly in a while loop's body: the pause of a bounded poll, not a barrier."""
+    out = set()
+    for w in own_nodes(scope):
+        if isinstance(w, ast.While):
+            for st in w.body:
+                if isinstance(st, ast.Expr) and call_name(st.value) == "sleep":
+                    out.add(st.lineno)
+    return out
+
+
+def sleep_absences(scope, helpers):
+    sleeps, absences = [], []
+    polls = polling_sleeps(scope)
+    for n in own_nodes(scope):
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call):
+            name = call_name(n.value)
+            f = n.value.func
+            if (name == "sleep" and not (isinstance(f, ast.Attribute)
+                                         and isinstance(f.value, ast.Name)
+                                         and f.value.id == "asyncio")) or name in helpers:
+                if n.lineno not in polls:
+                    sleeps.append(n.lineno)
+        elif isinstance(n, ast.Assert) and is_absence_test(n.test):
+            absences.append(n.lineno)
+    found = {}
+    for s in sorted(sleeps):
+        after = [a for a in absences if s < a <= s + WINDOW]
+        if after:
+            found[after[0]] = s  # one place per absence assert (the nearest sleep before it)
+    return [(s, a) for a, s in found.items()]
+
+
+def status_set(node):
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        vals = [e.value for e in node.elts if isinstance(e, ast.Constant)
+                and isinstance(e.value, int) and 100 <= e.value <= 599]
+        if len(vals) >= 2 and len(vals) == len(node.elts):
+            return vals
+    return None
+
+
+def either_outcomes(scope):
+    found = []
+    for n in own_nodes(scope):
+        if not isinstance(n, ast.Assert):
+            continue
+        codes = None
+        for c in ast.walk(n.test):
+            if isinstance(c, ast.Compare):
+                for op, right in zip(c.ops, c.comparators):
+                    if isinstance(op, (ast.In, ast.LtE, ast.Lt)):
+                        vals = status_set(right)
+                        if vals:
+                            codes = vals
+            elif isinstance(c, ast.BoolOp) and isinstance(c.op, ast.Or):
+                eqs = [v for v in c.values if isinstance(v, ast.Compare) and len(v.ops) == 1
+                       and isinstance(v.ops[0], ast.Eq) and isinstance(v.comparators[0], ast.Constant)
+                       and isinstance(v.comparators[0].value, int)
+                       and 100 <= v.comparators[0].value <= 599]
+                if len(eqs) >= 2 and len({ast.dump(v.left) for v in eqs}) == 1:
+                    codes = [v.comparators[0].value for v in eqs]
+        if codes:
+            found.append((n.lineno, tuple(codes), len({v // 100 for v in codes}) > 1))
+    return found
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def audit(sources):
+    trees = {}
+    for path, text in sources.items():
+        try:
+            trees[path] = ast.parse(text, filename=path)
+        except SyntaxError as e:
+            print(f"warning: {path} does not parse: {e}", file=sys.stderr)
+    helpers = sleep_helpers(trees.values())
+    results = {}
+    for path, tree in trees.items():
+        module_taint = tainted_names(tree)
+        consts = module_constants(tree)
+        ta, sa, eo = [], [], []
+        for scope in functions(tree):
+            tainted = tainted_names(scope, module_taint if scope is not tree else ())
+            ta += time_asserts(scope, tainted, consts)
+            sa += sleep_absences(scope, helpers)
+            eo += either_outcomes(scope)
+        results[path] = (sorted(set(ta)), sorted(set(sa)), sorted(set(eo)))
+    return results, helpers
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rev", help="audit this git revision instead of the working tree")
+    ap.add_argument("--root", default=REPO, help="repository root (default: this one)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list every site")
+    args = ap.parse_args()
+    sources = sources_rev(args.root, args.rev) if args.rev else sources_worktree(args.root)
+    results, helpers = audit(sources)
+
+    cols = ["time", "fixed", "scaled", "gener", "relat", "sl-abs", "either", "mixed"]
+    print(f"timing audit of {args.rev or 'the working tree'} (sleep helpers: "
+          f"{', '.join(sorted(helpers)) or 'none'})")
+    print(f"{'file':46}" + "".join(f"{c:>7}" for c in cols))
+    tot = [0] * len(cols)
+    for path, (ta, sa, eo) in sorted(results.items()):
+        kinds = [k for _, k in ta]
+        row = [len(ta), kinds.count("fixed"), kinds.count("scaled"), kinds.count("generous"),
+               kinds.count("relative"), len(sa), len(eo), sum(m for _, _, m in eo)]
+        tot = [a + b for a, b in zip(tot, row)]
+        if any(row):
+            print(f"{path:46}" + "".join(f"{v:>7}" for v in row))
+        if args.verbose:
+            for line, kind in ta:
+                print(f"    {path}:{line}: time assert ({kind})")
+            for s, a in sa:
+                print(f"    {path}:{s}: sleep, then absence assert at line {a}")
+            for line, codes, mixed in eo:
+                print(f"    {path}:{line}: accepts {codes}{' (mixed classes)' if mixed else ''}")
+    print(f"{'TOTAL':46}" + "".join(f"{v:>7}" for v in tot))
+    print(f"\nassertions against time: {tot[0]} (fixed short bound {tot[1]}, scaled {tot[2]}, "
+          f"generous >= {GENEROUS} s {tot[3]}, relative to a baseline {tot[4]})")
+    print(f"sleep-then-absence checks: {tot[5]}")
+    print(f"either-outcome checks: {tot[6]} (statuses of different classes: {tot[7]})")
+
+
+if __name__ == "__main__":
+    main()
