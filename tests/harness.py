@@ -24,6 +24,19 @@ REPO = os.path.dirname(TESTS_DIR)
 PG_SH = os.path.join(TESTS_DIR, "pg.sh")
 
 
+# make blackbox-asan sets 3: under ASan droplin is slower (bcrypt about five times). The one
+# factor stretches every bound the tests assert and every wait deadline (scaled()), not only
+# the socket timeout of http_request.
+TIMEOUT_SCALE = float(os.environ.get("DROPLIN_TEST_TIMEOUT_SCALE", "1"))
+
+
+def scaled(seconds):
+    """seconds stretched by DROPLIN_TEST_TIMEOUT_SCALE: use it for every upper bound a test
+    asserts on elapsed time and for every deadline it waits on (never for a lower bound, and
+    never for a setting droplin is given)."""
+    return seconds * TIMEOUT_SCALE
+
+
 def droplin_bin():
     return os.environ.get("DROPLIN_BIN", os.path.join(REPO, "droplin"))
 
@@ -55,7 +68,8 @@ def free_port(host="127.0.0.1"):
 
 
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
-    """Poll predicate() until it returns a truthy value or timeout seconds pass."""
+    """Poll predicate() until it returns a truthy value or timeout seconds (scaled()) pass."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -564,9 +578,6 @@ BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 # Options of a sanitizer build (make test's ASan run) reach every droplin it starts.
 SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "ASAN_SYMBOLIZER_PATH")
-# make blackbox-asan sets 3: under ASan droplin is slower (bcrypt about five times), so every
-# http_request waits that many times longer for its answer.
-TIMEOUT_SCALE = float(os.environ.get("DROPLIN_TEST_TIMEOUT_SCALE", "1"))
 
 
 def make_env(overrides=None, base=None):
@@ -659,6 +670,7 @@ class Droplin:
     # -- lifecycle
 
     def wait_listening(self, timeout=15.0):
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._listening.wait(0.05):
@@ -671,6 +683,7 @@ class Droplin:
         raise AssertionError(f"droplin not listening after {timeout}s\n" + self.describe())
 
     def wait_ready(self, timeout=15.0):
+        timeout = scaled(timeout)
         last = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -689,6 +702,7 @@ class Droplin:
         self.proc.send_signal(sig)
 
     def wait_exit(self, timeout=10.0):
+        timeout = scaled(timeout)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
