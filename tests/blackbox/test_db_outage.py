@@ -8,17 +8,26 @@ import pytest
 import harness
 from harness import assert_json, run_cli
 
-FAST = 1.0  # generous bound for "answers fast" (the normal answer takes milliseconds)
+# The probes answer from the prober's last result and never wait on the database. To tell "waits
+# on the database" from "the machine is busy", the probe tests give droplin database timeouts
+# (BLOCKED) far above the bound a fast answer must meet (FAST, generous and scaled): a probe that
+# waited on a stopped, frozen or restarting database would take BLOCKED, a busy machine never
+# takes FAST. The normal answer takes milliseconds.
+BLOCKED_MS = 20000
+PROBE_ENV = {"DB_CONNECT_TIMEOUT_MS": str(BLOCKED_MS), "DB_QUERY_TIMEOUT_MS": str(BLOCKED_MS)}
+FAST = harness.scaled(3.0)
+assert FAST < BLOCKED_MS / 1000 / 2, "DROPLIN_TEST_TIMEOUT_SCALE too large for BLOCKED_MS"
 
 
 def timed_get(d, path):
     t0 = time.monotonic()
-    r = d.get(path, timeout=10)
+    r = d.get(path, timeout=BLOCKED_MS / 1000 + 10)
     return r, time.monotonic() - t0
 
 
 def wait_status(d, path, status, timeout):
     """Poll path until it answers status; every answer on the way must be fast."""
+    timeout = harness.scaled(timeout)
     deadline = time.monotonic() + timeout
     seen = []
     while time.monotonic() < deadline:
@@ -69,7 +78,7 @@ def assert_outage_answers(d, pg):
 
 
 def test_database_stops_and_comes_back(droplin, private_pg):
-    d = droplin(db=private_pg.create_database())
+    d = droplin(db=private_pg.create_database(), env=PROBE_ENV)
     d.wait_ready()
     assert d.get("/health").status == 200
 
@@ -93,7 +102,7 @@ def test_database_stops_and_comes_back(droplin, private_pg):
 
 
 def test_database_killed_hard_and_restarted(droplin, private_pg):
-    d = droplin(db=private_pg.create_database())
+    d = droplin(db=private_pg.create_database(), env=PROBE_ENV)
     d.wait_ready()
     private_pg.stop("immediate")
     wait_status(d, "/health", 503, timeout=5)
@@ -105,7 +114,7 @@ def test_database_killed_hard_and_restarted(droplin, private_pg):
 
 def test_frozen_database_gives_fast_503(droplin, private_pg):
     """PostgreSQL stops answering (processes stopped, sockets open): probes must not hang."""
-    d = droplin(db=private_pg.create_database(), env={"DB_QUERY_TIMEOUT_MS": "1000"})
+    d = droplin(db=private_pg.create_database(), env=PROBE_ENV)
     d.wait_ready()
     pids = private_pg.postgres_pids()
     try:
@@ -128,7 +137,7 @@ def test_frozen_database_gives_fast_503(droplin, private_pg):
 def test_starts_while_database_is_down_and_becomes_ready_later(droplin, private_pg):
     url = private_pg.create_database()
     private_pg.stop("fast")
-    d = droplin(db=url)
+    d = droplin(db=url, env=PROBE_ENV)
     assert d.get("/livez").status == 200
     wait_status(d, "/health", 503, timeout=5)
     r = wait_status(d, "/ready", 503, timeout=5)
@@ -149,17 +158,21 @@ def check_username(d):
 
 def test_routes_answer_503_database_unavailable_during_outage(droplin, private_pg):
     # R4: a route that needs the database fails fast with a fixed text, then works again.
-    d = droplin(db=private_pg.create_database())
+    # Bounded by the timeouts it is given (1 s each, far below the defaults of 3 s and 2 s)
+    # plus a generous, scaled allowance for a busy machine.
+    d = droplin(db=private_pg.create_database(),
+                env={"DB_CONNECT_TIMEOUT_MS": "1000", "DB_ACQUIRE_TIMEOUT_MS": "1000"})
     d.wait_ready()
     r, _ = check_username(d)
     assert r.status == 200, r
     private_pg.stop("fast")
     wait_status(d, "/health", 503, timeout=5)
+    limit = 1.0 + 1.0 + harness.scaled(2.0)
     for _ in range(3):
         r, took = check_username(d)
         assert r.status == 503, r
         assert assert_json(r) == {"detail": "Database unavailable"}
-        assert took < 3.0, f"took {took:.2f}s with DB_CONNECT/ACQUIRE_TIMEOUT_MS=1000"
+        assert took < limit, f"took {took:.2f}s with DB_CONNECT/ACQUIRE_TIMEOUT_MS=1000"
     private_pg.restart_same_port()
     wait_status(d, "/ready", 200, timeout=10)
     r = harness.wait_until(lambda: (lambda x: x if x.status == 200 else None)(check_username(d)[0]),
