@@ -64,6 +64,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import https_stub  # noqa: E402
 
+# DROPLIN_TEST_TIMEOUT_SCALE (3 in make blackbox-asan) stretches the stand-in's wait deadlines,
+# as harness.scaled() does the harness's
+TIMEOUT_SCALE = float(os.environ.get("DROPLIN_TEST_TIMEOUT_SCALE", "1"))
+
 HOST_NAME = "localhost"  # loopback only: tests never name an outside host
 FOLDER = "droplink/profile_photos"
 TRANSFORMATION = "c_limit,h_2048,q_90,w_2048"
@@ -330,8 +334,9 @@ class CloudinaryStub:
         return (f"cloudinary://{key or self.api_key}:{secret or self.api_secret}"
                 f"@{cloud or self.cloud}")
 
-    def env(self, timeout_ms=3000, algorithm=None, **override):
-        """droplin's environment for this stand-in (CLOUDINARY_URL form)."""
+    def env(self, timeout_ms=30000, algorithm=None, **override):
+        """droplin's environment for this stand-in (CLOUDINARY_URL form); the
+        outbound timeout is long unless a test about it passes a short one."""
         env = {"CLOUDINARY_URL": self.cloudinary_url(), "CLOUDINARY_API_BASE": self.base,
                "CLOUDINARY_SIGNATURE_ALGORITHM": algorithm or self.algorithm,
                "OUTBOUND_CA_FILE": self.pki["ca"], "OUTBOUND_RESOLVE": self.resolve(),
@@ -362,6 +367,7 @@ class CloudinaryStub:
             return [r for r in self.requests if r.action == "destroy"]
 
     def _wait(self, what, get, count, timeout):
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             got = get()

@@ -41,6 +41,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import https_stub  # noqa: E402
 
+# DROPLIN_TEST_TIMEOUT_SCALE (3 in make blackbox-asan) stretches the stand-in's wait deadlines,
+# as harness.scaled() does the harness's
+TIMEOUT_SCALE = float(os.environ.get("DROPLIN_TEST_TIMEOUT_SCALE", "1"))
+
 HOST_NAME = "sendgrid.test"
 SEND_PATH = "/v3/mail/send"
 HELP_URL = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
@@ -187,8 +191,9 @@ class SendGridStub:
     def resolve(self):
         return f"{HOST_NAME}:{self.port}:127.0.0.1"
 
-    def env(self, timeout_ms=2000):
-        """droplin's environment for sending through this stand-in."""
+    def env(self, timeout_ms=30000):
+        """droplin's environment for sending through this stand-in; the
+        outbound timeout is long unless a test about it passes a short one."""
         return {"SENDGRID_API_KEY": self.api_key, "SENDGRID_API_BASE": self.base,
                 "OUTBOUND_CA_FILE": self.pki["ca"], "OUTBOUND_RESOLVE": self.resolve(),
                 "OUTBOUND_TIMEOUT_MS": str(timeout_ms)}
@@ -199,6 +204,7 @@ class SendGridStub:
 
     def wait_mails(self, count=1, to=None, timeout=10.0):
         """The accepted mails (to `to`, if given) once there are at least `count`."""
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -211,6 +217,7 @@ class SendGridStub:
             time.sleep(0.05)
 
     def wait_requests(self, count=1, timeout=10.0):
+        timeout *= TIMEOUT_SCALE
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:

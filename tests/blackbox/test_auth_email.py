@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+import harness
 from auth_helpers import (CODE_SUBJECT, LOCK_SUBJECT, PASSWORD, Api, assert_detail, body_of,
                           code_from_mail, code_in, insert_user, start)
 from auth_helpers import sendgrid, sendgrid_ca  # noqa: F401  (pytest fixtures)
@@ -22,6 +23,21 @@ def production(droplin, **env):
 
 def leaked(code, text):
     return re.search(r"(?<![0-9A-Za-z])" + code + r"(?![0-9A-Za-z])", text) is not None
+
+
+def wait_mail_logged(d, outcome, timeout=10.0):
+    """droplin's line for the end of a send ("mail to ... failed after" or "... accepted in"):
+    every line the send produces is in the log once it is there."""
+    word = {"failed": "failed after", "accepted": "accepted in"}[outcome]
+    return d.wait_log(lambda l: str(l.get("message", "")).startswith("mail to ")
+                      and word in str(l.get("message", "")), timeout=timeout,
+                      what=f"the log line of a {outcome} mail")
+
+
+# A stall is ended by droplin's outbound timeout: STALL_MS. The answer must not wait for the
+# mail: it must come within ANSWER_S, far below STALL_MS, so only waiting for the mail fails it.
+STALL_MS = int(harness.scaled(8000))
+ANSWER_S = harness.scaled(3.0)
 
 
 def test_verification_mail_as_sendgrid_expects_it(droplin, sendgrid):
@@ -80,18 +96,19 @@ def break_stub(sendgrid, env, how):
 
 @pytest.mark.parametrize("how", ["fail", "reject", "wrong-key", "stall"])
 def test_failed_send_keeps_the_answer_and_the_code_secret(droplin, sendgrid, how):
-    env = break_stub(sendgrid, sendgrid.env(timeout_ms=4000), how)
+    env = break_stub(sendgrid, sendgrid.env(timeout_ms=STALL_MS), how)
     api = production(droplin, **env)
     t0 = time.monotonic()
     r = api.post("/auth/send-verification-code", {"email": EMAIL})
     elapsed = time.monotonic() - t0
     assert r.status == 200 and body_of(r) == SENT, r
-    assert elapsed < 2.0, f"the answer waited {elapsed:.1f}s for the mail (timeout 4 s)"
+    assert elapsed < ANSWER_S, \
+        f"the answer waited {elapsed:.1f}s for the mail (timeout {STALL_MS / 1000:g} s)"
     [req] = sendgrid.wait_requests(1)
     code = code_in(req.json["content"][0]["value"])
+    # the failure is logged when the send ends (for a stall: after STALL_MS); read the log after
+    wait_mail_logged(api.d, "failed", timeout=STALL_MS / 1000 + 10)
     assert sendgrid.mails == []
-    if how != "stall":
-        time.sleep(0.5)  # let droplin log the failure
     assert not leaked(code, api.d.output()), "the code is in the log"
     assert not leaked(code, r.text)
     # the code was stored before the send and still works
@@ -101,7 +118,8 @@ def test_failed_send_keeps_the_answer_and_the_code_secret(droplin, sendgrid, how
 
 def test_stalled_send_does_not_block_later_mail(droplin, sendgrid):
     sendgrid.mode = "stall"
-    api = Api(start(droplin, **sendgrid.env(timeout_ms=1500)))
+    # one mail thread: the stall holds later mail until the outbound timeout ends it
+    api = Api(start(droplin, **sendgrid.env(timeout_ms=4000)))
     assert api.post("/auth/send-verification-code", {"email": "first@example.com"}).status == 200
     sendgrid.wait_requests(1)
     sendgrid.mode = "ok"
@@ -117,7 +135,7 @@ def test_failed_recovery_send_keeps_the_answer(droplin, sendgrid):
     assert body_of(r) == {"success": True, "message": "Recovery code sent to alice@example.com"}
     [req] = sendgrid.wait_requests(1)
     code = code_in(req.json["content"][0]["value"])
-    time.sleep(0.5)
+    wait_mail_logged(api.d, "failed")
     assert not leaked(code, api.d.output())
 
 
@@ -140,7 +158,7 @@ def test_successful_send_in_production_does_not_log_the_code(droplin, sendgrid):
     r = api.post("/auth/send-verification-code", {"email": EMAIL})
     assert body_of(r) == SENT
     code = code_from_mail(sendgrid.wait_mails(1, to=EMAIL)[0])
-    time.sleep(0.3)
+    wait_mail_logged(api.d, "accepted")
     assert not leaked(code, api.d.output())
 
 
@@ -154,7 +172,7 @@ def test_development_without_key_logs_the_code(droplin):
             if m and EMAIL in line:
                 return m.group(1)
         return None
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + harness.scaled(5)
     code = logged_code()
     while code is None and time.monotonic() < deadline:
         time.sleep(0.05)
