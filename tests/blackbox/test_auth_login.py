@@ -8,10 +8,10 @@ import time
 import pytest
 
 import harness
-from auth_helpers import (FAST_ENV, LOCK_SUBJECT, LOCKED_RE, PASSWORD, USER_AGENT, Api,
-                          assert_422, assert_audit_details, assert_auth_response, assert_detail,
-                          audit_rows, body_of, db_of, decode, insert_user, parallel,
-                          parse_naive_utc, start, user_row, wait_audit)
+from auth_helpers import (CODE_SUBJECT, FAST_ENV, LOCK_SUBJECT, LOCKED_RE, PASSWORD, USER_AGENT,
+                          Api, assert_422, assert_audit_details, assert_auth_response,
+                          assert_detail, audit_rows, body_of, db_of, decode, insert_user, metric,
+                          parallel, parse_naive_utc, start, user_row, wait_audit)
 from auth_helpers import sendgrid, sendgrid_ca  # noqa: F401  (pytest fixtures)
 
 BAD = "Invalid username or password"
@@ -28,6 +28,18 @@ def shared(module_droplin):
     d = module_droplin(env=FAST_ENV)
     d.wait_ready()
     return Api(d)
+
+
+def mail_barrier(api, sendgrid):
+    """droplin sends mail on one thread, in the order queued (a mail is queued before the
+    answer of the request that asked for it): once a code mail asked for now has arrived, every
+    mail the earlier requests queued has been sent. Returns the mails seen before it."""
+    barrier = "barrier@example.com"
+    assert api.post("/auth/send-verification-code", {"email": barrier}).status == 200
+    [mail] = sendgrid.wait_mails(1, to=barrier)
+    assert mail.subject == CODE_SUBJECT
+    return [m for m in sendgrid.mails if barrier not in m.to], \
+        [r for r in sendgrid.requests if barrier not in json.dumps(r.json)]
 
 
 def assert_locked(resp, minutes=None):
@@ -217,13 +229,14 @@ def test_success_resets_the_counter(api):
 
 
 def test_lock_expires_after_lockout_seconds(droplin):
-    api = Api(start(droplin, LOCKOUT_SECONDS="2"))
+    # 4 s: the lock is surely still on for the check right after the fifth attempt
+    api = Api(start(droplin, LOCKOUT_SECONDS="4"))
     api.register("alice")
     for _ in range(5):
         api.login("alice", WRONG)
     n, retry = assert_locked(api.login("alice", PASSWORD))
-    assert 1 <= retry <= 2 and n == 0, (n, retry)
-    time.sleep(2.5)
+    assert 1 <= retry <= 4 and n == 0, (n, retry)
+    time.sleep(4.5)  # a lower bound: the lock began before this sleep
     api.login_ok("alice")
     row = user_row(api.d, "alice")
     assert (row["failed_login_attempts"], row["locked_until"]) == (0, None)
@@ -258,8 +271,8 @@ def test_lockout_email_is_sent_once(droplin, sendgrid):
     assert mail.to == ["alice@example.com"]
     assert "15 minutes" in mail.all_text()
     assert [t for t, _ in mail.content] == ["text/plain", "text/html"]
-    time.sleep(1.0)
-    assert len(sendgrid.requests) == 1, sendgrid.requests
+    mails, requests = mail_barrier(api, sendgrid)
+    assert len(requests) == 1, sendgrid.requests
 
 
 def test_no_lockout_email_without_address(droplin, sendgrid):
@@ -268,8 +281,8 @@ def test_no_lockout_email_without_address(droplin, sendgrid):
     for _ in range(5):
         api.login("alice", WRONG)
     wait_audit(api.d, "account_locked")
-    time.sleep(1.5)
-    assert sendgrid.requests == []
+    mails, requests = mail_barrier(api, sendgrid)
+    assert requests == [], sendgrid.requests
 
 
 def test_twenty_parallel_wrong_passwords(droplin, sendgrid):
@@ -287,42 +300,64 @@ def test_twenty_parallel_wrong_passwords(droplin, sendgrid):
     assert user_row(api.d, "alice")["failed_login_attempts"] == 5
     assert len(wait_audit(api.d, "account_locked")) == 1
     sendgrid.wait_mails(1, to="alice@example.com")
-    time.sleep(1.0)
+    mails, requests = mail_barrier(api, sendgrid)  # audit rows commit before each answer
     assert len(audit_rows(api.d, "account_locked")) == 1
-    assert len(sendgrid.mails) == 1, sendgrid.mails
+    assert len(mails) == 1, sendgrid.mails
     assert_locked(api.login("alice", PASSWORD))
+
+
+# a check of a cost-14 hash takes about a second (longer on a busy machine, where the bcrypt
+# thread runs at a lower priority, and under ASan): the requests that must find the queue full
+# take milliseconds and are sent well within it
+SLOW_COST = 14
+
+
+def slow_login(api, username):
+    return api.post("/auth/login", {"username": username, "password": PASSWORD}, timeout=120)
+
+
+def hold_the_bcrypt_queue(api, username):
+    """A login of a cost-SLOW_COST user on a thread, once droplin_bcrypt_jobs shows it took the
+    one slot of BCRYPT_QUEUE_MAX=1 (no sleep: the metric says the queue is full)."""
+    insert_user(api.d, username, cost=SLOW_COST)
+    results = {}
+
+    def run():
+        results["login"] = slow_login(api, username)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    harness.wait_until(lambda: metric(api.d, "droplin_bcrypt_jobs") == 1, 10,
+                       what="the slow login in the bcrypt queue")
+    return t, results
 
 
 def test_full_bcrypt_queue_answers_503_with_retry_after(droplin):
     api = Api(start(droplin, BCRYPT_QUEUE_MAX="1", BCRYPT_THREADS="1"))
-    insert_user(api.d, "slow", cost=12)  # about a quarter of a second per check
-    results = parallel(lambda: api.login("slow", PASSWORD), [()] * 6)
-    statuses = sorted(r.status for r in results)
-    assert set(statuses) <= {200, 503}, results
-    assert 200 in statuses and 503 in statuses, statuses
+    t, held = hold_the_bcrypt_queue(api, "slow")
+    # five parallel logins while the one slot is taken: every one is refused at once
+    results = parallel(lambda: api.login("slow", PASSWORD), [()] * 5)
+    assert t.is_alive() and metric(api.d, "droplin_bcrypt_jobs") == 1, \
+        "the slow login ended before the checks: raise SLOW_COST"
     for r in results:
-        if r.status == 503:
-            assert (r.headers.get("Retry-After") or "").isdigit(), r
-            assert int(r.headers["Retry-After"]) >= 1, r
-            assert "detail" in body_of(r)
+        assert r.status == 503, r
+        assert (r.headers.get("Retry-After") or "").isdigit(), r
+        assert int(r.headers["Retry-After"]) >= 1, r
+        assert "detail" in body_of(r)
+    t.join(harness.scaled(120))
+    assert held["login"].status == 200, held["login"]
     # the queue frees up again
-    assert api.login("slow", PASSWORD).status == 200
+    harness.wait_until(lambda: metric(api.d, "droplin_bcrypt_jobs") == 0, 10, what="an empty queue")
+    assert slow_login(api, "slow").status == 200
 
 
 def test_full_bcrypt_queue_also_refuses_register(droplin):
     api = Api(start(droplin, BCRYPT_QUEUE_MAX="1", BCRYPT_THREADS="1"))
-    insert_user(api.d, "slower", cost=13)  # about half a second per check
-    results = {}
-
-    def slow_login():
-        results["login"] = api.login("slower", PASSWORD)
-
-    t = threading.Thread(target=slow_login)
-    t.start()
-    time.sleep(0.1)
+    t, held = hold_the_bcrypt_queue(api, "slower")
     r = api.post("/auth/register", {"username": "queued", "password": PASSWORD})
-    t.join(30)
-    assert results["login"].status == 200, results["login"]
+    assert t.is_alive(), "the slow login ended before the register: raise SLOW_COST"
+    t.join(harness.scaled(120))
+    assert held["login"].status == 200, held["login"]
     assert r.status == 503, r
     assert int(r.headers.get("Retry-After") or "0") >= 1, r
     assert user_row(api.d, "queued") is None
