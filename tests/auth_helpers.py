@@ -387,7 +387,9 @@ def parallel(fn, args_list, timeout=60.0):
 
 def avoid_window_edge(window_seconds, needed_seconds=8.0):
     """Fixed rate-limit windows may be aligned to the clock: if the current window (counted
-    from the epoch) ends within needed_seconds, wait for the next one (bounded)."""
+    from the epoch) ends within needed_seconds (scaled, at most half the window), wait for the
+    next one (bounded)."""
+    needed_seconds = min(harness.scaled(needed_seconds), window_seconds / 2)
     left = window_seconds - (time.time() % window_seconds)
     if left < needed_seconds:
         time.sleep(left + 0.2)
