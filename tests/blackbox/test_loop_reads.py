@@ -126,7 +126,7 @@ def test_a_read_stuck_behind_a_lock_is_answered_503_and_cancelled(droplin):
         t0 = time.monotonic()
         r = get(d, "/devices", tok, timeout=30)
         assert r.status == 503, r
-        assert time.monotonic() - t0 < 15
+        assert time.monotonic() - t0 < harness.scaled(15)
         assert get(d, "/health", tok).status == 200  # the loop kept serving meanwhile
 
         def waiting():

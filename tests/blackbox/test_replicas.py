@@ -377,7 +377,7 @@ def test_postgres_restart_under_load(front):
         r2 = d.get("/health")
         direct.append((r.status, r.json().get("detail"), r2.status, time.monotonic() - t))
     outage_sent, outage_failed = load.mark()
-    slow = [f for f in load.failures if f[4] > 3.0]
+    slow = [f for f in load.failures if f[4] > harness.scaled(3.0)]
     front.pg.restart_same_port()
     t_back = time.monotonic()
     for d in front.procs:
@@ -419,7 +419,7 @@ def test_postgres_restart_under_load(front):
     assert not slow, f"slow failures during the outage: {slow[:5]}"
     assert all(front.alive()), "a replica exited"
     assert not lost, lost[:10]
-    assert replicas_ready < 10
+    assert replicas_ready < harness.scaled(10)
 
 
 def test_sigkill_one_replica_under_load(front):
