@@ -53,14 +53,17 @@ def test_trickling_heads_do_not_slow_a_normal_client(droplin):
             time.sleep(0.5)
         worst = max(during)
         # generous: a shared 2-core machine; the point is "not starved", not a number
-        assert worst < max(20 * baseline, 200), (baseline, during)
-        # the trickling clients are still connected and unanswered (their heads are partial)
+        assert worst < max(20 * baseline, harness.scaled(200)), (baseline, during)
+        # the trickling clients are still connected and unanswered (their heads are partial):
+        # nothing to read yet. b"" would mean droplin closed it, bytes that it answered.
         alive = 0
         for s in slow:
             try:
-                alive += s.recv(1) == b""
+                s.recv(1)
             except BlockingIOError:
                 alive += 1
+            except OSError:
+                pass  # reset by droplin: not alive either
         assert alive >= SLOW * 0.99, alive
     finally:
         for s in slow:
