@@ -363,6 +363,17 @@ def send_code(api, sendgrid, email, type_=None, route="/auth/send-verification-c
     return code_from_mail(mails[-1])
 
 
+def mail_barrier(api, sendgrid, address="barrier@example.com"):
+    """droplin queues a mail before it answers the request that asked for it and sends its
+    mail on one thread, first queued first sent: once a code mail asked for now has arrived,
+    every mail of the earlier requests has been sent. Returns the stand-in's requests other
+    than the barrier's (for checks that a mail was NOT sent)."""
+    r = api.post("/auth/send-verification-code", {"email": address})
+    assert r.status == 200, r
+    sendgrid.wait_mails(1, to=address)
+    return [q for q in sendgrid.requests if address not in json.dumps(q.json)]
+
+
 def wrong_code(code):
     return "%06d" % ((int(code) + 1) % 1000000)
 
