@@ -667,6 +667,16 @@ class Droplin:
         return wait_until(lambda: next((l for l in self.logs() if predicate(l)), None),
                           timeout, what=what)
 
+    def log_barrier(self, timeout=10.0):
+        """A barrier before asserting that something is NOT in the log: a request with a fresh
+        X-Request-ID, and its request line waited for. Every line of the requests answered
+        before it is in the log (and read) by then. Needs request lines (LOG_LEVEL info)."""
+        rid = "barrier-" + uuid.uuid4().hex[:16]
+        r = self.get("/", headers={"X-Request-ID": rid})
+        assert r.status == 200, r
+        return self.wait_log(lambda l: l.get("request_id") == rid and "status" in l, timeout,
+                             what="the barrier request's log line")
+
     # -- lifecycle
 
     def wait_listening(self, timeout=15.0):

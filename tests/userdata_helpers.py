@@ -9,7 +9,6 @@ Built on auth_helpers (FAST_ENV, Api, assert_422, ...). Test modules import the 
 import datetime
 import json
 import re
-import time
 import urllib.parse
 import uuid
 
@@ -211,10 +210,13 @@ def wait_audit_of(srv, user_id, action, count=1, timeout=5.0):
         timeout, what=f"{count} audit row(s) {action!r} of user {user_id}")
 
 
-def settle():
-    """Give an audit write that would happen after the response a moment to land (used only
-    before asserting that no row was written)."""
-    time.sleep(0.3)
+def settle(srv):
+    """A barrier before asserting that no audit row was written: a fresh user registers and its
+    user_registration row is waited for. droplin writes a request's audit row before it answers,
+    so the rows of every request answered before are in by then; were rows ever written after
+    the answer, in order, the barrier's row would still come last. No sleep."""
+    u = users(srv)
+    wait_audit_of(srv, u.id, "user_registration")
 
 
 # --------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def test_one_audit_row_of_the_deletion_is_kept(server):
     populate(server, u)
     u.ok("POST", "/user/profile", {"name": "again"})
     assert u.delete("/user/delete").status == 200
-    settle()
+    settle(server)
     rows = audit_of(server, u.id)
     assert [(r["action"], r["details"]) for r in rows] == \
         [("account_deletion", f"User {u.id} deleted their account")], rows
@@ -110,7 +110,7 @@ def test_parallel_deletes_of_one_account(server):
         else:
             assert_detail(r, 401, "Invalid token")
     assert counts(server, u) == NONE
-    settle()
+    settle(server)
     assert [r["action"] for r in audit_of(server, u.id)] == ["account_deletion"]
 
 

@@ -91,7 +91,7 @@ def test_rejected(server, body, errors):
     u = users(server)
     assert_422(u.post("/user/privacy-zones", body), *errors)
     assert zones(u) == []
-    settle()
+    settle(server)
     assert audit_of(server, u.id, "privacy_zone_created") == []
 
 
@@ -132,7 +132,7 @@ def test_delete_missing(server):
     u = users(server)
     assert_detail(u.delete("/user/privacy-zones/987654321"), 404, "Privacy zone not found")
     assert_detail(u.delete("/user/privacy-zones/0"), 404, "Privacy zone not found")
-    settle()
+    settle(server)
     assert audit_of(server, u.id, "privacy_zone_deleted") == []
 
 
@@ -142,7 +142,7 @@ def test_delete_of_another_user(server):
     assert_detail(bob.delete(f"/user/privacy-zones/{z['id']}"), 403,
                   "Not authorized to delete this privacy zone")
     assert zones(alice) == [z]
-    settle()
+    settle(server)
     assert audit_of(server, bob.id, "privacy_zone_deleted") == []
 
 

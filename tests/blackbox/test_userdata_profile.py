@@ -370,7 +370,7 @@ def test_refused_save_writes_no_audit_row(server):
     saved(alice, {"phone": "5550003333"})
     assert save(bob, {"phone": "5550003333"}).status == 400
     assert save(bob, {"name": 5}).status == 422
-    settle()
+    settle(server)
     assert audit_of(server, bob.id, "profile_update") == []
 
 
