@@ -9,7 +9,6 @@ pytest run of `make test`); this file is the multi-replica part of it.
 """
 
 import threading
-import time
 import uuid
 
 import harness
@@ -58,7 +57,8 @@ def test_two_replicas_behind_pgbouncer_transaction_mode(droplin, private_pg):
     db = cluster.create_database()
     dbname = db.rsplit("/", 1)[1]
     # both boot at once: their migrations race through the bouncer
-    reps = [droplin(env=replica_env(), db=db) for _ in range(2)]
+    # LOG_LEVEL=debug: each retention run logs a line, even when it prunes nothing
+    reps = [droplin(env=replica_env(LOG_LEVEL="debug"), db=db) for _ in range(2)]
     for d in reps:
         d.wait_ready(timeout=30)
     assert harness.db_query(db, "SELECT count(*) FROM schema_migrations") == [(3,)]
@@ -100,8 +100,13 @@ def test_two_replicas_behind_pgbouncer_transaction_mode(droplin, private_pg):
     assert harness.db_query(db, "SELECT count(*) FROM users") == [(48,)]
 
     # retention ran (RETENTION_INTERVAL_SECONDS=1) and, like the migrations, left no advisory
-    # lock on a server connection; the server never saw more than the bouncer's pool
-    time.sleep(1.5)
+    # lock on a server connection; the server never saw more than the bouncer's pool. A run of
+    # each replica that began after the load is waited for (its log line), not slept for.
+    for d in reps:
+        seen = len(d.logs())
+        harness.wait_until(lambda: any(str(l.get("message", "")).startswith("retention: ")
+                                       for l in d.logs()[seen:]), 10,
+                           what="a retention run after the load")
     assert advisory_locks(cluster, dbname) == 0
     assert server_connections(cluster, dbname) <= BOUNCER_POOL
     for d in reps:
