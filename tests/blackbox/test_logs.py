@@ -2,7 +2,7 @@
 
 import json
 import re
-import time
+import signal
 
 import pytest
 
@@ -107,10 +107,13 @@ def test_128_char_request_id_is_kept(srv):
 
 def test_log_level_error_hides_request_lines(module_droplin):
     port = harness.free_port()
-    d = module_droplin(env={"LOG_LEVEL": "error", "PORT": port}, wait=False)
+    d = module_droplin(env={"LOG_LEVEL": "error", "PORT": port, "DRAIN_SECONDS": "0"},
+                       wait=False)
     d.port = port
     harness.wait_until(lambda: harness.connectable(port), 15, what="droplin listening")
     assert d.get("/", headers={"X-Request-ID": "quiet-1"}).status == 200
     d.get("/nope", headers={"X-Request-ID": "quiet-2"})
-    time.sleep(0.5)
+    # barrier: once droplin has exited, every line it wrote has been read
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit() == 0, d.describe()
     assert not [l for l in d.logs() if l.get("level") in ("debug", "info", "warn")], d.describe()
