@@ -253,7 +253,10 @@ def test_hostile_username_is_text(browser, site):
     cells = browser.js("[...document.querySelectorAll('td')].map(c => c.textContent)")
     assert XSS in cells and XSS_EMAIL in cells, cells
     assert browser.js("document.body.innerHTML").count("&lt;script&gt;alert(1)&lt;/script&gt;") == 1
-    time.sleep(0.3)  # an onerror handler would have run by now
+    # barrier, not a sleep: the load event came (open() waits for it), after every image's
+    # error event; a task queued now runs after any handler queued before it
+    assert browser.js("new Promise(r => setTimeout(() => r(document.readyState), 0))") == \
+        "complete"
     browser.call("Runtime.evaluate", expression="1")  # drain pending events
     assert browser.dialogs == [], browser.dialogs
     assert browser.script_errors() == []
