@@ -14,10 +14,15 @@ time asserts
     such a value in the same function (t0, took, elapsed, ...), or a name called elapsed, took,
     dt, duration(s) or wall. Each is classified:
       relative  the other side is a time value too (a baseline measured in the same test);
-      scaled    the bound goes through harness.scaled() / TIMEOUT_SCALE;
-      generous  a plain number (or module constant) of GENEROUS (30) seconds or more, such as
-                a clock-skew tolerance on a timestamp;
+      lower     a duration bounded from below (took >= 0.35): load only makes it longer;
+      clock     a timestamp of droplin's checked against the test's own clock readings
+                (t0 - 5 <= iat <= time.time() + 5);
+      an upper bound on a duration (a difference of clock readings, or took, elapsed, ...):
+      scaled    the bound goes through harness.scaled() / TIMEOUT_SCALE (directly or through a
+                name assigned from it, such as FAST = harness.scaled(3.0));
+      generous  a plain number (or module constant) of GENEROUS (30) seconds or more;
       fixed     a shorter plain number (or constant) that no scale factor stretches: the risk.
+    An assert with several comparisons counts once, as its riskiest kind.
 sleep-then-absence
     a time.sleep(...) (or a call of a helper such as settle() whose body is a sleep) followed
     within WINDOW source lines of the same function by an assert of absence: `not in`, `not x`,
@@ -111,9 +116,9 @@ def involves_time(node, tainted):
     return False
 
 
-def uses_scale(node):
+def uses_scale(node, scaled_names=frozenset()):
     for n in ast.walk(node):
-        if isinstance(n, ast.Name) and n.id in SCALE_MARKERS:
+        if isinstance(n, ast.Name) and (n.id in SCALE_MARKERS or n.id in scaled_names):
             return True
         if isinstance(n, ast.Attribute) and n.attr in SCALE_MARKERS:
             return True
@@ -177,7 +182,42 @@ def tainted_names(scope, inherited=frozenset()):
 ORDER_OPS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 
-RANK = {"relative": 0, "generous": 1, "scaled": 2, "fixed": 3}
+RANK = {"relative": 0, "lower": 1, "clock": 2, "generous": 3, "scaled": 4, "fixed": 5}
+
+
+def is_duration(node, durations, tainted):
+    """A duration: a difference of clock readings, or a name holding one (took, elapsed, a
+    list of latencies), as opposed to a single reading (t0 = time.time())."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and (n.id in durations or n.id in TIME_NAMES):
+            return True
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) \
+                and involves_time(n.left, tainted) and involves_time(n.right, tainted):
+            return True
+    return False
+
+
+def duration_names(scope, tainted, inherited=frozenset()):
+    names = set(inherited)
+    assigns = [n for n in own_nodes(scope) if isinstance(n, (ast.Assign, ast.AugAssign))]
+    appends = [n for n in own_nodes(scope) if isinstance(n, ast.Call)
+               and isinstance(n.func, ast.Attribute) and n.func.attr == "append"
+               and isinstance(n.func.value, ast.Name) and n.args]
+    changed = True
+    while changed:
+        changed = False
+        for a in appends:
+            if a.func.value.id not in names and is_duration(a.args[0], names, tainted):
+                names.add(a.func.value.id)
+                changed = True
+        for a in assigns:
+            if is_duration(a.value, names, tainted):
+                for t in (a.targets if isinstance(a, ast.Assign) else [a.target]):
+                    new = target_names(t) - names
+                    if new:
+                        names |= new
+                        changed = True
+    return names
 
 
 def module_constants(tree):
@@ -202,30 +242,62 @@ def numbers(nodes, consts):
                 yield abs(consts[n.id])
 
 
-def time_asserts(scope, tainted, consts):
+def scaled_names(scope, inherited=frozenset()):
+    """Names assigned (directly or through each other) from an expression that goes through
+    the scale factor: FAST = harness.scaled(3.0), SHUTDOWN = DRAIN + 6, limit = ... ."""
+    names = set(inherited)
+    assigns = [n for n in own_nodes(scope) if isinstance(n, ast.Assign)]
+    changed = True
+    while changed:
+        changed = False
+        for a in assigns:
+            if uses_scale(a.value, names):
+                for t in a.targets:
+                    new = target_names(t) - names
+                    if new:
+                        names |= new
+                        changed = True
+    return names
+
+
+def pair_kind(small, large, tainted, durations, consts, scaled):
+    """Kind of the bound `small <(=) large`, or None when no time value is in it."""
+    ts, tl = involves_time(small, tainted), involves_time(large, tainted)
+    if not ts and not tl:
+        return None
+    if ts and tl:
+        return "relative"
+    timed, bound = (small, large) if ts else (large, small)
+    if not is_duration(timed, durations, tainted):
+        return "clock"  # a timestamp of droplin's against the test's own clock readings
+    if timed is large:
+        return "lower"  # a duration at least so long: load cannot break it
+    if uses_scale(bound, scaled):
+        return "scaled"
+    if max(numbers([bound], consts), default=0) >= GENEROUS:
+        return "generous"
+    return "fixed"
+
+
+def time_asserts(scope, tainted, consts, scaled=frozenset(), durations=frozenset()):
     found = []
     for n in own_nodes(scope):
         if not isinstance(n, ast.Assert):
             continue
         hit = None
         for c in ast.walk(n.test):
-            if not isinstance(c, ast.Compare) or not any(isinstance(o, ORDER_OPS) for o in c.ops):
+            if not isinstance(c, ast.Compare):
                 continue
             sides = [c.left] + list(c.comparators)
-            timed = [involves_time(s, tainted) for s in sides]
-            if not any(timed):
-                continue
-            others = [s for s, t in zip(sides, timed) if not t]
-            if not others:
-                kind = "relative"
-            elif uses_scale(c):
-                kind = "scaled"
-            elif max(numbers([c], consts), default=0) >= GENEROUS:
-                kind = "generous"
-            else:
-                kind = "fixed"
-            if hit is None or RANK[kind] > RANK[hit]:
-                hit = kind
+            for a, op, b in zip(sides, c.ops, sides[1:]):
+                if isinstance(op, (ast.Lt, ast.LtE)):
+                    kind = pair_kind(a, b, tainted, durations, consts, scaled)
+                elif isinstance(op, (ast.Gt, ast.GtE)):
+                    kind = pair_kind(b, a, tainted, durations, consts, scaled)
+                else:
+                    continue
+                if kind and (hit is None or RANK[kind] > RANK[hit]):
+                    hit = kind
         if hit:
             found.append((n.lineno, hit))
     return found
@@ -351,10 +423,14 @@ def audit(sources):
     for path, tree in trees.items():
         module_taint = tainted_names(tree)
         consts = module_constants(tree)
+        module_scaled = scaled_names(tree)
+        module_durations = duration_names(tree, module_taint)
         ta, sa, eo = [], [], []
         for scope in functions(tree):
             tainted = tainted_names(scope, module_taint if scope is not tree else ())
-            ta += time_asserts(scope, tainted, consts)
+            scaled = scaled_names(scope, module_scaled if scope is not tree else ())
+            durs = duration_names(scope, tainted, module_durations if scope is not tree else ())
+            ta += time_asserts(scope, tainted, consts, scaled, durs)
             sa += sleep_absences(scope, helpers)
             eo += either_outcomes(scope)
         results[path] = (sorted(set(ta)), sorted(set(sa)), sorted(set(eo)))
@@ -370,15 +446,17 @@ def main():
     sources = sources_rev(args.root, args.rev) if args.rev else sources_worktree(args.root)
     results, helpers = audit(sources)
 
-    cols = ["time", "fixed", "scaled", "gener", "relat", "sl-abs", "either", "mixed"]
+    cols = ["time", "fixed", "scaled", "gener", "clock", "lower", "relat", "sl-abs", "either",
+            "mixed"]
     print(f"timing audit of {args.rev or 'the working tree'} (sleep helpers: "
           f"{', '.join(sorted(helpers)) or 'none'})")
     print(f"{'file':46}" + "".join(f"{c:>7}" for c in cols))
     tot = [0] * len(cols)
     for path, (ta, sa, eo) in sorted(results.items()):
         kinds = [k for _, k in ta]
-        row = [len(ta), kinds.count("fixed"), kinds.count("scaled"), kinds.count("generous"),
-               kinds.count("relative"), len(sa), len(eo), sum(m for _, _, m in eo)]
+        row = [len(ta)] + [kinds.count(k) for k in ("fixed", "scaled", "generous", "clock",
+                                                    "lower", "relative")] \
+            + [len(sa), len(eo), sum(m for _, _, m in eo)]
         tot = [a + b for a, b in zip(tot, row)]
         if any(row):
             print(f"{path:46}" + "".join(f"{v:>7}" for v in row))
@@ -390,10 +468,11 @@ def main():
             for line, codes, mixed in eo:
                 print(f"    {path}:{line}: accepts {codes}{' (mixed classes)' if mixed else ''}")
     print(f"{'TOTAL':46}" + "".join(f"{v:>7}" for v in tot))
-    print(f"\nassertions against time: {tot[0]} (fixed short bound {tot[1]}, scaled {tot[2]}, "
-          f"generous >= {GENEROUS} s {tot[3]}, relative to a baseline {tot[4]})")
-    print(f"sleep-then-absence checks: {tot[5]}")
-    print(f"either-outcome checks: {tot[6]} (statuses of different classes: {tot[7]})")
+    print(f"\nassertions against time: {tot[0]} (upper bounds on a duration: fixed and short "
+          f"{tot[1]}, scaled {tot[2]}, generous >= {GENEROUS} s {tot[3]}; timestamps against "
+          f"the test's clock {tot[4]}; lower bounds {tot[5]}; relative to a baseline {tot[6]})")
+    print(f"sleep-then-absence checks: {tot[7]}")
+    print(f"either-outcome checks: {tot[8]} (statuses of different classes: {tot[9]})")
 
 
 if __name__ == "__main__":
