@@ -234,6 +234,7 @@ class Load:
         self.inflight = 0
         self.max_latency = 0.0
         self.threads = []
+        self.errors = []  # a worker that died: its exception (stop() fails the test with it)
 
     def _one(self, method, path, token, body=None):
         t0 = time.monotonic()
@@ -254,6 +255,13 @@ class Load:
         return result
 
     def _worker(self, user):
+        try:
+            self._work(user)
+        except BaseException as e:  # noqa: BLE001  (stop() fails the test with it)
+            with self.lock:
+                self.errors.append(f"worker of user {user['user_id']}: {e!r}")
+
+    def _work(self, user):
         token = user["token"]
         n = 0
         while not self.stop_ev.is_set():
@@ -278,9 +286,14 @@ class Load:
         return self
 
     def stop(self):
+        """Ends the load; fails when a worker died or never ended (the load would have been
+        less than the test thinks)."""
         self.stop_ev.set()
         for t in self.threads:
-            t.join(30)
+            t.join(harness.scaled(30))
+        stuck = sum(t.is_alive() for t in self.threads)
+        assert not self.errors and not stuck, \
+            f"load workers: {stuck} still running, died: {self.errors}; {self.summary()}"
 
     def mark(self):
         with self.lock:
@@ -428,6 +441,7 @@ def test_sigkill_one_replica_under_load(front):
     victim = front.procs[1]
     with load.lock:
         inflight = load.inflight
+        sent_before_kill = load.sent
     t0 = time.monotonic()
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait(10)
@@ -439,6 +453,9 @@ def test_sigkill_one_replica_under_load(front):
     killed_failures = [f for f in load.failures if f[0] >= t0]
     log(f"SIGKILL r2: {load.summary()} failed_after_kill={len(killed_failures)} "
         f"in_flight_at_kill={inflight} haproxy_down_after={detected:.2f}s lost_writes={len(lost)}")
+    # the load ran before the kill and went on after it (each worker a few requests at least)
+    assert sent_before_kill > 0 and load.sent - sent_before_kill >= 5 * LOAD_WORKERS, \
+        f"sent before the kill {sent_before_kill}; {load.summary()}"
     # errors only for requests in flight on the killed replica: at most one per load worker
     assert len(load.failures) <= LOAD_WORKERS, load.failures[:5]
     assert not lost, lost[:10]
