@@ -32,8 +32,9 @@ TIMEOUT_SCALE = float(os.environ.get("DROPLIN_TEST_TIMEOUT_SCALE", "1"))
 
 def scaled(seconds):
     """seconds stretched by DROPLIN_TEST_TIMEOUT_SCALE: use it for every upper bound a test
-    asserts on elapsed time and for every deadline it waits on (never for a lower bound, and
-    never for a setting droplin is given)."""
+    asserts on elapsed time and for every deadline it waits on; never for a lower bound, and
+    for a setting droplin is given only together with the bounds it is compared with (so the
+    relation between them holds at every scale)."""
     return seconds * TIMEOUT_SCALE
 
 
