@@ -488,6 +488,15 @@ class RawConn:
         return bool(r)
 
 
+def rss_kib(pid):
+    """A process's resident memory (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def http_request(port, method, path, headers=None, body=b"", host="127.0.0.1",
                  version="HTTP/1.1", timeout=5.0, source=None):
     """One request on a new connection (Connection: close unless the caller sets it)."""

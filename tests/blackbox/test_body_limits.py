@@ -92,19 +92,11 @@ def test_bad_token_is_answered_from_the_head(srv, method, path, auth, detail):
         assert c.state_after(5) == "closed", "the connection stayed open for a body never read"
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_unauthenticated_uploads_hold_no_memory(droplin):
     # The review's attack: 20 unfinished 10 MiB uploads with no token took RSS from 2 to 207 MB.
     d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="60000"))
     d.wait_ready()
-    before = rss_kib(d.proc.pid)
+    before = harness.rss_kib(d.proc.pid)
     conns, chunk = [], b"\0" * 65536
     try:
         for _ in range(20):
@@ -115,7 +107,7 @@ def test_unauthenticated_uploads_hold_no_memory(droplin):
             for _ in range(8 * MIB // len(chunk)):  # 8 MiB each, unless droplin stops it
                 if not c.try_send(chunk):
                     break
-        grown = (rss_kib(d.proc.pid) - before) / 1024
+        grown = (harness.rss_kib(d.proc.pid) - before) / 1024
         assert grown < 16, f"20 unauthenticated uploads grew droplin by {grown:.0f} MiB"
         for c in conns:
             r = c.read_response(timeout=10)
@@ -255,7 +247,7 @@ def test_documents_are_not_copied_per_connection(droplin):
     d.wait_ready()
     size = len(d.get("/openapi.json").body)
     assert size > 50000
-    before = rss_kib(d.proc.pid)
+    before = harness.rss_kib(d.proc.pid)
     request = f"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n\r\n".encode()
     readers, sleepers = [], []
     try:
@@ -270,7 +262,7 @@ def test_documents_are_not_copied_per_connection(droplin):
             sleepers.append(c)
             c.send(request)  # and never read
         assert d.get("/livez").status == 200
-        grown = (rss_kib(d.proc.pid) - before) / 1024
+        grown = (harness.rss_kib(d.proc.pid) - before) / 1024
         assert grown < 12, f"600 connections to /openapi.json grew droplin by {grown:.0f} MiB"
     finally:
         for c in readers + sleepers:

@@ -286,14 +286,6 @@ def test_default_host_is_dual_stack(droplin):
         assert r.status == 200, (host, r)
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_client_that_never_reads_does_not_stall_or_bloat_the_server(droplin):
     d = droplin()
     d.wait_ready()
@@ -302,7 +294,7 @@ def test_client_that_never_reads_does_not_stall_or_bloat_the_server(droplin):
         t0 = time.monotonic()
         assert d.get("/livez", timeout=5).status == 200
         baseline.append(time.monotonic() - t0)
-    rss_before = rss_kib(d.proc.pid)
+    rss_before = harness.rss_kib(d.proc.pid)
     greedy = d.conn(timeout=5)
     greedy.sock.setblocking(False)
     request = ("GET / HTTP/1.1\r\n" + H + "\r\n").encode() * 64
@@ -323,6 +315,6 @@ def test_client_that_never_reads_does_not_stall_or_bloat_the_server(droplin):
     took = time.monotonic() - t0
     assert took < limit, f"/livez took {took:.2f}s beside a client that never reads " \
         f"(baseline {baseline}, limit {limit:.2f}s)"
-    grown_mib = (rss_kib(d.proc.pid) - rss_before) / 1024
+    grown_mib = (harness.rss_kib(d.proc.pid) - rss_before) / 1024
     assert grown_mib < 64, f"droplin grew by {grown_mib:.0f} MiB buffering responses nobody reads"
     greedy.close()
