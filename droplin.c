@@ -1396,13 +1396,14 @@ static const struct cfg_var CFG_VARS[] = {
 	    "Most header fields in a request; more gets 431."),
 	CFG("MAX_JSON_BODY", CFG_INT, max_json_body, "65536", 1024, 16777216,
 	    "Largest request body outside the photo upload; larger gets 413."),
-	CFG("MAX_BUFFERED_BODY_BYTES", CFG_INT, max_buffered_body_bytes, "134217728", 65536, 68719476736LL,
+	CFG("MAX_BUFFERED_BODY_BYTES", CFG_INT, max_buffered_body_bytes, "134217728",
+	    PHOTO_MAX_BYTES + PHOTO_MULTIPART_SLACK, 68719476736LL,
 	    "Request body bytes held in memory at once, all connections together; a request that "
 	    "would go past it gets 503 and its connection closes."),
 	CFG("MAX_BUFFERED_BODY_BYTES_PER_CLIENT", CFG_INT, max_buffered_body_bytes_per_client, "0", 0,
 	    68719476736LL,
 	    "The share of MAX_BUFFERED_BODY_BYTES one client address (an IPv6 /64) may hold; past it "
-	    "its request gets 503 (0: a quarter of MAX_BUFFERED_BODY_BYTES)."),
+	    "its request gets 503 (0: a quarter of MAX_BUFFERED_BODY_BYTES, and at least one photo)."),
 	CFG("WORKER_THREADS", CFG_INT, worker_threads, "0", 0, 256,
 	    "Threads that run database, bcrypt and outbound work (0: DB_POOL_SIZE + cores)."),
 	CFG("CORS_ORIGINS", CFG_STR, cors_origins, NULL, 0, 0,
@@ -1608,8 +1609,11 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 	c->dev = !strcmp(c->env, "development");
 	if (!c->bcrypt_share_max)
 		c->bcrypt_share_max = (c->bcrypt_queue_max + 1) / 2;
-	if (!c->max_buffered_body_bytes_per_client)
-		c->max_buffered_body_bytes_per_client = c->max_buffered_body_bytes / 4;
+	if (!c->max_buffered_body_bytes_per_client) { /* a quarter, and room for a photo at least */
+		long long photo = PHOTO_MAX_BYTES + PHOTO_MULTIPART_SLACK,
+			  quarter = c->max_buffered_body_bytes / 4;
+		c->max_buffered_body_bytes_per_client = quarter > photo ? quarter : photo;
+	}
 	if (!c->dev && c->bcrypt_cost < 12) {
 		snprintf(err, errlen, "BCRYPT_COST below 12 is for test fixtures: not in production");
 		return -1;
@@ -2408,6 +2412,8 @@ static void resp_header(struct ctx *c, const char *name, const char *value)
 /* Starts a JSON object body; handlers add fields with json_kv_* and close with resp_end. */
 static struct buf *resp_json(struct ctx *c, int status)
 {
+	if (c->body.borrowed) /* an embedded document's: never written into */
+		c->body = (struct buf){0};
 	c->status = status;
 	c->ctype = "application/json";
 	c->body.len = 0;
@@ -2602,7 +2608,6 @@ static void ctx_request_id(struct ctx *c)
 	c->request_id[32] = 0;
 }
 
-/* Client address per DECISIONS P: the TRUST_PROXY-th entry from the right of X-Forwarded-For. */
 /*
  * An address in one spelling (2001:DB8:0:0::1 and 2001:db8::1 are one client; an IPv4-mapped
  * address is the IPv4 one) into `text`, and the key per-address limits count it under into
@@ -2632,6 +2637,7 @@ static bool client_addr(const char *s, char text[INET6_ADDRSTRLEN], char key[CLI
 	return true;
 }
 
+/* The client: the peer, or the TRUST_PROXY-th entry from the right of X-Forwarded-For. */
 static void ctx_client_ip(struct ctx *c, const char *peer)
 {
 	if (!client_addr(peer, c->client_ip, c->client_key)) {
@@ -3154,20 +3160,29 @@ static void conn_set_deadline(struct conn *c, enum deadline_kind kind)
 	}
 }
 
-/*
- * The memory a request's body holds, or has reserved, counted against MAX_BUFFERED_BODY_BYTES
- * (it never shrinks while the request lasts); false past the cap.
- */
-static bool conn_body_account(struct conn *c, size_t reserve)
+/* Would `more` body bytes fit, all connections together and this one's client? */
+static bool conn_body_fits(const struct conn *c, size_t more)
 {
-	size_t held = c->rb ? c->rb->body.cap + c->rb->scratch.cap : 0;
-	held = held > reserve ? held : reserve;
+	return L.body_bytes + more <= (size_t)cfg.max_buffered_body_bytes &&
+	       L.body_share[c->body_slot] + more <= (size_t)cfg.max_buffered_body_bytes_per_client;
+}
+
+/*
+ * The body bytes a request holds, counted against MAX_BUFFERED_BODY_BYTES and its client's
+ * share as they arrive (a body's buffer is allocated once at its full size, but pages nothing
+ * was written to cost no memory, so a client that sends nothing holds nothing); it never
+ * shrinks while the request lasts. False past a cap.
+ */
+static bool conn_body_account(struct conn *c)
+{
+	size_t held = c->rb ? c->rb->body.len + c->rb->scratch.cap : 0;
 	held = held > c->body_held ? held : c->body_held;
-	L.body_bytes += held - c->body_held;
-	L.body_share[c->body_slot] += held - c->body_held;
+	size_t more = held - c->body_held;
+	bool fits = conn_body_fits(c, more);
+	L.body_bytes += more;
+	L.body_share[c->body_slot] += more;
 	c->body_held = held;
-	return L.body_bytes <= (size_t)cfg.max_buffered_body_bytes &&
-	       L.body_share[c->body_slot] <= (size_t)cfg.max_buffered_body_bytes_per_client;
+	return fits;
 }
 
 static void conn_body_release(struct conn *c)
@@ -3224,7 +3239,6 @@ static void conn_log(struct conn *c)
 	log_emit(lvl, "request", &f);
 }
 
-/* Writes what is pending; true when all of it is out (or the connection died). */
 /* Writes c->out, then the borrowed tail; true when all is sent (or *dead). */
 static bool conn_flush(struct conn *c, bool *dead)
 {
@@ -3341,7 +3355,7 @@ static bool conn_body_admit(struct conn *c)
 		want = want < rb->body.max ? want : rb->body.max;
 		rb->body.max = want;
 	}
-	if (!conn_body_account(c, want) || (want && !buf_reserve(&rb->body, want))) {
+	if (!conn_body_fits(c, want) || (want && !buf_reserve(&rb->body, want))) {
 		log_msg(LOG_WARN, "MAX_BUFFERED_BODY_BYTES reached: a request refused");
 		resp_header(x, "Retry-After", "1");
 		conn_fail(c, 503, "Service unavailable");
@@ -3572,7 +3586,7 @@ static void conn_advance(struct conn *c)
 			bool done = conn_read_body(c);
 			if (c->state != CONN_BODY)
 				break; /* it failed: write the error */
-			if (!conn_body_account(c, 0) && !done) {
+			if (!conn_body_account(c) && !done) {
 				log_msg(LOG_WARN, "MAX_BUFFERED_BODY_BYTES reached: a request refused");
 				conn_fail(c, 503, "Service unavailable");
 				break;
@@ -3705,8 +3719,8 @@ static void loop_accept(void)
 			continue;
 		}
 		struct in6_addr key = sa6.sin6_addr;
-		if (!IN6_IS_ADDR_V4MAPPED(&key))
-			memset(key.s6_addr + 8, 0, 8); /* an IPv6 peer counts as its /64 */
+		if (!IN6_IS_ADDR_V4MAPPED(&key) && !cfg.trust_proxy)
+			memset(key.s6_addr + 8, 0, 8); /* a client counts as its /64 (proxies do not) */
 		struct iptab_entry *e = iptab_find(&key);
 		if (e->count >= (uint32_t)cfg.max_connections_per_ip) {
 			conn_refuse(fd, "MAX_CONNECTIONS_PER_IP reached");
@@ -4048,6 +4062,7 @@ struct pg {
 	int64_t deadline;
 	bool in_epoll; /* its socket is in the loop's epoll set (one-shot, re-armed per read) */
 	bool broken;   /* a pipeline left it in a state no one can use: closed when given back */
+	bool cancel;   /* a query on it timed out: cancelled, then closed, when given back */
 	struct pg *next_read;
 };
 
@@ -4102,6 +4117,7 @@ enum pg_stmt {
 	Q_CODE_REPLACE,
 	Q_CODE_DELETE,
 	Q_CODE_TRY,
+	Q_CODE_UNTRY,
 	Q_USERS_BY_EMAIL,
 	Q_SET_PASSWORD,
 	Q_USER_HASH,
@@ -4314,6 +4330,8 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 }
 
 /* Returns a connection; a broken one is closed so the next acquirer opens a fresh one. */
+static void pg_cancel_and_close(PGconn *conn);
+
 static void pg_release(struct pg *pg, bool broken)
 {
 	if (!broken && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK &&
@@ -4323,7 +4341,10 @@ static void pg_release(struct pg *pg, bool broken)
 		pg->next = P.idle;
 		P.idle = pg;
 	} else {
-		PQfinish(pg->conn);
+		if (pg->cancel)
+			pg_cancel_and_close(pg->conn);
+		else
+			PQfinish(pg->conn);
 		free(pg);
 		pthread_mutex_lock(&P.mu);
 		P.n_open--;
@@ -4340,39 +4361,40 @@ static void pg_release(struct pg *pg, bool broken)
 }
 
 /*
- * Asks the server to stop what it runs for `conn`, from a thread of its own: libpq 15's
- * PQcancel opens a new connection with no timeout and waits for the server to close it, which
- * takes minutes while the server is unreachable; nothing that serves requests or holds a pooled
- * connection may wait for that. The caller drops `conn` at once. Past PG_CANCELS_MAX cancels
- * in flight one is skipped: the dropped link ends the query when the server next writes to it.
+ * Closes `conn`, whose query timed out, after asking the server to stop that query, from a
+ * thread of its own: libpq 15's PQcancel opens a new connection with no timeout and waits for
+ * the server to close it, which takes minutes while the server is unreachable, and nothing that
+ * serves requests may wait for that. The link closes only after the cancel, which a pooler
+ * (PgBouncer) forwards only while the client it names is still connected. Past PG_CANCELS_MAX
+ * in flight the link just closes: that ends the query when the server next writes to it.
  */
 static atomic_int pg_cancels;
 
 static void *pg_cancel_main(void *arg)
 {
+	PGconn *conn = arg;
+	PGcancel *cancel = PQgetCancel(conn);
 	char err[256];
-	PQcancel(arg, err, sizeof err);
-	PQfreeCancel(arg);
+	if (cancel)
+		PQcancel(cancel, err, sizeof err);
+	PQfreeCancel(cancel);
+	PQfinish(conn);
 	atomic_fetch_sub(&pg_cancels, 1);
 	return NULL;
 }
 
-static void pg_cancel(PGconn *conn)
+static void pg_cancel_and_close(PGconn *conn)
 {
 	log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
-	if (atomic_fetch_add(&pg_cancels, 1) >= PG_CANCELS_MAX) {
-		atomic_fetch_sub(&pg_cancels, 1);
-		return;
-	}
-	PGcancel *cancel = PQgetCancel(conn);
 	pthread_attr_t attr;
 	pthread_t t;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
-	if (!cancel || pthread_create(&t, &attr, pg_cancel_main, cancel)) {
-		PQfreeCancel(cancel);
+	if (atomic_fetch_add(&pg_cancels, 1) >= PG_CANCELS_MAX ||
+	    pthread_create(&t, &attr, pg_cancel_main, conn)) {
 		atomic_fetch_sub(&pg_cancels, 1);
+		PQfinish(conn);
 	}
 	pthread_attr_destroy(&attr);
 }
@@ -4390,9 +4412,8 @@ static int pg_wait(struct pg *pg, int64_t deadline, PGresult **out)
 		int r = pg_poll(conn, POLLIN, deadline);
 		if (r < 0)
 			return PG_UNAVAILABLE;
-		if (r == 0) { /* the query is cancelled, the link dropped: nothing waits for either */
-			pg_cancel(conn);
-			pg->broken = true;
+		if (r == 0) { /* cancelled and closed when given back: nothing waits for either */
+			pg->cancel = pg->broken = true;
 			return PG_TIMEOUT;
 		}
 		if (!PQconsumeInput(conn))
@@ -4576,7 +4597,7 @@ static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed)
 	int rc = PQpipelineSync(pc) ? pg_pipeline_wait(pc, deadline, res, &got, 2 * DB_STEPS_MAX)
 				    : PG_UNAVAILABLE;
 	if (rc == PG_TIMEOUT)
-		pg_cancel(pc);
+		pg->cancel = true;
 	if (rc || !PQexitPipelineMode(pc)) {
 		pg->broken = true;
 		for (int k = 0; k < got; k++)
@@ -5137,10 +5158,13 @@ static void pg_retention(void)
 		 "days'",
 		 cfg.api_call_log_retention_days);
 	/* a session idle past the longest inactivity timeout is over; a logged-out one after a day */
+	long long idle_days = cfg.activity_timeout_minutes / 1440 > cfg.remember_me_timeout_days
+				      ? cfg.activity_timeout_minutes / 1440
+				      : cfg.remember_me_timeout_days;
 	snprintf(sql[3], sizeof sql[3],
 		 "DELETE FROM sessions WHERE last_seen_at < now() - interval '%lld days'"
 		 " OR revoked_at < now() - interval '1 day'",
-		 cfg.remember_me_timeout_days + 1);
+		 idle_days + 1);
 	long long pruned = 0;
 	for (int i = 0; mine && !rc && i < 5; i++) {
 		char windows[200]; /* a window is stale once the longest configured window has passed */
@@ -5429,9 +5453,7 @@ static int bcrypt_request(struct ctx *c, const char *account, const char *passwo
 		snprintf(c->bcrypt.setting, sizeof c->bcrypt.setting, "%s", setting);
 	else
 		bcrypt_new_setting(c->bcrypt.setting, (int)cfg.bcrypt_cost);
-	char who[160];
-	snprintf(who, sizeof who, "account:%s", account);
-	if (!share_take(c->bcrypt.shares, c->client_key, who)) {
+	if (!share_take(c->bcrypt.shares, c->client_key, account)) {
 		resp_detail(c, 503, "Server busy, please try again");
 		resp_header(c, "Retry-After", "1");
 		return -1;
@@ -5642,10 +5664,13 @@ static const char SQL_USER_SESSION[] =
 	"  FROM users u LEFT JOIN sessions s ON s.sid = $2 AND s.user_id = u.id"
 	" WHERE u.id = $1::int";
 
-/* The activity of $1's session $3 (or of the user, for a token without one), at most every $2 s. */
+/*
+ * The activity of $1's session $3 ("" for a token without one) and of the user, at most every
+ * $2 s: replicas of an older release, and the original backend, judge by the user's.
+ */
 static const char SQL_USER_TOUCH[] =
-	"WITH u AS (UPDATE users SET last_seen_at = now()"
-	"            WHERE $3 = '' AND id = $1::int"
+	"WITH u AS (UPDATE users SET last_seen_at = now()" /* older replicas read it for every token */
+	"            WHERE id = $1::int"
 	"              AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $2::int)))"
 	"UPDATE sessions SET last_seen_at = now()"
 	" WHERE $3 <> '' AND sid = $3 AND last_seen_at < now() - make_interval(secs => $2::int)";
@@ -7001,7 +7026,9 @@ static void h_register(struct ctx *c)
 	bool failed;
 	if (register_taken(c, f, &failed)) /* cheap early answer; checked again under the lock */
 		return;
-	bcrypt_request(c, f->username, f->password, NULL, h_register_commit);
+	char account[48];
+	snprintf(account, sizeof account, "name:%s", f->username);
+	bcrypt_request(c, account, f->password, NULL, h_register_commit);
 }
 
 /* After bcrypt: insert under advisory locks so two replicas racing cannot both win. */
@@ -7038,9 +7065,10 @@ static void h_register_commit(struct ctx *c)
 	audit_str(&d, "username", f->username);
 	audit_str(&d, "email", f->email);
 	audit_write(c, id, "user_registration", &d);
-	if (db_exec(c, "COMMIT"))
+	char sid[SID_TEXT];
+	if (session_new(c, id, false, sid) || db_exec(c, "COMMIT")) /* the account and its session */
 		return;
-	resp_auth(c, id, f->username, false, NULL);
+	resp_auth(c, id, f->username, false, sid);
 }
 
 /* --- POST /auth/login (ORIGINAL_API 3.2, 6.1; DECISIONS S6, P) --- */
@@ -7164,7 +7192,9 @@ static void h_login(struct ctx *c)
 	} else {
 		PQclear(res);
 	}
-	bcrypt_request(c, f->username, f->password, setting, h_login_checked);
+	char account[48];
+	snprintf(account, sizeof account, "name:%s", f->username);
+	bcrypt_request(c, account, f->password, setting, h_login_checked);
 }
 
 static void mail_lockout_notice(struct ctx *c, const char *to, const char *username);
@@ -7462,6 +7492,10 @@ static const char SQL_CODE_TRY[] = "UPDATE verification_codes SET attempts = att
 
 static const char SQL_CODE_DELETE[] = "DELETE FROM verification_codes WHERE id = $1::int RETURNING id";
 
+/* A guess that matched gives its try back: only misses use a code up. */
+static const char SQL_CODE_UNTRY[] =
+	"UPDATE verification_codes SET attempts = attempts - 1 WHERE id = $1::int AND attempts > 0";
+
 /* Six decimal digits, uniform, from the CSPRNG. */
 static void code_new(char out[7])
 {
@@ -7502,6 +7536,14 @@ static int code_check(struct ctx *c, const char *email, const char *type, const 
 		out->expired = PQgetvalue(res, 0, 2)[0] == 't';
 		out->tries = atoll(PQgetvalue(res, 0, 3));
 	}
+	PQclear(res);
+	if (!out->matched || out->expired)
+		return 0;
+	char id[24];
+	snprintf(id, sizeof id, "%lld", out->id);
+	const char *pu[] = {id};
+	if (db_query(c, Q_CODE_UNTRY, 1, pu, &res))
+		return -1;
 	PQclear(res);
 	return 0;
 }
@@ -7765,8 +7807,8 @@ static void h_reset_password(struct ctx *c)
 		return;
 	}
 	pc->code_id = k.id;
-	char account[24];
-	snprintf(account, sizeof account, "%lld", pc->user_id);
+	char account[32];
+	snprintf(account, sizeof account, "uid:%lld", pc->user_id);
 	bcrypt_request(c, account, pc->next, NULL, h_reset_password_commit);
 }
 
@@ -7806,7 +7848,7 @@ static void h_change_password_commit(struct ctx *c);
 static void h_change_password(struct ctx *c)
 {
 	struct password_change *pc = arena_alloc(&c->arena, sizeof *pc);
-	if (!pc || auth_require(c) || rate_check(c, &RATE_CHANGE_PASSWORD, c->token.id) || params_open(c))
+	if (!pc || auth_require(c) || params_open(c))
 		return;
 	*pc = (struct password_change){.user_id = c->user.id};
 	c->state = pc;
@@ -7821,6 +7863,8 @@ static void h_change_password(struct ctx *c)
 		resp_detail(c, 400, weak);
 		return;
 	}
+	if (rate_check(c, &RATE_CHANGE_PASSWORD, c->token.id)) /* tries of the current password */
+		return;
 	const char *p[] = {c->token.id};
 	PGresult *res;
 	if (db_query(c, Q_USER_HASH, 1, p, &res))
@@ -7845,7 +7889,9 @@ static void h_change_password(struct ctx *c)
 		resp_locked(c, remaining);
 		return;
 	}
-	bcrypt_request(c, c->token.id, pc->current, setting, h_change_password_verified);
+	char account[32];
+	snprintf(account, sizeof account, "uid:%s", c->token.id);
+	bcrypt_request(c, account, pc->current, setting, h_change_password_verified);
 }
 
 static void h_change_password_verified(struct ctx *c)
@@ -7855,7 +7901,21 @@ static void h_change_password_verified(struct ctx *c)
 		password_failed(c, &pc->account, "Current password is incorrect");
 		return;
 	}
-	bcrypt_request(c, c->token.id, pc->next, NULL, h_change_password_commit);
+	/* as a login: a lock set while bcrypt ran still holds, and a right password resets the count */
+	const char *p[] = {c->token.id};
+	PGresult *res;
+	if (db_query(c, Q_LOGIN_OK, 1, p, &res))
+		return;
+	long long remaining = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	if (remaining > 0) {
+		audit_login_failed(c, &pc->account, "account_locked", remaining / 60);
+		resp_locked(c, remaining);
+		return;
+	}
+	char account[32];
+	snprintf(account, sizeof account, "uid:%s", c->token.id);
+	bcrypt_request(c, account, pc->next, NULL, h_change_password_commit);
 }
 
 static void h_change_password_commit(struct ctx *c)
@@ -8317,14 +8377,19 @@ static size_t html_entity(const char *s, unsigned *cp)
 	return 0;
 }
 
-/* Removes every <[^>]+> in place; returns the new length. */
+/*
+ * Removes every <[^>]+> in place; returns the new length. Linear: the next '>' is found once
+ * and reused by every '<' before it (a text of many '<' and no '>' must not cost n^2).
+ */
 static size_t strip_tags(char *s)
 {
 	size_t o = 0;
+	const char *gt = strchr(s, '>');
 	for (size_t i = 0; s[i]; i++) {
-		const char *close = s[i] == '<' ? strchr(s + i + 1, '>') : NULL;
-		if (close && close > s + i + 1) {
-			i = (size_t)(close - s);
+		while (gt && gt <= s + i)
+			gt = strchr(gt + 1, '>');
+		if (s[i] == '<' && gt && gt > s + i + 1) {
+			i = (size_t)(gt - s);
 			continue;
 		}
 		s[o++] = s[i];
@@ -9951,6 +10016,7 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_CODE_REPLACE] = {"code_replace", SQL_CODE_REPLACE},
 	[Q_CODE_DELETE] = {"code_delete", SQL_CODE_DELETE},
 	[Q_CODE_TRY] = {"code_try", SQL_CODE_TRY},
+	[Q_CODE_UNTRY] = {"code_untry", SQL_CODE_UNTRY},
 	[Q_USERS_BY_EMAIL] = {"users_by_email", SQL_USERS_BY_EMAIL},
 	[Q_SET_PASSWORD] = {"set_password", SQL_SET_PASSWORD},
 	[Q_USER_HASH] = {"user_hash", SQL_USER_HASH},
@@ -10647,7 +10713,7 @@ static void loop_reads_expire(int64_t now)
 			continue;
 		struct conn *c = pg->reader;
 		loop_read_unlink(pg);
-		pg_cancel(pg->conn); /* on a thread of its own: the loop does not wait for it */
+		pg->cancel = true; /* on a thread of its own: the loop does not wait for it */
 		loop_read_release(pg, true);
 		resp_db_error(&c->rb->ctx, PG_TIMEOUT);
 		conn_respond(c);

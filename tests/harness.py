@@ -488,6 +488,18 @@ class RawConn:
         return bool(r)
 
 
+def logged_ms(d, request_id, timeout=10):
+    """duration_ms that droplin d logged for the request with this X-Request-ID: the time droplin
+    itself spent on it, head to response, whatever the client's machine was doing."""
+    deadline = time.monotonic() + scaled(timeout)
+    while time.monotonic() < deadline:
+        for line in d.logs():
+            if line.get("request_id") == request_id and "duration_ms" in line:
+                return line["duration_ms"]
+        time.sleep(0.05)
+    raise AssertionError(f"no log line for {request_id}\n{d.describe()}")
+
+
 def rss_kib(pid):
     """A process's resident memory (VmRSS), in KiB."""
     with open(f"/proc/{pid}/status") as f:

@@ -271,6 +271,19 @@ def test_verify_password_recovery_keeps_the_code_for_reset(api, sendgrid):
     ok(reset(api, code), {"success": True, "message": "Password reset successfully"})
 
 
+def test_only_misses_use_up_a_code(api, sendgrid):
+    # A guess takes a try before it is compared; one that matches gives it back, so four typos,
+    # a verification and a weak-password reset still leave the reset with its code.
+    api.register("alice", email=EMAIL)
+    code = recover(api, sendgrid, "password")
+    for _ in range(4):
+        assert verify_recovery(api, wrong_code(code), "password").status == 400
+    ok(verify_recovery(api, code, "password"),
+       {"success": True, "message": "Code verified successfully"})
+    assert reset(api, code, password="weak").status == 400
+    ok(reset(api, code), {"success": True, "message": "Password reset successfully"})
+
+
 def test_verify_recovery_without_code(api):
     assert_detail(verify_recovery(api, "123456"), 400, NO_RECOVERY)
 

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+import harness
+
 from auth_helpers import FAST_ENV, Api, assert_422, assert_detail, body_of
 
 NARROW_SPECIAL = set('!@#$%^&*,.?":{}|<>')
@@ -154,17 +156,6 @@ def test_username_over_the_limit_is_refused(api):
     assert strength(api, "Aa1!aaaa", "u" * 128)["valid"] is True
 
 
-def server_ms(api, request_id):
-    """duration_ms that droplin logged for the request with this X-Request-ID."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for line in api.d.logs():
-            if line.get("request_id") == request_id and "duration_ms" in line:
-                return line["duration_ms"]
-        time.sleep(0.05)
-    raise AssertionError(f"no log line for {request_id}\n{api.d.describe()}")
-
-
 def fastest_ms(api, raw, tag):
     """The shortest of three server-side times for the same body (noise only adds)."""
     times = []
@@ -173,7 +164,7 @@ def fastest_ms(api, raw, tag):
         r = api.post("/auth/check-password-strength", raw=raw,
                      headers={"X-Request-ID": rid, "Content-Type": "application/json"})
         assert r.status in (200, 400, 422), r
-        times.append(server_ms(api, rid))
+        times.append(harness.logged_ms(api.d, rid))
     return min(times)
 
 

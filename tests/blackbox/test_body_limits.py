@@ -127,42 +127,50 @@ def wait_metric(d, name, pred, timeout=10):
         time.sleep(0.02)
 
 
+def upload_with(d, token, length, data_bytes, source="127.0.0.1"):
+    """A photo upload of Content-Length `length` that sends `data_bytes` of its file part and
+    stops there: (connection, the first status line droplin sent)."""
+    c = harness.RawConn(d.port, source=source, timeout=10)
+    c.send(photo_head(d.port, length, token=token))
+    line = first_status_line(c)
+    if line == b"HTTP/1.1 100 Continue" and data_bytes:
+        c.buf = c.buf.split(b"\r\n\r\n", 1)[1]
+        c.try_send(photo_preamble() + b"\0" * data_bytes)
+    return c, line
+
+
 def test_buffered_bodies_are_capped_across_connections(droplin):
-    # A body that does not fit the read buffer reserves its Content-Length from the head, so
-    # the refusal comes before 100 Continue, before the client sends a byte of it.
+    # A body is admitted from its head only if its Content-Length fits beside what is held, so
+    # the refusal comes before 100 Continue; what is held is what has arrived.
     d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", BODY_TIMEOUT_MS="60000",
                          MAX_BUFFERED_BODY_BYTES=str(12 * MIB),
                          MAX_BUFFERED_BODY_BYTES_PER_CLIENT=str(12 * MIB)))
     d.wait_ready()
     token = Api(d).register("alice")["token"]
-
-    def start_upload(length):
-        c = d.conn(timeout=10)
-        c.send(photo_head(d.port, length, token=token))
-        return c, first_status_line(c)
-
-    first, line = start_upload(8 * MIB)
+    first, line = upload_with(d, token, 8 * MIB, 6 * MIB)
     assert line == b"HTTP/1.1 100 Continue", line
-    assert metric(d, "droplin_request_body_bytes") == 8 * MIB
-    second, line = start_upload(8 * MIB)  # 16 MiB would pass the cap
+    held = wait_metric(d, "droplin_request_body_bytes", lambda v: v >= 6 * MIB)
+    assert 6 * MIB <= held <= 7 * MIB, held
+    second, line = upload_with(d, token, 8 * MIB, 0)  # 6 held + 8 would pass 12
     assert line.startswith(b"HTTP/1.1 503"), f"{line!r}: refused only after 100 Continue"
     r = second.read_response(timeout=10)
     assert r.status == 503 and r.json()["detail"] == "Service unavailable", r
     assert r.headers.get("Retry-After") == "1" and r.headers.get("Connection") == "close", r
     assert second.state_after(5) == "closed"
-    assert first.state_after(0.2) == "data", "the upload within the cap was answered"
-    assert metric(d, "droplin_request_body_bytes") == 8 * MIB
+    second.close()
+    assert first.state_after(0.2) == "open", "the upload within the cap was answered"
     assert d.get("/livez").status == 200
-    first.close()  # its reservation comes back: the next upload of that size fits
+    first.close()  # what it held comes back: the next upload of that size fits
     assert wait_metric(d, "droplin_request_body_bytes", lambda v: v == 0) == 0
-    third, line = start_upload(8 * MIB)
+    third, line = upload_with(d, token, 8 * MIB, 4 * MIB)
     assert line == b"HTTP/1.1 100 Continue", line
-    # a chunked upload has no length to reserve: it is counted as it grows, and refused there
+    wait_metric(d, "droplin_request_body_bytes", lambda v: v >= 4 * MIB)
+    # a chunked body has no length to check at its head: it is counted as it grows
     c = d.conn(timeout=10)
     c.send(f"POST /user/profile/photo HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
            f"Transfer-Encoding: chunked\r\nAuthorization: Bearer {token}\r\n\r\n")
-    data = photo_preamble() + b"\0" * (6 * MIB)
+    data = photo_preamble() + b"\0" * (9 * MIB)  # 4 + 9 passes 12 before 10 MiB is a 413
     for i in range(0, len(data), 65536):
         piece = data[i:i + 65536]
         if not c.try_send(b"%x\r\n" % len(piece) + piece + b"\r\n"):
@@ -173,6 +181,23 @@ def test_buffered_bodies_are_capped_across_connections(droplin):
     third.close()
     assert wait_metric(d, "droplin_request_body_bytes", lambda v: v == 0) == 0
     assert any("MAX_BUFFERED_BODY_BYTES" in str(l) for l in d.logs()), d.describe()
+
+
+def test_heads_without_bodies_hold_nothing(droplin):
+    # Three 10 MiB photo heads that never send a byte used to reserve 30 MiB of a 24 MiB budget.
+    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", MAX_BUFFERED_BODY_BYTES=str(24 * MIB)))
+    d.wait_ready()
+    token = Api(d).register("alice")["token"]
+    idle = []
+    for i in range(3):
+        c, line = upload_with(d, token, 10 * MIB, 0, source=f"127.6.0.{1 + i}")
+        idle.append(c)
+        assert line == b"HTTP/1.1 100 Continue", line
+    assert metric(d, "droplin_request_body_bytes") == 0
+    c, line = upload_with(d, token, 10 * MIB, 0, source="127.6.0.9")
+    assert line == b"HTTP/1.1 100 Continue", line
+    for x in idle + [c]:
+        x.close()
 
 
 def test_early_401_carries_cors_and_keeps_a_connection_whose_body_arrived(droplin):
@@ -287,21 +312,17 @@ def test_a_silent_new_connection_is_closed_at_the_head_timeout(droplin):
 
 
 def test_one_client_holds_at_most_its_share_of_the_body_budget(droplin):
-    # A quarter of MAX_BUFFERED_BODY_BYTES per client address: one address cannot take it all.
-    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", MAX_BUFFERED_BODY_BYTES=str(40 * MIB)))
+    # A quarter of MAX_BUFFERED_BODY_BYTES per client address (and one photo at least): one
+    # address cannot take it all.
+    d = droplin(env=dict(FAST_ENV, IDLE_TIMEOUT_MS="60000", MAX_BUFFERED_BODY_BYTES=str(48 * MIB)))
     d.wait_ready()
     token = Api(d).register("alice")["token"]
-
-    def start_upload(source):
-        c = harness.RawConn(d.port, source=source, timeout=10)
-        c.send(photo_head(d.port, 8 * MIB, token=token))
-        return c, first_status_line(c)
-
-    a1, line = start_upload("127.5.0.1")
+    a1, line = upload_with(d, token, 10 * MIB, 9 * MIB, source="127.5.0.1")
     assert line == b"HTTP/1.1 100 Continue", line
-    a2, line = start_upload("127.5.0.1")  # 16 MiB from one address: past its 10 MiB
+    wait_metric(d, "droplin_request_body_bytes", lambda v: v >= 9 * MIB)
+    a2, line = upload_with(d, token, 8 * MIB, 0, source="127.5.0.1")  # past its 12 MiB
     assert line.startswith(b"HTTP/1.1 503"), line
-    b1, line = start_upload("127.5.0.2")  # another address still fits
+    b1, line = upload_with(d, token, 8 * MIB, 0, source="127.5.0.2")  # another address fits
     assert line == b"HTTP/1.1 100 Continue", line
     for c in (a1, a2, b1):
         c.close()

@@ -9,7 +9,8 @@ import time
 import pytest
 
 import harness
-from auth_helpers import FAST_ENV, PASSWORD, Api, assert_detail, db_of, metric, start
+from auth_helpers import (FAST_ENV, PASSWORD, Api, assert_detail, avoid_window_edge, db_of, metric,
+                          start)
 
 WRONG = "Wrong-Current1!"
 NEXT = "Next-Password2@"
@@ -53,6 +54,7 @@ def test_a_right_password_after_wrong_ones_still_changes_it(droplin):
 
 def test_change_password_default_is_10_per_hour_per_account(droplin):
     api = Api(start(droplin, RATE_LIMIT_CHANGE_PASSWORD=None, LOCKOUT_ATTEMPTS="1000"))
+    avoid_window_edge(3600)
     token = api.register("carol")["token"]
     other = api.register("dave")["token"]
     for _ in range(10):
@@ -98,3 +100,26 @@ def test_one_caller_cannot_take_the_whole_bcrypt_queue(droplin):
     assert logins == [200] * 4, f"logins during the flood: {logins}"
     assert 503 in statuses, "the flood was never held to its share"
     assert set(statuses) <= {401, 503}, set(statuses)
+
+
+def test_a_right_current_password_resets_the_count(droplin):
+    api = Api(start(droplin, LOCKOUT_ATTEMPTS="3"))
+    reg = api.register("erin")
+    token = reg["token"]
+    for _ in range(2):
+        assert change(api, token, WRONG).status == 401
+    assert change(api, token, PASSWORD).status == 200  # as a login, a success clears the count
+    assert harness.db_query(db_of(api.d), "SELECT failed_login_attempts FROM users WHERE id = %s",
+                            (reg["user_id"],))[0][0] == 0
+    token = api.login_ok("erin", NEXT)["token"]
+    assert change(api, token, WRONG, new="Third-Password3#").status == 401
+    assert api.login("erin", NEXT).status == 200  # one typo since: far from the lock
+
+
+def test_refused_new_passwords_do_not_count_toward_the_limit(droplin):
+    api = Api(start(droplin, RATE_LIMIT_CHANGE_PASSWORD="3/3600"))
+    avoid_window_edge(3600)
+    token = api.register("fred")["token"]
+    for _ in range(5):  # a weak new password is refused before the current one is tried
+        assert change(api, token, PASSWORD, new="weak").status == 400
+    assert change(api, token, PASSWORD).status == 200
