@@ -471,6 +471,12 @@ def test_a_save_stuck_behind_the_lock_answers_503_and_the_pool_recovers(droplin)
             assert waited < harness.scaled(3), waited
             for i in range(4):  # more saves than the pool has links: none was left broken
                 created(u, device(f"Free {i}", rssi=-i))
+            # while the holder still holds: the cancel, not the lock's release, ended the wait
+            # (behind PgBouncer it must reach the server before droplin drops its link)
+            harness.wait_until(lambda: harness.db_query(
+                db_of(srv), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")[0][0] == 0, 10,
+                what="the timed-out save's backend to stop waiting on the lock")
         holder.rollback()
     finally:
         holder.close()
