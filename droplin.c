@@ -2341,6 +2341,7 @@ struct ctx {
 		bool has_iat, has_activity, remember;
 		char sid[SID_TEXT]; /* its session; "" for a token without one (the original's) */
 	} token;                    /* what auth_token() read from the token */
+	double token_iat;           /* iat of a token this request issues; 0: now */
 	void (*side)(struct ctx *); /* a stage for a side pool (bcrypt, outbound), then `next` */
 	struct side_pool *side_pool;
 	struct {
@@ -2579,6 +2580,8 @@ static void http_serialize(const struct ctx *c, bool head_only, bool closing, bo
 			      "Vary: Origin\r\n");
 	}
 	buf_add(out, c->headers.p, c->headers.len);
+	if (!memmem(c->headers.p ? c->headers.p : "", c->headers.len, "Cache-Control:", 14))
+		buf_adds(out, "Cache-Control: no-store\r\n"); /* an API answer is nobody's to keep */
 	if (closing)
 		buf_adds(out, "Connection: close\r\n");
 	else if (http10_keepalive)
@@ -5556,8 +5559,7 @@ static double wall_time(void)
 static char *jwt_issue(struct ctx *c, long long user_id, const char *username, bool remember_me,
 		       const char *sid)
 {
-	resp_header(c, "Cache-Control", "no-store");
-	double now = wall_time();
+	double now = c->token_iat ? c->token_iat : wall_time();
 	struct buf claims = {0};
 	buf_addc(&claims, '{');
 	json_kv_int(&claims, "user_id", user_id);
@@ -7277,8 +7279,13 @@ static void password_failed(struct ctx *c, struct login_form *f, const char *wro
 
 /* --- POST /auth/refresh --- */
 
+/*
+ * The new token is dated when its check began: a password change or logout that lands between
+ * the check and the signing is later than the token, which it therefore ends.
+ */
 static void h_refresh(struct ctx *c)
 {
+	c->token_iat = wall_time();
 	if (auth_require(c))
 		return;
 	resp_auth(c, c->user.id, c->user.name, c->user.remember_me, c->token.sid);
@@ -7757,7 +7764,9 @@ static void h_verify_recovery_code(struct ctx *c)
 
 /* --- POST /auth/reset-password, change-password, change-username --- */
 
+/* A new password ends every session of the user, and every token issued before it. */
 static const char SQL_SET_PASSWORD[] =
+	"WITH s AS (UPDATE sessions SET revoked_at = now() WHERE user_id = $1::int AND revoked_at IS NULL)"
 	"UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1::int";
 static const char SQL_USER_HASH[] =
 	"SELECT password_hash, username, email, GREATEST(COALESCE(" SQL_LOCK_REMAINING ", 0), 0)"
@@ -8085,7 +8094,7 @@ static void h_rotate_keys(struct ctx *c)
 {
 	if (admin_require(c))
 		return;
-	resp_header(c, "Cache-Control", "no-store"); /* a candidate secret */
+
 	unsigned char raw[32];
 	char fresh[48], step[160];
 	random_bytes(raw, sizeof raw);

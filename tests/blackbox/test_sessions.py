@@ -123,3 +123,16 @@ def test_deleting_the_account_removes_its_sessions(api):
     r = api.delete("/user/delete", token=a)
     assert r.status == 200, r
     assert sessions(api, uid) == []
+
+
+def test_a_new_password_ends_every_session(api):
+    # A refresh that raced the change could sign a token dated after it; ending the sessions
+    # (and dating a refreshed token at its check) leaves such a token nothing to stand on.
+    uid, a, b = two_logins(api)
+    r = api.post("/auth/change-password", {"current_password": "Sunny-Day7!",
+                                           "new_password": "Rainy-Day8@"}, token=a)
+    assert r.status == 200, r
+    for t in (a, b):
+        assert_detail(api.authorized(t), 401, INVALIDATED)
+    assert all(revoked for _, revoked in sessions(api, uid))
+    assert api.authorized(api.login_ok("alice", "Rainy-Day8@")["token"]).status == 200
