@@ -9431,6 +9431,8 @@ static bool iso_timestamp_ok(const char *s)
 	return !s[i];
 }
 
+static void resp_reset(struct ctx *c);
+
 static void h_log_api_call(struct ctx *c)
 {
 	if (rate_check(c, &RATE_LOG_API_CALL, c->client_key) || body_object(c))
@@ -9455,10 +9457,15 @@ static void h_log_api_call(struct ctx *c)
 	}
 	if (endpoint) /* S7: never the query string, which may carry tokens or passwords */
 		endpoint[strcspn(endpoint, "?#")] = 0;
-	/* the user is the bearer token's, or nobody: a body's user_id is the caller's word only */
-	const char *why;
-	has_uid = !token_check(c, &why);
-	uid = has_uid ? c->token.uid : 0;
+	/* the user is the bearer token's, if its session holds, or nobody: a body's user_id is the
+	   caller's word only */
+	has_uid = false;
+	if (http_header(c->req, "Authorization").n) {
+		has_uid = !auth_require(c);
+		if (!has_uid)
+			resp_reset(c); /* no 401: the call is logged, as nobody's */
+	}
+	uid = has_uid ? c->user.id : 0;
 	char uids[24], sts[24];
 	id_text(uids, uid);
 	id_text(sts, status);

@@ -325,3 +325,13 @@ def test_timestamp_is_now_in_utc(server):
     ts = datetime.datetime.fromisoformat(b["timestamp"].rstrip("Z"))
     slack = datetime.timedelta(minutes=2)
     assert before - slack <= ts <= after + slack, b
+
+
+def test_a_revoked_token_names_nobody(server):
+    # only a token whose session holds names its user: after logout the calls are nobody's
+    u = users(server)
+    m = marker()
+    logged(u.api, app_log(f"http://x/{m}", user_id=u.id), token=u.token)
+    assert u.api.post("/auth/logout", token=u.token).status == 200
+    logged(u.api, app_log(f"http://x/{m}", user_id=u.id), token=u.token)
+    assert [r["user_id"] for r in log_rows(server, m)] == [u.id, None]
