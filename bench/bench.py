@@ -258,11 +258,14 @@ def pgbench_script(path, lo, hi, names, pipeline=True):
         if pipeline:
             f.write("\\startpipeline\n")
         for n in names:
-            sql = re.sub(r"\$1\b", ":uid", c_string_constant(src, n))
+            # $2 of the session check is the token's session id: the reference takes the path
+            # of a token without one (the same join, found empty)
+            sql = re.sub(r"\$2\b", "''", re.sub(r"\$1\b", ":uid", c_string_constant(src, n)))
             # pgbench takes every ":name", even inside a literal, for a variable: spell the
-            # colons of literals as Unicode escapes (the same constant, no function call)
-            sql = re.sub(r"'([^']*:[^']*)'",
-                         lambda m: "U&'" + m.group(1).replace(":", "\\003A") + "'", sql)
+            # colons of literals as Unicode escapes (the same constant, no function call);
+            # literals are matched left to right, so '' is one (empty) literal
+            sql = re.sub(r"'[^']*'", lambda m: m.group(0) if ":" not in m.group(0) else
+                         "U&" + m.group(0).replace(":", "\\003A"), sql)
             f.write(" ".join(sql.split()) + ";\n")
         if pipeline:
             f.write("\\endpipeline\n")
