@@ -4677,6 +4677,18 @@ static int db_query(struct ctx *c, enum pg_stmt id, int n, const char *const *pa
 	return rc ? -1 : 0;
 }
 
+/* Statement `id` on one id, its first column's integer into *out (0 with no row); as db_query. */
+static int db_int(struct ctx *c, enum pg_stmt id, const char *param, long long *out)
+{
+	PGresult *res;
+	const char *p[] = {param};
+	if (db_query(c, id, 1, p, &res))
+		return -1;
+	*out = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	return 0;
+}
+
 /*
  * An ad-hoc parameterised statement (unnamed, planned for its actual parameters): for the
  * few queries whose SQL is assembled from fixed fragments, such as the audit-log filters.
@@ -7205,22 +7217,17 @@ static void password_failed(struct ctx *c, struct login_form *f, const char *wro
 static void h_login_checked(struct ctx *c)
 {
 	struct login_form *f = c->state;
-	char id[24], max[24], secs[24];
+	char id[24];
 	snprintf(id, sizeof id, "%lld", f->id);
-	snprintf(max, sizeof max, "%lld", cfg.lockout_attempts);
-	snprintf(secs, sizeof secs, "%lld", cfg.lockout_seconds);
-	PGresult *res;
 	if (!f->id) {
 		audit_login_failed(c, f, "user_not_found", 0);
 		resp_detail(c, 401, "Invalid username or password");
 		return;
 	}
 	if (bcrypt_matched(c) && !seed_login(f->username, f->password)) {
-		const char *p[] = {id};
-		if (db_query(c, Q_LOGIN_OK, 1, p, &res))
+		long long remaining;
+		if (db_int(c, Q_LOGIN_OK, id, &remaining))
 			return;
-		long long remaining = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
-		PQclear(res);
 		if (remaining > 0) { /* locked in parallel while bcrypt ran */
 			audit_login_failed(c, f, "account_locked", remaining / 60);
 			resp_locked(c, remaining);
@@ -7326,12 +7333,9 @@ static void h_logout_all(struct ctx *c)
 {
 	if (auth_require(c))
 		return;
-	const char *p[] = {c->token.id};
-	PGresult *res;
-	if (db_query(c, Q_SESSIONS_END_ALL, 1, p, &res))
+	long long ended;
+	if (db_int(c, Q_SESSIONS_END_ALL, c->token.id, &ended))
 		return;
-	long long ended = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	PQclear(res);
 	struct buf d = audit_begin();
 	audit_str(&d, "username", c->user.name);
 	audit_int(&d, "sessions_ended", ended);
@@ -7911,12 +7915,9 @@ static void h_change_password_verified(struct ctx *c)
 		return;
 	}
 	/* as a login: a lock set while bcrypt ran still holds, and a right password resets the count */
-	const char *p[] = {c->token.id};
-	PGresult *res;
-	if (db_query(c, Q_LOGIN_OK, 1, p, &res))
+	long long remaining;
+	if (db_int(c, Q_LOGIN_OK, c->token.id, &remaining))
 		return;
-	long long remaining = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	PQclear(res);
 	if (remaining > 0) {
 		audit_login_failed(c, &pc->account, "account_locked", remaining / 60);
 		resp_locked(c, remaining);

@@ -147,11 +147,13 @@ def own_nodes(scope):
         stack.extend(ast.iter_child_nodes(n))
 
 
-def tainted_names(scope, inherited=frozenset()):
-    """Names assigned (directly or through other tainted names) from a clock reading."""
-    tainted = set(inherited)
-    assigns = [n for n in own_nodes(scope) if isinstance(n, (ast.Assign, ast.AugAssign,
-                                                              ast.AnnAssign))]
+def names_flowing_from(scope, holds, inherited=frozenset(), annotated=True):
+    """The names that come to hold what holds(expr, names) says an expression holds: assigned
+    from such an expression, or a list it is appended to, followed through other names until
+    nothing changes."""
+    names = set(inherited)
+    kinds = (ast.Assign, ast.AugAssign, ast.AnnAssign) if annotated else (ast.Assign, ast.AugAssign)
+    assigns = [n for n in own_nodes(scope) if isinstance(n, kinds)]
     appends = [n for n in own_nodes(scope) if isinstance(n, ast.Call)
                and isinstance(n.func, ast.Attribute) and n.func.attr == "append"
                and isinstance(n.func.value, ast.Name) and n.args]
@@ -159,20 +161,23 @@ def tainted_names(scope, inherited=frozenset()):
     while changed:
         changed = False
         for a in appends:  # latencies.append(time.monotonic() - t1)
-            if a.func.value.id not in tainted and involves_time(a.args[0], tainted):
-                tainted.add(a.func.value.id)
+            if a.func.value.id not in names and holds(a.args[0], names):
+                names.add(a.func.value.id)
                 changed = True
         for a in assigns:
-            if a.value is None:
+            if a.value is None or not holds(a.value, names):
                 continue
-            if involves_time(a.value, tainted):
-                targets = a.targets if isinstance(a, ast.Assign) else [a.target]
-                for t in targets:
-                    new = target_names(t) - tainted
-                    if new:
-                        tainted |= new
-                        changed = True
-    return tainted
+            for t in (a.targets if isinstance(a, ast.Assign) else [a.target]):
+                new = target_names(t) - names
+                if new:
+                    names |= new
+                    changed = True
+    return names
+
+
+def tainted_names(scope, inherited=frozenset()):
+    """Names assigned (directly or through other tainted names) from a clock reading."""
+    return names_flowing_from(scope, involves_time, inherited)
 
 
 # ------------------------------------------------------------------------------------------
@@ -198,26 +203,8 @@ def is_duration(node, durations, tainted):
 
 
 def duration_names(scope, tainted, inherited=frozenset()):
-    names = set(inherited)
-    assigns = [n for n in own_nodes(scope) if isinstance(n, (ast.Assign, ast.AugAssign))]
-    appends = [n for n in own_nodes(scope) if isinstance(n, ast.Call)
-               and isinstance(n.func, ast.Attribute) and n.func.attr == "append"
-               and isinstance(n.func.value, ast.Name) and n.args]
-    changed = True
-    while changed:
-        changed = False
-        for a in appends:
-            if a.func.value.id not in names and is_duration(a.args[0], names, tainted):
-                names.add(a.func.value.id)
-                changed = True
-        for a in assigns:
-            if is_duration(a.value, names, tainted):
-                for t in (a.targets if isinstance(a, ast.Assign) else [a.target]):
-                    new = target_names(t) - names
-                    if new:
-                        names |= new
-                        changed = True
-    return names
+    return names_flowing_from(scope, lambda e, names: is_duration(e, names, tainted), inherited,
+                              annotated=False)
 
 
 def module_constants(tree):
