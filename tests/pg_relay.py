@@ -78,6 +78,9 @@ class PgRelay:
                 break
             if not data:
                 break
+            if self.dead.is_set():  # it went dark while this was on its way: drop it
+                conn_dead.set()
+                continue
             try:
                 dst.sendall(data)
             except OSError:
