@@ -1365,14 +1365,15 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("DB_QUERY_TIMEOUT_MS", CFG_INT, db_query_timeout_ms, "5000", 1, 3600000,
 	    "Longest one query may run; past it droplin cancels it and answers 503."),
 	CFG("DB_PROBE_INTERVAL_MS", CFG_INT, db_probe_interval_ms, "500", 10, 60000,
-	    "How often the probe thread checks the database (and retries migrations)."),
+	    "How often the probe thread checks the database (and maintenance retries migrations)."),
 	CFG("HEALTH_STALE_MS", CFG_INT, health_stale_ms, "2000", 10, 600000,
 	    "/health answers 503 when the database has not answered for this long."),
 	CFG("DRAIN_SECONDS", CFG_SECONDS, drain_seconds, "3", 0, 3600,
 	    "After SIGTERM/SIGINT: keep serving (with /ready at 503) this long before closing the "
 	    "listener."),
 	CFG("SHUTDOWN_TIMEOUT_SECONDS", CFG_SECONDS, shutdown_timeout_seconds, "10", 0, 3600,
-	    "After SIGTERM/SIGINT: exit at the latest after this long, in-flight requests or not."),
+	    "After SIGTERM/SIGINT: exit at the latest after this long, in-flight requests or queued mail or "
+	    "not (exit status 1 when something was cut off)."),
 	CFG("HEAD_TIMEOUT_MS", CFG_INT, head_timeout_ms, "10000", 1, 3600000,
 	    "Whole-head deadline: a request head must arrive within this long."),
 	CFG("IDLE_TIMEOUT_MS", CFG_INT, idle_timeout_ms, "30000", 1, 3600000,
@@ -4088,11 +4089,10 @@ static struct {
 	atomic_bool tables_ok, migrations_ok, connect_failing;
 	atomic_bool loop_waiting; /* loop reads wait for a connection: pg_release wakes the loop */
 	atomic_long errors;
-	/* probe thread */
+	/* the probe and maintenance threads wait on probe_cv until their next turn or the stop */
 	pthread_cond_t probe_cv;
 	bool probe_stop;
-	bool indexes_ok;
-	int64_t next_retention_ms;
+	bool indexes_ok; /* maintenance thread only */
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .probe_cv = PTHREAD_COND_INITIALIZER};
 
 /*
@@ -4982,6 +4982,34 @@ static const char SQL_MIGRATIONS_TABLE_XACT[] = "BEGIN;SELECT pg_advisory_xact_l
 
 static int pg_disable_seeded_account(struct pg *pg);
 
+/*
+ * Maintenance (migrations, index builds, retention) runs on a thread and a connection of its
+ * own, opened for each pass and closed after it: a statement that waits on a lock there holds
+ * no pooled connection and delays no probe, so /health and /ready keep telling the truth.
+ */
+static int maint_open(struct pg **out)
+{
+	PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms);
+	*out = conn ? calloc(1, sizeof **out) : NULL;
+	if (!*out) {
+		if (conn)
+			PQfinish(conn);
+		return PG_UNAVAILABLE;
+	}
+	(*out)->conn = conn;
+	return PG_OK;
+}
+
+/* Closing the session also drops any advisory lock it still holds. */
+static void maint_close(struct pg *pg)
+{
+	if (pg->cancel)
+		pg_cancel_and_close(pg->conn);
+	else
+		PQfinish(pg->conn);
+	free(pg);
+}
+
 /* Applies what is missing; 0 when the schema is current. Releases the lock in every case. */
 static int pg_migrate(void)
 {
@@ -4989,7 +5017,7 @@ static int pg_migrate(void)
 	PGresult *res = NULL;
 	int64_t t0 = now_ms();
 	bool xact = !cfg.db_prepared_statements;
-	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
+	if (maint_open(&pg))
 		return -1;
 	int rc = pg_script(pg, xact ? SQL_MIGRATIONS_TABLE_XACT : SQL_MIGRATIONS_TABLE,
 			   PG_MIGRATION_TIMEOUT_MS, &res);
@@ -5023,7 +5051,7 @@ static int pg_migrate(void)
 	PQclear(ures);
 	if (!rc && unlocked) /* best effort, outside the lock: its UPDATE is conditional anyway */
 		pg_disable_seeded_account(pg);
-	pg_release(pg, rc != 0 || !unlocked); /* closing the session also drops the lock */
+	maint_close(pg);
 	if (!rc)
 		log_msg(LOG_INFO, "schema is current (%d applied, %lld ms)", applied,
 			(long long)(now_ms() - t0));
@@ -5071,7 +5099,7 @@ static int pg_build_indexes(void)
 {
 	struct pg *pg;
 	PGresult *res;
-	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
+	if (maint_open(&pg))
 		return -1;
 	/* Behind PgBouncer (DB_PREPARED_STATEMENTS=0) no session lock: CREATE INDEX CONCURRENTLY
 	   cannot run in a transaction, and two replicas' builds of one table wait for each other
@@ -5138,19 +5166,19 @@ static int pg_build_indexes(void)
 				    &res);
 		PQclear(res);
 	}
-	pg_release(pg, rc != 0);
+	maint_close(pg);
 	return mine && !rc && !missing ? 0 : -1;
 }
 
 /*
  * Retention (DECISIONS P): whichever replica takes the advisory lock prunes expired codes,
- * rate-limit windows that ended, and log rows past their retention. Runs on the probe thread.
+ * rate-limit windows that ended, and log rows past their retention. Runs on the maintenance thread.
  */
 static void pg_retention(void)
 {
 	struct pg *pg;
 	PGresult *res;
-	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
+	if (maint_open(&pg))
 		return;
 	/* behind PgBouncer (DB_PREPARED_STATEMENTS=0): one transaction and a transaction lock */
 	bool xact = !cfg.db_prepared_statements;
@@ -5212,7 +5240,7 @@ static void pg_retention(void)
 		rc = rc ? rc : urc;
 		log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
 	}
-	pg_release(pg, rc != 0);
+	maint_close(pg);
 }
 
 /* Runs the probe query; updates what /health and /ready report. */
@@ -5234,35 +5262,51 @@ static bool pg_healthy(void)
 	return now_ms() - atomic_load(&P.last_ok_ms) <= cfg.health_stale_ms && atomic_load(&P.last_ok_ms);
 }
 
+/* Sleeps on probe_cv until `until` or the stop; true when the thread is to stop. */
+static bool probe_sleep(int64_t until)
+{
+	pthread_mutex_lock(&P.mu);
+	if (!P.probe_stop && until > now_ms()) {
+		struct timespec ts;
+		timespec_at(&ts, until);
+		pthread_cond_timedwait(&P.probe_cv, &P.mu, &ts);
+	}
+	bool stop = P.probe_stop;
+	pthread_mutex_unlock(&P.mu);
+	return stop;
+}
+
 static void *pg_probe_main(void *arg)
 {
 	(void)arg;
-	/* the first pruning waits one interval: a deploy is no moment for a burst of deletes */
-	P.next_retention_ms = now_ms() + cfg.retention_interval_seconds * 1000;
-	for (;;) {
-		if (!atomic_load(&P.migrations_ok) && !pg_migrate())
-			atomic_store(&P.migrations_ok, true);
-		if (atomic_load(&P.migrations_ok) && !P.indexes_ok)
-			P.indexes_ok = !pg_build_indexes(); /* probe thread only */
-		if (atomic_load(&P.migrations_ok) && now_ms() >= P.next_retention_ms) {
-			pg_retention();
-			P.next_retention_ms = now_ms() + cfg.retention_interval_seconds * 1000;
-		}
-		/* a recent successful query anywhere counts; otherwise ask the database */
+	do { /* a recent successful query anywhere counts; otherwise ask the database */
 		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms ||
 		    !atomic_load(&P.tables_ok))
 			pg_probe();
-		pthread_mutex_lock(&P.mu);
-		if (!P.probe_stop) {
-			struct timespec ts;
-			timespec_at(&ts, now_ms() + cfg.db_probe_interval_ms);
-			pthread_cond_timedwait(&P.probe_cv, &P.mu, &ts);
+	} while (!probe_sleep(now_ms() + cfg.db_probe_interval_ms));
+	return NULL;
+}
+
+/* Migrations until they succeed, then the indexes, then retention every interval. */
+static void *maint_main(void *arg)
+{
+	(void)arg;
+	/* the first pruning waits one interval: a deploy is no moment for a burst of deletes */
+	int64_t next_retention = now_ms() + cfg.retention_interval_seconds * 1000;
+	int64_t next = 0;
+	do {
+		if (!atomic_load(&P.migrations_ok) && !pg_migrate())
+			atomic_store(&P.migrations_ok, true);
+		if (atomic_load(&P.migrations_ok) && !P.indexes_ok)
+			P.indexes_ok = !pg_build_indexes();
+		if (atomic_load(&P.migrations_ok) && now_ms() >= next_retention) {
+			pg_retention();
+			next_retention = now_ms() + cfg.retention_interval_seconds * 1000;
 		}
-		bool stop = P.probe_stop;
-		pthread_mutex_unlock(&P.mu);
-		if (stop)
-			return NULL;
-	}
+		bool pending = !atomic_load(&P.migrations_ok) || !P.indexes_ok;
+		next = pending ? now_ms() + cfg.db_probe_interval_ms : next_retention;
+	} while (!probe_sleep(next));
+	return NULL;
 }
 
 /* ==== 11. Passwords, tokens, rate limits and audit ================================= */
@@ -10868,9 +10912,12 @@ static void loop_on_signal(void)
 {
 	struct signalfd_siginfo si;
 	while (read(L.signal_fd, &si, sizeof si) == sizeof si) {
-		if (atomic_load(&L.draining))
-			continue;
 		int64_t now = now_ms();
+		if (atomic_load(&L.draining)) { /* a second signal: the operator means now */
+			log_msg(LOG_WARN, "signal %u again: exiting now", si.ssi_signo);
+			L.exit_deadline = now;
+			continue;
+		}
 		atomic_store(&L.draining, true);
 		L.drain_close_at = now + (int64_t)(cfg.drain_seconds * 1000);
 		L.exit_deadline = now + (int64_t)(cfg.shutdown_timeout_seconds * 1000);
@@ -11035,7 +11082,7 @@ static void raise_fd_limit(void)
 }
 
 struct threads {
-	pthread_t probe, mail;
+	pthread_t probe, maint, mail;
 	pthread_t *all; /* workers, then bcrypt threads, then outbound threads */
 	long n_workers, n_bcrypt, n_outbound;
 };
@@ -11062,6 +11109,7 @@ static int start_threads(struct threads *t)
 			     : pthread_create(&t->all[i], &attr, side_main,
 					      i < t->n_workers + t->n_bcrypt ? &SIDE_BCRYPT : &SIDE_OUTBOUND);
 	rc = rc ? rc : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
+	rc = rc ? rc : pthread_create(&t->maint, &attr, maint_main, NULL);
 	rc = rc ? rc : pthread_create(&t->mail, &attr, mail_main, NULL);
 	pthread_attr_destroy(&attr);
 	if (rc)
@@ -11072,12 +11120,47 @@ static int start_threads(struct threads *t)
 					      : i < t->n_workers + t->n_bcrypt ? "dl-bcrypt"
 									       : "dl-outbound");
 	pthread_setname_np(t->probe, "dl-probe");
+	pthread_setname_np(t->maint, "dl-maint");
 	pthread_setname_np(t->mail, "dl-mail");
 	return 0;
 }
 
-/* Stops every thread; mail still queued is sent first (bounded by OUTBOUND_TIMEOUT_MS each). */
-static void stop_threads(struct threads *t)
+/* Joins `t` unless `mono_deadline` passes first; true when joined. */
+static bool join_by(pthread_t t, int64_t mono_deadline)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts); /* pthread_timedjoin_np counts on the real-time clock */
+	int64_t left = mono_deadline - now_ms();
+	left = left < 0 ? 0 : left;
+	ts.tv_sec += (time_t)(left / 1000);
+	ts.tv_nsec += (long)(left % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000)
+		ts.tv_sec++, ts.tv_nsec -= 1000000000;
+	return !pthread_timedjoin_np(t, NULL, &ts);
+}
+
+/* Logs every mail still queued as dropped and empties the queue; the mail thread takes no more. */
+static void mail_drop_queued(void)
+{
+	pthread_mutex_lock(&M.mu);
+	M.stop = true;
+	for (struct mail *m = M.head, *next; m; m = next) {
+		next = m->next;
+		log_msg(LOG_ERROR, "mail to %s dropped at shutdown (request %s)", m->to, m->request_id);
+		free(m->body);
+		free(m);
+	}
+	M.head = M.tail = NULL;
+	M.n = 0;
+	pthread_mutex_unlock(&M.mu);
+}
+
+/*
+ * Stops every thread by `deadline` (SHUTDOWN_TIMEOUT_SECONDS after the signal): queued mail
+ * is sent until then and logged as dropped after it; a thread still busy then (a mail or a
+ * maintenance statement that waits) is left to the process's exit. True when all stopped.
+ */
+static bool stop_threads(struct threads *t, int64_t deadline)
 {
 	pthread_mutex_lock(&L.mu);
 	L.stopping = true;
@@ -11085,25 +11168,34 @@ static void stop_threads(struct threads *t)
 	pthread_cond_broadcast(&SIDE_BCRYPT.cv);
 	pthread_cond_broadcast(&SIDE_OUTBOUND.cv);
 	pthread_mutex_unlock(&L.mu);
-	for (long i = 0; i < t->n_workers + t->n_bcrypt + t->n_outbound; i++)
-		pthread_join(t->all[i], NULL);
 	pthread_mutex_lock(&P.mu);
 	P.probe_stop = true;
-	pthread_cond_signal(&P.probe_cv);
+	pthread_cond_broadcast(&P.probe_cv);
 	pthread_mutex_unlock(&P.mu);
-	pthread_join(t->probe, NULL);
 	pthread_mutex_lock(&M.mu);
 	M.stop = true;
 	pthread_cond_signal(&M.cv);
 	pthread_mutex_unlock(&M.mu);
-	pthread_join(t->mail, NULL);
+	bool all = true;
+	for (long i = 0; i < t->n_workers + t->n_bcrypt + t->n_outbound; i++)
+		all &= join_by(t->all[i], deadline);
+	all &= join_by(t->probe, deadline);
+	all &= join_by(t->maint, deadline);
+	bool mail = join_by(t->mail, deadline);
+	if (!mail)
+		mail_drop_queued();
+	free(t->all);
+	if (!all || !mail) {
+		log_msg(LOG_WARN, "shutdown timeout: exiting with %s still busy", mail ? "a thread" : "mail");
+		return false;
+	}
 	while (P.idle) {
 		struct pg *pg = P.idle;
 		P.idle = pg->next;
 		PQfinish(pg->conn);
 		free(pg);
 	}
-	free(t->all);
+	return true;
 }
 
 static int fail_startup(const char *err)
@@ -11159,10 +11251,9 @@ int main(int argc, char **argv)
 	json_kv_str(&f, "environment", cfg.env);
 	log_emit(LOG_INFO, "listening", &f);
 	int rc = loop_run();
-	if (rc) {                  /* forced: in-flight work is abandoned, the kernel closes the rest */
-		free(threads.all); /* only main reads it */
+	if (rc) { /* forced: in-flight work is abandoned, the kernel closes the rest */
+		mail_drop_queued();
 		return rc;
 	}
-	stop_threads(&threads);
-	return 0;
+	return stop_threads(&threads, L.exit_deadline) ? 0 : 1;
 }

@@ -1,0 +1,105 @@
+"""Maintenance and shutdown never hold up what a replica owes its operator: a retention
+DELETE that waits on a lock leaves /health and /ready at 200, SIGTERM ends within
+SHUTDOWN_TIMEOUT_SECONDS whatever mail is still queued, and a second signal ends it at once."""
+
+import signal
+import time
+
+import psycopg2
+
+import harness
+from auth_helpers import sendgrid, sendgrid_ca, start  # noqa: F401  (pytest fixtures)
+
+
+def waiting_on_a_lock(db):
+    """The droplin backends that wait for a lock, with what they run."""
+    with psycopg2.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT query FROM pg_stat_activity WHERE application_name = 'droplin'"
+                    " AND wait_event_type = 'Lock'")
+        return [r[0] for r in cur.fetchall()]
+
+
+def test_retention_blocked_by_a_lock_keeps_health_and_ready_at_200(droplin, fresh_db):
+    first = start(droplin, db=fresh_db)  # the schema, and the indexes built after it
+    first.wait_log(lambda l: "index api_call_logs_timestamp built" in str(l.get("message")),
+                   timeout=harness.scaled(20), what="the last index built")
+    first.kill()
+    locker = psycopg2.connect(fresh_db)
+    cur = locker.cursor()
+    cur.execute("LOCK TABLE verification_codes IN ACCESS EXCLUSIVE MODE")  # held until rollback
+    try:
+        d = start(droplin, db=fresh_db, RETENTION_INTERVAL_SECONDS="1")
+        # the first pruning starts one interval after start-up and waits on the lock
+        blocked = harness.wait_until(lambda: waiting_on_a_lock(fresh_db), harness.scaled(15),
+                                     what="droplin's retention DELETE waiting on the lock")
+        assert any("DELETE FROM verification_codes" in q for q in blocked), blocked
+        # /health is 503 once no query succeeded for HEALTH_STALE_MS (0.5 s here): watch both
+        # probes for six times that while the DELETE waits, and nothing else uses the database
+        answers = []
+        until = time.monotonic() + 3.0
+        while time.monotonic() < until:
+            answers += [(p, d.get(p).status) for p in ("/health", "/ready")]
+            time.sleep(0.1)
+        assert waiting_on_a_lock(fresh_db), "the DELETE stopped waiting: the test proves nothing"
+        bad = [a for a in answers if a[1] != 200]
+        assert not bad, f"{len(bad)} of {len(answers)} probe answers not 200: {bad[:6]}"
+    finally:
+        locker.rollback()
+        locker.close()
+    # once the lock is gone the pruning finishes, and nothing waits any more
+    harness.wait_until(lambda: not waiting_on_a_lock(fresh_db), harness.scaled(10),
+                       what="the DELETE finished after the lock was released")
+    assert d.get("/ready").status == 200
+
+
+def test_sigterm_with_stalled_mail_exits_within_the_shutdown_timeout(droplin, sendgrid):
+    sendgrid.mode = "stall"  # every send waits for the outbound timeout: 60 s here
+    d = start(droplin, DRAIN_SECONDS="0", SHUTDOWN_TIMEOUT_SECONDS="1",
+              **sendgrid.env(timeout_ms=60000))
+    emails = [f"queued{i}@example.com" for i in range(3)]
+    for e in emails:
+        r = d.request("POST", "/auth/send-verification-code",
+                      headers={"Content-Type": "application/json"},
+                      body=('{"email": "%s"}' % e).encode())
+        assert r.status == 200, r
+    sendgrid.wait_requests(1)  # the first is on the wire, the other two wait behind it
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    rc = d.wait_exit(timeout=30)
+    took = time.monotonic() - t0
+    # 1 s, plus room for a busy machine; the old shutdown waited 3 x 60 s for the mail
+    assert took < 1 + harness.scaled(5), f"exit after {took:.1f}s with SHUTDOWN_TIMEOUT_SECONDS=1"
+    assert rc == 1, f"a shutdown that dropped mail exits 1, not {rc}\n" + d.describe()
+    dropped = [l for l in d.logs() if "dropped at shutdown" in str(l.get("message", ""))]
+    assert sorted(e for e in emails if any(e in l["message"] for l in dropped)) == emails[1:], \
+        d.describe()
+    assert sendgrid.mails == []
+
+
+def test_second_signal_exits_at_once(droplin):
+    d = start(droplin, DRAIN_SECONDS="60", SHUTDOWN_TIMEOUT_SECONDS="120")
+    d.signal(signal.SIGTERM)
+    d.wait_log(lambda l: "draining" in str(l.get("message", "")), timeout=harness.scaled(5),
+               what="the draining log line")
+    assert d.get("/ready").status == 503
+    t0 = time.monotonic()
+    d.signal(signal.SIGINT)
+    rc = d.wait_exit(timeout=30)
+    took = time.monotonic() - t0
+    assert took < harness.scaled(5), f"the second signal took {took:.1f}s (drain was 60 s)"
+    assert rc == 1, d.describe()
+    assert any("again" in str(l.get("message", "")) for l in d.logs()), d.describe()
+
+
+def test_a_drain_with_nothing_left_exits_0_and_promptly(droplin, sendgrid):
+    """The bound is not a wait: with the mail sent, a drain ends as soon as it is done."""
+    d = start(droplin, DRAIN_SECONDS="0", SHUTDOWN_TIMEOUT_SECONDS="60", **sendgrid.env())
+    r = d.request("POST", "/auth/send-verification-code",
+                  headers={"Content-Type": "application/json"}, body=b'{"email": "a@example.com"}')
+    assert r.status == 200, r
+    sendgrid.wait_mails(1, to="a@example.com")
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    rc = d.wait_exit(timeout=30)
+    assert rc == 0, d.describe()
+    assert time.monotonic() - t0 < harness.scaled(10)
