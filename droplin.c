@@ -108,6 +108,8 @@ enum {
 	HTTP_MAX_HEADERS_HARD = 128,   /* storage; MAX_HEADERS (<= this) is the setting */
 	HTTP_REQUEST_ID_MAX = 128,     /* longest inbound X-Request-ID we honour */
 	HTTP_RBUF_SLACK = 512,         /* read buffer beyond the head limit */
+	HTTP_HEAD_EAGER_BYTES = 256,   /* a head line is parsed on every read while this short */
+	LOOP_ACCEPTS_PER_WAKE = 64,    /* the rest wait for the next turn of the loop */
 	HTTP_PREFLIGHT_MAX_AGE = 3600, /* CORS max-age, as the original */
 	BUF_POOL_KEEP = 32,            /* free request blocks kept for reuse (about 24 KiB each) */
 	RBLOCK_KEEP_BUF = 16384,       /* response buffers up to this size stay with a pooled block */
@@ -1806,21 +1808,29 @@ static int http_parse_request_line(const char *b, size_t len, size_t *pi, struct
 	return 0;
 }
 
-static int http_parse_head(const char *b, size_t len, struct http_req *r, int max_headers, int *status)
+/*
+ * Parses the head in b[0..len): its length, -2 for more bytes, or -1 with *status. `*resume`
+ * (0 to begin) is where the parse goes on: on -2 it is left at the first line not yet complete,
+ * the lines before it (and what they put in r) kept, so a head that arrives in many reads is
+ * parsed once in all, not once per read.
+ */
+static int http_parse_head(const char *b, size_t len, struct http_req *r, int max_headers, int *status,
+			   size_t *resume)
 {
-	size_t i = 0;
+	size_t i = *resume;
+	int rc;
 	*status = 400;
-	r->n_headers = 0;
-	/* RFC 9112 2.2: ignore a few empty lines before the request line */
-	for (int k = 0; k < 4 && i < len && b[i] == '\r'; k++) {
-		int rc = http_crlf(b, len, &i);
-		if (rc)
+	if (!i) {
+		r->n_headers = 0;
+		/* RFC 9112 2.2: ignore a few empty lines before the request line */
+		for (int k = 0; k < 4 && i < len && b[i] == '\r'; k++)
+			if ((rc = http_crlf(b, len, &i)))
+				return rc;
+		if ((rc = http_parse_request_line(b, len, &i, r, status)))
 			return rc;
 	}
-	int rc = http_parse_request_line(b, len, &i, r, status);
-	if (rc)
-		return rc;
 	for (;;) {
+		*resume = i;
 		if (i >= len)
 			return -2;
 		if (b[i] == '\r') {
@@ -1955,14 +1965,16 @@ static int http_frame(struct http_req *r, int *status)
 		if (r->content_length)
 			r->body_kind = BODY_LENGTH;
 	}
-	r->keep_alive = r->minor == 1;
-	struct slice conn = http_header(r, "Connection"), tok;
-	while (sl_next_token(&conn, &tok)) {
-		if (sl_ieq(tok, "close"))
-			r->keep_alive = false;
-		else if (sl_ieq(tok, "keep-alive") && r->minor == 0)
-			r->keep_alive = true;
+	/* every Connection field counts (a list may be split over several); close wins */
+	bool close = false, keep = false;
+	for (int i = 0; i < r->n_headers; i++) {
+		struct slice list = r->headers[i].value, tok;
+		while (sl_ieq(r->headers[i].name, "Connection") && sl_next_token(&list, &tok)) {
+			close |= sl_ieq(tok, "close");
+			keep |= sl_ieq(tok, "keep-alive");
+		}
 	}
+	r->keep_alive = !close && (r->minor == 1 || keep);
 	struct slice expect = http_header(r, "Expect");
 	r->expect_continue = false;
 	if (expect.n) {
@@ -2960,9 +2972,10 @@ struct conn {
 	bool close_after, head_only, http10_keepalive;
 	int64_t deadline;
 	struct rblock *rb;
-	size_t rlen;     /* bytes in rb->data */
-	size_t head_len; /* parsed head, 0 while none */
-	size_t consumed; /* bytes of rb->data this request used up (head and in-place body) */
+	size_t rlen;                   /* bytes in rb->data */
+	size_t head_len;               /* parsed head, 0 while none */
+	size_t head_resume, head_scan; /* while it is read: where its parse goes on; bytes searched */
+	size_t consumed;               /* bytes of rb->data this request used up (head and in-place body) */
 	struct chunked ck;
 	struct buf out;
 	size_t out_off;
@@ -3411,10 +3424,10 @@ static void conn_start_request(struct conn *c, size_t head_len)
 	rb->scratch = (struct buf){.max = (size_t)limit};
 	if (!conn_body_admit(c))
 		return;
-	if (r->expect_continue) {
-		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-		ssize_t w = send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL);
-		(void)w;
+	if (r->expect_continue) { /* what a full socket does not take goes before the response */
+		bool dead = false;
+		buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+		conn_flush(c, &dead);
 	}
 	c->ck = (struct chunked){CHUNK_SIZE, 0};
 	c->consumed = head_len;
@@ -3450,6 +3463,8 @@ static bool conn_read_multipart(struct conn *c)
 		used = (size_t)k;
 		raw = rb->scratch.p, raw_n = rb->scratch.len;
 		done = c->ck.state == CHUNK_DONE;
+		if (!used && c->rlen == rb->cap) /* a size line or trailer the buffer cannot hold */
+			goto out_fail;
 	}
 	rb->body_seen += raw_n;
 	if (rb->body_seen > PHOTO_MAX_BYTES + PHOTO_MULTIPART_SLACK) {
@@ -3513,6 +3528,10 @@ static bool conn_read_body(struct conn *c)
 		}
 		used = (size_t)k;
 		done = c->ck.state == CHUNK_DONE;
+		if (!used && c->rlen == rb->cap) { /* a size line or trailer the buffer cannot hold */
+			conn_fail(c, 400, http_status_detail(400));
+			return false;
+		}
 	}
 	if (rb->body.over) {
 		conn_fail(c, 503, "Service unavailable");
@@ -3532,7 +3551,7 @@ static void conn_finish_request(struct conn *c)
 	size_t left = c->rlen - c->consumed;
 	memmove(rb->data, rb->data + c->consumed, left);
 	c->rlen = left;
-	c->head_len = c->consumed = 0;
+	c->head_len = c->consumed = c->head_resume = c->head_scan = 0;
 	conn_body_release(c);
 	buf_free(&rb->body);
 	rb->body.max = 0;
@@ -3565,9 +3584,18 @@ static void conn_advance(struct conn *c)
 				conn_watch(c, EPOLLIN);
 				return;
 			}
-			int status;
-			int n = http_parse_head(c->rb->data, c->rlen, &c->rb->req, (int)cfg.max_headers,
-						&status);
+			/*
+			 * Linear in the head however it arrives: a read that completes no line is
+			 * only searched for its end (the parse resumes where the last one stopped),
+			 * except early in a line, where bad bytes are refused at once.
+			 */
+			int status, n = -2;
+			const char *d = c->rb->data;
+			bool line_end = memchr(d + c->head_scan, '\n', c->rlen - c->head_scan);
+			c->head_scan = c->rlen;
+			if (line_end || c->rlen - c->head_resume <= HTTP_HEAD_EAGER_BYTES)
+				n = http_parse_head(d, c->rlen, &c->rb->req, (int)cfg.max_headers, &status,
+						    &c->head_resume);
 			if (n == -2 && c->rlen >= (size_t)cfg.max_head_bytes) {
 				n = -1;
 				status = 431;
@@ -3694,7 +3722,7 @@ static void peer_string(const struct sockaddr_in6 *sa, char out[INET6_ADDRSTRLEN
 
 static void loop_accept(void)
 {
-	for (;;) {
+	for (int k = 0; k < LOOP_ACCEPTS_PER_WAKE; k++) { /* the listener is level-triggered */
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
 		int fd = accept4(L.listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -46,7 +46,7 @@ static const char *guarded(const char *s, size_t n)
 static int parse(const char *s, struct http_req *r, int *status)
 {
 	size_t n = strlen(s);
-	return http_parse_head(guarded(s, n), n, r, 100, status);
+	return http_parse_head(guarded(s, n), n, r, 100, status, &(size_t){0});
 }
 
 static void test_parse_valid(void)
@@ -101,7 +101,8 @@ static void test_parse_invalid(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct http_req r;
 		int status = 0;
-		int n = http_parse_head(guarded(cases[i].in, cases[i].n), cases[i].n, &r, 100, &status);
+		int n = http_parse_head(guarded(cases[i].in, cases[i].n), cases[i].n, &r, 100, &status,
+					&(size_t){0});
 		if (n != -1 || status != cases[i].status)
 			fprintf(stderr, "parse case %zu: n=%d status=%d\n", i, n, status);
 		CHECK(n == -1 && status == cases[i].status);
@@ -114,7 +115,8 @@ static void test_parse_invalid(void)
 	buf_adds(&b, "\r\n");
 	struct http_req r;
 	int status;
-	CHECK(http_parse_head(guarded(b.p, b.len), b.len, &r, 100, &status) == -1 && status == 431);
+	CHECK(http_parse_head(guarded(b.p, b.len), b.len, &r, 100, &status, &(size_t){0}) == -1 &&
+	      status == 431);
 	buf_free(&b);
 }
 

@@ -18,7 +18,7 @@ static void check_in(struct slice s, const char *b, int n)
 static int parse_copy(const uint8_t *data, size_t n, struct http_req *r, int max, int *status)
 {
 	char *b = fuzz_copy(data, n);
-	int rc = http_parse_head(b, n, r, max, status);
+	int rc = http_parse_head(b, n, r, max, status, &(size_t){0});
 	free(b);
 	return rc;
 }
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct http_req r, r2;
 	int status = 0;
 	char *b = fuzz_copy(data, size);
-	int n = http_parse_head(b, size, &r, FUZZ_MAX_HEADERS, &status);
+	int n = http_parse_head(b, size, &r, FUZZ_MAX_HEADERS, &status, &(size_t){0});
 	FUZZ_CHECK(n == -2 || n == -1 || (n > 0 && (size_t)n <= size));
 	if (n == -1)
 		FUZZ_CHECK(status == 400 || status == 431 || status == 505);
@@ -43,6 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* the head alone parses the same, and a byte less of it needs more */
 		FUZZ_CHECK(parse_copy(data, (size_t)n, &r2, FUZZ_MAX_HEADERS, &status) == n);
 		FUZZ_CHECK(parse_copy(data, (size_t)n - 1, &r2, FUZZ_MAX_HEADERS, &status) == -2);
+		/* resumed after a partial read, at any split, the parse ends the same */
+		for (size_t k = 1; k < (size_t)n; k += 1 + (size_t)n / 7) {
+			size_t resume = 0;
+			FUZZ_CHECK(http_parse_head(b, k, &r2, FUZZ_MAX_HEADERS, &status, &resume) == -2);
+			FUZZ_CHECK(resume <= k);
+			FUZZ_CHECK(http_parse_head(b, size, &r2, FUZZ_MAX_HEADERS, &status, &resume) == n);
+			FUZZ_CHECK(r2.n_headers == r.n_headers);
+		}
 		if (http_frame(&r, &status) == 0) {
 			if (!sl_eq(r.path, "/")) /* absolute-form without a path gets a constant "/" */
 				check_in(r.path, b, n);
