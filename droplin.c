@@ -105,16 +105,18 @@
 #define UNUSED      __attribute__((unused)) /* helpers the later routes call; the unit tests use them now */
 
 enum {
-	HTTP_MAX_HEADERS_HARD = 128,   /* storage; MAX_HEADERS (<= this) is the setting */
-	HTTP_REQUEST_ID_MAX = 128,     /* longest inbound X-Request-ID we honour */
-	HTTP_RBUF_SLACK = 512,         /* read buffer beyond the head limit */
-	HTTP_HEAD_EAGER_BYTES = 256,   /* a head line is parsed on every read while this short */
-	LOOP_ACCEPTS_PER_WAKE = 64,    /* the rest wait for the next turn of the loop */
-	HTTP_PREFLIGHT_MAX_AGE = 3600, /* CORS max-age, as the original */
-	BUF_POOL_KEEP = 32,            /* free request blocks kept for reuse (about 24 KiB each) */
-	RBLOCK_KEEP_BUF = 16384,       /* response buffers up to this size stay with a pooled block */
-	LOOP_MAX_EVENTS = 256,         /* epoll_wait batch */
-	LOOP_TICK_MIN_MS = 10,         /* bounds of the timer sweep interval */
+	HTTP_MAX_HEADERS_HARD = 128,      /* storage; MAX_HEADERS (<= this) is the setting */
+	HTTP_REQUEST_ID_MAX = 128,        /* longest inbound X-Request-ID we honour */
+	HTTP_RBUF_SLACK = 512,            /* read buffer beyond the head limit */
+	HTTP_HEAD_EAGER_BYTES = 256,      /* a head line is parsed on every read while this short */
+	LOOP_ACCEPTS_PER_WAKE = 64,       /* the rest wait for the next turn of the loop */
+	LOOP_RENDER_MAX_BYTES = 64 << 10, /* a loop read's result larger than this: a worker renders */
+	LOOP_WRITE_MAX_BYTES = 1 << 20,   /* written to one connection per turn of the loop */
+	HTTP_PREFLIGHT_MAX_AGE = 3600,    /* CORS max-age, as the original */
+	BUF_POOL_KEEP = 32,               /* free request blocks kept for reuse (about 24 KiB each) */
+	RBLOCK_KEEP_BUF = 16384,          /* response buffers up to this size stay with a pooled block */
+	LOOP_MAX_EVENTS = 256,            /* epoll_wait batch */
+	LOOP_TICK_MIN_MS = 10,            /* bounds of the timer sweep interval */
 	LOOP_TICK_MAX_MS = 1000,
 	IPTAB_MIN = 1024,                      /* per-address connection counts: at least this many slots */
 	CLIENT_KEY_MAX = INET6_ADDRSTRLEN + 4, /* an address, or an IPv6 /64, as limits count it */
@@ -2563,8 +2565,7 @@ static void cors_preflight(struct ctx *c)
  * Serialises the response head and body into out. `closing` adds Connection: close; a
  * HEAD request gets the head only.
  */
-static void http_serialize(const struct ctx *c, bool head_only, bool closing, bool http10_keepalive,
-			   struct buf *out)
+static void http_serialize(const struct ctx *c, bool closing, bool http10_keepalive, struct buf *out)
 {
 	buf_adds(out, "HTTP/1.1 "); /* no printf on the way of every response */
 	buf_int(out, c->status);
@@ -2599,9 +2600,7 @@ static void http_serialize(const struct ctx *c, bool head_only, bool closing, bo
 		buf_adds(out, "Connection: close\r\n");
 	else if (http10_keepalive)
 		buf_adds(out, "Connection: keep-alive\r\n");
-	buf_adds(out, "\r\n");
-	if (!head_only)
-		buf_add(out, c->body.p, c->body.len);
+	buf_adds(out, "\r\n"); /* the body is sent from where it lies (conn_flush) */
 }
 
 /* An inbound request id is honoured when it is short and plain; otherwise we make one. */
@@ -3256,27 +3255,43 @@ static void conn_log(struct conn *c)
 	log_emit(lvl, "request", &f);
 }
 
-/* Writes c->out, then the borrowed tail; true when all is sent (or *dead). */
+/*
+ * Writes the head in c->out and the body after it, from where it lies, in one call each time;
+ * at most LOOP_WRITE_MAX_BYTES per turn of the loop, so a large response shares the loop with
+ * everyone else. True when all is sent (or *dead).
+ */
 static bool conn_flush(struct conn *c, bool *dead)
 {
-	for (;;) {
-		bool head = c->out_off < c->out.len;
-		size_t *off = head ? &c->out_off : &c->tail_off;
-		size_t len = head ? c->out.len : c->tail_len;
-		if (*off >= len)
-			break;
-		const char *p = head ? c->out.p : c->tail;
-		ssize_t n = send(c->fd, p + *off, len - *off, MSG_NOSIGNAL);
-		if (n > 0) {
-			*off += (size_t)n;
-			continue;
+	size_t budget = LOOP_WRITE_MAX_BYTES;
+	while (c->out_off < c->out.len || c->tail_off < c->tail_len) {
+		if (!budget)
+			return false; /* the socket is still writable: the next turn goes on */
+		struct iovec iov[2];
+		struct msghdr msg = {.msg_iov = iov};
+		size_t left = budget;
+		if (c->out_off < c->out.len) {
+			size_t n = c->out.len - c->out_off;
+			iov[msg.msg_iovlen++] = (struct iovec){c->out.p + c->out_off, n < left ? n : left};
+			left -= iov[0].iov_len;
 		}
-		if (n < 0 && errno == EINTR)
+		if (c->tail_off < c->tail_len && left) {
+			size_t n = c->tail_len - c->tail_off;
+			iov[msg.msg_iovlen++] =
+				(struct iovec){(char *)c->tail + c->tail_off, n < left ? n : left};
+		}
+		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return false;
-		*dead = true;
-		return true;
+		if (w <= 0) {
+			*dead = true;
+			return true;
+		}
+		size_t sent = (size_t)w, head = c->out.len - c->out_off;
+		budget -= sent;
+		c->out_off += sent < head ? sent : head;
+		c->tail_off += sent < head ? 0 : sent - head;
 	}
 	c->out.len = c->out_off = c->tail_len = c->tail_off = 0;
 	c->tail = NULL;
@@ -3298,12 +3313,10 @@ static void conn_respond(struct conn *c)
 		resp_internal_error(x, "handler wrote no response");
 	if (x->body.over || x->headers.over)
 		resp_internal_error(x, "response too large");
-	/* a borrowed body (embedded documents) is sent from where it lies, never copied */
-	bool tail = x->body.borrowed && !c->head_only;
-	http_serialize(x, c->head_only || tail, c->close_after, c->http10_keepalive && !c->close_after,
-		       &c->out);
-	c->tail = tail ? x->body.p : NULL;
-	c->tail_len = tail ? x->body.len : 0;
+	/* the body (a handler's, or an embedded document) is sent from where it lies, never copied */
+	http_serialize(x, c->close_after, c->http10_keepalive && !c->close_after, &c->out);
+	c->tail = c->head_only ? NULL : x->body.p;
+	c->tail_len = c->head_only ? 0 : x->body.len;
 	conn_log(c);
 	c->state = CONN_WRITE;
 	conn_set_deadline(c, DL_WRITE);
@@ -10737,6 +10750,17 @@ static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
 }
 
 /* The loop's epoll said the connection of a loop read has something. */
+/* Whether the values of `r` come to at most `max` bytes. */
+static bool pg_result_within(const PGresult *r, size_t max)
+{
+	size_t sum = 0;
+	for (int row = 0, rows = PQntuples(r), cols = PQnfields(r); row < rows; row++)
+		for (int col = 0; col < cols; col++)
+			if ((sum += (size_t)PQgetlength(r, row, col) + 8) > max) /* + a field's framing */
+				return false;
+	return true;
+}
+
 static void loop_read_event(struct pg *pg)
 {
 	struct conn *c = pg->reader;
@@ -10768,12 +10792,16 @@ static void loop_read_event(struct pg *pg)
 		}
 	}
 	int session = rc ? -1 : auth_session(x, pg->res[0]);
+	/* a session that needs its refresh, or a result too large to render here without delaying
+	   everyone else (LOOP_RENDER_MAX_BYTES): a worker does it all again */
+	bool hand_off =
+		session == 1 || (session == 0 && !pg_result_within(pg->res[1], LOOP_RENDER_MAX_BYTES));
 	if (rc)
 		resp_db_error(x, rc);
-	else if (session == 0)
+	else if (session == 0 && !hand_off)
 		x->route->render(x, pg->res[1]);
 	loop_read_release(pg, rc == PG_UNAVAILABLE);
-	if (session == 1) { /* the session needs its refresh: a worker does it all again */
+	if (hand_off) {
 		x->user.id = 0;
 		worker_enqueue(c);
 	} else {

@@ -4,6 +4,7 @@ from /proc (the event loop is droplin's main thread); every comparison is agains
 measured in the same test."""
 
 import socket
+import subprocess
 import time
 
 import harness
@@ -98,3 +99,68 @@ def test_every_connection_field_counts(droplin):
     assert r.status == 200 and state == "open", r
     r, state = conn_answer(d, ["keep-alive", "close"], minor=0)
     assert state == "closed", r
+
+
+def test_a_huge_device_list_does_not_stall_the_loop(droplin):
+    """300 devices of 58 KB (17 MB of JSON): /livez on another connection, asked all the
+    while, waits at most a small part of what the list takes, and about what it waits alone."""
+    from auth_helpers import start
+    from userdata_helpers import SERVER_ENV, UserApi, signup
+    d = start(droplin, **SERVER_ENV)
+    user = signup(UserApi(d))
+    harness.db_query(d.env["DATABASE_URL"],
+                     "INSERT INTO devices (user_id, name, rssi, distance_feet, bio, timestamp)"
+                     " SELECT %s, 'd' || g, -50, 1.5, repeat('x', 58000), '2026-01-01T00:00:00'"
+                     " FROM generate_series(1, 300) g", (user.id,))
+    probe = d.conn(timeout=harness.scaled(10))
+
+    def livez():
+        t0 = time.monotonic()
+        probe.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert probe.read_response().status == 200
+        return time.monotonic() - t0
+
+    alone = sorted(livez() for _ in range(50))
+    # the lists are fetched by curl, so that reading 17 MB takes no time from this process
+    fetch = subprocess.Popen(
+        ["sh", "-c", 'for i in 1 2 3; do curl -s -o /dev/null -w "%{http_code} %{size_download} '
+         '%{time_total}\\n" -H "Authorization: Bearer $TOKEN" "$URL"; done'],
+        env={"PATH": "/usr/bin:/bin", "TOKEN": user.token, "URL": d.url + "/devices"},
+        stdout=subprocess.PIPE, text=True)
+    during = []
+    while fetch.poll() is None:
+        during.append(livez())
+    lists = [line.split() for line in fetch.stdout.read().splitlines()]
+    lists = [(int(a), int(b), float(c)) for a, b, c in lists]
+    assert [s for s, _, _ in lists] == [200] * 3, lists
+    assert all(n > 300 * 58000 for _, n, _ in lists), lists
+    list_time = min(t for _, _, t in lists)
+    worst = max(during)
+    # before: each list stalled the loop for its whole rendering (about half its time)
+    assert worst < max(0.2 * list_time, 10 * alone[-1]), \
+        f"/livez waited up to {worst * 1000:.0f} ms while a list took {list_time * 1000:.0f} ms " \
+        f"(alone: at most {alone[-1] * 1000:.1f} ms)"
+
+
+def test_idle_connections_keep_no_response_memory(droplin):
+    """400 keep-alive connections that each fetched /openapi.json once, then went idle: the
+    process grows by less than 1 MiB (each keeps only its small connection state)."""
+    d = droplin(env={"MAX_CONNECTIONS_PER_IP": "1000"})
+    d.wait_ready()
+    warm = d.conn(timeout=harness.scaled(10))
+    for _ in range(3):  # the free lists and the allocator settle
+        warm.send("GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert warm.read_response().status == 200
+    before = harness.rss_kib(d.proc.pid)
+    conns = []
+    for _ in range(400):
+        c = d.conn(timeout=harness.scaled(10))
+        c.send("GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and len(r.body) > 30000 and not r.wants_close()
+        conns.append(c)
+    grown = harness.rss_kib(d.proc.pid) - before
+    assert all(c.state_after(0.01) == "open" for c in conns)
+    assert grown < 1024, f"400 idle connections hold {grown} KiB"
+    for c in conns:
+        c.close()
