@@ -131,6 +131,8 @@ enum {
 	PG_MIGRATION_TIMEOUT_MS = 60000,       /* one migration statement */
 	INDEX_BUILD_TIMEOUT_MS = 3600000,      /* one CREATE INDEX CONCURRENTLY on a large table */
 	LOG_LINE_MAX = 2048,                   /* one JSON log line */
+	LOG_BUFFER_BYTES = 512 << 10,          /* each of the two log buffers (stdout may stall) */
+	LOG_FLUSH_MS = 1000,                   /* at exit, the longest wait for stdout */
 	HEALTHCHECK_TIMEOUT_MS = 3000,         /* droplin --healthcheck */
 	OUT_MAX_EXTRA_ANCHORS = 256,           /* certificates read from OUTBOUND_CA_FILE */
 	OUT_MAX_RESPONSE = 1 << 20,            /* largest outbound response body kept */
@@ -1177,6 +1179,119 @@ static const char *log_replica = "";
  * One JSON object per line on stdout, written with a single write() so lines from several
  * threads never interleave. `fields` is either NULL or a buffer of `"key":value` pairs.
  */
+/*
+ * Log lines go into one of two buffers; the log thread writes the other one to stdout. No
+ * thread that serves requests ever waits for stdout: when the pipe behind it stops, lines
+ * that do not fit are dropped and counted (droplin_log_lines_dropped_total), and one line
+ * says how many once writing works again. Before the thread starts, and after it stopped,
+ * lines are written at once.
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char buf[2][LOG_BUFFER_BYTES];
+	size_t len[2];
+	int active; /* the buffer lines go into */
+	bool running, stop;
+	uint64_t dropped, dropped_told;
+	pthread_t thread;
+} LOGQ = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w, n -= (size_t)w;
+	}
+}
+
+static void log_put(const char *line, size_t n)
+{
+	pthread_mutex_lock(&LOGQ.mu);
+	if (!LOGQ.running) {
+		write_all(STDOUT_FILENO, line, n);
+	} else if (LOGQ.len[LOGQ.active] + n <= LOG_BUFFER_BYTES) {
+		memcpy(LOGQ.buf[LOGQ.active] + LOGQ.len[LOGQ.active], line, n);
+		LOGQ.len[LOGQ.active] += n;
+		pthread_cond_signal(&LOGQ.cv);
+	} else {
+		LOGQ.dropped++;
+	}
+	pthread_mutex_unlock(&LOGQ.mu);
+}
+
+static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields);
+
+static void *log_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&LOGQ.mu);
+	for (;;) {
+		while (!LOGQ.len[LOGQ.active] && !LOGQ.stop)
+			pthread_cond_wait(&LOGQ.cv, &LOGQ.mu);
+		int full = LOGQ.active;
+		if (!LOGQ.len[full]) /* stopping, and all is written */
+			break;
+		LOGQ.active ^= 1;
+		uint64_t dropped = LOGQ.dropped - LOGQ.dropped_told;
+		LOGQ.dropped_told = LOGQ.dropped;
+		pthread_mutex_unlock(&LOGQ.mu);
+		write_all(STDOUT_FILENO, LOGQ.buf[full], LOGQ.len[full]); /* may wait: nobody waits on it */
+		if (dropped) {
+			char msg[96];
+			snprintf(msg, sizeof msg, "%llu log lines dropped: stdout was not taking them",
+				 (unsigned long long)dropped);
+			log_emit(LOG_WARN, msg, NULL);
+		}
+		pthread_mutex_lock(&LOGQ.mu);
+		LOGQ.len[full] = 0;
+	}
+	LOGQ.running = false;
+	pthread_mutex_unlock(&LOGQ.mu);
+	return NULL;
+}
+
+static int log_start(void)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
+	pthread_mutex_lock(&LOGQ.mu);
+	int rc = pthread_create(&LOGQ.thread, &attr, log_main, NULL);
+	LOGQ.running = !rc;
+	pthread_mutex_unlock(&LOGQ.mu);
+	pthread_attr_destroy(&attr);
+	if (!rc)
+		pthread_setname_np(LOGQ.thread, "dl-log");
+	return rc;
+}
+
+static uint64_t log_dropped(void)
+{
+	pthread_mutex_lock(&LOGQ.mu);
+	uint64_t n = LOGQ.dropped;
+	pthread_mutex_unlock(&LOGQ.mu);
+	return n;
+}
+
+static bool join_by(pthread_t t, int64_t mono_deadline);
+
+/* Writes what is buffered, for at most until `deadline` (stdout may be stuck). */
+static void log_stop(int64_t deadline)
+{
+	pthread_mutex_lock(&LOGQ.mu);
+	bool running = LOGQ.running;
+	LOGQ.stop = true;
+	pthread_cond_signal(&LOGQ.cv);
+	pthread_mutex_unlock(&LOGQ.mu);
+	if (running)
+		join_by(LOGQ.thread, deadline);
+}
+
 static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields)
 {
 	if (lvl < log_min)
@@ -1204,8 +1319,7 @@ static void log_emit(enum log_level lvl, const char *msg, const struct buf *fiel
 			   LOG_LEVEL_NAMES[lvl]);
 	}
 	buf_adds(&b, "}\n");
-	ssize_t w = write(STDOUT_FILENO, b.p, b.len);
-	(void)w;
+	log_put(b.p, b.len);
 }
 
 __attribute__((format(printf, 2, 3))) static void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -10259,6 +10373,8 @@ static void h_metrics(struct ctx *c)
 		 "Request body bytes held in memory (MAX_BUFFERED_BODY_BYTES).", (double)L.body_bytes},
 		{"droplin_connections_refused_total", "counter", "Connections refused over a cap.",
 		 (double)MT.refused},
+		{"droplin_log_lines_dropped_total", "counter",
+		 "Log lines dropped because stdout did not take them in time.", (double)log_dropped()},
 		{"droplin_loop_reads_total", "counter",
 		 "Reads answered by the event thread from one pipelined query (DB_LOOP_READS).",
 		 (double)MT.loop_reads},
@@ -11258,6 +11374,7 @@ static int fail_startup(const char *err)
 {
 	fprintf(stderr, "droplin: %s\n", err);
 	log_msg(LOG_ERROR, "%s", err);
+	log_stop(now_ms() + LOG_FLUSH_MS);
 	return 2;
 }
 
@@ -11295,8 +11412,10 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	cond_init_monotonic(&P.cv);
 	cond_init_monotonic(&P.probe_cv);
-	if (loop_init(err, sizeof err))
+	if (loop_init(err, sizeof err)) /* blocks the signals first, for every thread after it */
 		return fail_startup(err);
+	if (log_start())
+		return fail_startup("cannot start the log thread");
 	struct threads threads = {0};
 	if (start_threads(&threads))
 		return fail_startup("cannot start threads");
@@ -11307,9 +11426,10 @@ int main(int argc, char **argv)
 	json_kv_str(&f, "environment", cfg.env);
 	log_emit(LOG_INFO, "listening", &f);
 	int rc = loop_run();
-	if (rc) { /* forced: in-flight work is abandoned, the kernel closes the rest */
+	if (rc) /* forced: in-flight work is abandoned, the kernel closes the rest */
 		mail_drop_queued();
-		return rc;
-	}
-	return stop_threads(&threads, L.exit_deadline) ? 0 : 1;
+	else
+		rc = stop_threads(&threads, L.exit_deadline) ? 0 : 1;
+	log_stop(now_ms() + LOG_FLUSH_MS); /* the last lines, unless stdout is stuck */
+	return rc;
 }

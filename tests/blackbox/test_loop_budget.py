@@ -3,6 +3,9 @@ or spin, and every Connection field counts. Loop time is the main thread's CPU t
 from /proc (the event loop is droplin's main thread); every comparison is against a baseline
 measured in the same test."""
 
+import os
+import re
+import select
 import socket
 import subprocess
 import time
@@ -164,3 +167,42 @@ def test_idle_connections_keep_no_response_memory(droplin):
     assert grown < 1024, f"400 idle connections hold {grown} KiB"
     for c in conns:
         c.close()
+
+
+def test_a_stdout_nobody_reads_stops_no_request(fresh_db):
+    """stdout is a pipe nobody reads (a stuck log collector): requests are answered all the
+    same, the lines that do not fit are counted as dropped, and once the pipe is read again
+    logging goes on and says how many were lost."""
+    port = harness.free_port()
+    env = harness.make_env(dict(harness.DEFAULT_ENV, DATABASE_URL=fresh_db, PORT=port,
+                                LOG_LEVEL="debug"))
+    r_fd, w_fd = os.pipe()
+    proc = subprocess.Popen([harness.droplin_bin()], env=env, stdin=subprocess.DEVNULL,
+                            stdout=w_fd, stderr=subprocess.DEVNULL)
+    os.close(w_fd)
+    try:
+        harness.wait_until(lambda: harness.connectable(port), harness.scaled(15),
+                           what="droplin listening")
+        conn = harness.RawConn(port, timeout=harness.scaled(10))
+        # about 300 bytes of log per request: 4,000 requests are far more than a pipe holds
+        for _ in range(4000):
+            conn.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert conn.read_response().status == 200
+        m = harness.http_request(port, "GET", "/metrics").body.decode()
+        dropped = int(float(re.search(r"^droplin_log_lines_dropped_total\{[^}]*\} (\S+)$", m, re.M)[1]))
+        assert dropped > 0, "nothing dropped: the pipe took it all?"
+        # read the pipe again: logging goes on, and says what was lost
+        out = b""
+        deadline = time.monotonic() + harness.scaled(10)
+        while b"log lines dropped" not in out and time.monotonic() < deadline:
+            conn.send("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert conn.read_response().status == 200
+            while select.select([r_fd], [], [], 0.05)[0]:
+                out += os.read(r_fd, 1 << 16)
+        assert b"log lines dropped" in out
+        told = re.search(rb'"message":"(\d+) log lines dropped', out)
+        assert told and int(told[1]) >= dropped, (told, dropped)
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(r_fd)
