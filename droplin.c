@@ -4204,15 +4204,17 @@ static void worker_enqueue(struct conn *c)
 /* ==== 10. PostgreSQL pool, probe and migrations ==================================== */
 
 /*
- * At most DB_POOL_SIZE connections, opened lazily and kept. Each remembers which statements
- * it has prepared. Queries are sent asynchronously and waited for with poll(), so a query
- * past DB_QUERY_TIMEOUT_MS is cancelled from the client side (no SET, no session state).
+ * At most DB_POOL_SIZE connections, opened lazily and kept. Once the schema is current, a
+ * connection has every statement prepared, all in one round trip (pg_prepare_all); before
+ * that, and behind PgBouncer (DB_PREPARED_STATEMENTS=0), statements go unnamed. Queries are
+ * sent asynchronously and waited for with poll() or the loop's epoll, so a query past
+ * DB_QUERY_TIMEOUT_MS is given up from the client side (no SET, no session state).
  */
 enum { DB_STEPS_MAX = 12 }; /* statements in one pipeline (struct db_step) */
 
 struct pg {
 	PGconn *conn;
-	uint64_t prepared; /* bit i: statement i is prepared on this connection */
+	bool named; /* every statement of PG_STATEMENTS is prepared on it */
 	struct pg *next;
 	/* while the event loop waits on it for a read (loop_read_start), all the loop's: */
 	struct conn *reader;
@@ -4424,6 +4426,21 @@ static void pg_waiter_leave(struct pg_waiter *w)
 }
 
 /*
+ * An idle link has nothing to say: one whose socket is readable was closed by the server (a
+ * restart, a terminated backend) or is otherwise not fit to lend. P.mu held: it is closed.
+ */
+static bool pg_idle_gone(struct pg *pg)
+{
+	struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
+	if (poll(&pfd, 1, 0) == 0)
+		return false;
+	PQfinish(pg->conn);
+	free(pg);
+	P.n_open--;
+	return true;
+}
+
+/*
  * Borrows a connection until `deadline`. `probe` callers (start-up and the probe thread)
  * ignore the fail-fast window, so they are the ones that find the database back.
  */
@@ -4434,9 +4451,12 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 	for (;;) {
 		/* an idle connection, unless a loop read has waited longer (the loop takes it) */
 		if (P.idle && !(P.loop_ticket && (!me.ticket || P.loop_ticket < me.ticket))) {
+			struct pg *pg = P.idle;
+			P.idle = pg->next;
+			if (pg_idle_gone(pg))
+				continue;
 			pg_waiter_leave(&me);
-			*out = P.idle;
-			P.idle = P.idle->next;
+			*out = pg;
 			pthread_mutex_unlock(&P.mu);
 			return PG_OK;
 		}
@@ -4603,42 +4623,8 @@ static void pg_log_error(const char *what, PGresult *res, PGconn *conn)
 	char msg[300];
 	snprintf(msg, sizeof msg, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
 	msg[strcspn(msg, "\n")] = 0;
-	log_msg(LOG_ERROR, "%s: %s", what, msg);
+	log_msg(LOG_ERROR, "%.80s: %s", what, msg); /* an unnamed statement is named by its start */
 	atomic_fetch_add(&P.errors, 1);
-}
-
-/* Runs prepared statement `id` with text parameters; *out must be PQclear'ed by the caller. */
-static int pg_query(struct pg *pg, enum pg_stmt id, int n, const char *const *params, PGresult **out)
-{
-	int64_t deadline = now_ms() + cfg.db_query_timeout_ms;
-	const struct pg_statement *st = &PG_STATEMENTS[id];
-	*out = NULL;
-	if (!cfg.db_prepared_statements) { /* PgBouncer in transaction mode: nothing named */
-		if (!PQsendQueryParams(pg->conn, st->sql, n, NULL, params, NULL, NULL, 0))
-			return PG_UNAVAILABLE;
-		int rc = pg_wait(pg, deadline, out);
-		if (rc == PG_FAILED)
-			pg_log_error(st->name, *out, pg->conn);
-		return rc;
-	}
-	if (!(pg->prepared & (1ull << id))) {
-		PGresult *res = NULL;
-		if (!PQsendPrepare(pg->conn, st->name, st->sql, 0, NULL))
-			return PG_UNAVAILABLE;
-		int rc = pg_wait(pg, deadline, &res);
-		if (rc == PG_FAILED)
-			pg_log_error(st->name, res, pg->conn);
-		PQclear(res);
-		if (rc)
-			return rc;
-		pg->prepared |= 1ull << id;
-	}
-	if (!PQsendQueryPrepared(pg->conn, st->name, n, params, NULL, NULL, 0))
-		return PG_UNAVAILABLE;
-	int rc = pg_wait(pg, deadline, out);
-	if (rc == PG_FAILED)
-		pg_log_error(st->name, *out, pg->conn);
-	return rc;
 }
 
 /*
@@ -4652,6 +4638,7 @@ static int pg_query(struct pg *pg, enum pg_stmt id, int n, const char *const *pa
 struct db_step {
 	enum pg_stmt q;  /* a statement of PG_STATEMENTS, unless */
 	const char *sql; /* an unnamed one is given instead: BEGIN, COMMIT, SAVEPOINT... */
+	bool quiet;      /* its failure is for the caller to judge and log (maintenance) */
 	int n;
 	const char *const *params;
 	PGresult *res; /* its result, for the caller to read and db_steps_clear to free */
@@ -4712,47 +4699,73 @@ static bool pg_step_ok(const struct db_step *s, const PGresult *r)
 	return !(s->sql && !strcmp(s->sql, "COMMIT") && strcmp(PQcmdStatus((PGresult *)r), "COMMIT"));
 }
 
-/* Queues one step; a statement not yet prepared on this link is prepared in the same pipeline. */
-static bool pg_send_step(struct pg *pg, const struct db_step *s, uint64_t *preparing, bool *prepare)
+/* Queues one step: by name on a link that has them all prepared, else unnamed. */
+static bool pg_send_step(struct pg *pg, const struct db_step *s)
 {
-	PGconn *pc = pg->conn;
-	if (s->sql)
-		return PQsendQueryParams(pc, s->sql, s->n, NULL, s->params, NULL, NULL, 0);
-	const struct pg_statement *st = &PG_STATEMENTS[s->q];
-	if (!cfg.db_prepared_statements)
-		return PQsendQueryParams(pc, st->sql, s->n, NULL, s->params, NULL, NULL, 0);
-	uint64_t bit = 1ull << s->q;
-	*prepare = !((pg->prepared | *preparing) & bit);
-	*preparing |= bit;
-	if (*prepare && !PQsendPrepare(pc, st->name, st->sql, 0, NULL))
-		return false;
-	return PQsendQueryPrepared(pc, st->name, s->n, s->params, NULL, NULL, 0);
+	const struct pg_statement *st = s->sql ? NULL : &PG_STATEMENTS[s->q];
+	if (st && pg->named)
+		return PQsendQueryPrepared(pg->conn, st->name, s->n, s->params, NULL, NULL, 0);
+	return PQsendQueryParams(pg->conn, st ? st->sql : s->sql, s->n, NULL, s->params, NULL, NULL, 0);
 }
 
 /*
- * Runs the steps in one pipeline. On PG_FAILED, *failed is the step that failed (its error
- * logged); a COMMIT that came back as ROLLBACK is a failure too. The link is dropped after a
- * timeout (the cancelled pipeline's tail is not worth waiting for) or a protocol surprise.
+ * An error that says the link itself is no good: a connection exception (class 08), the server
+ * shutting down or not accepting work (57P01-57P03), or a read-only transaction (25006: a
+ * former primary, still reachable after a failover). The link is dropped and the request gets
+ * 503; a fresh connection finds the database as it is now.
  */
-static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed)
+static bool pg_link_unfit(const PGresult *r)
+{
+	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return code && (!strncmp(code, "08", 2) || !strcmp(code, "57P01") || !strcmp(code, "57P02") ||
+			!strcmp(code, "57P03") || !strcmp(code, "25006"));
+}
+
+/*
+ * The one judge of a pipeline's results, on workers and on the loop alike: res[i] is step i's
+ * result (`got` of them arrived). PG_OK when each step went through; a result that is missing
+ * is a failure by construction (PG_UNAVAILABLE), an error PG_FAILED with *failed its step.
+ */
+static int pg_judge(PGconn *pc, bool broken, const struct db_step *s, int n, PGresult *const *res, int got,
+		    int *failed)
+{
+	*failed = -1;
+	for (int i = 0; i < n; i++) {
+		PGresult *r = i < got ? res[i] : NULL;
+		if (broken || !r || PQstatus(pc) != CONNECTION_OK)
+			return PG_UNAVAILABLE;
+		if (!pg_step_ok(&s[i], r)) {
+			if (!s[i].quiet)
+				pg_log_error(s[i].sql ? s[i].sql : PG_STATEMENTS[s[i].q].name, r, pc);
+			*failed = i;
+			return pg_link_unfit(r) ? PG_UNAVAILABLE : PG_FAILED;
+		}
+	}
+	return PG_OK;
+}
+
+/*
+ * Runs the steps in one pipeline, waiting at most `timeout_ms`. On PG_FAILED, *failed is the
+ * step that failed (its error logged); a COMMIT that came back as ROLLBACK is a failure too.
+ * Each step's result is left in s[i].res (db_steps_clear). The link is dropped after a timeout
+ * (the cancelled pipeline's tail is not worth waiting for) or a protocol surprise.
+ */
+static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed, int64_t timeout_ms)
 {
 	PGconn *pc = pg->conn;
-	int64_t deadline = now_ms() + cfg.db_query_timeout_ms;
-	bool prepare[DB_STEPS_MAX] = {0};
-	uint64_t preparing = 0;
 	*failed = -1;
 	for (int i = 0; i < n; i++)
 		s[i].res = NULL;
 	if (n > DB_STEPS_MAX || !PQenterPipelineMode(pc))
 		return PG_UNAVAILABLE;
 	for (int i = 0; i < n; i++)
-		if (!pg_send_step(pg, &s[i], &preparing, &prepare[i])) {
+		if (!pg_send_step(pg, &s[i])) {
 			pg->broken = true;
 			return PG_UNAVAILABLE;
 		}
-	PGresult *res[2 * DB_STEPS_MAX];
+	PGresult *res[DB_STEPS_MAX];
 	int got = 0;
-	int rc = PQpipelineSync(pc) ? pg_pipeline_wait(pc, deadline, res, &got, 2 * DB_STEPS_MAX)
+	int rc = PQpipelineSync(pc) ? pg_pipeline_wait(pc, now_ms() + timeout_ms, res, &got, n)
 				    : PG_UNAVAILABLE;
 	if (rc == PG_TIMEOUT)
 		pg->cancel = true;
@@ -4762,27 +4775,65 @@ static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed)
 			PQclear(res[k]);
 		return rc ? rc : PG_UNAVAILABLE;
 	}
-	for (int i = 0, k = 0; i < n; i++) {
-		const char *name = s[i].sql ? s[i].sql : PG_STATEMENTS[s[i].q].name;
-		for (int part = prepare[i] ? 0 : 1; part < 2; part++) {
-			PGresult *r = k < got ? res[k++] : NULL;
-			/* a prepare's result (part 0) is judged by its status alone */
-			bool ok = part ? pg_step_ok(&s[i], r) : r && PQresultStatus(r) == PGRES_COMMAND_OK;
-			if (!ok && !rc) {
-				rc = PQstatus(pc) == CONNECTION_OK ? PG_FAILED : PG_UNAVAILABLE;
-				*failed = i;
-				pg_log_error(name, r, pc);
-			}
-			if (part == 0) {
-				if (ok)
-					pg->prepared |= 1ull << s[i].q;
-				PQclear(r);
-			} else {
-				s[i].res = r;
-			}
-		}
-	}
+	for (int i = 0; i < got; i++)
+		s[i].res = res[i];
+	rc = pg_judge(pc, false, s, n, res, got, failed);
+	pg->broken |= rc == PG_UNAVAILABLE;
 	return rc;
+}
+
+/* One statement as a pipeline of one; *out is its result (also an error's), the caller's to clear. */
+static int pg_one(struct pg *pg, struct db_step s, int64_t timeout_ms, PGresult **out)
+{
+	int failed, rc = pg_steps(pg, &s, 1, &failed, timeout_ms);
+	*out = s.res;
+	return rc;
+}
+
+/* An unnamed statement with no parameters (maintenance). */
+static int pg_exec_simple(struct pg *pg, const char *sql, int64_t timeout_ms, PGresult **res)
+{
+	return pg_one(pg, (struct db_step){.sql = sql, .quiet = true}, timeout_ms, res);
+}
+
+/*
+ * Prepares every statement on `pg`, in one pipeline. A statement the database refuses (an
+ * adopted schema that lacks what it needs) turns naming off for good, logged once: unnamed
+ * statements still work, each failing on its own.
+ */
+static atomic_bool pg_naming_failed;
+
+static void pg_prepare_all(struct pg *pg)
+{
+	if (!cfg.db_prepared_statements || pg->named || !atomic_load(&P.migrations_ok) ||
+	    atomic_load(&pg_naming_failed))
+		return;
+	PGconn *pc = pg->conn;
+	PGresult *res[Q_COUNT];
+	int got = 0, rc = PQenterPipelineMode(pc) ? PG_OK : PG_UNAVAILABLE;
+	for (int q = 0; q < Q_COUNT && !rc; q++)
+		if (!PQsendPrepare(pc, PG_STATEMENTS[q].name, PG_STATEMENTS[q].sql, 0, NULL))
+			rc = PG_UNAVAILABLE;
+	if (!rc)
+		rc = PQpipelineSync(pc)
+			     ? pg_pipeline_wait(pc, now_ms() + cfg.db_query_timeout_ms, res, &got, Q_COUNT)
+			     : PG_UNAVAILABLE;
+	if (rc == PG_TIMEOUT)
+		pg->cancel = true;
+	if (rc || !PQexitPipelineMode(pc))
+		pg->broken = true; /* given back broken by its user, whose query fails on it */
+	bool named = !pg->broken && got == Q_COUNT;
+	for (int q = 0; q < got; q++) {
+		if (named && PQresultStatus(res[q]) != PGRES_COMMAND_OK) {
+			named = false;
+			pg_log_error(PG_STATEMENTS[q].name, res[q], pc);
+			if (!atomic_exchange(&pg_naming_failed, true))
+				log_msg(LOG_WARN,
+					"a statement cannot be prepared: all go unnamed from now on");
+		}
+		PQclear(res[q]);
+	}
+	pg->named = named;
 }
 
 static void db_steps_clear(struct db_step *s, int n)
@@ -4800,19 +4851,13 @@ static void db_steps_clear(struct db_step *s, int n)
  * back when the stage ends). On failure the response is written (503 Database unavailable,
  * or 500 with the cause logged) and -1 returned; on success *res is the caller's to clear.
  */
+static int db_steps_rc(struct ctx *c, struct db_step *s, int n, int *failed);
+
 static int db_query_rc(struct ctx *c, enum pg_stmt id, int n, const char *const *params, PGresult **res)
 {
-	*res = NULL;
-	if (!c->pg) {
-		int rc = pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
-		if (rc)
-			return rc;
-	}
-	int rc = pg_query(c->pg, id, n, params, res);
-	if (rc) {
-		PQclear(*res);
-		*res = NULL;
-	}
+	struct db_step s = {.q = id, .n = n, .params = params};
+	int failed, rc = db_steps_rc(c, &s, 1, &failed);
+	*res = s.res;
 	return rc;
 }
 
@@ -4850,21 +4895,12 @@ static int db_int(struct ctx *c, enum pg_stmt id, const char *param, long long *
  */
 static int db_query_sql(struct ctx *c, const char *sql, int n, const char *const *params, PGresult **res)
 {
-	*res = NULL;
-	int rc = c->pg ? PG_OK : pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
-	if (!rc)
-		rc = PQsendQueryParams(c->pg->conn, sql, n, NULL, params, NULL, NULL, 0)
-			     ? pg_wait(c->pg, now_ms() + cfg.db_query_timeout_ms, res)
-			     : PG_UNAVAILABLE;
-	if (rc == PG_FAILED)
-		pg_log_error("query", *res, c->pg->conn);
-	if (rc) {
-		PQclear(*res);
-		*res = NULL;
+	struct db_step s = {.sql = sql, .n = n, .params = params};
+	int failed, rc = db_steps_rc(c, &s, 1, &failed);
+	*res = s.res;
+	if (rc)
 		resp_db_error(c, rc);
-		return -1;
-	}
-	return 0;
+	return rc ? -1 : 0;
 }
 
 /* The same without writing a response: for work whose failure must not fail the request. */
@@ -4876,21 +4912,9 @@ static int db_query_quiet(struct ctx *c, enum pg_stmt id, int n, const char *con
 /* BEGIN, COMMIT, SAVEPOINT...: unnamed statements (no prepared name, PgBouncer-friendly). */
 static int db_exec_rc(struct ctx *c, const char *sql)
 {
-	if (!c->pg) {
-		int rc = pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
-		if (rc)
-			return rc;
-	}
-	PGresult *res = NULL;
-	int rc = PQsendQueryParams(c->pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0)
-			 ? pg_wait(c->pg, now_ms() + cfg.db_query_timeout_ms, &res)
-			 : PG_UNAVAILABLE;
-	/* a COMMIT of a failed transaction "succeeds" as ROLLBACK: that is a failure here */
-	if (!rc && !strcmp(sql, "COMMIT") && strcmp(PQcmdStatus(res), "COMMIT"))
-		rc = PG_FAILED;
-	if (rc == PG_FAILED)
-		pg_log_error(sql, res, c->pg->conn);
-	PQclear(res);
+	struct db_step s = {.sql = sql};
+	int failed, rc = db_steps_rc(c, &s, 1, &failed);
+	db_steps_clear(&s, 1);
 	return rc;
 }
 
@@ -4909,9 +4933,13 @@ static int db_exec(struct ctx *c, const char *sql)
 static int db_steps_rc(struct ctx *c, struct db_step *s, int n, int *failed)
 {
 	*failed = -1;
+	for (int i = 0; i < n; i++)
+		s[i].res = NULL;
 	int rc = c->pg ? PG_OK : pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
+	if (!rc && !c->pg->named)
+		pg_prepare_all(c->pg); /* the first use of a link, once the schema is current */
 	if (!rc)
-		rc = pg_steps(c->pg, s, n, failed);
+		rc = pg_steps(c->pg, s, n, failed, cfg.db_query_timeout_ms);
 	if (rc)
 		db_steps_clear(s, n);
 	return rc;
@@ -4970,9 +4998,8 @@ static void db_end_stage(struct ctx *c)
 		return;
 	bool broken = c->pg->broken || PQstatus(c->pg->conn) != CONNECTION_OK;
 	if (!broken && PQtransactionStatus(c->pg->conn) != PQTRANS_IDLE) {
-		PGresult *res = NULL;
-		broken = !PQsendQuery(c->pg->conn, "ROLLBACK") ||
-			 pg_wait(c->pg, now_ms() + cfg.db_query_timeout_ms, &res) != PG_OK;
+		PGresult *res;
+		broken = pg_exec_simple(c->pg, "ROLLBACK", cfg.db_query_timeout_ms, &res) != PG_OK;
 		PQclear(res);
 	}
 	pg_release(c->pg, broken);
@@ -5241,14 +5268,6 @@ static const struct {
 	 "CREATE INDEX CONCURRENTLY IF NOT EXISTS api_call_logs_timestamp ON api_call_logs (timestamp)"},
 };
 
-static int pg_exec_simple(struct pg *pg, const char *sql, int64_t timeout_ms, PGresult **res)
-{
-	*res = NULL;
-	if (!PQsendQueryParams(pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
-		return PG_UNAVAILABLE;
-	return pg_wait(pg, now_ms() + timeout_ms, res);
-}
-
 /* 0 when every index exists and is valid. */
 static int pg_build_indexes(void)
 {
@@ -5405,7 +5424,7 @@ static void pg_probe(void)
 	PGresult *res = NULL;
 	if (pg_acquire(now_ms() + cfg.db_connect_timeout_ms, true, &pg))
 		return;
-	int rc = pg_query(pg, Q_PROBE, 0, NULL, &res);
+	int rc = pg_one(pg, (struct db_step){.q = Q_PROBE}, cfg.db_query_timeout_ms, &res);
 	if (!rc)
 		atomic_store(&P.tables_ok, PQgetvalue(res, 0, 0)[0] == 't');
 	PQclear(res);
@@ -5450,8 +5469,12 @@ static void *maint_main(void *arg)
 	int64_t next_retention = now_ms() + cfg.retention_interval_seconds * 1000;
 	int64_t next = 0;
 	do {
-		if (!atomic_load(&P.migrations_ok) && !pg_migrate())
+		if (!atomic_load(&P.migrations_ok) && !pg_migrate()) {
 			atomic_store(&P.migrations_ok, true);
+			pthread_mutex_lock(&P.mu); /* the probe looks at the new tables now */
+			pthread_cond_broadcast(&P.probe_cv);
+			pthread_mutex_unlock(&P.mu);
+		}
 		if (atomic_load(&P.migrations_ok) && !P.indexes_ok)
 			P.indexes_ok = !pg_build_indexes();
 		if (atomic_load(&P.migrations_ok) && now_ms() >= next_retention) {
@@ -5715,13 +5738,10 @@ static int pg_disable_seed_row(struct pg *pg, const char *id, const char *hash)
 	bcrypt_new_setting(unusable, (int)cfg.bcrypt_cost);
 	str_copy(unusable + strlen(unusable), sizeof unusable - strlen(unusable), SEED_DISABLED);
 	const char *p[] = {id, hash, unusable};
-	if (!PQsendQueryParams(pg->conn, SQL_SEED_DISABLE, 3, NULL, p, NULL, NULL, 0))
-		return PG_UNAVAILABLE;
 	PGresult *res;
-	int rc = pg_wait(pg, now_ms() + PG_MIGRATION_TIMEOUT_MS, &res);
-	if (rc == PG_FAILED)
-		pg_log_error("seeded account", res, pg->conn);
-	else if (!rc && !strcmp(PQcmdTuples(res), "1"))
+	int rc = pg_one(pg, (struct db_step){.sql = SQL_SEED_DISABLE, .n = 3, .params = p},
+			PG_MIGRATION_TIMEOUT_MS, &res);
+	if (!rc && !strcmp(PQcmdTuples(res), "1"))
 		log_msg(LOG_WARN, "the original's seeded account " SEED_USERNAME
 				  " still had its published password: disabled");
 	PQclear(res);
@@ -10486,9 +10506,9 @@ static const struct route *route_find(const struct http_req *r, bool head_only, 
  * in the loop's own queue (DB_ACQUIRE_TIMEOUT_MS, as on a worker) and takes the next connection
  * a loop read finishes with, or one a worker gives back (pg_release wakes the loop then).
  * Workers waiting for a connection come first. What does not fit goes the worker way
- * (h_user_read): statements not yet prepared on the connection, a session whose last_seen_at
- * is due for a refresh, and a query past DB_QUERY_TIMEOUT_MS, which a worker cancels (a cancel
- * connects to the server: never on the loop).
+ * (h_user_read): a session whose last_seen_at is due for a refresh, and a result too large to
+ * render on the loop (LOOP_RENDER_MAX_BYTES). A query past DB_QUERY_TIMEOUT_MS gets 503; its
+ * connection is cancelled and closed off the loop (pg_cancel_and_close).
  */
 static struct pg *loop_reads;                        /* in flight, through next_read */
 static struct conn *loop_wait_head, *loop_wait_tail; /* waiting for a connection, next_job */
@@ -10496,7 +10516,6 @@ static int loop_n_waiting;
 
 struct loop_write;
 static bool loop_write_prepare(struct ctx *x);
-static uint64_t loop_write_needs(const struct loop_write *w);
 static bool loop_write_send(struct pg *pg, struct ctx *x);
 static void loop_write_event(struct pg *pg, struct conn *c, bool broken);
 
@@ -10511,9 +10530,13 @@ static bool pg_loop_first(void) { return P.loop_ticket && (!P.waiters || P.loop_
 static struct pg *pg_try_idle(bool queued, bool *unopened)
 {
 	pthread_mutex_lock(&P.mu);
-	struct pg *pg = (queued ? pg_loop_first() : !P.waiters) ? P.idle : NULL;
-	if (pg)
+	struct pg *pg = NULL;
+	while ((queued ? pg_loop_first() : !P.waiters) && (pg = P.idle)) {
 		P.idle = pg->next;
+		if (!pg_idle_gone(pg))
+			break;
+		pg = NULL;
+	}
 	if (unopened)
 		*unopened = P.n_open < cfg.db_pool_size;
 	atomic_store(&P.loop_waiting, !pg && loop_n_waiting);
@@ -10550,12 +10573,10 @@ static bool loop_send(struct pg *pg, const struct ctx *x, const struct db_step *
 {
 	const char *p[] = {x->token.id, x->token.sid};
 	struct db_step session = {.q = Q_USER_SESSION, .n = 2, .params = p};
-	uint64_t preparing = 0;
-	bool prepare = false;
-	if (!PQenterPipelineMode(pg->conn) || !pg_send_step(pg, &session, &preparing, &prepare))
+	if (!PQenterPipelineMode(pg->conn) || !pg_send_step(pg, &session))
 		return false;
 	for (int i = 0; i < n; i++)
-		if (!pg_send_step(pg, &s[i], &preparing, &prepare))
+		if (!pg_send_step(pg, &s[i]))
 			return false;
 	return PQpipelineSync(pg->conn) && PQflush(pg->conn) >= 0;
 }
@@ -10608,6 +10629,7 @@ static void loop_read_release(struct pg *pg, bool broken)
 		PQclear(pg->res[i]);
 	pg->n_res = 0;
 	pg->reader = NULL;
+	broken |= pg->broken;
 	if (!broken && PQpipelineStatus(pg->conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(pg->conn))
 		broken = true;
 	if (broken && pg->in_epoll)
@@ -10627,11 +10649,6 @@ static bool loop_read_begin(struct conn *c, struct pg *pg)
 	struct ctx *x = &c->rb->ctx;
 	bool write = x->route->flags & R_WRITE;
 	enum pg_stmt q = (enum pg_stmt)x->route->read_q;
-	uint64_t need = write ? loop_write_needs(x->state) : (1ull << Q_USER_SESSION) | (1ull << q);
-	if (cfg.db_prepared_statements && (pg->prepared & need) != need) {
-		pg_release(pg, false); /* a worker prepares them (pg_query) */
-		return false;
-	}
 	if (!(write ? loop_write_send(pg, x) : loop_read_send(pg, q, x)) || !loop_read_watch(pg)) {
 		if (pg->in_epoll)
 			epoll_ctl(L.ep, EPOLL_CTL_DEL, PQsocket(pg->conn), NULL);
@@ -10755,39 +10772,19 @@ static bool loop_write_prepare(struct ctx *x)
 	return true;
 }
 
-static uint64_t loop_write_needs(const struct loop_write *w)
-{
-	uint64_t need = 1ull << Q_USER_SESSION;
-	for (int i = 0; i < w->n; i++)
-		if (!w->s[i].sql)
-			need |= 1ull << w->s[i].q;
-	return need;
-}
-
 static bool loop_write_send(struct pg *pg, struct ctx *x)
 {
 	struct loop_write *w = x->state;
 	return loop_send(pg, x, w->s, w->n);
 }
 
-/* Results [from, to) of a loop pipeline: PG_OK, or the first failure (logged; *failed its step). */
-static int loop_results_rc(struct pg *pg, bool broken, int from, int to, const struct db_step *s, int *failed)
+/* Results [from, from + n) of a loop pipeline, judged as every pipeline is (pg_judge). */
+static int loop_results_rc(struct pg *pg, bool broken, int from, int n, const struct db_step *s, int *failed)
 {
-	*failed = -1;
-	for (int i = from; i < to; i++) {
-		PGresult *r = i < pg->n_res ? pg->res[i] : NULL;
-		if (broken || !r || PQstatus(pg->conn) != CONNECTION_OK)
-			return PG_UNAVAILABLE;
-		const struct db_step *d = &s[i - from];
-		if (!pg_step_ok(d, r)) {
-			pg_log_error(d->sql ? d->sql : PG_STATEMENTS[d->q].name, r, pg->conn);
-			*failed = i - from;
-			return PG_FAILED;
-		}
-	}
-	return PG_OK;
+	int rc = pg_judge(pg->conn, broken, s, n, pg->res + from, pg->n_res - from, failed);
+	pg->broken |= rc == PG_UNAVAILABLE;
+	return rc;
 }
-
 /* The session is judged: the transaction's ending goes out on the same connection. */
 static bool loop_write_end(struct pg *pg, struct ctx *x, int session, int rc)
 {
@@ -10800,19 +10797,16 @@ static bool loop_write_end(struct pg *pg, struct ctx *x, int session, int rc)
 		w->touch_p[0] = x->token.id;
 		w->touch_p[1] = w->touch;
 		w->touch_p[2] = x->token.sid;
-		/* unnamed: it may not be prepared on this connection, and is rare */
-		e[k++] = (struct db_step){.sql = SQL_USER_TOUCH, .n = 3, .params = w->touch_p};
+		e[k++] = (struct db_step){.q = Q_USER_TOUCH, .n = 3, .params = w->touch_p};
 	}
 	if (w->audit_failed)
 		e[k++] = (struct db_step){.sql = "ROLLBACK TO SAVEPOINT audit"};
 	e[k++] = (struct db_step){.sql = w->commit ? "COMMIT" : "ROLLBACK"};
-	uint64_t preparing = 0;
-	bool prepare = false;
 	w->stage = 2;
 	w->first_end = pg->n_res;
 	w->n_end = k;
 	for (int i = 0; i < k; i++)
-		if (!pg_send_step(pg, &e[i], &preparing, &prepare))
+		if (!pg_send_step(pg, &e[i]))
 			return false;
 	pg->deadline = now_ms() + cfg.db_query_timeout_ms;
 	return PQpipelineSync(pg->conn) && PQflush(pg->conn) >= 0 && loop_read_watch(pg);
@@ -10829,7 +10823,7 @@ static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
 			resp_db_error(x, rc);
 		} else {
 			verdict = auth_session(x, pg->res[0]); /* -1: the 401 is written */
-			rc = loop_results_rc(pg, broken, 1, 1 + w->n, w->s, &failed);
+			rc = loop_results_rc(pg, broken, 1, w->n, w->s, &failed);
 			if (rc == PG_FAILED && x->audit && failed == x->audit_at + 1) {
 				w->audit_failed = true; /* as audit_steps_settle: keep the change */
 				rc = PG_OK;
@@ -10843,8 +10837,7 @@ static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
 			resp_db_error(x, PG_UNAVAILABLE);
 		broken = true;
 	} else {
-		int failed, rc = loop_results_rc(pg, broken, w->first_end, w->first_end + w->n_end,
-						 &w->s[w->n], &failed);
+		int failed, rc = loop_results_rc(pg, broken, w->first_end, w->n_end, &w->s[w->n], &failed);
 		if (w->commit && x->audit)
 			audit_done(x->audit, w->audit_failed || x->audit->over);
 		if (w->commit && !rc) {
@@ -10865,7 +10858,6 @@ static void loop_write_event(struct pg *pg, struct conn *c, bool broken)
 	conn_advance(c);
 }
 
-/* The loop's epoll said the connection of a loop read has something. */
 /* Whether the values of `r` come to at most `max` bytes. */
 static bool pg_result_within(const PGresult *r, size_t max)
 {
@@ -10877,6 +10869,7 @@ static bool pg_result_within(const PGresult *r, size_t max)
 	return true;
 }
 
+/* The loop's epoll said the connection of a loop read has something. */
 static void loop_read_event(struct pg *pg)
 {
 	struct conn *c = pg->reader;
@@ -10897,16 +10890,8 @@ static void loop_read_event(struct pg *pg)
 		return;
 	}
 	loop_read_unlink(pg);
-	int rc = PG_OK;
-	for (int i = 0; i < 2 && !rc; i++) {
-		PGresult *r = i < pg->n_res ? pg->res[i] : NULL;
-		if (broken || !r || PQstatus(pg->conn) != CONNECTION_OK)
-			rc = PG_UNAVAILABLE;
-		else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			rc = PG_FAILED;
-			pg_log_error(PG_STATEMENTS[i ? x->route->read_q : Q_USER_SESSION].name, r, pg->conn);
-		}
-	}
+	const struct db_step read[] = {{.q = Q_USER_SESSION}, {.q = (enum pg_stmt)x->route->read_q}};
+	int failed, rc = loop_results_rc(pg, broken, 0, 2, read, &failed);
 	int session = rc ? -1 : auth_session(x, pg->res[0]);
 	/* a session that needs its refresh, or a result too large to render here without delaying
 	   everyone else (LOOP_RENDER_MAX_BYTES): a worker does it all again */
