@@ -1644,8 +1644,9 @@ static void cfg_help(FILE *f)
 {
 	fprintf(f,
 		"droplin %s: the DropLink backend.\n\n"
-		"Usage: droplin [--help | --version | --healthcheck | --check-outbound URL]\n\n"
-		"  --healthcheck        GET http://127.0.0.1:$PORT/health; exit 0 on 200, else 1\n"
+		"Usage: droplin [--help | --version | --healthcheck [PATH] | --check-outbound URL]\n\n"
+		"  --healthcheck [PATH] GET http://127.0.0.1:$PORT/livez (PATH: /livez, /health or\n"
+		"                       /ready); exit 0 on 200, else 1\n"
 		"  --check-outbound URL one GET through the outbound HTTPS path; exit 0 on 2xx\n\n"
 		"Configuration comes from the environment:\n\n",
 		DROPLIN_VERSION);
@@ -11003,8 +11004,12 @@ static void route_dispatch(struct conn *c)
 
 /* ==== 17. Command-line tools: --healthcheck, --check-outbound ====================== */
 
-/* A scratch image has no curl: probe our own /health, exit 0 on 200 (DECISIONS R6). */
-static int cli_healthcheck(void)
+/*
+ * A scratch image has no curl: probe our own /livez (or path: /health, /ready), exit 0 on 200,
+ * else 1. Never 2: Docker reserves it. /livez by default, so a database outage never marks a
+ * container unhealthy (a restart would not bring the database back).
+ */
+static int cli_healthcheck(const char *path)
 {
 	const char *host = cfg.host;
 	if (!strcmp(host, "::") || !strcmp(host, "0.0.0.0"))
@@ -11028,11 +11033,12 @@ static int cli_healthcheck(void)
 	struct timeval tv = {HEALTHCHECK_TIMEOUT_MS / 1000, (HEALTHCHECK_TIMEOUT_MS % 1000) * 1000};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	static const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-	char resp[64] = "";
+	char req[128], resp[64] = "";
+	int reqlen = snprintf(req, sizeof req,
+			      "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
 	size_t got = 0;
 	if (fd >= 0 && !connect(fd, (struct sockaddr *)&ss, sl) &&
-	    send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0) {
+	    send(fd, req, (size_t)reqlen, MSG_NOSIGNAL) > 0) {
 		ssize_t n;
 		while (got < sizeof resp - 1 && (n = recv(fd, resp + got, sizeof resp - 1 - got, 0)) > 0)
 			got += (size_t)n;
@@ -11040,8 +11046,27 @@ static int cli_healthcheck(void)
 	if (fd >= 0)
 		close(fd);
 	bool ok = !strncmp(resp, "HTTP/1.1 200 ", 13);
-	fprintf(ok ? stdout : stderr, "health: %s\n", got ? strtok(resp, "\r") : "no answer");
+	fprintf(ok ? stdout : stderr, "%s: %s\n", path, got ? strtok(resp, "\r") : "no answer");
 	return ok ? 0 : 1;
+}
+
+/* droplin --healthcheck [/livez | /health | /ready]: every failure, a usage error too, is 1. */
+static int cli_healthcheck_main(int argc, char **argv, char *err, size_t errlen)
+{
+	static const char *const paths[] = {"/livez", "/health", "/ready"};
+	const char *path = argc == 2 ? paths[0] : NULL;
+	for (size_t i = 0; argc == 3 && i < sizeof paths / sizeof paths[0]; i++)
+		if (!strcmp(argv[2], paths[i]))
+			path = paths[i];
+	if (!path) {
+		fprintf(stderr, "droplin: usage: droplin --healthcheck [/livez | /health | /ready]\n");
+		return 1;
+	}
+	if (cfg_load(&cfg, err, errlen)) {
+		fprintf(stderr, "droplin: %s\n", err);
+		return 1;
+	}
+	return cli_healthcheck(path);
 }
 
 static int cli_check_outbound(const char *url)
@@ -11376,16 +11401,15 @@ int main(int argc, char **argv)
 		printf("droplin %s\n", DROPLIN_VERSION);
 		return 0;
 	}
-	bool healthcheck = argc == 2 && !strcmp(argv[1], "--healthcheck");
+	if (argc > 1 && !strcmp(argv[1], "--healthcheck"))
+		return cli_healthcheck_main(argc, argv, err, sizeof err);
 	bool outbound = argc == 3 && !strcmp(argv[1], "--check-outbound");
-	if (argc > 1 && !healthcheck && !outbound) {
+	if (argc > 1 && !outbound) {
 		cfg_help(stderr);
 		return 2;
 	}
 	if (cfg_load(&cfg, err, sizeof err))
 		return fail_startup(err);
-	if (healthcheck)
-		return cli_healthcheck();
 	gethostname(hostname, sizeof hostname - 1);
 	log_replica = cfg.replica && *cfg.replica ? cfg.replica : hostname;
 	if (out_init(err, sizeof err) || cld_init(err, sizeof err))

@@ -96,3 +96,48 @@ def test_healthcheck_with_nothing_listening():
     r = run_cli(["--healthcheck"], env={"PORT": port}, timeout=30)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert time.monotonic() - t0 < harness.scaled(15)
+
+
+def test_healthcheck_probes_livez_by_default_and_a_chosen_path():
+    """/livez by default (a database outage must not mark a container unhealthy); /health and
+    /ready on request. A stand-in server records the path asked for."""
+    import http.server
+    import threading
+    paths = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            paths.append(self.path)
+            code = 503 if self.path == "/ready" else 200
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        env = {"PORT": srv.server_address[1], "HOST": "127.0.0.1"}
+        assert run_cli(["--healthcheck"], env=env).returncode == 0
+        assert run_cli(["--healthcheck", "/health"], env=env).returncode == 0
+        r = run_cli(["--healthcheck", "/ready"], env=env)
+        assert r.returncode == 1 and "503" in r.stderr, (r.stdout, r.stderr)
+        assert paths == ["/livez", "/health", "/ready"], paths
+    finally:
+        srv.shutdown()
+
+
+def test_healthcheck_exits_only_0_or_1():
+    """Docker reserves exit status 2: a bad argument or a bad configuration is 1 as well."""
+    port = harness.free_port()
+    for args, env in ((["--healthcheck", "/nope"], {"PORT": port}),
+                      (["--healthcheck", "/livez", "extra"], {"PORT": port}),
+                      (["--healthcheck"], {"PORT": "not-a-port"}),
+                      (["--healthcheck"], {"PORT": port, "DATABASE_URL": "host=x sslmode=bogus"})):
+        r = run_cli(args, env=env)
+        assert r.returncode == 1, (args, env, r.returncode, r.stderr)
+        assert r.stderr.strip(), (args, r.stderr)
