@@ -1449,7 +1449,8 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("HOST", CFG_STR, host, "::", 0, 0,
 	    "Address to listen on; the default [::] is dual-stack and accepts IPv4 too."),
 	CFG("DATABASE_URL", CFG_STR, database_url, "", 0, 0,
-	    "PostgreSQL connection string or URL, passed to libpq as given. Inside a scratch image "
+	    "PostgreSQL connection string or URL, passed to libpq as given; required in production. "
+	    "Inside a scratch image "
 	    "give user= and the password in it."),
 	CFG("JWT_SECRET_KEY", CFG_STR, jwt_secret, NULL, 0, 0,
 	    "HS256 signing key, at least 32 bytes. Required in production."),
@@ -1759,6 +1760,23 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 			log_min = (enum log_level)i, level_ok = true;
 	if (!level_ok) {
 		snprintf(err, errlen, "LOG_LEVEL must be debug, info, warn or error");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * In production an empty DATABASE_URL is a forgotten variable (a platform's reference that did
+ * not resolve, say): libpq would fall back to a local socket and the replica would only ever be
+ * unready. Development allows it, for libpq's PG* variables alone.
+ */
+static int cfg_check_database(const struct config *c, char *err, size_t errlen)
+{
+	const char *s = c->database_url;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!c->dev && !*s) {
+		snprintf(err, errlen, "DATABASE_URL is empty: set it to the PostgreSQL connection string");
 		return -1;
 	}
 	return 0;
@@ -11416,7 +11434,7 @@ int main(int argc, char **argv)
 		return fail_startup(err);
 	if (outbound)
 		return cli_check_outbound(argv[2]);
-	if (cfg_check_secrets(&cfg, err, sizeof err))
+	if (cfg_check_database(&cfg, err, sizeof err) || cfg_check_secrets(&cfg, err, sizeof err))
 		return fail_startup(err);
 	raise_fd_limit();
 	cond_init_monotonic(&P.cv);

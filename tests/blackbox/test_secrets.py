@@ -97,3 +97,19 @@ def test_secrets_never_appear_in_logs(droplin):
     out = d.output()
     assert STRONG_JWT not in out and STRONG_ADMIN not in out
     assert "droplin:droplin@" not in out, "DATABASE_URL with its password was logged"
+
+
+@pytest.mark.parametrize("url", [None, "", "  "], ids=["unset", "empty", "blank"])
+def test_production_refuses_an_empty_database_url(droplin, url):
+    """A forgotten DATABASE_URL (or a platform reference that resolved to nothing) stops start-up
+    like a missing secret, instead of a replica that is never ready."""
+    env = {"DROPLIN_ENV": "production", "JWT_SECRET_KEY": STRONG_JWT,
+           "ADMIN_SECRET": STRONG_ADMIN, "DATABASE_URL": url}
+    d, rc, port = start_expecting_exit(droplin, env)
+    assert_refused(d, rc, port, "DATABASE_URL")
+
+
+def test_development_starts_without_database_url(droplin):
+    # libpq's PG* variables alone may name the database there; droplin listens, unready
+    d = droplin(env={"DROPLIN_ENV": "development", "DATABASE_URL": None})
+    assert d.get("/livez").status == 200
