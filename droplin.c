@@ -1661,32 +1661,34 @@ static void cfg_help(FILE *f)
 /*
  * The default build's libpq has no TLS: `sslmode=require` (or verify-*) would fail at every
  * connect, so it is refused at start-up with a clear line instead of failing (or, with `prefer`,
- * silently connecting in plain text: that one is allowed and documented). The TLS variant's
+ * silently connecting in plain text: that one is allowed and documented). libpq takes sslmode
+ * from PGSSLMODE when the URL sets none, so that is checked the same way. The TLS variant's
  * libpq (`make DB_TLS=openssl`) names its library, and there every sslmode is libpq's to check.
  */
 static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 {
-	if (!url || !*url)
-		return 0;
+	const char *mode = NULL, *from = "PGSSLMODE";
 	char *perr = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &perr);
-	if (!opts) {
+	PQconninfoOption *opts = NULL;
+	if (url && *url && !(opts = PQconninfoParse(url, &perr))) {
 		snprintf(err, errlen, "DATABASE_URL is not a valid connection string: %s", perr ? perr : "?");
 		PQfreemem(perr);
 		return -1;
 	}
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (!strcmp(o->keyword, "sslmode") && o->val && *o->val)
+			mode = o->val, from = "DATABASE_URL";
+	if (!mode)
+		mode = getenv("PGSSLMODE");
 	int rc = 0;
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (!strcmp(o->keyword, "sslmode") && o->val &&
-		    (!strcmp(o->val, "require") || !strncmp(o->val, "verify-", 7)) &&
-		    !PQsslAttribute(NULL, "library")) {
-			snprintf(err, errlen,
-				 "DATABASE_URL asks for sslmode=%s, but this build of droplin has no TLS for "
-				 "PostgreSQL; "
-				 "use a private network or the TLS build variant",
-				 o->val);
-			rc = -1;
-		}
+	if (mode && (!strcmp(mode, "require") || !strncmp(mode, "verify-", 7)) &&
+	    !PQsslAttribute(NULL, "library")) {
+		snprintf(err, errlen,
+			 "%s asks for sslmode=%s, but this build of droplin has no TLS for PostgreSQL; "
+			 "use a private network or the TLS build variant",
+			 from, mode);
+		rc = -1;
+	}
 	PQconninfoFree(opts);
 	return rc;
 }

@@ -1,5 +1,7 @@
 """Database connection options: no silent plain text, and PgBouncer-compatible queries."""
 
+import pytest
+
 import harness
 from auth_helpers import Api, start
 
@@ -12,6 +14,25 @@ def test_sslmode_require_is_refused_at_startup_in_the_default_build(droplin, fre
     assert d.wait_exit(15) == 2, d.describe()
     assert "sslmode=require" in d.output() and "no TLS" in d.output(), d.describe()
     assert not harness.connectable(port)
+
+
+@pytest.mark.parametrize("mode", ["require", "verify-ca", "verify-full"])
+def test_pgsslmode_from_the_environment_is_refused_like_sslmode_in_the_url(droplin, fresh_db,
+                                                                           mode):
+    # libpq takes sslmode from PGSSLMODE when the URL names none: same refusal, naming it
+    port = harness.free_port()
+    d = droplin(env={"PORT": port, "DATABASE_URL": fresh_db, "PGSSLMODE": mode}, wait=False)
+    assert d.wait_exit(15) == 2, d.describe()
+    assert f"PGSSLMODE asks for sslmode={mode}" in d.output() and "no TLS" in d.output(), \
+        d.describe()
+    assert not harness.connectable(port)
+
+
+def test_sslmode_in_the_url_wins_over_pgsslmode(droplin, fresh_db):
+    d = droplin(env={"DATABASE_URL": fresh_db + "?sslmode=disable", "PGSSLMODE": "require"})
+    d.wait_ready()
+    d = droplin(env={"DATABASE_URL": fresh_db, "PGSSLMODE": "prefer"})
+    d.wait_ready()
 
 
 def test_routes_work_with_db_prepared_statements_0(droplin, fresh_db):
