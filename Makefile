@@ -75,7 +75,7 @@ build/droplin.valgrind: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
 -include tests/fuzz/fuzz.mk
 
 run: droplin
-	sh tests/install.sh
+	sh tests/install.sh run
 	sh tests/run-local.sh
 
 unit: build/unit
@@ -144,7 +144,7 @@ clean:
 help:
 	@echo "make [all]   build ./droplin (dependencies are built once into build/deps)"
 	@echo "make DB_TLS=openssl   build ./droplin-openssl: libpq over TLS with OpenSSL 3.0"
-	@echo "make run     start a throwaway PostgreSQL and droplin in development mode"
+	@echo "make run     start a throwaway PostgreSQL and droplin in development mode on 127.0.0.1"
 	@echo "make test    unit tests and the black-box suite against a real PostgreSQL (then through PgBouncer),"
 	@echo "             then fuzz-regress, blackbox-asan and valgrind (docs/hardening.md)"
 	@echo "make debug   droplin.debug (ASan+UBSan) and build/droplin.valgrind, on glibc with clang"
