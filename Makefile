@@ -100,6 +100,7 @@ test: droplin droplin-openssl build/unit
 	DROPLIN_TLS_BIN=$(CURDIR)/droplin-openssl $(PYTEST) -q -n 2 tests/blackbox
 	DROPLIN_TEST_PGBOUNCER=1 $(PYTEST) -q -n 2 tests/blackbox $(PGBOUNCER_DESELECT)
 	sh tests/image/test_image.sh
+	sh tests/compose/test_compose.sh
 	$(MAKE) --no-print-directory fuzz-regress blackbox-asan valgrind
 
 .PHONY: debug blackbox-asan valgrind
