@@ -88,15 +88,18 @@ def test_database_stops_and_comes_back(droplin, private_pg):
     for _ in range(5):
         assert_outage_answers(d, private_pg)
         time.sleep(0.1)
-    hc = run_cli(["--healthcheck"], env={"PORT": d.port})
+    hc = run_cli(["--healthcheck", "/health"], env={"PORT": d.port})
     assert hc.returncode == 1, (hc.stdout, hc.stderr)
+    # the default, /livez, says the process serves: a database outage is no reason to restart it
+    hc = run_cli(["--healthcheck"], env={"PORT": d.port})
+    assert hc.returncode == 0, (hc.stdout, hc.stderr)
     assert d.proc.poll() is None, "droplin died during the outage\n" + d.describe()
 
     private_pg.restart_same_port()
     wait_status(d, "/health", 200, timeout=10)
     wait_status(d, "/ready", 200, timeout=10)
     assert d.get("/ready").json()["checks"]["database"] is True
-    assert run_cli(["--healthcheck"], env={"PORT": d.port}).returncode == 0
+    assert run_cli(["--healthcheck", "/health"], env={"PORT": d.port}).returncode == 0
     # The database error went to the log, not to the client.
     assert any(l.get("level") in ("warn", "error") for l in d.logs()), d.describe()
 

@@ -105,16 +105,17 @@ def test_every_connection_field_counts(droplin):
 
 
 def test_a_huge_device_list_does_not_stall_the_loop(droplin):
-    """300 devices of 58 KB (17 MB of JSON): /livez on another connection, asked all the
-    while, waits at most a small part of what the list takes, and about what it waits alone."""
+    """300 devices with 56 KB of socialMedia each (17 MB of JSON, which droplin parses and
+    writes again): /livez on another connection, asked all the while, waits a small part of
+    what a list takes, and about what it waits alone."""
     from auth_helpers import start
     from userdata_helpers import SERVER_ENV, UserApi, signup
     d = start(droplin, **SERVER_ENV)
     user = signup(UserApi(d))
     harness.db_query(d.env["DATABASE_URL"],
-                     "INSERT INTO devices (user_id, name, rssi, distance_feet, bio, timestamp)"
-                     " SELECT %s, 'd' || g, -50, 1.5, repeat('x', 58000), '2026-01-01T00:00:00'"
-                     " FROM generate_series(1, 300) g", (user.id,))
+                     "INSERT INTO devices (user_id, name, rssi, distance_feet, social_media, timestamp)"
+                     " SELECT %s, 'd' || g, -50, 1.5, '[' || repeat('\"ab\",', 11600) || '\"ab\"]',"
+                     " '2026-01-01T00:00:00' FROM generate_series(1, 300) g", (user.id,))
     probe = d.conn(timeout=harness.scaled(10))
 
     def livez():
@@ -136,11 +137,12 @@ def test_a_huge_device_list_does_not_stall_the_loop(droplin):
     lists = [line.split() for line in fetch.stdout.read().splitlines()]
     lists = [(int(a), int(b), float(c)) for a, b, c in lists]
     assert [s for s, _, _ in lists] == [200] * 3, lists
-    assert all(n > 300 * 58000 for _, n, _ in lists), lists
+    assert all(n > 300 * 46000 for _, n, _ in lists), lists
     list_time = min(t for _, _, t in lists)
     worst = max(during)
-    # before: each list stalled the loop for its whole rendering (about half its time)
-    assert worst < max(0.2 * list_time, 10 * alone[-1]), \
+    # before: the loop rendered each list itself, and /livez waited 70-90 % of a list's time;
+    # now a worker renders and the loop only moves bytes (10-20 % on a busy 2-core machine)
+    assert worst < max(0.45 * list_time, 20 * alone[-1]), \
         f"/livez waited up to {worst * 1000:.0f} ms while a list took {list_time * 1000:.0f} ms " \
         f"(alone: at most {alone[-1] * 1000:.1f} ms)"
 
