@@ -592,6 +592,8 @@ DEFAULT_ENV = {
     "DB_CONNECT_TIMEOUT_MS": "1000",
     "DB_ACQUIRE_TIMEOUT_MS": "1000",
     "SHUTDOWN_TIMEOUT_SECONDS": "5",
+    # cleanup() stops every droplin with SIGTERM: no drain before the listener closes
+    "DRAIN_SECONDS": "0",
 }
 if pgbouncer_mode():
     DEFAULT_ENV["DB_PREPARED_STATEMENTS"] = "0"
@@ -625,6 +627,12 @@ class Droplin:
         self._stderr = []
         self._lock = threading.Lock()
         self._listening = threading.Event()
+        # how the test took the process's end upon itself: "killed" (kill(): SIGKILL, the
+        # status is not looked at), "waited" (wait_exit() checked the status), else None and
+        # DroplinFactory.cleanup() stops it with SIGTERM and requires exit status
+        # self.clean_exit (0 unless the test said otherwise with expect_exit())
+        self.ended_by = None
+        self.clean_exit = 0
         self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._t_out = threading.Thread(target=self._read_stdout, daemon=True)
@@ -733,7 +741,9 @@ class Droplin:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def wait_exit(self, timeout=10.0):
+    def wait_exit(self, timeout=10.0, expect=0):
+        """Waits for the exit and returns its status, which must be expect (None: a test that
+        states the status is not specified, and says why)."""
         timeout = scaled(timeout)
         try:
             rc = self.proc.wait(timeout)
@@ -741,15 +751,64 @@ class Droplin:
             raise AssertionError(f"droplin still running after {timeout}s\n" + self.describe())
         self._t_out.join(2)
         self._t_err.join(2)
+        self.ended_by = "waited"
+        if expect is not None:
+            assert rc == expect, f"exit status {rc}, expected {expect}\n" + self.describe()
         return rc
 
     def kill(self):
+        """SIGKILL, deliberately: cleanup() does not look at how the process ended."""
+        self.ended_by = "killed"
         if self.proc.poll() is None:
             self.proc.kill()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+
+    def expect_exit(self, status, why):
+        """The status cleanup()'s SIGTERM must end this process with, when a test leaves it in
+        a state that is not a clean exit on purpose (say mail stalled in a stand-in: exit 1,
+        the mail logged as dropped). why is for the reader."""
+        assert why
+        self.clean_exit = status
+
+    def stop(self, timeout=None):
+        """SIGTERM, then exit status 0 within the shutdown timeout (a drain that overruns
+        exits 1)."""
+        if timeout is None:
+            timeout = self.shutdown_bound()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait_exit(timeout / TIMEOUT_SCALE, expect=0)
+
+    def shutdown_bound(self):
+        """How long a SIGTERM-to-exit may take (scaled): DRAIN_SECONDS plus
+        SHUTDOWN_TIMEOUT_SECONDS as this process has them, and room to stop its threads."""
+        def setting(name, default):
+            try:
+                return float(self.env.get(name, default))
+            except ValueError:
+                return float(default)
+        return scaled(setting("DRAIN_SECONDS", 3) + setting("SHUTDOWN_TIMEOUT_SECONDS", 10) + 10)
+
+    def sanitizer_reports(self):
+        """Reports of ASan, LSan or UBSan about this process: in its stderr, or in the files
+        named by log_path= of ASAN_OPTIONS/UBSAN_OPTIONS (log_path.PID)."""
+        out = [l for l in self.stderr_lines()
+               if re.search(r"ERROR: (Address|Leak)Sanitizer|runtime error:|Sanitizer:", l)]
+        paths = set()
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            m = re.search(r"(?:^|:)log_path=([^:]+)", self.env.get(var, ""))
+            if m:
+                paths.add(f"{m.group(1)}.{self.proc.pid}")
+        for path in sorted(paths):
+            try:
+                with open(path, errors="replace") as f:
+                    out.append(f"--- {path} ---\n" + f.read()[-4000:])
+            except OSError:
+                pass
+        return out
 
     # -- HTTP
 
@@ -765,7 +824,8 @@ class Droplin:
 
 
 class DroplinFactory:
-    """droplin(env=..., db=...) starts a binary; all are killed by cleanup()."""
+    """droplin(env=..., db=...) starts a binary; cleanup() stops all of them and checks how
+    each ended."""
 
     def __init__(self, make_db):
         self._make_db = make_db
@@ -786,9 +846,44 @@ class DroplinFactory:
         return d
 
     def cleanup(self):
-        for d in self.procs:
-            d.kill()
-        self.procs = []
+        """Stops every droplin the test left running with SIGTERM and requires exit status 0
+        within its shutdown bound, and no sanitizer report from any of them. A droplin the
+        test ended itself is exempt from the status check only when it said so: kill()
+        (a deliberate SIGKILL) or wait_exit() (which checked the status). A droplin that
+        ended on its own (a crash after the test's last request) fails the test. A process
+        still running after its bound is SIGKILLed and fails the test."""
+        procs, self.procs = self.procs, []
+        problems = []
+        for d in procs:
+            if d.ended_by is None:
+                rc = d.proc.poll()
+                if rc is not None:
+                    problems.append((d, f"exited by itself with status {rc} during the test"))
+                    d.ended_by = "crashed"
+                else:
+                    d.proc.send_signal(signal.SIGTERM)
+        for d in procs:
+            if d.ended_by is None:
+                try:
+                    rc = d.proc.wait(d.shutdown_bound())
+                except subprocess.TimeoutExpired:
+                    d.kill()
+                    problems.append((d, f"still running {d.shutdown_bound():.0f} s after "
+                                        f"SIGTERM (SIGKILLed)"))
+                    continue
+                d._t_out.join(2)
+                d._t_err.join(2)
+                if rc != d.clean_exit:
+                    problems.append((d, f"exit status {rc} after SIGTERM, expected "
+                                        f"{d.clean_exit}"))
+        for d in procs:
+            d._t_err.join(2)
+            reports = d.sanitizer_reports()
+            if reports:
+                problems.append((d, "sanitizer report:\n" + "\n".join(reports)))
+        if problems:
+            raise AssertionError("droplin did not end cleanly:\n" + "\n\n".join(
+                f"pid {d.proc.pid}: {what}\n{d.describe()}" for d, what in problems))
 
 
 def run_cli(args, env=None, timeout=30.0, binary=None, prefix=()):

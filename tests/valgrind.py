@@ -136,7 +136,7 @@ def main():
         d.wait_ready(timeout=TIMEOUT)
         scenario(d)
         d.signal(signal.SIGTERM)
-        rc = d.wait_exit(timeout=TIMEOUT)
+        rc = d.wait_exit(timeout=TIMEOUT, expect=None)  # checked below, with the report
     except (AssertionError, OSError, harness.ProtocolError) as e:
         print(report_of(vlog))
         print(f"valgrind: FAILED: {e}")

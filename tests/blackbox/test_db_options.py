@@ -11,7 +11,7 @@ def test_sslmode_require_is_refused_at_startup_in_the_default_build(droplin, fre
     # quietly connecting in plain text.
     port = harness.free_port()
     d = droplin(env={"PORT": port, "DATABASE_URL": fresh_db + "?sslmode=require"}, wait=False)
-    assert d.wait_exit(15) == 2, d.describe()
+    d.wait_exit(15, expect=2)
     assert "sslmode=require" in d.output() and "no TLS" in d.output(), d.describe()
     assert not harness.connectable(port)
 

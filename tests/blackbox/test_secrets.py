@@ -15,7 +15,7 @@ def start_expecting_exit(droplin, env):
     """Start droplin on a known port; it must exit 2 without ever listening."""
     port = harness.free_port()
     d = droplin(env=dict(env, PORT=port), wait=False)
-    rc = d.wait_exit(15)
+    rc = d.wait_exit(15, expect=2)
     return d, rc, port
 
 
