@@ -4,7 +4,9 @@ is not JSON, and a JSON body that is not an object each get a precise 422 or 400
 "JSON produced by droplin is always valid UTF-8 JSON, whatever a user stored"; DECISIONS C6, F,
 P "non-JSON body", S3 one token check on every route)."""
 
+import datetime
 import json
+import os
 import time
 import uuid
 
@@ -206,6 +208,82 @@ def _values():
             " ", "x", "1", "true", "a" * 2000, [], [None], [{}], {}, {"a": {"b": [1]}}]
 
 
+# The one answer to each field of each JSON route given each JSON type (ORIGINAL_API 3.3-3.6,
+# Pydantic v2 in lax mode as the original ran it; DECISIONS F/P where droplin differs on purpose):
+# [status, field and message of a 422, the value stored or returned]. Kept in
+# tests/blackbox/answers/every_json_type.json; the rules it follows, field by field:
+#   /devices name: non-strings are stringified (True -> "True"), blank after sanitising is too
+#     short, over 100 too long; rssi: lax int (whole floats, numeric strings), -100..0 range
+#     checks of the original's model; distance: float 0..1000, numeric strings; action,
+#     timestamp, bio, phoneNumber, email: string or null (phone and e-mail "" -> null, rules of
+#     4.3/4.4); socialMedia: a list of objects or null;
+#   /user/profile: strings or null (no format checks), socialMedia and hasCompletedOnboarding
+#     any JSON (stored as given / as its truth value);
+#   /user/settings: darkMode and privacyZonesEnabled by truth value, maxDistance a lax int or
+#     null (the stored value kept);
+#   /user/privacy-zones: address 1..500, radius a float 0..1e7;
+#   /api/log-api-call: strings or null, success a lax bool, status_code a lax int 0..999,
+#     user_id ignored (the token names the user);
+#   /api/diagnostics/run: diagnostic_type a string (null: missing), context and its user_id any
+#     JSON (the token names the user).
+ANSWERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "answers",
+                       "every_json_type.json")
+FIELD_OUT = {"distance": "distanceFeet"}
+
+
+def _answer(u, path, field, r):
+    """What droplin answered: [status, (field, message) of a 422 | detail of a 400 | the value
+    stored or returned], with the user's own id and name written "<self>" and "<user>"."""
+    out = _raw_answer(u, path, field, r)
+    text = json.dumps(out).replace(u.username, "<user>")
+    return json.loads(text, object_hook=None) if out[0] != 200 else \
+        [200, _selfless(json.loads(text)[1], u.id)]
+
+
+def _selfless(value, uid):
+    if isinstance(value, list):
+        return [_selfless(v, uid) for v in value]
+    return "<self>" if value == uid and isinstance(value, int) and not isinstance(value, bool) \
+        else value
+
+
+def _raw_answer(u, path, field, r):
+    got = strict_json(r)
+    if r.status == 422:
+        assert_422(r, (got["details"][0]["field"], None))
+        return [422, [got["details"][0]["field"], got["details"][0]["message"]]]
+    if r.status != 200:
+        return [r.status, got.get("detail")]
+    if path in ("/devices", "/user/privacy-zones"):
+        return [200, got.get(FIELD_OUT.get(field, field))]
+    if path == "/user/profile":
+        return [200, body_of(u.get("/user/profile")).get(field)]
+    if path == "/user/settings":
+        return [200, body_of(u.get("/user/settings"))]
+    if path == "/api/log-api-call":
+        col = {"timestamp": "timestamp", "endpoint": "endpoint", "method": "method",
+               "user_id": "user_id", "success": "success", "status_code": "status_code",
+               "error": "error"}[field]
+        [(value, who)] = db(u.api.d, f"SELECT {col}, user_id FROM api_call_logs "
+                                     f"WHERE user_id = %s ORDER BY id DESC LIMIT 1", (u.id,))
+        if isinstance(value, datetime.datetime):  # the app's clock when it gave none
+            value = "given" if value.year == 2025 else "now"
+        return [200, value]
+    assert path == "/api/diagnostics/run"
+    return [200, [got["diagnostic_type"], got["overall_status"],
+                  [c["details"].get("user_id") for c in got["checks"] if "details" in c]]]
+
+
+# Where droplin's answer is not the contract's (reported; xfail until droplin.c is fixed): a
+# blank string is no number to Pydantic (it strips, then finds nothing to parse).
+MISMATCHES = {("/devices", "distance", " "), ("/user/privacy-zones", "radius", " ")}
+
+
+def _answers():
+    with open(ANSWERS, encoding="utf-8") as f:
+        return json.load(f)
+
+
 @pytest.mark.parametrize("path,field", [(p, f) for p, body in JSON_ROUTES for f in body]
                          + [("/api/diagnostics/run", "user_id")])
 def test_every_field_with_every_json_type(server, path, field):
@@ -213,19 +291,24 @@ def test_every_field_with_every_json_type(server, path, field):
     base = dict(dict(JSON_ROUTES)[path])
     if field == "user_id":
         base["context"] = {}
-    for value in _values():
+    if path == "/api/log-api-call":
+        base["endpoint"] = "/x"
+    expected = _answers()[f"{path} {field}"]
+    values = _values()
+    assert len(expected) == len(values)
+    wrong = []
+    for value, want in zip(values, expected):
+        if isinstance(value, str) and (path, field, value) in MISMATCHES:
+            continue
         body = dict(base)
         if field == "user_id":
             body["context"] = {"user_id": value}
         else:
             body[field] = value
-        r = u.post(path, body)
-        assert r.status in (200, 400, 422), f"{field}={value!r}: {r!r}"
-        got = strict_json(r)
-        if r.status == 422:
-            assert_422(r, (got["details"][0]["field"], None))
-        elif r.status == 400:
-            assert isinstance(got.get("detail"), str), r
+        got = _answer(u, path, field, u.post(path, body))
+        if got != want:
+            wrong.append(f"{field}={json.dumps(value)[:40]}: got {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
     # and the user's data is still readable afterwards
     for p in ("/devices", "/user/profile", "/user/settings", "/user/privacy-zones",
               "/user/pinned"):
@@ -234,32 +317,56 @@ def test_every_field_with_every_json_type(server, path, field):
         strict_json(g)
 
 
-@pytest.mark.parametrize("path,field,value", [
-    ("/devices", "distance", "1e400"), ("/devices", "distance", "-1e400"),
-    ("/devices", "rssi", "1e400"), ("/user/privacy-zones", "radius", "1e400"),
-    ("/user/privacy-zones", "radius", "-1e400"), ("/user/settings", "maxDistance", "1e400"),
-])
-def test_infinite_numbers_are_refused_or_finite(server, path, field, value):
+@pytest.mark.xfail(strict=True, reason="droplin stores 0.0 for a blank string (issue 18 report)")
+@pytest.mark.parametrize("path,field", [(p, f) for p, f, _ in sorted(MISMATCHES)])
+def test_a_blank_string_is_not_a_number(server, path, field):
     u = users(server)
+    body = dict(dict(JSON_ROUTES)[path])
+    body[field] = " "
+    assert_422(u.post(path, body), (field, "Input should be a valid number, unable to parse "
+                                           "string as a number"))
+
+
+LE, GE = "Input should be less than or equal to ", "Input should be greater than or equal to "
+
+
+# 1e400 is infinity to a reader that makes doubles: each is refused by the field's range (an
+# int field by its type: no whole number), and nothing is stored.
+@pytest.mark.parametrize("path,field,value,message", [
+    ("/devices", "distance", "1e400", LE + "1000"), ("/devices", "distance", "-1e400", GE + "0"),
+    ("/devices", "rssi", "1e400", "Input should be a valid integer, got a number with a "
+                                  "fractional part"),
+    ("/user/privacy-zones", "radius", "1e400", LE + "1e+07"),
+    ("/user/privacy-zones", "radius", "-1e400", GE + "0"),
+    ("/user/settings", "maxDistance", "1e400", "Input should be a valid integer, got a number "
+                                               "with a fractional part"),
+])
+def test_infinite_numbers_are_refused(server, path, field, value, message):
+    u = users(server)
+    before = strict_json(u.get(path))
     body = dict(dict(JSON_ROUTES)[path])
     raw = json.dumps(body).replace(f'"{field}": {json.dumps(body[field])}',
                                    f'"{field}": {value}').encode()
     assert value.encode() in raw
-    r = post_raw(u, path, raw)
-    assert r.status in (200, 422), r
-    strict_json(r)
-    strict_json(u.get(path))
+    assert_422(post_raw(u, path, raw), (field, message))
+    assert strict_json(u.get(path)) == before
 
 
 # ---------------------------------------------------------------------------------- stored data
 
 
 ODD_TEXT = "n\x01\x02\x1f\x7f\"\\/\u2028\u2029é😀\t\n\r</script>"
-ODD_SOCIAL = [
-    "not json", '{"a":', "", "[1,2", "null", '"str"', "123", " [1] ", "[1] x", "{'a': 1}",
-    '{"a":"\x01"}', '[{"a":NaN}]', '[{"a":Infinity}]', '[{"a":-Infinity}]', "[1e999]",
-    '{"a":1,"a":2}', "[" * 5000 + "]" * 5000, "\ufeff[1]", '[{"a":"\\u0000"}]',
-]
+# Stored social_media text (the original's json.dumps, or anything written to the column) and
+# what droplin returns for it, on a device and in the profile: the parsed JSON value when the
+# text is one JSON text (RFC 8259, surrounding whitespace allowed), else null. A number too
+# large for a double stays the number it was (never inf).
+ODD_SOCIAL = {
+    "not json": None, '{"a":': None, "": None, "[1,2": None, "null": None, '"str"': "str",
+    "123": 123, " [1] ": [1], "[1] x": None, "{'a': 1}": None, '{"a":"\x01"}': None,
+    '[{"a":NaN}]': None, '[{"a":Infinity}]': None, '[{"a":-Infinity}]': None,
+    "[1e999]": "1e999", '{"a":1,"a":2}': {"a": 2}, "[" * 5000 + "]" * 5000: None,
+    "\ufeff[1]": None, '[{"a":"\\u0000"}]': [{"a": "\x00"}],
+}
 
 
 def _seed(srv, u):
@@ -303,13 +410,27 @@ def test_odd_characters_in_every_stored_text_column(server):
     assert got["/user/privacy-zones"][0]["address"] == ODD_TEXT
 
 
-@pytest.mark.parametrize("social", ODD_SOCIAL, ids=[repr(s)[:24] for s in ODD_SOCIAL])
+def _returned_social(u, got, want):
+    """socialMedia of the device and of the profile, each as returned; "1e999" (a number no
+    double holds) is looked for in the bodies themselves."""
+    if want == "1e999":
+        for p in ("/devices", "/user/profile"):
+            body = u.get(p).text
+            assert '"socialMedia":[1e999]' in body, f"{p}: {body}"
+        return "1e999"
+    dev, prof = got["/devices"][0]["socialMedia"], got["/user/profile"]["socialMedia"]
+    assert dev == prof, (dev, prof)
+    return dev
+
+
+@pytest.mark.parametrize("social", list(ODD_SOCIAL), ids=[repr(s)[:24] for s in ODD_SOCIAL])
 def test_odd_social_media_text(server, social):
     u = users(server)
     _seed(server, u)
     db(server, "UPDATE devices SET social_media = %s WHERE user_id = %s", (social, u.id))
     db(server, "UPDATE user_profiles SET social_media = %s WHERE user_id = %s", (social, u.id))
-    _all_gets(u)
+    got = _all_gets(u)
+    assert _returned_social(u, got, ODD_SOCIAL[social]) == ODD_SOCIAL[social], social[:40]
 
 
 @pytest.mark.parametrize("social", ['[{"h":"\\ud800"}]', '{"a":"\\udc00x"}',
@@ -322,7 +443,7 @@ def test_lone_surrogate_escapes_in_stored_social_media(server, social):
     _seed(server, u)
     db(server, "UPDATE devices SET social_media = %s WHERE user_id = %s", (social, u.id))
     db(server, "UPDATE user_profiles SET social_media = %s WHERE user_id = %s", (social, u.id))
-    _all_gets(u)
+    assert _returned_social(u, _all_gets(u), None) is None
 
 
 def test_valid_stored_social_media_comes_back_parsed(server):
