@@ -258,24 +258,6 @@ def strict_json(resp):
     return value
 
 
-def assert_not_5xx(resp, what=""):
-    assert resp.status < 500, f"{what}: {resp!r}"
-    return strict_json(resp)
-
-
-def assert_400_or_422(resp):
-    """A rejected body: 422 in the original's shape plus detail (C6), or a 400 with a detail."""
-    assert resp.status in (400, 422), f"expected 400 or 422, got {resp!r}"
-    body = body_of(resp)
-    assert isinstance(body.get("detail"), str) and body["detail"], body
-    if resp.status == 422:
-        assert body.get("error") == "Validation Error", body
-        assert body.get("message") == "Invalid input provided", body
-        assert isinstance(body.get("details"), list) and body["details"], body
-        assert body["detail"] == body["details"][0]["message"], body
-    return body
-
-
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
