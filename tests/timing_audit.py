@@ -32,6 +32,14 @@ either-outcome
     an assert that accepts several HTTP statuses: `x in (200, 422)` (a tuple/list/set of two or
     more 100..599 integers), `x <= {200, 503}`, or `x == 200 or x == 503`. "mixed" are those
     whose statuses span more than one class (say a 2xx and a 4xx).
+status ranges
+    an assert that bounds a status by order instead of naming it: `r.status < 500`,
+    `400 <= r.status < 500` (a name or attribute called status or status_code against a
+    100..599 integer); a call of a helper that accepts two statuses (assert_400_or_422).
+repeats
+    an assert identical (same source) to one a few lines before it in the same function, that
+    calls nothing and follows no assignment to any name it reads: it checks nothing the first
+    did not.
 """
 
 import argparse
@@ -370,6 +378,74 @@ def status_set(node):
     return None
 
 
+STATUS_NAMES = {"status", "status_code", "code"}
+EITHER_HELPERS = {"assert_400_or_422"}
+
+
+def is_status(node):
+    return (isinstance(node, ast.Attribute) and node.attr in STATUS_NAMES) or \
+        (isinstance(node, ast.Name) and node.id in STATUS_NAMES)
+
+
+def is_status_number(node):
+    return isinstance(node, ast.Constant) and isinstance(node.value, int) \
+        and not isinstance(node.value, bool) and 100 <= node.value <= 599
+
+
+def status_ranges(scope):
+    found = []
+    for n in own_nodes(scope):
+        if isinstance(n, ast.Call) and call_name(n) in EITHER_HELPERS:
+            found.append((n.lineno, call_name(n)))
+            continue
+        if not isinstance(n, ast.Assert):
+            continue
+        for c in ast.walk(n.test):
+            if not isinstance(c, ast.Compare):
+                continue
+            sides = [c.left] + list(c.comparators)
+            if any(isinstance(op, ORDER_OPS) and ((is_status(a) and is_status_number(b))
+                                                  or (is_status_number(a) and is_status(b)))
+                   for a, op, b in zip(sides, c.ops, sides[1:])):
+                found.append((n.lineno, ast.unparse(c)[:60]))
+                break
+    return found
+
+
+def assigned_lines(scope):
+    """(line, names) of every assignment-like statement of the scope."""
+    out = []
+    for n in own_nodes(scope):
+        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            out.append((n.lineno, set().union(*(target_names(t) for t in targets))))
+        elif isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)):
+            out.append((getattr(n, "lineno", 0), target_names(n.target)))
+        elif isinstance(n, (ast.With, ast.AsyncWith)):
+            for item in n.items:
+                if item.optional_vars is not None:
+                    out.append((n.lineno, target_names(item.optional_vars)))
+        elif isinstance(n, ast.NamedExpr):
+            out.append((n.lineno, target_names(n.target)))
+    return out
+
+
+def repeats(scope, window=WINDOW):
+    # an assert that calls something (a request, a query) checks a new value each time
+    asserts = sorted((n.lineno, ast.dump(n.test), names_in(n.test))
+                     for n in own_nodes(scope) if isinstance(n, ast.Assert)
+                     and not any(isinstance(c, ast.Call) for c in ast.walk(n.test)))
+    assigns = assigned_lines(scope)
+    found = []
+    for i, (line, dump, names) in enumerate(asserts):
+        for prev, pdump, _ in asserts[:i]:
+            if pdump == dump and line - prev <= window and not any(
+                    prev < al <= line and targets & names for al, targets in assigns):
+                found.append((line, prev))
+                break
+    return found
+
+
 def either_outcomes(scope):
     found = []
     for n in own_nodes(scope):
@@ -412,7 +488,7 @@ def audit(sources):
         consts = module_constants(tree)
         module_scaled = scaled_names(tree)
         module_durations = duration_names(tree, module_taint)
-        ta, sa, eo = [], [], []
+        ta, sa, eo, sr, rp = [], [], [], [], []
         for scope in functions(tree):
             tainted = tainted_names(scope, module_taint if scope is not tree else ())
             scaled = scaled_names(scope, module_scaled if scope is not tree else ())
@@ -420,7 +496,10 @@ def audit(sources):
             ta += time_asserts(scope, tainted, consts, scaled, durs)
             sa += sleep_absences(scope, helpers)
             eo += either_outcomes(scope)
-        results[path] = (sorted(set(ta)), sorted(set(sa)), sorted(set(eo)))
+            sr += status_ranges(scope)
+            rp += repeats(scope)
+        results[path] = (sorted(set(ta)), sorted(set(sa)), sorted(set(eo)), sorted(set(sr)),
+                         sorted(set(rp)))
     return results, helpers
 
 
@@ -434,16 +513,16 @@ def main():
     results, helpers = audit(sources)
 
     cols = ["time", "fixed", "scaled", "gener", "clock", "lower", "relat", "sl-abs", "either",
-            "mixed"]
+            "mixed", "range", "repeat"]
     print(f"timing audit of {args.rev or 'the working tree'} (sleep helpers: "
           f"{', '.join(sorted(helpers)) or 'none'})")
     print(f"{'file':46}" + "".join(f"{c:>7}" for c in cols))
     tot = [0] * len(cols)
-    for path, (ta, sa, eo) in sorted(results.items()):
+    for path, (ta, sa, eo, sr, rp) in sorted(results.items()):
         kinds = [k for _, k in ta]
         row = [len(ta)] + [kinds.count(k) for k in ("fixed", "scaled", "generous", "clock",
                                                     "lower", "relative")] \
-            + [len(sa), len(eo), sum(m for _, _, m in eo)]
+            + [len(sa), len(eo), sum(m for _, _, m in eo), len(sr), len(rp)]
         tot = [a + b for a, b in zip(tot, row)]
         if any(row):
             print(f"{path:46}" + "".join(f"{v:>7}" for v in row))
@@ -454,12 +533,17 @@ def main():
                 print(f"    {path}:{s}: sleep, then absence assert at line {a}")
             for line, codes, mixed in eo:
                 print(f"    {path}:{line}: accepts {codes}{' (mixed classes)' if mixed else ''}")
+            for line, what in sr:
+                print(f"    {path}:{line}: status range {what}")
+            for line, prev in rp:
+                print(f"    {path}:{line}: repeats the assert of line {prev}")
     print(f"{'TOTAL':46}" + "".join(f"{v:>7}" for v in tot))
     print(f"\nassertions against time: {tot[0]} (upper bounds on a duration: fixed and short "
           f"{tot[1]}, scaled {tot[2]}, generous >= {GENEROUS} s {tot[3]}; timestamps against "
           f"the test's clock {tot[4]}; lower bounds {tot[5]}; relative to a baseline {tot[6]})")
     print(f"sleep-then-absence checks: {tot[7]}")
-    print(f"either-outcome checks: {tot[8]} (statuses of different classes: {tot[9]})")
+    print(f"either-outcome checks: {tot[8]} (statuses of different classes: {tot[9]}); "
+          f"status ranges and either-status helpers: {tot[10]}; repeated asserts: {tot[11]}")
 
 
 if __name__ == "__main__":
