@@ -96,6 +96,65 @@ def test_content_length_64k_is_read(srv):
         assert c.read_response().status == 200
 
 
+# The same limits at other values than their defaults (the tests above keep the defaults).
+SMALL = {"MAX_HEAD_BYTES": 4096, "MAX_HEADERS": 20, "MAX_JSON_BODY": 2048}
+
+
+@pytest.fixture(scope="module")
+def small(module_droplin):
+    d = module_droplin(env=SMALL)
+    d.wait_ready()
+    return d
+
+
+def test_max_head_bytes_is_the_head_limit(small, srv):
+    with small.conn() as c:
+        c.try_send(head_with_padding(SMALL["MAX_HEAD_BYTES"] + 200))
+        assert_status_and_closed(c, 431)
+    with small.conn() as c:
+        c.send(head_with_padding(SMALL["MAX_HEAD_BYTES"] - 200))
+        assert c.read_response().status == 200
+    with srv.conn() as c:  # the control: the default limit takes this head
+        c.send(head_with_padding(SMALL["MAX_HEAD_BYTES"] + 200))
+        assert c.read_response().status == 200
+
+
+def test_max_headers_is_the_field_limit(small, srv):
+    with small.conn() as c:
+        c.send(headers_request(SMALL["MAX_HEADERS"]))
+        assert c.read_response().status == 200
+    with small.conn() as c:
+        c.try_send(headers_request(SMALL["MAX_HEADERS"] + 1))
+        assert_status_and_closed(c, 431)
+    with srv.conn() as c:
+        c.send(headers_request(SMALL["MAX_HEADERS"] + 1))
+        assert c.read_response().status == 200
+
+
+def test_max_json_body_is_the_body_limit(small, srv):
+    limit = SMALL["MAX_JSON_BODY"]
+    with small.conn() as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H +
+               f"Content-Type: application/json\r\nContent-Length: {limit + 1}\r\n\r\n")
+        r = c.read_response(timeout=harness.scaled(10))
+        assert r.status == 413, r
+        assert c.state_after(harness.scaled(5)) == "closed"
+    for d in (small, srv):  # at the limit: read (the route's 404), and the next request framed
+        with d.conn() as c:
+            c.send(f"POST /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {limit}"
+                   f"\r\n\r\n".encode() + b"x" * limit + b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.read_response().status == 404
+            assert c.read_response().status == 200
+    with srv.conn() as c:
+        c.send(f"POST /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {limit + 1}"
+               f"\r\n\r\n".encode() + b"x" * (limit + 1))
+        assert c.read_response().status == 404
+    with small.conn(timeout=10) as c:
+        c.send("POST /nothing-here HTTP/1.1\r\n" + H + "Transfer-Encoding: chunked\r\n\r\n")
+        send_chunks(c, limit + 1024, chunk=512)
+        assert_status_and_closed(c, 413)
+
+
 def send_chunks(c, total, chunk=8192):
     """Send `total` bytes as chunks, one at a time; stop early when the server answers."""
     sent = 0

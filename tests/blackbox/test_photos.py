@@ -437,6 +437,44 @@ def test_delete_photo_when_cloudinary_misbehaves_still_clears_it(droplin, cloudi
     assert len(destroys_of(cloudinary, up.public_id)) == 1
 
 
+def outbound_jobs(d):
+    """droplin_outbound_jobs from /metrics: photo calls queued or running."""
+    for line in d.get("/metrics").text.splitlines():
+        if re.match(r"droplin_outbound_jobs[ {]", line):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no droplin_outbound_jobs in /metrics")
+
+
+def test_a_full_outbound_queue_is_503_with_retry_after(droplin, cloudinary):
+    """OUTBOUND_QUEUE_MAX photo calls queued or running (here 2: one on the wire to a stalled
+    Cloudinary, one waiting for the one outbound thread): the next upload is 503 with
+    Retry-After and changes nothing; once the queue drains, uploads are served again."""
+    d, api = photo_app(droplin, cloudinary, OUTBOUND_QUEUE_MAX="2", OUTBOUND_THREADS="1")
+    (t1, _), (t2, _), (t3, uid3) = new_user(api), new_user(api), new_user(api)
+    cloudinary.mode = "stall"
+    results = {}
+
+    def send(name, token):
+        results[name] = upload(d, token, png(seed=len(name)), timeout=harness.scaled(60))
+    threads = [threading.Thread(target=send, args=(n, t)) for n, t in (("a", t1), ("bb", t2))]
+    for t in threads:
+        t.start()
+    cloudinary.wait_upload_requests(1)
+    harness.wait_until(lambda: outbound_jobs(d) == 2, 10, what="two photo calls in the queue")
+    r = upload(d, t3, png(seed=3))
+    assert r.status == 503 and body_of(r) == {"detail": "Server busy, please try again"}, r
+    assert r.headers.get("Retry-After") == "1", r
+    assert stored_photo(d, uid3) == "(no row)"  # nothing saved for the refused upload
+    cloudinary.mode = "ok"
+    cloudinary.release_stalls()  # the stalled call fails, the queued one is served
+    for t in threads:
+        t.join(harness.scaled(60))
+    # whichever reached the wire first: that one fails (502), the other is served
+    assert sorted(r.status for r in results.values()) == [200, 502], results
+    harness.wait_until(lambda: outbound_jobs(d) == 0, 10, what="the queue drained")
+    upload_ok(d, cloudinary, t3, png(seed=4))
+
+
 def test_account_deletion_destroys_the_photo(droplin, cloudinary):
     d, api = photo_app(droplin, cloudinary)
     token, uid = new_user(api)

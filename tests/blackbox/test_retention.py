@@ -48,3 +48,33 @@ def test_nothing_is_pruned_at_start_up(droplin, fresh_db):
     d = start(droplin, db=fresh_db)  # default interval: the first pruning is an hour away
     d.get("/livez")
     assert rows(fresh_db, "SELECT count(*) FROM audit_logs WHERE action = 'old'")[0][0] == 1
+
+
+def test_retention_periods_are_the_settings(droplin, fresh_db):
+    """AUDIT_RETENTION_DAYS and API_CALL_LOG_RETENTION_DAYS at other values than their
+    defaults (365 and 30): rows older than the setting go, younger ones stay, also those the
+    defaults would have pruned or kept."""
+    first = start(droplin, db=fresh_db)
+    first.kill()
+
+    def ago(days):
+        return f"now() AT TIME ZONE 'UTC' - interval '{days} days'"
+    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
+        cur.execute(f"INSERT INTO audit_logs (action, details, timestamp) VALUES"
+                    f" ('20 days', '{{}}', {ago(20)}), ('5 days', '{{}}', {ago(5)})")
+        cur.execute(f"INSERT INTO api_call_logs (endpoint, timestamp) VALUES"
+                    f" ('/5 days', {ago(5)}), ('/1 day', {ago(1)})")
+    start(droplin, db=fresh_db, RETENTION_INTERVAL_SECONDS="1", AUDIT_RETENTION_DAYS="10",
+          API_CALL_LOG_RETENTION_DAYS="3")
+    # a retention run has pruned both tables (one run deletes from each): what stays is read
+    # after it
+    harness.wait_until(lambda: rows(fresh_db, "SELECT count(*) FROM audit_logs "
+                                              "WHERE action = '20 days'")[0][0] == 0,
+                       10, what="audit rows older than AUDIT_RETENTION_DAYS=10 pruned")
+    harness.wait_until(lambda: rows(fresh_db, "SELECT count(*) FROM api_call_logs "
+                                              "WHERE endpoint = '/5 days'")[0][0] == 0,
+                       10, what="api_call_logs rows older than API_CALL_LOG_RETENTION_DAYS=3 pruned")
+    assert [r[0] for r in rows(fresh_db, "SELECT action FROM audit_logs "
+                                         "WHERE action LIKE '%days'")] == ["5 days"]
+    assert [r[0] for r in rows(fresh_db, "SELECT endpoint FROM api_call_logs "
+                                         "WHERE endpoint LIKE '/%day%'")] == ["/1 day"]
