@@ -9,7 +9,9 @@
 #     as uid 10001, start-to-ready time is measured
 #   - SIGTERM: exit status 0 within the drain timeout (DRAIN_SECONDS 3 < exit < 10 s)
 # Where a container cannot be run, the same checks run on the unpacked image root under
-# chroot in the test's own network namespace, and the output says so.
+# chroot in the test's own network namespace, and the output says so; the container's own
+# checks (PID 1, podman's HEALTHCHECK, SIGTERM through the runtime, JSON logs) are then not
+# made, which is a failure in CI (CI=true) or with IMAGE_TEST_REQUIRE_CONTAINER=1.
 set -eu
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -137,6 +139,10 @@ run_container() {
 # Fallback: the image's root file system, unpacked, under chroot in the test's network namespace
 # (ip netns: an unshared network namespace with only loopback).
 run_unpacked() {
+	if [ "${CI:-}" = true ] || [ "${IMAGE_TEST_REQUIRE_CONTAINER:-0}" = 1 ]; then
+		tail -n 20 "$REPO/build/image/run.log" >&2 2>/dev/null || true
+		fail "the container could not be run (build/image/run.log), and CI=true or IMAGE_TEST_REQUIRE_CONTAINER=1 requires its checks: PID 1, the HEALTHCHECK through podman, SIGTERM through the runtime, JSON logs"
+	fi
 	echo "test_image: NOTE: the container could not be run (see build/image/run.log);"
 	echo "test_image: NOTE: checking the unpacked image root under chroot (uid 10001) in the network namespace instead"
 	ROOT=$(mktemp -d /tmp/droplin-imgroot-XXXXXX)
