@@ -22,7 +22,7 @@ def test_pgsslmode_from_the_environment_is_refused_like_sslmode_in_the_url(dropl
     # libpq takes sslmode from PGSSLMODE when the URL names none: same refusal, naming it
     port = harness.free_port()
     d = droplin(env={"PORT": port, "DATABASE_URL": fresh_db, "PGSSLMODE": mode}, wait=False)
-    assert d.wait_exit(15) == 2, d.describe()
+    d.wait_exit(15, expect=2)
     assert f"PGSSLMODE asks for sslmode={mode}" in d.output() and "no TLS" in d.output(), \
         d.describe()
     assert not harness.connectable(port)
