@@ -8499,8 +8499,9 @@ static int field_number(struct ctx *c, const char *key, double min, double max, 
 	size_t len;
 	char *s = k == JK_STRING ? json_string(&c->json, i, &c->arena, &len) : NULL, *end = NULL;
 	if (!json_double(&c->json, i, out)) {
+		s = s ? str_trim(s) : NULL; /* pydantic strips a string, then parses what is left */
 		if (s)
-			*out = strtod(str_trim(s), &end);
+			*out = strtod(s, &end);
 		if (!s || end == s || *end || !*s) {
 			verr_add(c, key,
 				 s ? "Input should be a valid number, unable to parse string as a number"

@@ -273,9 +273,8 @@ def _raw_answer(u, path, field, r):
                   [c["details"].get("user_id") for c in got["checks"] if "details" in c]]]
 
 
-# Where droplin's answer is not the contract's (reported; xfail until droplin.c is fixed): a
-# blank string is no number to Pydantic (it strips, then finds nothing to parse).
-MISMATCHES = {("/devices", "distance", " "), ("/user/privacy-zones", "radius", " ")}
+# A blank string is no number to Pydantic (it strips, then finds nothing to parse).
+BLANK_NUMBERS = {("/devices", "distance", " "), ("/user/privacy-zones", "radius", " ")}
 
 
 def _answers():
@@ -297,8 +296,6 @@ def test_every_field_with_every_json_type(server, path, field):
     assert len(expected) == len(values)
     wrong = []
     for value, want in zip(values, expected):
-        if isinstance(value, str) and (path, field, value) in MISMATCHES:
-            continue
         body = dict(base)
         if field == "user_id":
             body["context"] = {"user_id": value}
@@ -316,8 +313,7 @@ def test_every_field_with_every_json_type(server, path, field):
         strict_json(g)
 
 
-@pytest.mark.xfail(strict=True, reason="droplin stores 0.0 for a blank string (issue 18 report)")
-@pytest.mark.parametrize("path,field", [(p, f) for p, f, _ in sorted(MISMATCHES)])
+@pytest.mark.parametrize("path,field", [(p, f) for p, f, _ in sorted(BLANK_NUMBERS)])
 def test_a_blank_string_is_not_a_number(server, path, field):
     u = users(server)
     body = dict(dict(JSON_ROUTES)[path])
