@@ -112,6 +112,7 @@ enum {
 	LOOP_ACCEPTS_PER_WAKE = 64,       /* the rest wait for the next turn of the loop */
 	LOOP_RENDER_MAX_BYTES = 64 << 10, /* a loop read's result larger than this: a worker renders */
 	LOOP_WRITE_MAX_BYTES = 1 << 20,   /* written to one connection per turn of the loop */
+	LOOP_REQUESTS_PER_TURN = 16,      /* pipelined requests of one connection per turn */
 	HTTP_PREFLIGHT_MAX_AGE = 3600,    /* CORS max-age, as the original */
 	BUF_POOL_KEEP = 32,               /* free request blocks kept for reuse (about 24 KiB each) */
 	RBLOCK_KEEP_BUF = 16384,          /* response buffers up to this size stay with a pooled block */
@@ -133,6 +134,7 @@ enum {
 	LOG_LINE_MAX = 2048,                   /* one JSON log line */
 	LOG_BUFFER_BYTES = 512 << 10,          /* each of the two log buffers (stdout may stall) */
 	LOG_FLUSH_MS = 1000,                   /* at exit, the longest wait for stdout */
+	SHUTDOWN_SIGNAL_CHECK_MS = 100,        /* after the drain, how often a second signal is looked for */
 	HEALTHCHECK_TIMEOUT_MS = 3000,         /* droplin --healthcheck */
 	OUT_MAX_EXTRA_ANCHORS = 256,           /* certificates read from OUTBOUND_CA_FILE */
 	OUT_MAX_RESPONSE = 1 << 20,            /* largest outbound response body kept */
@@ -1176,11 +1178,8 @@ static enum log_level log_min = LOG_INFO;
 static const char *log_replica = "";
 
 /*
- * One JSON object per line on stdout, written with a single write() so lines from several
- * threads never interleave. `fields` is either NULL or a buffer of `"key":value` pairs.
- */
-/*
- * Log lines go into one of two buffers; the log thread writes the other one to stdout. No
+ * One JSON object per line on stdout. A line goes whole into one of two buffers under one lock
+ * (lines of several threads never interleave); the log thread writes the other buffer out. No
  * thread that serves requests ever waits for stdout: when the pipe behind it stops, lines
  * that do not fit are dropped and counted (droplin_log_lines_dropped_total), and one line
  * says how many once writing works again. Before the thread starts, and after it stopped,
@@ -1197,27 +1196,33 @@ static struct {
 	pthread_t thread;
 } LOGQ = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static void write_all(int fd, const char *p, size_t n)
+/* Writes all of p, or returns how many of its lines it could not (stdout closed, say). */
+static uint64_t write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return;
+			break;
 		p += w, n -= (size_t)w;
 	}
+	uint64_t lines = 0;
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+		lines++;
+	return lines;
 }
 
 static void log_put(const char *line, size_t n)
 {
 	pthread_mutex_lock(&LOGQ.mu);
 	if (!LOGQ.running) {
-		write_all(STDOUT_FILENO, line, n);
+		LOGQ.dropped += write_all(STDOUT_FILENO, line, n);
 	} else if (LOGQ.len[LOGQ.active] + n <= LOG_BUFFER_BYTES) {
+		if (!LOGQ.len[LOGQ.active]) /* the log thread sleeps only on an empty buffer */
+			pthread_cond_signal(&LOGQ.cv);
 		memcpy(LOGQ.buf[LOGQ.active] + LOGQ.len[LOGQ.active], line, n);
 		LOGQ.len[LOGQ.active] += n;
-		pthread_cond_signal(&LOGQ.cv);
 	} else {
 		LOGQ.dropped++;
 	}
@@ -1240,7 +1245,7 @@ static void *log_main(void *arg)
 		uint64_t dropped = LOGQ.dropped - LOGQ.dropped_told;
 		LOGQ.dropped_told = LOGQ.dropped;
 		pthread_mutex_unlock(&LOGQ.mu);
-		write_all(STDOUT_FILENO, LOGQ.buf[full], LOGQ.len[full]); /* may wait: nobody waits on it */
+		uint64_t lost = write_all(STDOUT_FILENO, LOGQ.buf[full], LOGQ.len[full]); /* may wait */
 		if (dropped) {
 			char msg[96];
 			snprintf(msg, sizeof msg, "%llu log lines dropped: stdout was not taking them",
@@ -1249,6 +1254,8 @@ static void *log_main(void *arg)
 		}
 		pthread_mutex_lock(&LOGQ.mu);
 		LOGQ.len[full] = 0;
+		LOGQ.dropped += lost;
+		LOGQ.dropped_told += lost; /* no line can tell of them where they could not go */
 	}
 	LOGQ.running = false;
 	pthread_mutex_unlock(&LOGQ.mu);
@@ -1292,6 +1299,7 @@ static void log_stop(int64_t deadline)
 		join_by(LOGQ.thread, deadline);
 }
 
+/* `fields` is either NULL or a buffer of `"key":value` pairs. */
 static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields)
 {
 	if (lvl < log_min)
@@ -3104,6 +3112,7 @@ struct conn {
 	enum deadline_kind dl_kind;
 	uint32_t events; /* what epoll watches now; 0: not registered */
 	bool close_after, head_only, http10_keepalive;
+	bool ready; /* in L.ready: pipelined requests wait for the loop's next turn */
 	int64_t deadline;
 	struct rblock *rb;
 	size_t rlen;                   /* bytes in rb->data */
@@ -3131,6 +3140,7 @@ struct iptab_entry {
 static struct {
 	int ep, listen_fd, event_fd, signal_fd, reserve_fd;
 	struct conn *conns;
+	struct conn *ready, *ready_tail; /* through next_job (see conn_advance) */
 	long long n_conns;
 	struct rblock *free_blocks;
 	int n_free_blocks;
@@ -3346,6 +3356,13 @@ static void conn_body_release(struct conn *c)
 
 static void conn_close(struct conn *c)
 {
+	for (struct conn **at = &L.ready, *prev = NULL; c->ready && *at; prev = *at, at = &(*at)->next_job)
+		if (*at == c) {
+			*at = c->next_job;
+			if (L.ready_tail == c)
+				L.ready_tail = prev;
+			break;
+		}
 	conn_watch(c, 0);
 	close(c->fd);
 	conn_body_release(c);
@@ -3395,15 +3412,14 @@ static void conn_log(struct conn *c)
  * at most LOOP_WRITE_MAX_BYTES per turn of the loop, so a large response shares the loop with
  * everyone else. True when all is sent (or *dead).
  */
-static bool conn_flush(struct conn *c, bool *dead)
+static bool conn_flush(struct conn *c, bool *dead, size_t *budget)
 {
-	size_t budget = LOOP_WRITE_MAX_BYTES;
 	while (c->out_off < c->out.len || c->tail_off < c->tail_len) {
-		if (!budget)
+		if (!*budget)
 			return false; /* the socket is still writable: the next turn goes on */
 		struct iovec iov[2];
 		struct msghdr msg = {.msg_iov = iov};
-		size_t left = budget;
+		size_t left = *budget;
 		if (c->out_off < c->out.len) {
 			size_t n = c->out.len - c->out_off;
 			iov[msg.msg_iovlen++] = (struct iovec){c->out.p + c->out_off, n < left ? n : left};
@@ -3424,7 +3440,7 @@ static bool conn_flush(struct conn *c, bool *dead)
 			return true;
 		}
 		size_t sent = (size_t)w, head = c->out.len - c->out_off;
-		budget -= sent;
+		*budget -= sent;
 		c->out_off += sent < head ? sent : head;
 		c->tail_off += sent < head ? 0 : sent - head;
 	}
@@ -3572,10 +3588,11 @@ static void conn_start_request(struct conn *c, size_t head_len)
 	rb->scratch = (struct buf){.max = (size_t)limit};
 	if (!conn_body_admit(c))
 		return;
-	if (r->expect_continue) { /* what a full socket does not take goes before the response */
-		bool dead = false;
+	if (r->expect_continue) {  /* what a full socket does not take goes before the response */
+		bool dead = false; /* the body's read finds out */
+		size_t budget = LOOP_WRITE_MAX_BYTES;
 		buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-		conn_flush(c, &dead);
+		conn_flush(c, &dead, &budget);
 	}
 	c->ck = (struct chunked){CHUNK_SIZE, 0};
 	c->consumed = head_len;
@@ -3712,15 +3729,23 @@ static void conn_finish_request(struct conn *c)
 	if (!left) {
 		rblock_put(rb); /* idle: give the memory back until the next request */
 		c->rb = NULL;
+		buf_free(&c->out);
 		conn_set_deadline(c, DL_KEEPALIVE);
 	} else {
 		conn_set_deadline(c, DL_HEAD);
 	}
 }
 
-/* Runs the connection's state machine as far as the bytes at hand allow. */
+/*
+ * Runs the connection's state machine as far as the bytes at hand allow, within one turn's
+ * budget: LOOP_WRITE_MAX_BYTES written and LOOP_REQUESTS_PER_TURN pipelined requests answered.
+ * Past it, a socket still writable is watched for the next turn, and requests already read
+ * wait in L.ready, which the loop serves after the next epoll_wait.
+ */
 static void conn_advance(struct conn *c)
 {
+	size_t budget = LOOP_WRITE_MAX_BYTES;
+	int answered = 0;
 	for (;;) {
 		switch (c->state) {
 		case CONN_HEAD: {
@@ -3784,7 +3809,7 @@ static void conn_advance(struct conn *c)
 		case CONN_LINGER: return;
 		case CONN_WRITE: {
 			bool dead = false;
-			if (!conn_flush(c, &dead)) {
+			if (!conn_flush(c, &dead, &budget)) {
 				conn_watch(c, EPOLLOUT);
 				return;
 			}
@@ -3805,9 +3830,30 @@ static void conn_advance(struct conn *c)
 				return;
 			}
 			conn_finish_request(c);
+			if (++answered >= LOOP_REQUESTS_PER_TURN && c->rlen) {
+				c->ready = true;
+				*(L.ready_tail ? &L.ready_tail->next_job : &L.ready) = c;
+				L.ready_tail = c;
+				c->next_job = NULL;
+				conn_watch(c, 0); /* what it sent is read already; more waits in the socket */
+				return;
+			}
 			break;
 		}
 		}
+	}
+}
+
+/* After each batch of events: the connections whose pipelined requests waited a turn. */
+static void loop_serve_ready(void)
+{
+	struct conn *c = L.ready;
+	L.ready = L.ready_tail = NULL;
+	while (c) {
+		struct conn *next = c->next_job;
+		c->ready = false;
+		conn_advance(c); /* it may close c, or queue it again for the turn after */
+		c = next;
 	}
 }
 
@@ -4255,6 +4301,7 @@ static struct {
 	pthread_cond_t cv;
 	struct pg *idle;
 	int n_open, n_waiting;
+	int n_unnamed; /* open links without their prepared statements (pg_name_idle) */
 	/*
 	 * Waiting for a connection is first come, first served between workers and the loop's
 	 * reads: every waiter takes the next ticket; `waiters` lists the workers' in ticket order,
@@ -4269,8 +4316,8 @@ static struct {
 	atomic_long errors;
 	/* the probe and maintenance threads wait on probe_cv until their next turn or the stop */
 	pthread_cond_t probe_cv;
-	bool probe_stop;
-	bool indexes_ok; /* maintenance thread only */
+	bool probe_stop, probe_kick; /* probe_kick: the schema just became current */
+	bool indexes_ok;             /* maintenance thread only */
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .probe_cv = PTHREAD_COND_INITIALIZER};
 
 /*
@@ -4455,9 +4502,11 @@ static bool pg_idle_gone(struct pg *pg)
 	struct pollfd pfd = {.fd = PQsocket(pg->conn), .events = POLLIN};
 	if (poll(&pfd, 1, 0) == 0)
 		return false;
-	PQfinish(pg->conn);
+	PQfinish(pg->conn); /* a closed socket: nothing to wait for */
+	P.n_unnamed -= !pg->named;
 	free(pg);
 	P.n_open--;
+	pthread_cond_signal(&P.cv); /* a worker waiting for room may open one now */
 	return true;
 }
 
@@ -4505,6 +4554,7 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 				return PG_UNAVAILABLE;
 			}
 			pg->conn = conn;
+			P.n_unnamed++;
 			pthread_mutex_unlock(&P.mu);
 			*out = pg;
 			return PG_OK;
@@ -4544,9 +4594,11 @@ static void pg_release(struct pg *pg, bool broken)
 			pg_cancel_and_close(pg->conn);
 		else
 			PQfinish(pg->conn);
+		bool named = pg->named;
 		free(pg);
 		pthread_mutex_lock(&P.mu);
 		P.n_open--;
+		P.n_unnamed -= !named;
 	}
 	/* with a loop read in line, a woken worker may not be the one whose turn it is: wake all */
 	if (P.loop_ticket)
@@ -4777,7 +4829,7 @@ static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed, int64_
 	*failed = -1;
 	for (int i = 0; i < n; i++)
 		s[i].res = NULL;
-	if (n > DB_STEPS_MAX || !PQenterPipelineMode(pc))
+	if (pg->broken || n > DB_STEPS_MAX || !PQenterPipelineMode(pc))
 		return PG_UNAVAILABLE;
 	for (int i = 0; i < n; i++)
 		if (!pg_send_step(pg, &s[i])) {
@@ -4798,7 +4850,7 @@ static int pg_steps(struct pg *pg, struct db_step *s, int n, int *failed, int64_
 	}
 	for (int i = 0; i < got; i++)
 		s[i].res = res[i];
-	rc = pg_judge(pc, false, s, n, res, got, failed);
+	rc = pg_judge(pc, pg->broken, s, n, res, got, failed);
 	pg->broken |= rc == PG_UNAVAILABLE;
 	return rc;
 }
@@ -4818,17 +4870,16 @@ static int pg_exec_simple(struct pg *pg, const char *sql, int64_t timeout_ms, PG
 }
 
 /*
- * Prepares every statement on `pg`, in one pipeline. A statement the database refuses (an
- * adopted schema that lacks what it needs) turns naming off for good, logged once: unnamed
- * statements still work, each failing on its own.
+ * Prepares every statement on an idle link, in one pipeline, on the maintenance thread: it
+ * takes a lock on every table at once, so a lock anyone holds on any table delays it, and
+ * neither a request nor a probe may wait for that. A link not named yet serves all the same, with unnamed
+ * statements. A statement the schema refuses (class 42: an adopted database that lacks what it needs) turns
+ * naming off for good, logged once; any other failure leaves the link unnamed for a later try.
  */
 static atomic_bool pg_naming_failed;
 
 static void pg_prepare_all(struct pg *pg)
 {
-	if (!cfg.db_prepared_statements || pg->named || !atomic_load(&P.migrations_ok) ||
-	    atomic_load(&pg_naming_failed))
-		return;
 	PGconn *pc = pg->conn;
 	PGresult *res[Q_COUNT];
 	int got = 0, rc = PQenterPipelineMode(pc) ? PG_OK : PG_UNAVAILABLE;
@@ -4839,22 +4890,52 @@ static void pg_prepare_all(struct pg *pg)
 		rc = PQpipelineSync(pc)
 			     ? pg_pipeline_wait(pc, now_ms() + cfg.db_query_timeout_ms, res, &got, Q_COUNT)
 			     : PG_UNAVAILABLE;
-	if (rc == PG_TIMEOUT)
-		pg->cancel = true;
-	if (rc || !PQexitPipelineMode(pc))
-		pg->broken = true; /* given back broken by its user, whose query fails on it */
+	pg->cancel |= rc == PG_TIMEOUT;
+	pg->broken |= rc || !PQexitPipelineMode(pc);
 	bool named = !pg->broken && got == Q_COUNT;
 	for (int q = 0; q < got; q++) {
 		if (named && PQresultStatus(res[q]) != PGRES_COMMAND_OK) {
 			named = false;
-			pg_log_error(PG_STATEMENTS[q].name, res[q], pc);
-			if (!atomic_exchange(&pg_naming_failed, true))
+			const char *code = PQresultErrorField(res[q], PG_DIAG_SQLSTATE);
+			if (code && !strncmp(code, "42", 2) && !atomic_exchange(&pg_naming_failed, true)) {
+				pg_log_error(PG_STATEMENTS[q].name, res[q], pc);
 				log_msg(LOG_WARN,
 					"a statement cannot be prepared: all go unnamed from now on");
+			}
 		}
 		PQclear(res[q]);
 	}
 	pg->named = named;
+}
+
+/* Names the idle links that are not named yet, one at a time; true while any link is not. */
+static bool pg_name_idle(void)
+{
+	for (int k = 0; k < cfg.db_pool_size && cfg.db_prepared_statements && atomic_load(&P.migrations_ok) &&
+			!atomic_load(&pg_naming_failed);
+	     k++) {
+		pthread_mutex_lock(&P.mu);
+		struct pg **at = &P.idle;
+		while (*at && (*at)->named)
+			at = &(*at)->next;
+		struct pg *pg = *at;
+		if (pg)
+			*at = pg->next;
+		pthread_mutex_unlock(&P.mu);
+		if (!pg)
+			break;
+		pg_prepare_all(pg);
+		if (pg->named) {
+			pthread_mutex_lock(&P.mu);
+			P.n_unnamed--;
+			pthread_mutex_unlock(&P.mu);
+		}
+		pg_release(pg, pg->broken);
+	}
+	pthread_mutex_lock(&P.mu);
+	bool left = P.n_unnamed > 0;
+	pthread_mutex_unlock(&P.mu);
+	return left && cfg.db_prepared_statements && !atomic_load(&pg_naming_failed);
 }
 
 static void db_steps_clear(struct db_step *s, int n)
@@ -4957,8 +5038,6 @@ static int db_steps_rc(struct ctx *c, struct db_step *s, int n, int *failed)
 	for (int i = 0; i < n; i++)
 		s[i].res = NULL;
 	int rc = c->pg ? PG_OK : pg_acquire(c->t_queued + cfg.db_acquire_timeout_ms, false, &c->pg);
-	if (!rc && !c->pg->named)
-		pg_prepare_all(c->pg); /* the first use of a link, once the schema is current */
 	if (!rc)
 		rc = pg_steps(c->pg, s, n, failed, cfg.db_query_timeout_ms);
 	if (rc)
@@ -5187,11 +5266,18 @@ static int pg_disable_seeded_account(struct pg *pg);
 
 /*
  * Maintenance (migrations, index builds, retention) runs on a thread and a connection of its
- * own, opened for each pass and closed after it: a statement that waits on a lock there holds
- * no pooled connection and delays no probe, so /health and /ready keep telling the truth.
+ * own: a statement that waits on a lock there holds no pooled connection and delays no probe,
+ * so /health and /ready keep telling the truth. The connection is kept between passes while
+ * work is pending (a migration to retry, an index another replica builds), closed when none is.
  */
+static struct pg *maint_link;
+
 static int maint_open(struct pg **out)
 {
+	if ((*out = maint_link)) {
+		maint_link = NULL;
+		return PG_OK;
+	}
 	PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms);
 	*out = conn ? calloc(1, sizeof **out) : NULL;
 	if (!*out) {
@@ -5203,9 +5289,15 @@ static int maint_open(struct pg **out)
 	return PG_OK;
 }
 
-/* Closing the session also drops any advisory lock it still holds. */
-static void maint_close(struct pg *pg)
+/* Keeps the link for the next pass, unless `broken`: closing the session also drops any
+   advisory lock it still holds. */
+static void maint_close(struct pg *pg, bool broken)
 {
+	if (!broken && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
+		maint_link = pg;
+		return;
+	}
 	if (pg->cancel)
 		pg_cancel_and_close(pg->conn);
 	else
@@ -5254,7 +5346,7 @@ static int pg_migrate(void)
 	PQclear(ures);
 	if (!rc && unlocked) /* best effort, outside the lock: its UPDATE is conditional anyway */
 		pg_disable_seeded_account(pg);
-	maint_close(pg);
+	maint_close(pg, rc != 0 || !unlocked);
 	if (!rc)
 		log_msg(LOG_INFO, "schema is current (%d applied, %lld ms)", applied,
 			(long long)(now_ms() - t0));
@@ -5361,7 +5453,7 @@ static int pg_build_indexes(void)
 				    &res);
 		PQclear(res);
 	}
-	maint_close(pg);
+	maint_close(pg, rc != 0);
 	return mine && !rc && !missing ? 0 : -1;
 }
 
@@ -5435,7 +5527,7 @@ static void pg_retention(void)
 		rc = rc ? rc : urc;
 		log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
 	}
-	maint_close(pg);
+	maint_close(pg, rc != 0);
 }
 
 /* Runs the probe query; updates what /health and /ready report. */
@@ -5457,16 +5549,18 @@ static bool pg_healthy(void)
 	return now_ms() - atomic_load(&P.last_ok_ms) <= cfg.health_stale_ms && atomic_load(&P.last_ok_ms);
 }
 
-/* Sleeps on probe_cv until `until` or the stop; true when the thread is to stop. */
-static bool probe_sleep(int64_t until)
+/* Sleeps on probe_cv until `until`, the stop, or *kick (taken); true when the thread is to stop. */
+static bool probe_sleep(int64_t until, bool *kick)
 {
 	pthread_mutex_lock(&P.mu);
-	if (!P.probe_stop && until > now_ms()) {
+	if (!P.probe_stop && !(kick && *kick) && until > now_ms()) {
 		struct timespec ts;
 		timespec_at(&ts, until);
 		pthread_cond_timedwait(&P.probe_cv, &P.mu, &ts);
 	}
 	bool stop = P.probe_stop;
+	if (kick)
+		*kick = false;
 	pthread_mutex_unlock(&P.mu);
 	return stop;
 }
@@ -5478,7 +5572,7 @@ static void *pg_probe_main(void *arg)
 		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms ||
 		    !atomic_load(&P.tables_ok))
 			pg_probe();
-	} while (!probe_sleep(now_ms() + cfg.db_probe_interval_ms));
+	} while (!probe_sleep(now_ms() + cfg.db_probe_interval_ms, &P.probe_kick));
 	return NULL;
 }
 
@@ -5493,6 +5587,7 @@ static void *maint_main(void *arg)
 		if (!atomic_load(&P.migrations_ok) && !pg_migrate()) {
 			atomic_store(&P.migrations_ok, true);
 			pthread_mutex_lock(&P.mu); /* the probe looks at the new tables now */
+			P.probe_kick = true;
 			pthread_cond_broadcast(&P.probe_cv);
 			pthread_mutex_unlock(&P.mu);
 		}
@@ -5502,9 +5597,15 @@ static void *maint_main(void *arg)
 			pg_retention();
 			next_retention = now_ms() + cfg.retention_interval_seconds * 1000;
 		}
-		bool pending = !atomic_load(&P.migrations_ok) || !P.indexes_ok;
+		bool unnamed = atomic_load(&P.migrations_ok) && pg_name_idle();
+		bool pending = !atomic_load(&P.migrations_ok) || !P.indexes_ok || unnamed;
 		next = pending ? now_ms() + cfg.db_probe_interval_ms : next_retention;
-	} while (!probe_sleep(next));
+		if (!pending && maint_link) { /* nothing to do for a while: no idle backend either */
+			PQfinish(maint_link->conn);
+			free(maint_link);
+			maint_link = NULL;
+		}
+	} while (!probe_sleep(next, NULL));
 	return NULL;
 }
 
@@ -6590,8 +6691,9 @@ static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct mail *head, *tail;
+	struct mail *sending; /* the one on the wire, until its send ends */
 	int n;
-	bool stop;
+	bool stop, dropping; /* dropping: shutdown gave up on mail; what comes is dropped at once */
 } M = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static bool mail_configured(void) { return cfg.sendgrid_api_key && *cfg.sendgrid_api_key; }
@@ -6628,10 +6730,11 @@ static void mail_enqueue(struct ctx *c, const char *to, const char *subject, con
 	snprintf(m->request_id, sizeof m->request_id, "%s", c->request_id);
 	snprintf(m->to, sizeof m->to, "%s", to);
 	pthread_mutex_lock(&M.mu);
-	if (M.n >= MAIL_QUEUE_MAX) {
+	if (M.n >= MAIL_QUEUE_MAX || M.dropping) {
+		bool dropping = M.dropping;
 		pthread_mutex_unlock(&M.mu);
-		log_msg(LOG_ERROR, "mail queue full; a mail to %s was dropped (request %s)", to,
-			c->request_id);
+		log_msg(LOG_ERROR, "%s; a mail to %s was dropped (request %s)",
+			dropping ? "shutting down" : "mail queue full", to, c->request_id);
 		free(m->body);
 		free(m);
 		return;
@@ -6687,12 +6790,16 @@ static void *mail_main(void *arg)
 				M.tail = NULL;
 			M.n--;
 		}
+		M.sending = m;
 		pthread_mutex_unlock(&M.mu);
 		if (!m) {
 			out_handle_free();
 			return NULL;
 		}
 		mail_send(m);
+		pthread_mutex_lock(&M.mu);
+		M.sending = NULL;
+		pthread_mutex_unlock(&M.mu);
 		free(m->body);
 		free(m);
 	}
@@ -10715,7 +10822,15 @@ static bool loop_read_start(struct conn *c)
 static void loop_reads_resume(void)
 {
 	while (loop_wait_head) {
-		struct pg *pg = pg_try_idle(true, NULL);
+		bool unopened = false;
+		struct pg *pg = pg_try_idle(true, &unopened);
+		if (!pg && unopened) { /* room for one more: a worker opens it for the oldest read */
+			struct conn *c = loop_wait_pop();
+			L.n_busy--;
+			worker_enqueue(c);
+			conn_advance(c);
+			return;
+		}
 		if (!pg)
 			return;
 		loop_read_next(pg);
@@ -11157,7 +11272,7 @@ static bool loop_drain_step(int64_t now, bool *forced)
 /* Sleeps until the next timer sweep, or sooner when a drain step is due. */
 static int loop_wait_ms(int64_t next_sweep)
 {
-	int64_t now = now_ms(), until = next_sweep;
+	int64_t now = now_ms(), until = L.ready ? now : next_sweep;
 	if (atomic_load(&L.draining)) {
 		int64_t step = L.listener_closed ? L.exit_deadline : L.drain_close_at;
 		until = step < until ? step : until;
@@ -11199,6 +11314,8 @@ static int loop_run(void)
 		}
 		if (loop_wait_head)
 			loop_reads_resume();
+		if (L.ready)
+			loop_serve_ready();
 		int64_t now = now_ms();
 		if (now >= next_sweep) {
 			loop_sweep(now);
@@ -11342,11 +11459,31 @@ static bool join_by(pthread_t t, int64_t mono_deadline)
 	return !pthread_timedjoin_np(t, NULL, &ts);
 }
 
+/* After the drain: joins `t` by *deadline, which a second signal moves to now. */
+static bool join_stopping(pthread_t t, int64_t *deadline)
+{
+	for (;;) {
+		int64_t slice = now_ms() + SHUTDOWN_SIGNAL_CHECK_MS;
+		if (join_by(t, slice < *deadline ? slice : *deadline))
+			return true;
+		struct signalfd_siginfo si;
+		if (read(L.signal_fd, &si, sizeof si) == sizeof si) {
+			log_msg(LOG_WARN, "signal %u again: exiting now", si.ssi_signo);
+			*deadline = now_ms();
+		}
+		if (now_ms() >= *deadline)
+			return false;
+	}
+}
+
 /* Logs every mail still queued as dropped and empties the queue; the mail thread takes no more. */
 static void mail_drop_queued(void)
 {
 	pthread_mutex_lock(&M.mu);
-	M.stop = true;
+	M.stop = M.dropping = true;
+	if (M.sending) /* its send may still end in time, but nothing waits to see it */
+		log_msg(LOG_ERROR, "mail to %s dropped at shutdown while being sent (request %s)",
+			M.sending->to, M.sending->request_id);
 	for (struct mail *m = M.head, *next; m; m = next) {
 		next = m->next;
 		log_msg(LOG_ERROR, "mail to %s dropped at shutdown (request %s)", m->to, m->request_id);
@@ -11381,10 +11518,10 @@ static bool stop_threads(struct threads *t, int64_t deadline)
 	pthread_mutex_unlock(&M.mu);
 	bool all = true;
 	for (long i = 0; i < t->n_workers + t->n_bcrypt + t->n_outbound; i++)
-		all &= join_by(t->all[i], deadline);
-	all &= join_by(t->probe, deadline);
-	all &= join_by(t->maint, deadline);
-	bool mail = join_by(t->mail, deadline);
+		all &= join_stopping(t->all[i], &deadline);
+	all &= join_stopping(t->probe, &deadline);
+	all &= join_stopping(t->maint, &deadline);
+	bool mail = join_stopping(t->mail, &deadline);
 	if (!mail)
 		mail_drop_queued();
 	free(t->all);
@@ -11456,10 +11593,11 @@ int main(int argc, char **argv)
 	json_kv_str(&f, "environment", cfg.env);
 	log_emit(LOG_INFO, "listening", &f);
 	int rc = loop_run();
+	bool stopped = !rc && stop_threads(&threads, L.exit_deadline);
 	if (rc) /* forced: in-flight work is abandoned, the kernel closes the rest */
 		mail_drop_queued();
-	else
-		rc = stop_threads(&threads, L.exit_deadline) ? 0 : 1;
 	log_stop(now_ms() + LOG_FLUSH_MS); /* the last lines, unless stdout is stuck */
-	return rc;
+	if (!stopped) /* threads still run: no exit handler may tear down what they use */
+		_exit(1);
+	return 0;
 }

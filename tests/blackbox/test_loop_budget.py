@@ -6,6 +6,7 @@ measured in the same test."""
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import time
@@ -208,3 +209,35 @@ def test_a_stdout_nobody_reads_stops_no_request(fresh_db):
         proc.kill()
         proc.wait()
         os.close(r_fd)
+
+
+def test_pipelined_requests_share_the_loop(droplin):
+    """One connection sends about 300 pipelined requests in one write, another one request
+    right after, both while droplin is stopped (SIGSTOP), so that one turn of its loop finds
+    both: it answers a turn's worth of the first (16) and then the second, not all 300 first.
+    Counted in droplin's log, in the order it answered: no clock involved."""
+    d = droplin(env={"LOG_LEVEL": "info"})
+    d.wait_ready()
+    a = socket.create_connection(("127.0.0.1", d.port), timeout=harness.scaled(10))
+    b = socket.create_connection(("127.0.0.1", d.port), timeout=harness.scaled(10))
+    batch = b"".join(b"GET /nope HTTP/1.1\r\nHost: x\r\nX-Request-ID: a-%04d\r\n\r\n" % i
+                     for i in range(300))
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        a.sendall(batch)
+        b.sendall(b"GET /nope HTTP/1.1\r\nHost: x\r\nX-Request-ID: b-0000\r\n\r\n")
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    assert b.makefile("rb").readline().startswith(b"HTTP/1.1 404")
+    got = bytearray()
+    while got.count(b"HTTP/1.1 404") < 300:
+        chunk = a.recv(1 << 16)
+        assert chunk, "droplin closed the pipelining connection"
+        got += chunk
+    d.wait_log(lambda l: l.get("request_id") == "a-0299", timeout=harness.scaled(10),
+               what="the last pipelined request's line")
+    order = [l["request_id"] for l in d.logs() if str(l.get("request_id", ""))[:2] in ("a-", "b-")]
+    before_b = order.index("b-0000")
+    # before: the whole read (about 300 requests) was answered before the other connection
+    assert before_b < 100, f"{before_b} pipelined requests were answered before the other one"
+    assert order[:before_b] == [f"a-{i:04d}" for i in range(before_b)]
