@@ -3122,7 +3122,8 @@ struct conn {
 	struct chunked ck;
 	struct buf out;
 	size_t out_off;
-	const char *tail; /* after `out`: a body that is not ours to copy (static) */
+	const char *tail; /* after `out`: the response body where it lies (the request's ctx.body
+			     or an embedded document), until it is written or the connection closes */
 	size_t tail_len, tail_off;
 	size_t body_held;       /* this request's share of L.body_bytes */
 	uint32_t body_slot;     /* its client's counter in L.body_share */
@@ -3737,6 +3738,27 @@ static void conn_finish_request(struct conn *c)
 }
 
 /*
+ * The head's length once it is all in, -2 while more must come, or -1 with *status. Linear in
+ * the head however it arrives: a read that completes no line is only searched for its end (the
+ * parse resumes where the last one stopped), except early in a line, where bad bytes are
+ * refused at once.
+ */
+static int conn_parse_head(struct conn *c, int *status)
+{
+	int n = -2;
+	const char *d = c->rb->data;
+	bool line_end = memchr(d + c->head_scan, '\n', c->rlen - c->head_scan);
+	c->head_scan = c->rlen;
+	if (line_end || c->rlen - c->head_resume <= HTTP_HEAD_EAGER_BYTES)
+		n = http_parse_head(d, c->rlen, &c->rb->req, (int)cfg.max_headers, status, &c->head_resume);
+	if ((n == -2 && c->rlen >= (size_t)cfg.max_head_bytes) || n > cfg.max_head_bytes) {
+		*status = 431;
+		return -1;
+	}
+	return n;
+}
+
+/*
  * Runs the connection's state machine as far as the bytes at hand allow, within one turn's
  * budget: LOOP_WRITE_MAX_BYTES written and LOOP_REQUESTS_PER_TURN pipelined requests answered.
  * Past it, a socket still writable is watched for the next turn, and requests already read
@@ -3757,30 +3779,13 @@ static void conn_advance(struct conn *c)
 				conn_watch(c, EPOLLIN);
 				return;
 			}
-			/*
-			 * Linear in the head however it arrives: a read that completes no line is
-			 * only searched for its end (the parse resumes where the last one stopped),
-			 * except early in a line, where bad bytes are refused at once.
-			 */
-			int status, n = -2;
-			const char *d = c->rb->data;
-			bool line_end = memchr(d + c->head_scan, '\n', c->rlen - c->head_scan);
-			c->head_scan = c->rlen;
-			if (line_end || c->rlen - c->head_resume <= HTTP_HEAD_EAGER_BYTES)
-				n = http_parse_head(d, c->rlen, &c->rb->req, (int)cfg.max_headers, &status,
-						    &c->head_resume);
-			if (n == -2 && c->rlen >= (size_t)cfg.max_head_bytes) {
-				n = -1;
-				status = 431;
-			}
+			int status, n = conn_parse_head(c, &status);
 			if (n == -2) {
 				if (c->dl_kind != DL_HEAD)
 					conn_set_deadline(c, DL_HEAD);
 				conn_watch(c, EPOLLIN);
 				return;
 			}
-			if (n > cfg.max_head_bytes)
-				n = -1, status = 431;
 			if (n < 0)
 				conn_fail(c, status, http_status_detail(status));
 			else
@@ -4285,7 +4290,7 @@ struct pg {
 	struct pg *next;
 	/* while the event loop waits on it for a read (loop_read_start), all the loop's: */
 	struct conn *reader;
-	PGresult *res[2 * DB_STEPS_MAX]; /* the session row, then each statement's result */
+	PGresult *res[1 + DB_STEPS_MAX]; /* the session row, then each statement's result */
 	int n_res;
 	int64_t deadline;
 	bool in_epoll; /* its socket is in the loop's epoll set (one-shot, re-armed per read) */
@@ -10851,7 +10856,7 @@ static void loop_read_unlink(struct pg *pg)
 /* Reads what arrived; true once the pipeline's sync is in (or the link failed: *broken). */
 static bool loop_read_collect(struct pg *pg, bool *broken)
 {
-	int max = pg->reader->rb->ctx.route->flags & R_WRITE ? 2 * DB_STEPS_MAX : 2;
+	int max = pg->reader->rb->ctx.route->flags & R_WRITE ? 1 + DB_STEPS_MAX : 2;
 	PGconn *pc = pg->conn;
 	int t = PQflush(pc) < 0 || !PQconsumeInput(pc) ? -1 : pg_pipeline_take(pc, pg->res, &pg->n_res, max);
 	if (t < 0)
@@ -10922,6 +10927,7 @@ static int loop_results_rc(struct pg *pg, bool broken, int from, int n, const st
 	pg->broken |= rc == PG_UNAVAILABLE;
 	return rc;
 }
+
 /* The session is judged: the transaction's ending goes out on the same connection. */
 static bool loop_write_end(struct pg *pg, struct ctx *x, int session, int rc)
 {
