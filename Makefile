@@ -96,6 +96,7 @@ blackbox-pgbouncer: droplin
 
 test: droplin droplin-openssl build/unit
 	sh tests/install.sh
+	sh tests/deps/test_fallback.sh
 	build/unit
 	DROPLIN_TLS_BIN=$(CURDIR)/droplin-openssl $(PYTEST) -q -n 2 tests/blackbox
 	DROPLIN_TEST_PGBOUNCER=1 $(PYTEST) -q -n 2 tests/blackbox $(PGBOUNCER_DESELECT)

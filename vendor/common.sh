@@ -44,8 +44,33 @@ flock 8
 
 log() { echo "== deps: $*" >&2; }
 
-# fetch NAME[/SUITE] and verify it (vendor/fetch.sh).
+# fetch NAME[/SUITE] and verify it (vendor/fetch.sh): the pinned version, or the archive's
+# current one when the pinned version is gone. build/dl/NAME.use names the files to use.
 fetch() { "$VENDOR/fetch.sh" "$@"; }
+
+# src PACKAGE KIND: the file of PACKAGE's fetched version of that KIND (orig: the upstream
+# tarball, debian: Debian's tarball, dsc), from build/dl/PACKAGE.use.
+src() {
+	f=$(awk -v k="$2" 'NR > 1 { n = $2; sub(/\.asc$/, "", n)
+		if ((k == "orig" && n ~ /\.orig\.tar\./) || (k == "debian" && n ~ /\.debian\.tar\./) ||
+		    (k == "dsc" && n ~ /\.dsc$/)) { print $2; exit } }' "$DL/$1.use")
+	[ -n "$f" ] || { echo "deps: $1: no $2 file in build/dl/$1.use" >&2; exit 1; }
+	echo "$f"
+}
+
+# version PACKAGE: the Debian version fetched (pinned or current).
+version() { sed -n '1s/^# [^ ]* \([^ ]*\).*/\1/p' "$DL/$1.use"; }
+
+# installed PACKAGE DIR: record what was built: build/dl/PACKAGE.use (version and files) and
+# the notice file vendor/pins names, from the unpacked source DIR, under $PREFIX/share/droplin/
+# (vendor/sbom.sh makes droplin's version strings, SBOM and /licenses from them).
+installed() {
+	notice=$(awk -v p="$1" '$1 == p { print $5 }' "$VENDOR/pins")
+	[ -f "$2/$notice" ] || { echo "deps: $1: no notice file $notice in its source" >&2; exit 1; }
+	mkdir -p "$PREFIX/share/droplin/sources" "$PREFIX/share/droplin/licenses"
+	cp "$DL/$1.use" "$PREFIX/share/droplin/sources/$1"
+	cp "$2/$notice" "$PREFIX/share/droplin/licenses/$1"
+}
 
 # unpack FILE DIR: extract a verified tarball from build/dl into a fresh
 # $SRC/DIR (the tarball's single top folder is stripped).
@@ -56,5 +81,12 @@ unpack() {
 	echo "$SRC/$2"
 }
 
-# apply PATCH DIR: apply a -p1 patch, failing on any fuzz or reject.
-apply() { patch -d "$2" -p1 -F0 -N --no-backup-if-mismatch -s <"$1"; }
+# apply PATCH DIR PACKAGE: apply a -p1 patch, failing loudly (naming the package and its
+# version) on any fuzz or reject: a newer version than the pin may need the patch refreshed.
+apply() {
+	patch -d "$2" -p1 -F0 -N --no-backup-if-mismatch -s <"$1" || {
+		echo "deps: FAILED: patch $(basename "$1") no longer applies to $3 $(version "$3");" \
+			"refresh it (vendor/README.md, 'Bumping a version')" >&2
+		exit 1
+	}
+}

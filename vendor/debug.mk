@@ -52,12 +52,12 @@ $(DEBUG_DEPS_STAMPS)/tools: vendor/tools.sh
 	mkdir -p $(@D) && touch $@
 
 # Sources come from deps.mk's one fetch step.
-$(_debug_plain): $(DEBUG_DEPS_STAMPS)/%: vendor/%/build.sh vendor/common.sh \
+$(_debug_plain): $(DEBUG_DEPS_STAMPS)/%: vendor/%/build.sh vendor/common.sh vendor/pins \
 		| $(DEPS_STAMPS)/fetch $(DEBUG_DEPS_STAMPS)/tools
 	$(_debug_env) vendor/$*/build.sh
 	touch $@
 
-$(_debug_san): $(DEBUG_DEPS_STAMPS)/san-%: vendor/%/build.sh vendor/common.sh \
+$(_debug_san): $(DEBUG_DEPS_STAMPS)/san-%: vendor/%/build.sh vendor/common.sh vendor/pins \
 		| $(DEPS_STAMPS)/fetch $(DEBUG_DEPS_STAMPS)/tools
 	$(_debug_san_env) vendor/$*/build.sh
 	touch $@

@@ -21,24 +21,28 @@ CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
 CA_ANCHORS_H := $(DEPS_DIR)/include/droplin_ca_anchors.h
 
 _deps_libs := musl bearssl jsmn jansson libjwt curl libpq
+# The Debian source packages, with the suite where it matters (vendor/README.md); their
+# versions are in vendor/pins.
+_deps_sources := musl bearssl jsmn jansson libjwt/trixie curl postgresql-15/bookworm
 _deps_env := PREFIX='$(abspath $(DEPS_DIR))' SRC='$(abspath $(DEPS_SRC))'
 
 $(DEPS_STAMP): $(addprefix $(DEPS_STAMPS)/,$(_deps_libs)) $(CA_ANCHORS_H)
 	touch $@
 
-# Build packages, then all downloads in one apt run (checked against
-# vendor/sources.sha256), before any library build starts.
+# Build packages, then all downloads in one apt run (the versions of vendor/pins, checked
+# against vendor/sources.sha256, or the archive's current ones when a pinned version is gone),
+# before any library build starts.
 $(DEPS_STAMPS)/tools: vendor/tools.sh
 	sh vendor/tools.sh
 	mkdir -p $(@D) && touch $@
 
-$(DEPS_STAMPS)/fetch: vendor/sources.sha256 vendor/fetch.sh | $(DEPS_STAMPS)/tools
-	vendor/fetch.sh musl bearssl jsmn jansson libjwt/trixie curl \
-		postgresql-15/bookworm
+$(DEPS_STAMPS)/fetch: vendor/sources.sha256 vendor/pins vendor/fetch.sh | $(DEPS_STAMPS)/tools
+	vendor/fetch.sh $(_deps_sources)
 	touch $@
 
+# vendor/pins: a new pin (or a fallback from it) may change what a library is built from.
 $(addprefix $(DEPS_STAMPS)/,$(_deps_libs)): $(DEPS_STAMPS)/%: \
-		vendor/%/build.sh vendor/common.sh | $(DEPS_STAMPS)/fetch
+		vendor/%/build.sh vendor/common.sh vendor/pins | $(DEPS_STAMPS)/fetch
 	$(_deps_env) vendor/$*/build.sh
 	touch $@
 
@@ -67,12 +71,12 @@ _tls_env := PREFIX='$(abspath $(TLS_DIR))' SRC='$(abspath $(TLS_SRC))'
 $(TLS_STAMP): $(DEPS_STAMP) $(TLS_STAMPS)/openssl $(TLS_STAMPS)/libpq-openssl
 	touch $@
 
-$(TLS_STAMPS)/fetch: vendor/sources.sha256 vendor/fetch.sh | $(DEPS_STAMPS)/fetch
+$(TLS_STAMPS)/fetch: vendor/sources.sha256 vendor/pins vendor/fetch.sh | $(DEPS_STAMPS)/fetch
 	vendor/fetch.sh openssl
 	mkdir -p $(@D) && touch $@
 
 $(TLS_STAMPS)/openssl $(TLS_STAMPS)/libpq-openssl: $(TLS_STAMPS)/%: \
-		vendor/%/build.sh vendor/common.sh | $(TLS_STAMPS)/fetch
+		vendor/%/build.sh vendor/common.sh vendor/pins | $(TLS_STAMPS)/fetch
 	$(_tls_env) vendor/$*/build.sh
 	touch $@
 
@@ -83,6 +87,12 @@ $(TLS_STAMPS)/libpq-openssl: vendor/patches/libpq-getrandom.patch \
 deps-selftest: $(DEPS_STAMP)
 	vendor/selftest.sh $(DEPS_DIR) '$(DEPS_LIBS)'
 .PHONY: deps-selftest
+
+# Move vendor/pins and vendor/sources.sha256 to the versions the archive offers now (nothing
+# is downloaded; the next make fetches and checks them). Review, build, test, commit.
+deps-update: | $(DEPS_STAMPS)/tools
+	vendor/fetch.sh --update $(_deps_sources) openssl
+.PHONY: deps-update
 
 # ca-certificates is installed by vendor/tools.sh on a fresh machine.
 $(CA_BUNDLE): | $(DEPS_STAMPS)/tools ;

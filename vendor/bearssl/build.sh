@@ -3,7 +3,7 @@
 # the CA bundle into trust anchors, see ca-anchors.sh).
 . "$(dirname "$0")/../common.sh"
 fetch bearssl
-d=$(unpack bearssl_0.6+dfsg.1.orig.tar.xz bearssl)
+d=$(unpack "$(src bearssl orig)" bearssl)
 log "bearssl in $d"
 # The debug variant needs no brssl: it shares the musl build's trust anchors.
 targets="lib tools" ldflags=-static
@@ -26,3 +26,4 @@ if [ "$VARIANT" = musl ]; then
 	mkdir -p "$PREFIX/bin"
 	cp "$d"/build-droplin/brssl "$PREFIX/bin/"
 fi
+installed bearssl "$d"

@@ -1,19 +1,19 @@
 #!/bin/sh
-# libcurl 7.88.1 (bookworm, with Debian's patch series: the CVE fixes) over
+# libcurl (bookworm, 7.88.1 pinned, with Debian's patch series: the CVE fixes) over
 # BearSSL, static, HTTP and HTTPS only, plus droplin's patch for the
 # handshake stall (vendor/patches/curl-bearssl-handshake-stall.patch).
 . "$(dirname "$0")/../common.sh"
 fetch curl
-d=$(unpack curl_7.88.1.orig.tar.gz curl)
+d=$(unpack "$(src curl orig)" curl)
 log "curl in $d"
-tar -xf "$DL/curl_7.88.1-10+deb12u15.debian.tar.xz" -C "$d"
+tar -xf "$DL/$(src curl debian)" -C "$d"
 # Debian's series up to the marker after which come the patches used only
 # for its GnuTLS/NSS flavours.
 for p in $(sed -n '/^# Do not add patches below/q; /^[^#]/p' \
 	"$d/debian/patches/series"); do
-	apply "$d/debian/patches/$p" "$d"
+	apply "$d/debian/patches/$p" "$d" curl
 done
-apply "$VENDOR/patches/curl-bearssl-handshake-stall.patch" "$d"
+apply "$VENDOR/patches/curl-bearssl-handshake-stall.patch" "$d" curl
 cd "$d"
 autoreconf -fi >/dev/null 2>&1   # Debian's patches touch configure.ac
 ./configure -q --prefix="$PREFIX" CC="$CC" CFLAGS="$OPT" \
@@ -37,3 +37,4 @@ make -j"$JOBS" -C lib >/dev/null
 make -C lib install >/dev/null
 make -C include install >/dev/null
 rm -f "$PREFIX/lib/libcurl.la"
+installed curl "$d"

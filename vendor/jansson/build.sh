@@ -2,7 +2,7 @@
 # jansson (needed by libjwt): static only.
 . "$(dirname "$0")/../common.sh"
 fetch jansson
-d=$(unpack jansson_2.14.orig.tar.gz jansson)
+d=$(unpack "$(src jansson orig)" jansson)
 log "jansson in $d"
 cd "$d"
 autoreconf -fi >/dev/null 2>&1
@@ -10,3 +10,4 @@ autoreconf -fi >/dev/null 2>&1
 	--disable-dependency-tracking CC="$CC" CFLAGS="$OPT"
 make -j"$JOBS" -C src install >/dev/null
 rm -f "$PREFIX/lib/libjansson.la"
+installed jansson "$d"

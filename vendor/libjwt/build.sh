@@ -1,9 +1,9 @@
 #!/bin/sh
-# libjwt 1.17.2 (trixie orig): jwt.c with droplin's own BearSSL backend and
+# libjwt (trixie orig, 1.17.2 pinned): jwt.c with droplin's own BearSSL backend and
 # base64 (this folder) -> libjwt.a + jwt.h.  Needs jansson and bearssl.
 . "$(dirname "$0")/../common.sh"
 fetch libjwt/trixie
-d=$(unpack libjwt_1.17.2.orig.tar.xz libjwt)
+d=$(unpack "$(src libjwt orig)" libjwt)
 log "libjwt in $d"
 here=$VENDOR/libjwt
 mkdir -p "$d/obj"
@@ -14,3 +14,4 @@ done
 rm -f "$PREFIX/lib/libjwt.a"
 ar rcs "$PREFIX/lib/libjwt.a" "$d"/obj/*.o
 cp "$d/include/jwt.h" "$PREFIX/include/"
+installed libjwt "$d"

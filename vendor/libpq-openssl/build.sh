@@ -5,9 +5,9 @@
 # and libcrypto.a; the headers are the default build's.
 . "$(dirname "$0")/../common.sh"
 fetch postgresql-15/bookworm
-d=$(unpack postgresql-15_15.18.orig.tar.bz2 libpq-openssl)
+d=$(unpack "$(src postgresql-15 orig)" libpq-openssl)
 log "libpq (OpenSSL) in $d"
-apply "$VENDOR/patches/libpq-getrandom.patch" "$d"
+apply "$VENDOR/patches/libpq-getrandom.patch" "$d" postgresql-15
 cd "$d"
 ./configure -q CC="$CC" CFLAGS="$OPT" --without-readline --without-zlib \
 	--without-icu --without-gssapi --without-ldap --with-openssl \
@@ -21,3 +21,4 @@ make -j"$JOBS" -C src/common libpgcommon_shlib.a >/dev/null
 make -j"$JOBS" -C src/interfaces/libpq all-static-lib >/dev/null
 cp src/interfaces/libpq/libpq.a src/common/libpgcommon_shlib.a \
 	src/port/libpgport_shlib.a "$PREFIX/lib/"
+installed postgresql-15 "$d"

@@ -5,9 +5,9 @@
 # is meant to link with (the non-_shlib ones add exit()-on-OOM helpers).
 . "$(dirname "$0")/../common.sh"
 fetch postgresql-15/bookworm
-d=$(unpack postgresql-15_15.18.orig.tar.bz2 libpq)
+d=$(unpack "$(src postgresql-15 orig)" libpq)
 log "libpq in $d"
-apply "$VENDOR/patches/libpq-getrandom.patch" "$d"
+apply "$VENDOR/patches/libpq-getrandom.patch" "$d" postgresql-15
 cd "$d"
 ./configure -q CC="$CC" CFLAGS="$OPT" --without-readline --without-zlib \
 	--without-icu --without-gssapi --without-ldap --without-openssl \
@@ -20,3 +20,4 @@ cp src/interfaces/libpq/libpq.a src/common/libpgcommon_shlib.a \
 	src/port/libpgport_shlib.a "$PREFIX/lib/"
 cp src/interfaces/libpq/libpq-fe.h src/interfaces/libpq/libpq-events.h \
 	src/include/postgres_ext.h src/include/pg_config_ext.h "$PREFIX/include/"
+installed postgresql-15 "$d"

@@ -3,7 +3,7 @@
 # package -> libdcrypt.a, plus musl's own <crypt.h> (crypt_r, crypt_data).
 . "$(dirname "$0")/../common.sh"
 fetch musl
-d=$(unpack musl_1.2.3.orig.tar.gz musl)
+d=$(unpack "$(src musl orig)" musl)
 log "musl crypt in $d"
 mkdir -p "$d/obj"
 inc="-I$d/src/include -I$d/src/internal"
@@ -37,3 +37,4 @@ done
 rm -f "$PREFIX/lib/libdcrypt.a"
 ar rcs "$PREFIX/lib/libdcrypt.a" "$d"/obj/*.o
 cp "$d/include/crypt.h" "$PREFIX/include/"
+installed musl "$d"

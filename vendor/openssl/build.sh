@@ -6,7 +6,7 @@
 # levels and the shared-library build, none of which a static libpq needs.
 . "$(dirname "$0")/../common.sh"
 fetch openssl
-d=$(unpack openssl_3.0.22.orig.tar.gz openssl)
+d=$(unpack "$(src openssl orig)" openssl)
 log "openssl in $d"
 cd "$d"
 # No shared libraries, engines, DSOs or loadable providers (the default
@@ -22,3 +22,4 @@ cd "$d"
 	no-fuzz-libfuzzer no-ui-console no-legacy no-secure-memory >/dev/null
 make -j"$JOBS" build_libs >/dev/null
 make install_dev >/dev/null
+installed openssl "$d"
