@@ -99,7 +99,10 @@
 #include "embedded.h" /* docs/openapi.json and the docs/api files, made by the Makefile */
 
 #ifndef DROPLIN_VERSION
-#define DROPLIN_VERSION "0.1.0"
+#define DROPLIN_VERSION "0.0.0-unknown"
+#endif
+#ifndef DROPLIN_LIBRARIES /* "name version (Debian version), licence\n" each: build/gen/libraries.h */
+#define DROPLIN_LIBRARIES ""
 #endif
 #define API_VERSION "1.0.0"                 /* what the original reported in its bodies */
 #define UNUSED      __attribute__((unused)) /* helpers the later routes call; the unit tests use them now */
@@ -1654,6 +1657,7 @@ static void cfg_help(FILE *f)
 	fprintf(f,
 		"droplin %s: the DropLink backend.\n\n"
 		"Usage: droplin [--help | --version | --healthcheck [PATH] | --check-outbound URL]\n\n"
+		"  --version            droplin's version and that of every library linked in\n"
 		"  --healthcheck [PATH] GET http://127.0.0.1:$PORT/livez (PATH: /livez, /health or\n"
 		"                       /ready); exit 0 on 200, else 1\n"
 		"  --check-outbound URL one GET through the outbound HTTPS path; exit 0 on 2xx\n\n"
@@ -11562,7 +11566,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--version")) {
-		printf("droplin %s\n", DROPLIN_VERSION);
+		printf("droplin %s\n%s", DROPLIN_VERSION, DROPLIN_LIBRARIES);
 		return 0;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--healthcheck"))
