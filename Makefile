@@ -4,7 +4,9 @@ include vendor/deps.mk
 include vendor/debug.mk
 
 CC       := musl-gcc
-VERSION  := 0.1.0+$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# From the git tag (scripts/version.sh, docs/releasing.md); `make VERSION=...` overrides it (the
+# image build passes it in: its context has no .git).
+VERSION  := $(shell sh scripts/version.sh)
 # The shipped binaries are hardened (docs/hardening.md): a static PIE, so ASLR moves all of it
 # (musl's rcrt1.o relocates it at start), full RELRO, and stack canaries. musl has no
 # _FORTIFY_SOURCE (no __*_chk functions), so it stays 0. `make lint` checks all of it.
@@ -50,11 +52,42 @@ $(PIE_SPECS): $(MUSL_SPECS) vendor/static-pie.sed
 	sed -f vendor/static-pie.sed $(MUSL_SPECS) > $@.tmp
 	grep -q rcrt1.o $@.tmp && mv $@.tmp $@
 
-droplin: droplin.c $(DEPS_STAMP) $(GEN_H) $(PIE_SPECS)
-	$(HARDENED) $(CFLAGS) -o $@ droplin.c $(filter-out -static,$(LDFLAGS)) $(HARDEN_LD) $(DEPS_LIBS)
+# What each binary links, for vendor/sbom.sh: the C library, then the dependency folders whose
+# recipes recorded the versions built (vendor/README.md). It makes build/gen/libraries*.h
+# (`droplin --version` lists the libraries), the SPDX SBOM written beside each binary
+# (droplin.spdx.json) and the notices (`make licenses`, `make notices`).
+SBOM_droplin         := musl $(DEPS_DIR)
+SBOM_droplin-openssl := musl $(DEPS_DIR) $(TLS_DIR)
+SBOM_debug           := glibc $(DEBUG_DEPS_DIR)
 
-droplin-openssl: droplin.c $(TLS_STAMP) $(GEN_H) $(PIE_SPECS)
-	$(HARDENED) $(CFLAGS) -o $@ droplin.c $(filter-out -static,$(LDFLAGS)) $(HARDEN_LD) $(TLS_LIBS)
+build/gen/libraries.h: $(DEPS_STAMP) vendor/sbom.sh vendor/pins
+	mkdir -p $(@D) && vendor/sbom.sh header $(SBOM_droplin) >$@.tmp && mv $@.tmp $@
+build/gen/libraries-openssl.h: $(TLS_STAMP) vendor/sbom.sh vendor/pins
+	mkdir -p $(@D) && vendor/sbom.sh header $(SBOM_droplin-openssl) >$@.tmp && mv $@.tmp $@
+build/gen/libraries-debug.h: $(DEBUG_DEPS_STAMP) vendor/sbom.sh vendor/pins
+	mkdir -p $(@D) && vendor/sbom.sh header $(SBOM_debug) >$@.tmp && mv $@.tmp $@
+
+droplin: droplin.c $(DEPS_STAMP) $(GEN_H) $(PIE_SPECS) build/gen/libraries.h
+	$(HARDENED) $(CFLAGS) -include build/gen/libraries.h -o $@ droplin.c \
+		$(filter-out -static,$(LDFLAGS)) $(HARDEN_LD) $(DEPS_LIBS)
+	vendor/sbom.sh spdx $@ $(VERSION) $(SBOM_$@) >$@.spdx.json
+
+droplin-openssl: droplin.c $(TLS_STAMP) $(GEN_H) $(PIE_SPECS) build/gen/libraries-openssl.h
+	$(HARDENED) $(CFLAGS) -include build/gen/libraries-openssl.h -o $@ droplin.c \
+		$(filter-out -static,$(LDFLAGS)) $(HARDEN_LD) $(TLS_LIBS)
+	vendor/sbom.sh spdx $@ $(VERSION) $(SBOM_$@) >$@.spdx.json
+
+# The notices of everything $(BIN) links, droplin's LICENSE included: build/licenses/$(BIN)/
+# (the image's /licenses). `make notices` refreshes docs/third-party/ from the TLS variant's
+# (which links every library either build does).
+licenses: $(BIN)
+	vendor/sbom.sh licenses build/licenses/$(BIN) $(SBOM_$(BIN))
+notices:
+	$(MAKE) --no-print-directory DB_TLS=openssl licenses
+	rm -f docs/third-party/*.txt
+	cp build/licenses/droplin-openssl/*.txt docs/third-party/
+	rm docs/third-party/droplin.txt
+.PHONY: licenses notices
 
 # C unit tests reach droplin's statics by including droplin.c.
 build/unit: tests/unit.c droplin.c $(DEPS_STAMP) $(GEN_H)
@@ -65,11 +98,11 @@ build/unit: tests/unit.c droplin.c $(DEPS_STAMP) $(GEN_H)
 DEBUG_CFLAGS := -std=gnu11 -gdwarf-4 -O1 -fno-omit-frame-pointer -DDROPLIN_VERSION='"$(VERSION)"' \
                 $(WARNINGS) $(DEBUG_DEPS_CFLAGS) -Ibuild/gen
 
-droplin.debug: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
-	$(DEBUG_CC) $(DEBUG_CFLAGS) -fsanitize=address,undefined -o $@ droplin.c $(DEBUG_DEPS_LIBS)
+droplin.debug: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H) build/gen/libraries-debug.h
+	$(DEBUG_CC) $(DEBUG_CFLAGS) -include build/gen/libraries-debug.h -fsanitize=address,undefined -o $@ droplin.c $(DEBUG_DEPS_LIBS)
 
-build/droplin.valgrind: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H)
-	$(DEBUG_CC) $(DEBUG_CFLAGS) -o $@ droplin.c $(DEBUG_DEPS_LIBS_PLAIN)
+build/droplin.valgrind: droplin.c $(DEBUG_DEPS_STAMP) $(GEN_H) build/gen/libraries-debug.h
+	$(DEBUG_CC) $(DEBUG_CFLAGS) -include build/gen/libraries-debug.h -o $@ droplin.c $(DEBUG_DEPS_LIBS_PLAIN)
 
 # `-include`: the image's build context (Containerfile) has no tests/.
 -include tests/fuzz/fuzz.mk
@@ -140,8 +173,8 @@ fmt:
 	clang-format -i droplin.c tests/unit.c
 
 clean:
-	rm -f droplin droplin-openssl build/unit build/droplin.o $(GEN_H) droplin.debug build/droplin.valgrind
-	rm -rf build/fuzz build/san
+	rm -f droplin droplin-openssl droplin.spdx.json droplin-openssl.spdx.json build/unit build/droplin.o $(GEN_H) droplin.debug build/droplin.valgrind
+	rm -rf build/fuzz build/san build/licenses build/gen/libraries*.h
 
 help:
 	@echo "make [all]   build ./droplin (dependencies are built once into build/deps)"

@@ -72,10 +72,22 @@ def test_help_needs_no_configuration():
     assert "DATABASE_URL" in r.stdout
 
 
+LINKED = ("BearSSL", "jsmn", "jansson", "libjwt", "libcurl", "libpq", "Mozilla")
+
+
 def test_version():
+    # droplin's version, then one line per library linked in, from what the build used
+    # (vendor/sbom.sh): "name version (Debian version[; note]), licence".
     r = run_cli(["--version"], env={})
     assert r.returncode == 0, r.stderr
-    assert re.fullmatch(r"droplin \S+\n?", r.stdout), repr(r.stdout)
+    first, *libs = r.stdout.splitlines()
+    assert re.fullmatch(r"droplin \S+", first), repr(r.stdout)
+    for line in libs:
+        assert re.fullmatch(r"\S.* \S+ \(Debian \S+(; [^)]*)?\), \S+", line), line
+    names = [line.split(" ")[0] for line in libs]
+    assert ("musl" in names) != ("glibc" in names), r.stdout
+    for name in LINKED:
+        assert name in names, r.stdout
 
 
 def test_unknown_option_fails():

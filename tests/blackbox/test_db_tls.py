@@ -12,6 +12,7 @@ unless DROPLIN_TLS_BIN is set (as `make test` does), when a missing binary fails
 """
 
 import os
+import re
 import shutil
 
 import pytest
@@ -131,6 +132,7 @@ def assert_never_ready(d, what):
 def test_variant_says_it_has_tls_and_still_works_in_plain_text(pg):
     r = harness.run_cli(["--version"], binary=TLS_BIN)
     assert r.returncode == 0, r.stderr
+    assert re.search(r"^OpenSSL 3\.\S+ \(Debian ", r.stdout, re.M), r.stdout
     # a plain-text server stays reachable with the default sslmode (prefer)
     d = harness.DroplinFactory(pg.create_database)
     try:
