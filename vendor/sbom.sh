@@ -66,7 +66,7 @@ components() {
 		echo "$(field "$p" 3)|$(upstream "$v")|$v|$(field "$p" 4)|$note|$p|$rec|$(field "$p" 6)"
 	done
 	ca=$(deb_version ca-certificates)
-	echo "Mozilla CA certificates|${ca%%+*}|$ca|MPL-2.0|trust anchors compiled in|ca-certificates||https://wiki.mozilla.org/CA"
+	echo "Mozilla CA certificates|$(echo "$ca" | sed "s/[+~].*//")|$ca|MPL-2.0|trust anchors compiled in|ca-certificates||https://wiki.mozilla.org/CA"
 }
 
 header() {
