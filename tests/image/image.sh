@@ -4,7 +4,8 @@
 #   tests/image/image.sh setup    install podman, buildah, runc, debootstrap; write the config
 #   tests/image/image.sh base     the debian:bookworm base (debootstrap minbase + podman import),
 #                                 made once and cached under build/image/
-#   tests/image/image.sh build    base + `podman build` of the Containerfile -> localhost/droplin
+#   tests/image/image.sh build    base + `podman build` of the Containerfile -> localhost/droplin,
+#                                 tagged latest and with the version (scripts/version.sh)
 #   tests/image/image.sh podman ARGS...   podman with this folder's storage and configuration
 #
 # Everything lives under build/image/: containers.conf (CONTAINERS_CONF), storage (--root,
@@ -19,7 +20,8 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 IMG=${IMAGE_DIR:-$REPO/build/image}
 # DB_TLS=openssl builds the TLS variant (Containerfile's DB_TLS) as localhost/droplin-openssl
 DB_TLS=${DB_TLS:-}
-IMAGE=${IMAGE_NAME:-localhost/droplin${DB_TLS:+-$DB_TLS}:latest}
+REPO_NAME=${IMAGE_NAME:-localhost/droplin${DB_TLS:+-$DB_TLS}}
+IMAGE=$REPO_NAME:latest
 BASE=localhost/debian:bookworm
 mkdir -p "$IMG"
 
@@ -108,15 +110,17 @@ base() {
 }
 
 build() {
-	[ -d "$REPO/build/dl" ] || die "build/dl is missing: run make first (it fetches the sources)"
-	# the Makefile's version scheme, with this checkout's commit (the context has no .git)
-	version=$(sed -n 's/^VERSION *:= *\([^+]*\)+.*/\1/p' "$REPO/Makefile")
-	rev=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	# The context needs nothing but the clone: build/dl/, when `make` has filled it, only saves
+	# the download. Docker reads .dockerignore, podman .containerignore: they must agree.
+	[ "$(grep -v '^#' "$REPO/.containerignore")" = "$(grep -v '^#' "$REPO/.dockerignore")" ] ||
+		die ".containerignore and .dockerignore differ"
+	version=${VERSION:-$(sh "$REPO/scripts/version.sh")}
 	t0=$(date +%s)
 	pm build --pull=never --isolation chroot --format docker --layers \
 		--build-arg JOBS="$(nproc)" --build-arg DB_TLS="$DB_TLS" \
-		--build-arg VERSION="${version:-0}+$rev" -t "$IMAGE" -f "$REPO/Containerfile" "$REPO" >&2
-	say "built $IMAGE in $(($(date +%s) - t0)) s"
+		--build-arg VERSION="$version" -t "$IMAGE" -t "$REPO_NAME:$version" \
+		-f "$REPO/Containerfile" "$REPO" >&2
+	say "built $IMAGE and $REPO_NAME:$version in $(($(date +%s) - t0)) s"
 }
 
 cmd=${1:-build}
