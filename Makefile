@@ -189,6 +189,10 @@ help:
 	@echo "make valgrind       a short scenario under Valgrind: no invalid access, no leak"
 	@echo "make lint    warnings as errors, clang-format check, no global symbol but main"
 	@echo "make docs    regenerate the variable table of docs/configuration.md from --help"
+	@echo "make image   the FROM scratch image with podman, tagged latest and the version (docs/releasing.md)"
+	@echo "make deps-update   move vendor/pins to the Debian versions the archive offers now"
+	@echo "make licenses      the notices of what the binary links, into build/licenses/"
+	@echo "make notices       refresh docs/third-party/ (builds the TLS variant)"
 	@echo "make clean   remove droplin's own build outputs (not the dependency cache)"
 
 # ---- make bench: droplin against nginx, pgbench and the bcrypt bound (bench/bench.py) -----
