@@ -85,7 +85,7 @@ def test_version():
     for line in libs:
         assert re.fullmatch(r"\S.* \S+ \(Debian \S+(; [^)]*)?\), \S+", line), line
     names = [line.split(" ")[0] for line in libs]
-    assert ("musl" in names) != ("glibc" in names), r.stdout
+    assert "musl" in names, r.stdout  # the C library, or only crypt in the glibc debug build
     for name in LINKED:
         assert name in names, r.stdout
 
