@@ -137,6 +137,7 @@ enum {
 	LOG_LINE_MAX = 2048,                   /* one JSON log line */
 	LOG_BUFFER_BYTES = 512 << 10,          /* each of the two log buffers (stdout may stall) */
 	LOG_FLUSH_MS = 1000,                   /* at exit, the longest wait for stdout */
+	PG_NAMING_LOCK_TIMEOUT_MS = 100,       /* naming a new link waits this long for a table's lock */
 	SHUTDOWN_SIGNAL_CHECK_MS = 100,        /* after the drain, how often a second signal is looked for */
 	HEALTHCHECK_TIMEOUT_MS = 3000,         /* droplin --healthcheck */
 	OUT_MAX_EXTRA_ANCHORS = 256,           /* certificates read from OUTBOUND_CA_FILE */
@@ -4519,6 +4520,8 @@ static bool pg_idle_gone(struct pg *pg)
 	return true;
 }
 
+static void pg_prepare_all(struct pg *pg, long long lock_ms);
+
 /*
  * Borrows a connection until `deadline`. `probe` callers (start-up and the probe thread)
  * ignore the fail-fast window, so they are the ones that find the database back.
@@ -4565,6 +4568,12 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 			pg->conn = conn;
 			P.n_unnamed++;
 			pthread_mutex_unlock(&P.mu);
+			pg_prepare_all(pg, PG_NAMING_LOCK_TIMEOUT_MS); /* before its first use */
+			if (pg->named) {
+				pthread_mutex_lock(&P.mu);
+				P.n_unnamed--;
+				pthread_mutex_unlock(&P.mu);
+			}
 			*out = pg;
 			return PG_OK;
 		}
@@ -4879,41 +4888,59 @@ static int pg_exec_simple(struct pg *pg, const char *sql, int64_t timeout_ms, PG
 }
 
 /*
- * Prepares every statement on an idle link, in one pipeline, on the maintenance thread: it
- * takes a lock on every table at once, so a lock anyone holds on any table delays it, and
- * neither a request nor a probe may wait for that. A link not named yet serves all the same, with unnamed
- * statements. A statement the schema refuses (class 42: an adopted database that lacks what it needs) turns
- * naming off for good, logged once; any other failure leaves the link unnamed for a later try.
+ * Prepares every statement on a link, in one pipeline, inside a transaction that waits at most
+ * `lock_ms` for any table's lock (0: no limit): preparing needs every table at once, so a lock
+ * anyone holds on one (a VACUUM FULL, a waiting ALTER TABLE) must not hold up a request for
+ * long. A link that could not be named serves all the same, with unnamed statements, until
+ * the maintenance thread names it. A statement the schema refuses (class 42: an adopted
+ * database that lacks what it needs) turns naming off for good, logged once.
  */
 static atomic_bool pg_naming_failed;
 
-static void pg_prepare_all(struct pg *pg)
+static void pg_prepare_all(struct pg *pg, long long lock_ms)
 {
+	if (!cfg.db_prepared_statements || pg->named || !atomic_load(&P.migrations_ok) ||
+	    atomic_load(&pg_naming_failed))
+		return;
 	PGconn *pc = pg->conn;
-	PGresult *res[Q_COUNT];
+	char set[64];
+	snprintf(set, sizeof set, "SET LOCAL lock_timeout = %lld", lock_ms);
+	/* what an earlier, interrupted try left is dropped first: a name cannot be taken twice */
+	const char *around[] = {"DEALLOCATE ALL", "BEGIN", set};
+	enum { AROUND = 3, N = AROUND + Q_COUNT + 1 };
+	PGresult *res[N];
 	int got = 0, rc = PQenterPipelineMode(pc) ? PG_OK : PG_UNAVAILABLE;
+	for (int i = 0; i < AROUND && !rc; i++)
+		if (!PQsendQueryParams(pc, around[i], 0, NULL, NULL, NULL, NULL, 0))
+			rc = PG_UNAVAILABLE;
 	for (int q = 0; q < Q_COUNT && !rc; q++)
 		if (!PQsendPrepare(pc, PG_STATEMENTS[q].name, PG_STATEMENTS[q].sql, 0, NULL))
 			rc = PG_UNAVAILABLE;
+	if (!rc && !PQsendQueryParams(pc, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+		rc = PG_UNAVAILABLE;
 	if (!rc)
 		rc = PQpipelineSync(pc)
-			     ? pg_pipeline_wait(pc, now_ms() + cfg.db_query_timeout_ms, res, &got, Q_COUNT)
+			     ? pg_pipeline_wait(pc, now_ms() + cfg.db_query_timeout_ms, res, &got, N)
 			     : PG_UNAVAILABLE;
 	pg->cancel |= rc == PG_TIMEOUT;
 	pg->broken |= rc || !PQexitPipelineMode(pc);
-	bool named = !pg->broken && got == Q_COUNT;
-	for (int q = 0; q < got; q++) {
-		if (named && PQresultStatus(res[q]) != PGRES_COMMAND_OK) {
-			named = false;
-			const char *code = PQresultErrorField(res[q], PG_DIAG_SQLSTATE);
-			if (code && !strncmp(code, "42", 2) && !atomic_exchange(&pg_naming_failed, true)) {
-				pg_log_error(PG_STATEMENTS[q].name, res[q], pc);
-				log_msg(LOG_WARN,
-					"a statement cannot be prepared: all go unnamed from now on");
-			}
+	bool named = !pg->broken && got == N && !strcmp(PQcmdStatus(res[N - 1]), "COMMIT");
+	for (int i = 0; i < got; i++) {
+		const char *code = PQresultErrorField(res[i], PG_DIAG_SQLSTATE);
+		if (code && !strncmp(code, "42", 2) && i >= AROUND && i < AROUND + Q_COUNT &&
+		    !atomic_exchange(&pg_naming_failed, true)) {
+			pg_log_error(PG_STATEMENTS[i - AROUND].name, res[i], pc);
+			log_msg(LOG_WARN, "a statement cannot be prepared: all go unnamed from now on");
 		}
-		PQclear(res[q]);
+		named &= PQresultStatus(res[i]) == PGRES_COMMAND_OK;
+		PQclear(res[i]);
 	}
+	if (!pg->broken && PQtransactionStatus(pc) == PQTRANS_INERROR) { /* a lock it did not get */
+		PGresult *r;
+		pg->broken = pg_exec_simple(pg, "ROLLBACK", cfg.db_query_timeout_ms, &r) != PG_OK;
+		PQclear(r);
+	}
+	pg->broken |= PQtransactionStatus(pc) != PQTRANS_IDLE;
 	pg->named = named;
 }
 
@@ -4933,7 +4960,7 @@ static bool pg_name_idle(void)
 		pthread_mutex_unlock(&P.mu);
 		if (!pg)
 			break;
-		pg_prepare_all(pg);
+		pg_prepare_all(pg, 0);
 		if (pg->named) {
 			pthread_mutex_lock(&P.mu);
 			P.n_unnamed--;
