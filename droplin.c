@@ -3105,6 +3105,7 @@ struct rblock {
 	struct multipart mp; /* the photo upload's parser, when `multipart` */
 	bool multipart;
 	uint64_t body_seen; /* raw body bytes received (multipart) */
+	struct buf out;     /* a connection's response buffer, kept here while it is idle */
 	size_t cap;         /* size of data[] */
 	char data[];
 };
@@ -3190,13 +3191,14 @@ static struct rblock *rblock_get(void)
 	struct rblock *b = L.free_blocks;
 	size_t cap = (size_t)cfg.max_head_bytes + HTTP_RBUF_SLACK;
 	struct arena arena = {0};
-	struct buf body = {0}, headers = {0};
+	struct buf body = {0}, headers = {0}, out = {0};
 	if (b) {
 		L.free_blocks = b->next_free;
 		L.n_free_blocks--;
 		arena = b->ctx.arena; /* kept from the last request (rblock_put) */
 		body = b->ctx.body;
 		headers = b->ctx.headers;
+		out = b->out;
 	} else {
 		b = malloc(sizeof *b + cap);
 		if (!b)
@@ -3207,6 +3209,7 @@ static struct rblock *rblock_get(void)
 	b->ctx.arena = arena;
 	b->ctx.body = body;
 	b->ctx.headers = headers;
+	b->out = out;
 	return b;
 }
 
@@ -3240,6 +3243,7 @@ static void rblock_put(struct rblock *b)
 	buf_free(&b->body);
 	buf_free(&b->scratch);
 	if (L.n_free_blocks >= BUF_POOL_KEEP) {
+		buf_free(&b->out);
 		buf_free(&b->ctx.body);
 		buf_free(&b->ctx.headers);
 		arena_free(&b->ctx.arena);
@@ -3732,10 +3736,11 @@ static void conn_finish_request(struct conn *c)
 	ctx_recycle(&rb->ctx);
 	c->head_only = false; /* an error before the next head is framed has a body again */
 	c->state = CONN_HEAD;
-	if (!left) {
-		rblock_put(rb); /* idle: give the memory back until the next request */
+	if (!left) { /* idle: its memory goes back until the next request, the output buffer too */
+		rb->out = rblock_keep_buf(&c->out);
+		c->out = (struct buf){0};
+		rblock_put(rb);
 		c->rb = NULL;
-		buf_free(&c->out);
 		conn_set_deadline(c, DL_KEEPALIVE);
 	} else {
 		conn_set_deadline(c, DL_HEAD);
@@ -3879,6 +3884,10 @@ static void conn_on_readable(struct conn *c)
 	if (!c->rb && !(c->rb = rblock_get())) {
 		conn_close(c);
 		return;
+	}
+	if (!c->out.p) { /* an output buffer with the block, if it came with one */
+		c->out = c->rb->out;
+		c->rb->out = (struct buf){0};
 	}
 	size_t room = c->rb->cap - c->rlen;
 	if (!room) { /* the head limit is checked in conn_advance; this is a body in place */
