@@ -45,14 +45,14 @@ records() {
 	return 0
 }
 
-# One line per component: COMPONENT|VERSION|DEBIAN-VERSION|LICENCE|NOTE|PACKAGE|RECORD|HOME
+# One line per component: COMPONENT|VERSION|DEBIAN-VERSION|LICENCE|NOTE|PACKAGE|RECORD
 components() {
 	case $libc in
 	musl) lv=$(deb_version musl-dev) ;;
 	glibc) lv=$(deb_version libc6-dev) ;;
 	*) die "LIBC is musl or glibc" ;;
 	esac
-	[ "$libc" = musl ] || echo "glibc|$(upstream "$lv")|$lv|LGPL-2.1-or-later|libc (debug build only)|glibc||https://www.gnu.org/software/libc/"
+	[ "$libc" = musl ] || echo "glibc|$(upstream "$lv")|$lv|LGPL-2.1-or-later|libc (debug build only)|glibc|"
 	records "$@" | while read -r p rec; do
 		v=$(sed -n '1s/^# [^ ]* \([^ ]*\).*/\1/p' "$rec")
 		note=
@@ -63,10 +63,10 @@ components() {
 			note="libc from musl-dev $lv${note:+; }$note"
 		fi
 		[ "$p" = musl ] && [ "$libc" = glibc ] && note="crypt only${note:+; }$note"
-		echo "$(field "$p" 3)|$(upstream "$v")|$v|$(field "$p" 4)|$note|$p|$rec|$(field "$p" 6)"
+		echo "$(field "$p" 3)|$(upstream "$v")|$v|$(field "$p" 4)|$note|$p|$rec"
 	done
 	ca=$(deb_version ca-certificates)
-	echo "Mozilla CA certificates|$(echo "$ca" | sed "s/[+~].*//")|$ca|MPL-2.0|trust anchors compiled in|ca-certificates||https://wiki.mozilla.org/CA"
+	echo "Mozilla CA certificates|$(echo "$ca" | sed "s/[+~].*//")|$ca|MPL-2.0|trust anchors compiled in|ca-certificates|"
 }
 
 header() {
@@ -85,7 +85,7 @@ spdx() {
 	created=$(date -u ${SOURCE_DATE_EPOCH:+-d "@$SOURCE_DATE_EPOCH"} +%Y-%m-%dT%H:%M:%SZ)
 	printf '{\n  "spdxVersion": "SPDX-2.3",\n  "dataLicense": "CC0-1.0",\n'
 	printf '  "SPDXID": "SPDXRef-DOCUMENT",\n  "name": "%s %s",\n' "$name" "$version"
-	printf '  "documentNamespace": "https://spdx.org/spdxdocs/%s-%s-%s",\n' "$name" "$version" "$sum"
+	printf '  "documentNamespace": "urn:spdx:%s-%s-%s",\n' "$name" "$version" "$sum"
 	printf '  "creationInfo": {"created": "%s", "creators": ["Tool: droplin vendor/sbom.sh"]},\n' "$created"
 	printf '  "documentDescribes": ["SPDXRef-droplin"],\n  "packages": [\n'
 	printf '    {"SPDXID": "SPDXRef-droplin", "name": "droplin", "versionInfo": "%s",\n' "$version"
@@ -93,14 +93,14 @@ spdx() {
 	printf '     "packageFileName": "%s", "checksums": [{"algorithm": "SHA256", "checksumValue": "%s"}],\n' "$name" "$sum"
 	printf '     "licenseConcluded": "MIT", "licenseDeclared": "MIT", "copyrightText": "NOASSERTION",\n'
 	printf '     "primaryPackagePurpose": "APPLICATION"}'
-	components "$@" | while IFS='|' read -r c v dv lic note p rec home; do
+	components "$@" | while IFS='|' read -r c v dv lic note p rec; do
 		id=SPDXRef-$(echo "$c" | tr -c 'A-Za-z0-9\n' '-')
 		purl=pkg:deb/debian/$p@$(echo "$dv" | sed 's/+/%2B/g; s/~/%7E/g; s/:/%3A/g')?arch=source
 		orig=
 		[ -z "$rec" ] || orig=$(awk 'NR > 1 && $2 ~ /\.orig\.tar\./ && $2 !~ /\.asc$/ { print $1; exit }' "$rec")
 		printf ',\n    {"SPDXID": "%s", "name": "%s", "versionInfo": "%s",\n' "$id" "$c" "$v"
 		printf '     "supplier": "Organization: Debian", "downloadLocation": "NOASSERTION",'
-		printf ' "homepage": "%s", "filesAnalyzed": false,\n' "$home"
+		printf ' "filesAnalyzed": false,\n'
 		[ -z "$orig" ] || printf '     "checksums": [{"algorithm": "SHA256", "checksumValue": "%s"}],\n' "$orig"
 		printf '     "licenseConcluded": "%s", "licenseDeclared": "%s", "copyrightText": "NOASSERTION",\n' "$lic" "$lic"
 		printf '     "comment": "Debian source package %s %s%s",\n' "$p" "$dv" "${note:+; $note}"
