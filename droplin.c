@@ -113,7 +113,7 @@ enum {
 	HTTP_RBUF_SLACK = 512,            /* read buffer beyond the head limit */
 	HTTP_HEAD_EAGER_BYTES = 256,      /* a head line is parsed on every read while this short */
 	LOOP_ACCEPTS_PER_WAKE = 64,       /* the rest wait for the next turn of the loop */
-	LOOP_RENDER_MAX_BYTES = 64 << 10, /* a loop read's result larger than this: a worker renders */
+	LOOP_RENDER_MAX_BYTES = 64 << 10, /* a loop read's result larger than this: a worker renders it */
 	LOOP_WRITE_MAX_BYTES = 1 << 20,   /* written to one connection per turn of the loop */
 	LOOP_REQUESTS_PER_TURN = 16,      /* pipelined requests of one connection per turn */
 	HTTP_PREFLIGHT_MAX_AGE = 3600,    /* CORS max-age, as the original */
@@ -2488,7 +2488,8 @@ struct ctx {
 	struct arena arena;
 	void (*next)(struct ctx *);
 	void *state;
-	struct pg *pg; /* borrowed for the current stage only */
+	struct pg *pg;         /* borrowed for the current stage only */
+	PGresult *loop_result; /* a loop read's rows, too many to render on the loop (h_user_read) */
 	struct json json;
 	struct verr verrs[VERR_MAX];
 	int n_verrs;
@@ -3224,6 +3225,7 @@ static struct buf rblock_keep_buf(struct buf *b)
 /* A request's context made new for the next one, keeping its memory (see rblock_put). */
 static void ctx_recycle(struct ctx *x)
 {
+	PQclear(x->loop_result);
 	struct arena arena = x->arena;
 	arena_reset(&arena);
 	struct buf body = rblock_keep_buf(&x->body), headers = rblock_keep_buf(&x->headers);
@@ -3243,6 +3245,7 @@ static void rblock_put(struct rblock *b)
 	buf_free(&b->body);
 	buf_free(&b->scratch);
 	if (L.n_free_blocks >= BUF_POOL_KEEP) {
+		PQclear(b->ctx.loop_result);
 		buf_free(&b->out);
 		buf_free(&b->ctx.body);
 		buf_free(&b->ctx.headers);
@@ -9088,6 +9091,10 @@ static void h_device_save(struct ctx *c)
  */
 static void h_user_read(struct ctx *c)
 {
+	if (c->loop_result) { /* the loop read the rows and judged the session: only rendering is left */
+		c->route->render(c, c->loop_result);
+		return;
+	}
 	if (auth_require(c))
 		return;
 	PGresult *res;
@@ -11076,17 +11083,21 @@ static void loop_read_event(struct pg *pg)
 	const struct db_step read[] = {{.q = Q_USER_SESSION}, {.q = (enum pg_stmt)x->route->read_q}};
 	int failed, rc = loop_results_rc(pg, broken, 0, 2, read, &failed);
 	int session = rc ? -1 : auth_session(x, pg->res[0]);
-	/* a session that needs its refresh, or a result too large to render here without delaying
-	   everyone else (LOOP_RENDER_MAX_BYTES): a worker does it all again */
-	bool hand_off =
-		session == 1 || (session == 0 && !pg_result_within(pg->res[1], LOOP_RENDER_MAX_BYTES));
+	/* a result too large to render here without delaying everyone else (LOOP_RENDER_MAX_BYTES)
+	   goes to a worker to be rendered; a session that needs its refresh, to do it all again */
+	bool large = session == 0 && !pg_result_within(pg->res[1], LOOP_RENDER_MAX_BYTES);
 	if (rc)
 		resp_db_error(x, rc);
-	else if (session == 0 && !hand_off)
+	else if (session == 0 && !large)
 		x->route->render(x, pg->res[1]);
+	if (large) {
+		x->loop_result = pg->res[1];
+		pg->res[1] = NULL;
+	}
 	loop_read_release(pg, rc == PG_UNAVAILABLE);
-	if (hand_off) {
-		x->user.id = 0;
+	if (session == 1 || large) {
+		if (!large)
+			x->user.id = 0; /* the worker checks the session again, and refreshes it */
 		worker_enqueue(c);
 	} else {
 		MT.loop_reads++;
