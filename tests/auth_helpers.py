@@ -90,6 +90,22 @@ def db_of(d):
     return d.env["DATABASE_URL"]
 
 
+CONCURRENT_INDEXES = ("users_lower_username", "users_lower_email", "devices_user_name",
+                      "audit_logs_action_id", "audit_logs_user_id_id", "audit_logs_ip_id",
+                      "audit_logs_timestamp", "api_call_logs_user_time", "api_call_logs_timestamp")
+
+
+def indexes_built(d, timeout=20.0):
+    """Waits until droplin's maintenance thread has built its indexes: a test that then takes
+    a table's lock (ALTER TABLE, LOCK TABLE) cannot meet a CREATE INDEX CONCURRENTLY in a
+    deadlock that PostgreSQL would end by failing the test's own statement."""
+    sql = ("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+           " WHERE i.indisvalid AND c.relname = ANY(%s)")
+    harness.wait_until(lambda: harness.db_query(db_of(d), sql, (list(CONCURRENT_INDEXES),))[0][0]
+                       == len(CONCURRENT_INDEXES), harness.scaled(timeout),
+                       what="droplin's indexes built")
+
+
 class Api:
     """JSON requests to one droplin process; every call is a new connection."""
 

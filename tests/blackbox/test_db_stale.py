@@ -7,7 +7,7 @@ import concurrent.futures
 import psycopg2
 
 import harness
-from auth_helpers import metric, start
+from auth_helpers import indexes_built, metric, start
 from userdata_helpers import UserApi, signup
 
 # The probe must not be the one that finds the stale connections: it runs rarely here.
@@ -81,6 +81,7 @@ def test_a_lock_on_another_table_delays_no_request_on_a_new_connection(droplin, 
     d = start(droplin, db=url, DB_QUERY_TIMEOUT_MS="10000")
     user = signup(UserApi(d))
     terminate_droplins_links(url)  # every link droplin lends from now on is a new one
+    indexes_built(d)
     locker = psycopg2.connect(url)
     try:
         locker.cursor().execute("LOCK TABLE api_call_logs IN ACCESS EXCLUSIVE MODE")

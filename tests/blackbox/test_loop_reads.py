@@ -17,7 +17,7 @@ import time
 import pytest
 
 import harness
-from auth_helpers import (JWT_SECRET, Api, db_of, make_token, metric, start)
+from auth_helpers import (JWT_SECRET, Api, db_of, indexes_built, make_token, metric, start)
 
 READS = ["/user/profile", "/user/settings", "/devices", "/user/privacy-zones", "/user/pinned"]
 
@@ -118,6 +118,7 @@ def test_a_read_stuck_behind_a_lock_is_answered_503_and_cancelled(droplin):
         assert get(d, "/devices", tok).status == 200
     before = loop_reads(d)
     assert get(d, "/devices", tok).status == 200 and loop_reads(d) == before + 1
+    indexes_built(d)
     conn = harness.db_connect(db_of(d))
     try:
         cur = conn.cursor()

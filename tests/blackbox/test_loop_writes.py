@@ -11,7 +11,7 @@ after the session check rolled back with the connection still usable.
 import json
 
 import harness
-from auth_helpers import Api, db_of, metric, start
+from auth_helpers import Api, db_of, indexes_built, metric, start
 
 PREPARE = 2  # the first saves prepare the statements on a worker; then the loop takes them
 
@@ -126,6 +126,7 @@ def test_session_refresh_happens_inside_the_write(droplin):
 def test_a_statement_failing_after_the_session_check_rolls_back(droplin):
     d = start(droplin, DB_POOL_SIZE="1")
     uid, tok = ready_user(d, "refused")
+    indexes_built(d)
     harness.db_exec(db_of(d), "ALTER TABLE devices ADD CONSTRAINT no_far CHECK (rssi > -1000)"
                     " NOT VALID")
     before = loop_writes(d)
@@ -137,6 +138,7 @@ def test_a_statement_failing_after_the_session_check_rolls_back(droplin):
         assert post(d, tok, device(f"Near{i}", rssi=-5)).status == 200
     assert loop_writes(d) == before + 3
     assert [x[0] for x in rows(d, uid)] == ["Near0", "Near1", "Near2", "warm0", "warm1"]
+    d.log_barrier()  # droplin's log thread writes a moment after the answer went out
     assert "device_save" in d.output()
 
 
@@ -178,6 +180,7 @@ def test_a_failed_audit_insert_on_the_loop_keeps_the_change(droplin):
     uid, tok = ready_user(d, "loopaudit")
     for i in range(3):  # prepare the profile statements wherever they run
         assert Api(d).post("/user/profile", {"bio": f"warm {i}"}, token=tok).status == 200
+    indexes_built(d)
     harness.db_exec(db_of(d), "ALTER TABLE audit_logs ADD CONSTRAINT refuse_all"
                     " CHECK (action = 'never') NOT VALID")
     before = loop_writes(d)
@@ -186,6 +189,7 @@ def test_a_failed_audit_insert_on_the_loop_keeps_the_change(droplin):
         assert r.status == 200, r
     assert loop_writes(d) == before + 3
     assert profile_row(d, uid)[0][0] == "Kept 2"
+    d.log_barrier()  # every line of the answered requests is in the log after it
     logged = [json.loads(line) for line in d.output().splitlines()
               if "audit write failed" in line]
     assert len(logged) == 3 and all(e["action"] == "profile_update" for e in logged), logged

@@ -133,5 +133,10 @@ def test_named_prepared_statements_break_behind_transaction_mode(droplin, privat
         t.start()
     for t in threads:
         t.join(60)
-    out = reps[0].output() + reps[1].output()
-    assert "prepared statement" in out, (statuses, out[-2000:])
+    # droplin's log thread writes the error lines a moment after the answers went out
+    output = lambda: reps[0].output() + reps[1].output()  # noqa: E731
+    try:
+        harness.wait_until(lambda: "prepared statement" in output(), harness.scaled(10),
+                           what="a prepared-statement error in the log")
+    except AssertionError:
+        raise AssertionError((statuses, output()[-2000:]))
