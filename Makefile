@@ -67,12 +67,18 @@ build/gen/libraries-openssl.h: $(TLS_STAMP) vendor/sbom.sh vendor/pins
 build/gen/libraries-debug.h: $(DEBUG_DEPS_STAMP) vendor/sbom.sh vendor/pins
 	mkdir -p $(@D) && vendor/sbom.sh header $(SBOM_debug) >$@.tmp && mv $@.tmp $@
 
-droplin: droplin.c $(DEPS_STAMP) $(GEN_H) $(PIE_SPECS) build/gen/libraries.h
+# The version (scripts/version.sh: the git tag) is a file that changes only when it does, so
+# a new tag rebuilds what prints it.
+build/gen/version: FORCE
+	@mkdir -p $(@D); echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+.PHONY: FORCE
+
+droplin: droplin.c $(DEPS_STAMP) $(GEN_H) $(PIE_SPECS) build/gen/libraries.h build/gen/version
 	$(HARDENED) $(CFLAGS) -include build/gen/libraries.h -o $@ droplin.c \
 		$(filter-out -static,$(LDFLAGS)) $(HARDEN_LD) $(DEPS_LIBS)
 	vendor/sbom.sh spdx $@ $(VERSION) $(SBOM_$@) >$@.spdx.json
 
-droplin-openssl: droplin.c $(TLS_STAMP) $(GEN_H) $(PIE_SPECS) build/gen/libraries-openssl.h
+droplin-openssl: droplin.c $(TLS_STAMP) $(GEN_H) $(PIE_SPECS) build/gen/libraries-openssl.h build/gen/version
 	$(HARDENED) $(CFLAGS) -include build/gen/libraries-openssl.h -o $@ droplin.c \
 		$(filter-out -static,$(LDFLAGS)) $(HARDEN_LD) $(TLS_LIBS)
 	vendor/sbom.sh spdx $@ $(VERSION) $(SBOM_$@) >$@.spdx.json

@@ -1521,7 +1521,8 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("MAX_CONNECTIONS", CFG_INT, max_connections, "10000", 1, 1000000,
 	    "Cap on open client connections; past it new connections get 503."),
 	CFG("MAX_CONNECTIONS_PER_IP", CFG_INT, max_connections_per_ip, "256", 1, 1000000,
-	    "Cap on open connections from one address."),
+	    "Cap on open connections from one address (not applied with TRUST_PROXY=1: the peer is then "
+	    "the proxy)."),
 	CFG("MAX_HEAD_BYTES", CFG_INT, max_head_bytes, "16384", 1024, 1048576,
 	    "Largest request head (request line and headers); larger gets 431."),
 	CFG("MAX_HEADERS", CFG_INT, max_headers, "100", 8, HTTP_MAX_HEADERS_HARD,
@@ -3970,7 +3971,8 @@ static void loop_accept(void)
 		if (!IN6_IS_ADDR_V4MAPPED(&key) && !cfg.trust_proxy)
 			memset(key.s6_addr + 8, 0, 8); /* a client counts as its /64 (proxies do not) */
 		struct iptab_entry *e = iptab_find(&key);
-		if (e->count >= (uint32_t)cfg.max_connections_per_ip) {
+		/* behind a trusted proxy the peer is the proxy: all clients share its address */
+		if (!cfg.trust_proxy && e->count >= (uint32_t)cfg.max_connections_per_ip) {
 			conn_refuse(fd, "MAX_CONNECTIONS_PER_IP reached");
 			continue;
 		}

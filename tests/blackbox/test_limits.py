@@ -316,6 +316,20 @@ def test_connections_per_ip_cap(droplin, host):
             c.close()
 
 
+def test_connections_per_ip_cap_is_not_applied_behind_a_trusted_proxy(droplin):
+    """With TRUST_PROXY every connection comes from the proxy's address: a per-address cap
+    there would cap the whole replica at MAX_CONNECTIONS_PER_IP."""
+    d = droplin(env={"MAX_CONNECTIONS_PER_IP": "3", "TRUST_PROXY": "1"})
+    conns = open_served(d, n=8)
+    try:
+        for c in conns:
+            c.send("GET /livez HTTP/1.1\r\n" + H + "\r\n")
+            assert c.read_response().status == 200
+    finally:
+        for c in conns:
+            c.close()
+
+
 def _served(d):
     with d.conn(timeout=3) as c:
         c.try_send("GET /livez HTTP/1.1\r\n" + H + "Connection: close\r\n\r\n")
