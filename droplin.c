@@ -4457,7 +4457,8 @@ static void pg_connect_failed(const char *why)
 		"database connect failed: %s", why);
 }
 
-static PGconn *pg_connect(int64_t deadline)
+/* `app` names the connection in pg_stat_activity unless DATABASE_URL names it. */
+static PGconn *pg_connect(int64_t deadline, const char *app)
 {
 	char timeout[24];
 	long long secs = (cfg.db_connect_timeout_ms + 999) / 1000;
@@ -4466,7 +4467,7 @@ static PGconn *pg_connect(int64_t deadline)
 	const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
 			      "keepalives_interval", "keepalives_count", "application_name",
 			      "client_encoding",     "dbname",           NULL};
-	const char *vals[] = {timeout, "1", "30", "10", "3", "droplin", "UTF8", cfg.database_url, NULL};
+	const char *vals[] = {timeout, "1", "30", "10", "3", app, "UTF8", cfg.database_url, NULL};
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
 	if (!conn)
 		return NULL;
@@ -4534,7 +4535,7 @@ static bool pg_idle_gone(struct pg *pg)
 	return true;
 }
 
-static void pg_prepare_all(struct pg *pg, long long lock_ms);
+static void pg_prepare_all(struct pg *pg);
 
 /*
  * Borrows a connection until `deadline`. `probe` callers (start-up and the probe thread)
@@ -4566,7 +4567,7 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 			pg_waiter_leave(&me);
 			pthread_mutex_unlock(&P.mu);
 			int64_t dl = now_ms() + cfg.db_connect_timeout_ms;
-			PGconn *conn = pg_connect(dl < deadline ? dl : deadline);
+			PGconn *conn = pg_connect(dl < deadline ? dl : deadline, "droplin");
 			struct pg *pg = conn ? calloc(1, sizeof *pg) : NULL;
 			pthread_mutex_lock(&P.mu);
 			if (!pg) {
@@ -4582,7 +4583,7 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 			pg->conn = conn;
 			P.n_unnamed++;
 			pthread_mutex_unlock(&P.mu);
-			pg_prepare_all(pg, PG_NAMING_LOCK_TIMEOUT_MS); /* before its first use */
+			pg_prepare_all(pg); /* before its first use */
 			if (pg->named) {
 				pthread_mutex_lock(&P.mu);
 				P.n_unnamed--;
@@ -4903,22 +4904,22 @@ static int pg_exec_simple(struct pg *pg, const char *sql, int64_t timeout_ms, PG
 
 /*
  * Prepares every statement on a link, in one pipeline, inside a transaction that waits at most
- * `lock_ms` for any table's lock (0: no limit): preparing needs every table at once, so a lock
- * anyone holds on one (a VACUUM FULL, a waiting ALTER TABLE) must not hold up a request for
- * long. A link that could not be named serves all the same, with unnamed statements, until
- * the maintenance thread names it. A statement the schema refuses (class 42: an adopted
- * database that lacks what it needs) turns naming off for good, logged once.
+ * PG_NAMING_LOCK_TIMEOUT_MS for any table's lock: preparing needs every table at once, so a
+ * lock anyone holds on one (a VACUUM FULL, a waiting ALTER TABLE) must not hold up a request,
+ * nor the maintenance thread, for long. A link that could not be named serves all the same,
+ * with unnamed statements, until the maintenance thread names it on a later pass. A statement the schema
+ * refuses (class 42: an adopted database that lacks what it needs) turns naming off for good, logged once.
  */
 static atomic_bool pg_naming_failed;
 
-static void pg_prepare_all(struct pg *pg, long long lock_ms)
+static void pg_prepare_all(struct pg *pg)
 {
 	if (!cfg.db_prepared_statements || pg->named || !atomic_load(&P.migrations_ok) ||
 	    atomic_load(&pg_naming_failed))
 		return;
 	PGconn *pc = pg->conn;
 	char set[64];
-	snprintf(set, sizeof set, "SET LOCAL lock_timeout = %lld", lock_ms);
+	snprintf(set, sizeof set, "SET LOCAL lock_timeout = %d", PG_NAMING_LOCK_TIMEOUT_MS);
 	/* what an earlier, interrupted try left is dropped first: a name cannot be taken twice */
 	const char *around[] = {"DEALLOCATE ALL", "BEGIN", set};
 	enum { AROUND = 3, N = AROUND + Q_COUNT + 1 };
@@ -4974,7 +4975,7 @@ static bool pg_name_idle(void)
 		pthread_mutex_unlock(&P.mu);
 		if (!pg)
 			break;
-		pg_prepare_all(pg, 0);
+		pg_prepare_all(pg);
 		if (pg->named) {
 			pthread_mutex_lock(&P.mu);
 			P.n_unnamed--;
@@ -5320,29 +5321,60 @@ static int pg_disable_seeded_account(struct pg *pg);
  * so /health and /ready keep telling the truth. The connection is kept between passes while
  * work is pending (a migration to retry, an index another replica builds), closed when none is.
  */
-static struct pg *maint_link;
+static struct pg *maint_link, *maint_busy; /* maint_busy: in use, under P.mu */
+
+/* True once shutdown began: maintenance starts nothing more. */
+static bool maint_stopping(void)
+{
+	pthread_mutex_lock(&P.mu);
+	bool stop = P.probe_stop;
+	pthread_mutex_unlock(&P.mu);
+	return stop;
+}
 
 static int maint_open(struct pg **out)
 {
-	if ((*out = maint_link)) {
-		maint_link = NULL;
-		return PG_OK;
-	}
-	PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms);
-	*out = conn ? calloc(1, sizeof **out) : NULL;
-	if (!*out) {
-		if (conn)
-			PQfinish(conn);
+	if (maint_stopping())
 		return PG_UNAVAILABLE;
+	if (!(*out = maint_link)) {
+		PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms, "droplin-maintenance");
+		*out = conn ? calloc(1, sizeof **out) : NULL;
+		if (!*out) {
+			if (conn)
+				PQfinish(conn);
+			return PG_UNAVAILABLE;
+		}
+		(*out)->conn = conn;
 	}
-	(*out)->conn = conn;
+	maint_link = NULL;
+	pthread_mutex_lock(&P.mu);
+	maint_busy = *out;
+	if (P.probe_stop) /* shutdown began while it connected: maint_cut found nothing to cut */
+		shutdown(PQsocket((*out)->conn), SHUT_RDWR);
+	pthread_mutex_unlock(&P.mu);
 	return PG_OK;
+}
+
+/*
+ * At shutdown (P.probe_stop set, under P.mu): ends the wait of a maintenance statement, which
+ * may wait minutes on a lock or build an index for as long, by shutting its socket down. The
+ * statement itself goes on in its backend until PostgreSQL next talks to the client; an index
+ * build cut short leaves an invalid index that the next build drops and rebuilds, and the
+ * session's advisory locks go with the session.
+ */
+static void maint_cut(void)
+{
+	if (maint_busy)
+		shutdown(PQsocket(maint_busy->conn), SHUT_RDWR);
 }
 
 /* Keeps the link for the next pass, unless `broken`: closing the session also drops any
    advisory lock it still holds. */
 static void maint_close(struct pg *pg, bool broken)
 {
+	pthread_mutex_lock(&P.mu); /* before any close: maint_cut must not meet a reused socket */
+	maint_busy = NULL;
+	pthread_mutex_unlock(&P.mu);
 	if (!broken && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
 		maint_link = pg;
@@ -11569,6 +11601,7 @@ static bool stop_threads(struct threads *t, int64_t deadline)
 	pthread_mutex_unlock(&L.mu);
 	pthread_mutex_lock(&P.mu);
 	P.probe_stop = true;
+	maint_cut();
 	pthread_cond_broadcast(&P.probe_cv);
 	pthread_mutex_unlock(&P.mu);
 	pthread_mutex_lock(&M.mu);

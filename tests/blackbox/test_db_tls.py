@@ -113,7 +113,7 @@ def assert_serves_over_tls(d, cluster, dbname):
     conn = psycopg2_direct(cluster)
     with conn.cursor() as cur:  # droplin's own sessions, seen from the server
         cur.execute("SELECT bool_and(s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a "
-                    "USING (pid) WHERE a.application_name = 'droplin' AND a.datname = %s",
+                    "USING (pid) WHERE a.application_name LIKE 'droplin%%' AND a.datname = %s",
                     (dbname,))
         all_tls, n = cur.fetchone()
     conn.close()

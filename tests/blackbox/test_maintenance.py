@@ -11,22 +11,32 @@ import harness
 from auth_helpers import sendgrid, sendgrid_ca, start  # noqa: F401  (pytest fixtures)
 
 
-def waiting_on_a_lock(db):
-    """The droplin backends that wait for a lock, with what they run."""
+def waiting_on_a_lock(db, app="droplin-maintenance"):
+    """The backends of droplin's `app` connections that wait for a lock, with what they run."""
     with psycopg2.connect(db) as conn, conn.cursor() as cur:
-        cur.execute("SELECT query FROM pg_stat_activity WHERE application_name = 'droplin'"
-                    " AND wait_event_type = 'Lock'")
+        cur.execute("SELECT query FROM pg_stat_activity WHERE application_name = %s"
+                    " AND wait_event_type = 'Lock'", (app,))
         return [r[0] for r in cur.fetchall()]
 
 
-def test_retention_blocked_by_a_lock_keeps_health_and_ready_at_200(droplin, fresh_db):
-    first = start(droplin, db=fresh_db)  # the schema, and the indexes built after it
+def lock_verification_codes(db):
+    """A connection that holds verification_codes' lock until it rolls back."""
+    locker = psycopg2.connect(db)
+    locker.cursor().execute("LOCK TABLE verification_codes IN ACCESS EXCLUSIVE MODE")
+    return locker
+
+
+def schema_and_indexes(droplin, db):
+    """A database with droplin's schema and every index built, and no droplin left on it."""
+    first = start(droplin, db=db)
     first.wait_log(lambda l: "index api_call_logs_timestamp built" in str(l.get("message")),
                    timeout=harness.scaled(20), what="the last index built")
     first.kill()
-    locker = psycopg2.connect(fresh_db)
-    cur = locker.cursor()
-    cur.execute("LOCK TABLE verification_codes IN ACCESS EXCLUSIVE MODE")  # held until rollback
+
+
+def test_retention_blocked_by_a_lock_keeps_health_and_ready_at_200(droplin, fresh_db):
+    schema_and_indexes(droplin, fresh_db)
+    locker = lock_verification_codes(fresh_db)
     try:
         d = start(droplin, db=fresh_db, RETENTION_INTERVAL_SECONDS="1")
         # the first pruning starts one interval after start-up and waits on the lock
@@ -50,6 +60,26 @@ def test_retention_blocked_by_a_lock_keeps_health_and_ready_at_200(droplin, fres
     harness.wait_until(lambda: not waiting_on_a_lock(fresh_db), harness.scaled(10),
                        what="the DELETE finished after the lock was released")
     assert d.get("/ready").status == 200
+
+
+def test_sigterm_while_maintenance_waits_on_a_lock_exits_0_promptly(droplin, fresh_db):
+    """A maintenance statement may wait for minutes: shutdown cuts it off and still ends cleanly."""
+    schema_and_indexes(droplin, fresh_db)
+    locker = lock_verification_codes(fresh_db)
+    try:
+        d = start(droplin, db=fresh_db, RETENTION_INTERVAL_SECONDS="1", DRAIN_SECONDS="0",
+                  SHUTDOWN_TIMEOUT_SECONDS="60")
+        harness.wait_until(lambda: waiting_on_a_lock(fresh_db), harness.scaled(15),
+                           what="droplin's retention DELETE waiting on the lock")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        rc = d.wait_exit(timeout=90)
+        took = time.monotonic() - t0
+        assert rc == 0, d.describe()  # the old shutdown waited out its 60 s and exited 1
+        assert took < harness.scaled(10), f"exit after {took:.1f}s"
+    finally:
+        locker.rollback()
+        locker.close()
 
 
 def test_sigterm_with_stalled_mail_exits_within_the_shutdown_timeout(droplin, sendgrid):
@@ -124,3 +154,4 @@ def test_a_second_signal_after_the_drain_exits_at_once(droplin, sendgrid):
     took = time.monotonic() - t0
     assert took < harness.scaled(5), f"the second signal took {took:.1f}s (shutdown timeout 60 s)"
     assert rc == 1, d.describe()
+
