@@ -52,7 +52,7 @@ components() {
 	glibc) lv=$(deb_version libc6-dev) ;;
 	*) die "LIBC is musl or glibc" ;;
 	esac
-	[ "$libc" = musl ] || echo "glibc|$(upstream "$lv")|$lv|LGPL-2.1-or-later|libc (debug build only)|glibc|"
+	[ "$libc" = musl ] || echo "glibc|$(upstream "$lv")|$lv|LGPL-2.1-or-later|the C library of the debug build only|glibc|"
 	records "$@" | while read -r p rec; do
 		v=$(sed -n '1s/^# [^ ]* \([^ ]*\).*/\1/p' "$rec")
 		note=
