@@ -5014,9 +5014,14 @@ static int db_query_rc(struct ctx *c, enum pg_stmt id, int n, const char *const 
 	return rc;
 }
 
+/*
+ * 500 for a statement that failed, 503 when the database could not answer. Before this
+ * replica's migrations are done, a failure is most likely a table that is not there yet (a
+ * fresh database, another replica holding the migration lock): 503, as /ready says.
+ */
 static void resp_db_error(struct ctx *c, int rc)
 {
-	if (rc == PG_FAILED)
+	if (rc == PG_FAILED && atomic_load(&P.migrations_ok))
 		resp_internal_error(c, "database query failed");
 	else
 		resp_detail(c, 503, "Database unavailable");

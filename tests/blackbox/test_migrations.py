@@ -4,9 +4,11 @@ migrates exactly once when many replicas boot at the same time."""
 import re
 import threading
 
+import psycopg2
 import pytest
 
 import harness
+from auth_helpers import Api
 from harness import db_exec, db_query
 
 ORIGINAL_TABLES = ["users", "devices", "user_profiles", "user_settings", "privacy_zones",
@@ -296,3 +298,26 @@ def test_starts_on_a_schema_with_newer_migrations(droplin, fresh_db):
     db_exec(fresh_db, f"INSERT INTO schema_migrations ({names}) VALUES ({marks})",
             tuple(values.values()))
     droplin(db=fresh_db).wait_ready()
+
+
+def test_a_request_before_the_schema_is_there_is_503_not_500(droplin, fresh_db):
+    """A replica that cannot migrate yet (the migration lock held elsewhere, on an empty
+    database) answers a database route 503, as its /ready says, rather than the 500 of a
+    failed statement; once the lock goes, it migrates and the same request is 200."""
+    # the lock of the holder's transaction (behind a bouncer too: one server connection keeps
+    # the transaction, and rollback releases it, where a session lock would stay with the
+    # server connection)
+    holder = psycopg2.connect(fresh_db, connect_timeout=10)
+    try:
+        holder.cursor().execute("SELECT pg_advisory_xact_lock(1684172656)")
+        d = droplin(db=fresh_db)
+        r = Api(d).post("/auth/check-username", {"username": "early"})
+        assert (r.status, r.json()) == (503, {"detail": "Database unavailable"}), r
+        assert d.get("/ready").status == 503
+        assert db_query(fresh_db, "SELECT to_regclass('users')") == [(None,)]
+    finally:
+        holder.rollback()
+        holder.close()
+    d.wait_ready(timeout=30)
+    r = Api(d).post("/auth/check-username", {"username": "early"})
+    assert (r.status, r.json()) == (200, {"available": True, "message": "Username available"}), r
