@@ -9,9 +9,12 @@ Chromium through the page's own fields and buttons (values typed with input even
 (b) every operation that is not GET is marked "changes data", with the note beside Send; a
     form with a required path parameter left empty sends nothing;
 (c) an admin form sends its `secret` header and query parameters, and keeps the secret nowhere;
-(d) without a browser: the page's files are served as they are in docs/api/, with their types
+(d) a token typed into the token field, and a photo chosen in the upload form's file input: the
+    multipart upload reaches the Cloudinary stand-in byte for byte, and the curl command's -F
+    (an awkward file name) uploads the same file again;
+(e) without a browser: the page's files are served as they are in docs/api/, with their types
     and the CSP, and use no markup sink (innerHTML and the like), eval or inline script/style.
-In (a)-(c) the console shows no CSP violation, no script error and no error entry.
+In (a)-(d) the console shows no CSP violation, no script error and no error entry.
 """
 
 import base64
@@ -24,8 +27,10 @@ import subprocess
 import pytest
 
 import harness
-from auth_helpers import ADMIN_SECRET, PASSWORD, start
+from auth_helpers import ADMIN_SECRET, PASSWORD, Api, start
+from cloudinary_stub import cloudinary, cloudinary_ca  # noqa: F401  (pytest fixtures)
 from test_browser import CHROMIUM, OUT, Chromium
+from test_photos import png
 
 CURL = shutil.which("curl")
 DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
@@ -101,10 +106,10 @@ def curl_text(port, method, path, headers=(), data=None):
     return " \\\n  ".join(words)
 
 
-def run_curl(text):
+def run_curl(text, cwd=None):
     """Runs the page's curl command in a real shell; returns (status line, body)."""
     r = subprocess.run(["sh", "-c", text], capture_output=True, timeout=harness.scaled(30),
-                       stdin=subprocess.DEVNULL)
+                       stdin=subprocess.DEVNULL, cwd=cwd)
     assert r.returncode == 0, r.stderr
     head, _, body = r.stdout.partition(b"\r\n\r\n")
     return head.split(b"\r\n")[0].decode(), body
@@ -303,6 +308,44 @@ def test_admin_form_sends_the_secret_and_query(browser, droplin):
 
 
 # -- (d)
+
+
+@needs_chromium
+@pytest.mark.skipif(CURL is None, reason="curl is not installed")
+def test_photo_upload_through_the_file_input(browser, droplin, cloudinary, tmp_path):  # noqa: F811
+    d = start(droplin, **cloudinary.env())
+    token = Api(d).register("tryit_photo")["token"]
+    open_docs(browser, d)
+    browser.js("(() => { const f = document.getElementById('token'); f.focus(); f.value = %s; "
+               "f.dispatchEvent(new InputEvent('input', {bubbles: true})); })()"
+               % json.dumps(token))
+    assert browser.js("sessionStorage.getItem('droplin-docs-token')") == token
+    assert browser.js("document.getElementById('token-state').textContent").startswith(
+        "set: tryit_photo (user 1), expires ")
+    name = "it's a \"photo\" $(x).png"
+    data = png(5, 4)
+    (tmp_path / name).write_bytes(data)
+    open_form(browser, "uploadPhoto")
+    node = browser.call("Runtime.evaluate", expression=in_card(
+        "uploadPhoto", "return form.querySelector('input[type=file]');"))["result"]
+    browser.call("DOM.setFileInputFiles", files=[str(tmp_path / name)], objectId=node["objectId"])
+    r = send(browser, "uploadPhoto")
+    assert r["status"] == "200 OK", r
+    [up] = cloudinary.uploads
+    assert up.data == data
+    assert json.loads(r["body"]) == {"success": True, "url": up.secure_url}
+    quoted = r"""'file=@"it'\''s a \"photo\" $(x).png";type=image/png'"""
+    assert r["curl"] == curl_text(d.port, "POST", "/user/profile/photo",
+                                  ["Authorization: Bearer " + token]) + " \\\n  -F " + quoted
+    assert_clean_console(browser)
+    # the same command, run where the file is, uploads it again
+    status, body = run_curl(r["curl"], cwd=tmp_path)
+    assert status == "HTTP/1.1 200 OK", body
+    assert [u.data for u in cloudinary.uploads] == [data, data]
+    assert json.loads(body) == {"success": True, "url": cloudinary.uploads[1].secure_url}
+
+
+# -- (e)
 
 
 def test_page_files_served_as_in_docs(droplin):
