@@ -1,6 +1,8 @@
 // Renders /openapi.json: operations grouped by tag, with parameters, request bodies and
-// responses. No external script or style, no inline script, no eval: it works offline and
-// under the page's Content-Security-Policy (script-src 'self'; style-src 'self').
+// responses, and a form per operation that sends it to this server (Try it). No external
+// script or style, no inline script, no eval: it works offline and under the page's
+// Content-Security-Policy (script-src 'self'; style-src 'self'; connect-src 'self';
+// form-action 'none': the forms are sent by fetch, never submitted).
 "use strict";
 
 function el(tag, cls, text) {
@@ -160,14 +162,392 @@ function operation(doc, path, method, op) {
   const card = el("article", "op");
   card.id = (op.operationId || method + path).replace(/[^A-Za-z0-9_-]/g, "_");
   card.dataset.search = [method, path, op.summary || "", op.description || ""].join(" ").toLowerCase();
+  const changes = !READ_ONLY.has(method);
+  if (changes) card.dataset.search += " changes data";
   const head = add(el("div", "head"), el("span", "method m-" + method, method.toUpperCase()),
-    el("code", "path", path), el("span", "summary", op.summary || ""));
+    el("code", "path", path), changes ? el("span", "badge changes", "changes data") : null,
+    el("span", "summary", op.summary || ""));
   add(card, head);
   add(card, el("p", "security", securityText(doc, op)));
   if (op.description) add(card, el("p", "desc", op.description));
   add(card, paramsBlock(doc, op.parameters), bodyBlock(doc, op.requestBody),
-    responsesBlock(doc, op.responses));
+    responsesBlock(doc, op.responses), tryIt(doc, path, method, op));
   return card;
+}
+
+// --- Try it: a form per operation that sends the request to this server with fetch. Every
+// value reaches the page through textContent, value or DOM attributes, never as markup.
+
+const TOKEN_KEY = "droplin-docs-token"; // sessionStorage: this tab only, gone when it closes
+const READ_ONLY = new Set(["get", "head", "options"]);
+
+function storedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  } catch (e) {
+    return ""; // storage refused (a privacy setting): the field still works for this page
+  }
+}
+
+// The claims of a JWT, for the line beside the token field; null when it is not one.
+function jwtClaims(token) {
+  const part = token.split(".")[1];
+  if (!part) return null;
+  try {
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+    const bytes = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return claims && typeof claims === "object" ? claims : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function tokenStateText(token) {
+  if (!token) return "no token: operations that need one will get 401";
+  const claims = jwtClaims(token);
+  if (!claims) return "set (not a JWT this page can read)";
+  let text = "set";
+  if (claims.username !== undefined) text += ": " + claims.username;
+  if (claims.user_id !== undefined) text += " (user " + claims.user_id + ")";
+  if (typeof claims.exp === "number") {
+    const exp = new Date(claims.exp * 1000);
+    text += (exp < new Date() ? ", expired " : ", expires ") +
+      exp.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+  return text;
+}
+
+// Puts a token in the shared field and in sessionStorage ("" clears both).
+function setToken(token, fromField) {
+  token = String(token).trim();
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch (e) {
+    // not kept across reloads; the field still holds it
+  }
+  const field = document.getElementById("token");
+  if (!fromField) field.value = token;
+  document.getElementById("token-state").textContent = tokenStateText(token);
+  document.body.dataset.token = token ? "set" : "none";
+}
+
+function currentToken() {
+  return document.getElementById("token").value.trim();
+}
+
+function setupSession() {
+  const field = document.getElementById("token");
+  field.value = storedToken();
+  field.addEventListener("input", () => setToken(field.value, true));
+  document.getElementById("token-clear").addEventListener("click", () => setToken(""));
+  setToken(field.value, true);
+  document.getElementById("origin").textContent = location.origin;
+  document.getElementById("session").hidden = false;
+  document.getElementById("tryit-note").hidden = false;
+}
+
+// An example value for a schema: its example, examples[0], const, default or first enum value;
+// else one built from its type and limits (and, for a few field names, a value of their shape,
+// so that a prefilled body passes the server's checks).
+const NAMED_EXAMPLES = [
+  [/email/i, "user@example.com"],
+  [/phone/i, "5555550100"],
+  [/password/i, "Example.passw0rd"],
+];
+
+function exampleString(s, name) {
+  let v = "string";
+  if (s.format === "email") v = "user@example.com";
+  else if (s.format === "date-time") v = "2024-01-01T00:00:00Z";
+  else if (s.format === "date") v = "2024-01-01";
+  else if (s.format === "uri" || s.format === "url") v = "https://example.com/";
+  else {
+    for (const [re, value] of NAMED_EXAMPLES) if (name && re.test(name)) { v = value; break; }
+  }
+  while (s.minLength !== undefined && v.length < s.minLength) v += "x";
+  if (s.maxLength !== undefined && v.length > s.maxLength) v = v.slice(0, s.maxLength);
+  return v;
+}
+
+function exampleNumber(s, integer) {
+  let v = 0;
+  if (typeof s.minimum === "number") v = s.minimum;
+  else if (typeof s.exclusiveMinimum === "number") v = s.exclusiveMinimum + 1;
+  if (typeof s.maximum === "number" && v > s.maximum) v = s.maximum;
+  return integer ? Math.ceil(v) : v;
+}
+
+function example(doc, schema, name, depth) {
+  depth = depth || 0;
+  const s = deref(doc, schema);
+  if (!s || typeof s !== "object" || depth > 8) return null;
+  if (s.example !== undefined) return s.example;
+  if (Array.isArray(s.examples) && s.examples.length) return s.examples[0];
+  if (s.const !== undefined) return s.const;
+  if (s.default !== undefined) return s.default;
+  if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
+  const alts = s.oneOf || s.anyOf;
+  if (alts && alts.length) return example(doc, alts[0], name, depth + 1);
+  if (Array.isArray(s.allOf)) {
+    const out = {};
+    for (const part of s.allOf) {
+      const v = example(doc, part, name, depth + 1);
+      if (v && typeof v === "object" && !Array.isArray(v)) Object.assign(out, v);
+    }
+    return out;
+  }
+  let type = s.type;
+  if (Array.isArray(type)) type = type.find((t) => t !== "null") || type[0];
+  if (!type) type = s.properties ? "object" : s.items ? "array" : null;
+  switch (type) {
+    case "object": {
+      const out = {};
+      for (const [key, prop] of Object.entries(s.properties || {})) {
+        out[key] = example(doc, prop, key, depth + 1);
+      }
+      return out;
+    }
+    case "array":
+      return s.items ? [example(doc, s.items, name, depth + 1)] : [];
+    case "string":
+      return exampleString(s, name);
+    case "integer":
+      return exampleNumber(s, true);
+    case "number":
+      return exampleNumber(s, false);
+    case "boolean":
+      return false;
+    default:
+      return null;
+  }
+}
+
+// A word for the POSIX shell: single-quoted, each ' written as '\'' (nothing is special
+// inside single quotes, so no value can run anything when the command is pasted).
+function shq(s) {
+  return "'" + String(s).replace(/'/g, "'\\''") + "'";
+}
+
+// curl's -F file=@NAME, with the name in double quotes (curl's own quoting for -F).
+function curlFile(field, file) {
+  let arg = field + '=@"' + file.name.replace(/[\\"]/g, "\\$&") + '"';
+  if (file.type) arg += ";type=" + file.type;
+  return arg;
+}
+
+function curlCommand(method, url, headers, req) {
+  const words = ["curl -i " + (method !== "GET" ? "-X " + method + " " : "") + shq(url)];
+  for (const [name, value] of headers) words.push("-H " + shq(name + ": " + value));
+  if (req.json !== null) words.push("--data-raw " + shq(req.json));
+  for (const [field, file] of req.files) words.push("-F " + shq(curlFile(field, file)));
+  return words.join(" \\\n  ");
+}
+
+function schemes(doc, op) {
+  const sec = op.security !== undefined ? op.security : doc.security || [];
+  const names = new Set();
+  for (const req of sec) for (const name of Object.keys(req)) names.add(name);
+  const all = (doc.components && doc.components.securitySchemes) || {};
+  const bearer = [...names].some((n) => n === "bearerAuth");
+  const secret = [...names].find((n) => all[n] && all[n].type === "apiKey" &&
+    all[n].in === "header");
+  return { bearer, secretHeader: secret ? all[secret].name : null };
+}
+
+function field(labelText, input, note) {
+  const label = add(el("label", "field"), el("span", "label", labelText), input);
+  if (note) add(label, el("span", "muted", note));
+  return label;
+}
+
+function showResult(out, status, headers, bodyText, curl, token) {
+  out.status.textContent = status;
+  out.headers.textContent = headers;
+  out.body.textContent = bodyText;
+  out.curl.textContent = curl;
+  out.useToken.hidden = !token;
+  out.useToken.disabled = false;
+  out.useToken.textContent = "Use this token";
+  out.useToken.dataset.token = token || "";
+  out.box.hidden = false;
+}
+
+// The form of one operation, inside a <details> so that the page stays a reader.
+function tryIt(doc, path, method, op) {
+  const changes = !READ_ONLY.has(method);
+  const box = el("details", "tryit");
+  add(box, el("summary", null, changes ? "Try it (changes data)" : "Try it"));
+  const form = el("form", "try");
+  form.noValidate = true;
+  form.dataset.sent = "0";
+  const inputs = [];
+  for (const raw of op.parameters || []) {
+    const p = deref(doc, raw);
+    if (!p || (p.in !== "path" && p.in !== "query")) continue;
+    const input = el("input", "param");
+    input.type = "text";
+    input.name = p.name;
+    input.dataset.in = p.in;
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    const dflt = p.schema && p.schema.default !== undefined ? p.schema.default : undefined;
+    input.placeholder = p.in === "path" ? "required"
+      : dflt !== undefined ? "default " + JSON.stringify(dflt) : "optional";
+    inputs.push({ p, input });
+    add(form, field(p.name + " (" + p.in + ")", input));
+  }
+  const rb = deref(doc, op.requestBody);
+  const content = (rb && rb.content) || {};
+  let bodyArea = null;
+  const files = [];
+  if (content["application/json"]) {
+    const text = JSON.stringify(example(doc, content["application/json"].schema), null, 2);
+    bodyArea = el("textarea", "json");
+    bodyArea.spellcheck = false;
+    bodyArea.rows = Math.min(16, Math.max(3, text.split("\n").length));
+    if (rb.required) bodyArea.value = text;
+    else bodyArea.placeholder = "optional: empty sends no body; Example fills one in";
+    const fill = el("button", "example", "Example");
+    fill.type = "button";
+    fill.addEventListener("click", () => { bodyArea.value = text; });
+    add(form, add(el("div", "body-field"), field("Body (application/json)", bodyArea), fill));
+  } else if (content["multipart/form-data"]) {
+    const s = deref(doc, content["multipart/form-data"].schema) || {};
+    for (const name of Object.keys(s.properties || {})) {
+      const input = el("input", "file");
+      input.type = "file";
+      input.name = name;
+      files.push(input);
+      add(form, field(name + " (multipart/form-data)", input));
+    }
+  }
+  const auth = schemes(doc, op);
+  let useToken = null;
+  let secret = null;
+  if (auth.bearer) {
+    useToken = el("input");
+    useToken.type = "checkbox";
+    useToken.className = "use-token";
+    useToken.checked = true;
+    add(form, add(el("label", "check"), useToken,
+      document.createTextNode(" send the token above as Authorization: Bearer")));
+  }
+  if (auth.secretHeader) {
+    secret = el("input", "secret");
+    secret.type = "password";
+    secret.autocomplete = "off";
+    secret.placeholder = "ADMIN_SECRET";
+    add(form, field(auth.secretHeader + " (header)", secret, "not stored; sent only by this form"));
+  }
+  const send = el("button", "send", "Send");
+  send.type = "submit";
+  const note = el("span", changes ? "send-note changes" : "send-note",
+    changes ? method.toUpperCase() + ": sending this changes data on this server."
+      : method.toUpperCase() + ": reads only.");
+  add(form, add(el("div", "actions"), send, note));
+  add(box, form);
+
+  const out = { box: el("div", "result") };
+  out.box.hidden = true;
+  out.status = el("p", "status");
+  out.useToken = el("button", "take-token", "Use this token");
+  out.useToken.type = "button";
+  out.useToken.hidden = true;
+  out.useToken.addEventListener("click", () => {
+    setToken(out.useToken.dataset.token);
+    out.useToken.disabled = true;
+    out.useToken.textContent = "Token in use";
+  });
+  out.headers = el("pre", "headers");
+  out.body = el("pre", "body");
+  out.curl = el("pre", "curl");
+  add(out.box, add(el("div", "status-row"), out.status, out.useToken),
+    el("h5", null, "Response headers"), out.headers, el("h5", null, "Response body"), out.body,
+    el("h5", null, "The same request with curl"), out.curl);
+  add(box, out.box);
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault(); // the page never navigates (and its CSP has form-action 'none')
+    if (form.dataset.state === "sending") return;
+    let url = path;
+    for (const { p, input } of inputs) {
+      if (p.in !== "path") continue;
+      const v = input.value.trim();
+      if (!v) {
+        showResult(out, "Not sent: " + p.name + " is required.", "", "", "", null);
+        form.dataset.state = "not sent";
+        return;
+      }
+      url = url.split("{" + p.name + "}").join(encodeURIComponent(v));
+    }
+    const query = new URLSearchParams();
+    for (const { p, input } of inputs) {
+      if (p.in === "query" && input.value !== "") query.append(p.name, input.value);
+    }
+    const qs = query.toString();
+    url = location.origin + url + (qs ? "?" + qs : "");
+    const headers = [];
+    const req = { json: null, files: [] };
+    let body;
+    if (bodyArea && bodyArea.value.trim() !== "") {
+      req.json = bodyArea.value;
+      body = req.json;
+      headers.push(["Content-Type", "application/json"]);
+    }
+    if (files.length) {
+      body = new FormData();
+      for (const input of files) {
+        if (!input.files.length) {
+          showResult(out, "Not sent: choose a file for " + input.name + ".", "", "", "", null);
+          form.dataset.state = "not sent";
+          return;
+        }
+        body.append(input.name, input.files[0]);
+        req.files.push([input.name, input.files[0]]);
+      }
+    }
+    const token = currentToken();
+    if (useToken && useToken.checked && token) headers.push(["Authorization", "Bearer " + token]);
+    if (secret && secret.value) headers.push([auth.secretHeader, secret.value]);
+    const curl = curlCommand(method.toUpperCase(), url, headers, req);
+    form.dataset.state = "sending";
+    send.disabled = true;
+    out.status.textContent = "Sending…";
+    fetch(url, {
+      method: method.toUpperCase(), headers, body, cache: "no-store", redirect: "follow",
+      credentials: "omit", // no cookie or remembered Basic login: only what the curl shows
+    }).then((r) => r.text().then((text) => {
+      const lines = [];
+      r.headers.forEach((value, name) => lines.push(name + ": " + value));
+      let shown = text;
+      let token = null;
+      if (/json/i.test(r.headers.get("Content-Type") || "")) {
+        try {
+          const parsed = JSON.parse(text);
+          shown = JSON.stringify(parsed, null, 2);
+          if (parsed && typeof parsed === "object") {
+            const t = parsed.access_token !== undefined ? parsed.access_token : parsed.token;
+            if (typeof t === "string" && t) token = t;
+          }
+        } catch (e) {
+          // not JSON after all: shown as it came
+        }
+      }
+      showResult(out, (r.status + " " + r.statusText).trim(), lines.join("\n"),
+        shown === "" ? "(empty)" : shown, curl, token);
+      form.dataset.state = "done";
+    })).catch((e) => {
+      showResult(out, "No response: " + e, "", "", curl, null);
+      form.dataset.state = "failed";
+    }).finally(() => {
+      send.disabled = false;
+      form.dataset.sent = String(Number(form.dataset.sent) + 1);
+    });
+  });
+  return box;
 }
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -213,6 +593,7 @@ function render(doc) {
   document.getElementById("security").hidden = !Object.keys(schemes).length;
   document.getElementById("summary").textContent =
     count + " operations on " + Object.keys(doc.paths || {}).length + " paths, OpenAPI " + doc.openapi;
+  setupSession();
   document.body.dataset.operations = String(count);
   const filter = document.getElementById("filter");
   filter.addEventListener("input", () => {

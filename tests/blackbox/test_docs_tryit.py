@@ -1,0 +1,369 @@
+"""/docs sends requests (issue 19, part B): each operation's "Try it" form, driven in headless
+Chromium through the page's own fields and buttons (values typed with input events, Send and
+"Use this token" clicked with click events; the test never calls fetch itself).
+
+(a) register, "Use this token", log in, "Use this token", save and read the profile: the
+    statuses, headers, bodies and curl commands the page shows; the curl text run by a real
+    shell gets the same answer; the token is in sessionStorage (this tab), survives a reload,
+    is never in localStorage; a screenshot after the last Send (tests/out/docs-tryit.png);
+(b) every operation that is not GET is marked "changes data", with the note beside Send; a
+    form with a required path parameter left empty sends nothing;
+(c) an admin form sends its `secret` header and query parameters, and keeps the secret nowhere;
+(d) a token typed into the token field, and a photo chosen in the upload form's file input: the
+    multipart upload reaches the Cloudinary stand-in byte for byte, and the curl command's -F
+    (an awkward file name) uploads the same file again;
+(e) without a browser: the page's files are served as they are in docs/api/, with their types
+    and the CSP, and use no markup sink (innerHTML and the like), eval or inline script/style.
+In (a)-(d) the console shows no CSP violation, no script error and no error entry.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import harness
+from auth_helpers import ADMIN_SECRET, PASSWORD, Api, start
+from cloudinary_stub import cloudinary, cloudinary_ca  # noqa: F401  (pytest fixtures)
+from test_browser import CHROMIUM, OUT, Chromium
+from test_photos import png
+
+CURL = shutil.which("curl")
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
+            " img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+SEND_WAIT = 60  # seconds (scaled) for one Send: bcrypt on a loaded machine
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                    "(sh tests/install.sh installs it)")
+
+
+@pytest.fixture
+def browser():
+    b = Chromium()
+    yield b
+    b.close()
+
+
+# -- the page's forms, through DOM events
+
+
+def in_card(op, body):
+    """A JS expression run with `card` (the operation's article) and `form` bound."""
+    return ("(() => { const card = document.getElementById(%s); "
+            "const form = card.querySelector('form.try'); %s })()" % (json.dumps(op), body))
+
+
+def open_form(b, op):
+    b.js(in_card(op, "card.querySelector('details.tryit > summary').dispatchEvent("
+                     "new MouseEvent('click', {bubbles: true, cancelable: true, view: window}));"))
+    b.wait_js(in_card(op, "return card.querySelector('details.tryit').open;"))
+
+
+def type_into(b, op, selector, text):
+    """Replaces a field's text the way typing does: focus, the new value, an input event."""
+    return b.js(in_card(op, "const f = form.querySelector(%s); f.focus(); f.select(); "
+                            "f.value = %s; f.dispatchEvent(new InputEvent('input', {bubbles: true,"
+                            " inputType: 'insertText', data: %s})); return f.value;"
+                        % (json.dumps(selector), json.dumps(text), json.dumps(text))))
+
+
+def click(b, op, selector):
+    b.js(in_card(op, "card.querySelector(%s).dispatchEvent(new MouseEvent('click', "
+                     "{bubbles: true, cancelable: true, view: window}));" % json.dumps(selector)))
+
+
+def send(b, op):
+    """Clicks the form's Send and waits for the page to show the answer."""
+    before = int(b.js(in_card(op, "return form.dataset.sent;")))
+    click(b, op, "form.try button.send")
+    b.wait_js(in_card(op, "return form.dataset.sent === '%d';" % (before + 1)), SEND_WAIT)
+    return b.js(in_card(op, """
+        const r = card.querySelector('.result');
+        const take = r.querySelector('button.take-token');
+        return {state: form.dataset.state, hidden: r.hidden,
+                status: r.querySelector('.status').textContent,
+                headers: r.querySelector('pre.headers').textContent,
+                body: r.querySelector('pre.body').textContent,
+                curl: r.querySelector('pre.curl').textContent,
+                take_token: take.hidden ? null : take.dataset.token,
+                elements: r.querySelectorAll('*').length};"""))
+
+
+def shown_headers(text):
+    return dict(line.split(": ", 1) for line in text.split("\n"))
+
+
+def curl_text(port, method, path, headers=(), data=None):
+    words = ["curl -i " + (f"-X {method} " if method != "GET" else "") +
+             f"'http://127.0.0.1:{port}{path}'"]
+    words += [f"-H '{h}'" for h in headers]
+    if data is not None:
+        words.append("--data-raw '" + data.replace("'", "'\\''") + "'")
+    return " \\\n  ".join(words)
+
+
+def run_curl(text, cwd=None):
+    """Runs the page's curl command in a real shell; returns (status line, body)."""
+    r = subprocess.run(["sh", "-c", text], capture_output=True, timeout=harness.scaled(30),
+                       stdin=subprocess.DEVNULL, cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    head, _, body = r.stdout.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), body
+
+
+def console_errors(b):
+    b.call("Runtime.evaluate", expression="1")  # drain events that have arrived
+    out = [m["params"]["entry"] for m in b.events if m.get("method") == "Log.entryAdded"
+           and m["params"]["entry"].get("level") == "error"]
+    out += [m["params"] for m in b.events if m.get("method") == "Runtime.consoleAPICalled"
+            and m["params"].get("type") in ("error", "assert")]
+    return out
+
+
+def assert_clean_console(b):
+    assert b.csp_reports() == []
+    assert b.script_errors() == []
+    assert console_errors(b) == []
+
+
+def screenshot_of(b, op, name):
+    """The operation's card, whole (beyond the window), as tests/out/NAME."""
+    b.js("window.scrollTo(0, 0)")
+    rect = b.js(in_card(op, "const r = card.getBoundingClientRect(); return {x: r.left + scrollX,"
+                            " y: r.top + scrollY, width: r.width, height: r.height, scale: 1};"))
+    data = base64.b64decode(b.call("Page.captureScreenshot", format="png", clip=rect,
+                                   captureBeyondViewport=True)["data"])
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def open_docs(b, d):
+    b.open(f"http://127.0.0.1:{d.port}/docs")
+    assert int(b.wait_js("document.body.dataset.operations")) >= 50
+
+
+# -- (a)
+
+
+@needs_chromium
+@pytest.mark.skipif(CURL is None, reason="curl is not installed")
+def test_register_login_and_profile_through_the_page(browser, droplin):
+    d = start(droplin)
+    port = d.port
+    open_docs(browser, d)
+    assert browser.js("document.getElementById('token').value") == ""
+    assert browser.js("document.body.dataset.token") == "none"
+    assert browser.js("document.getElementById('origin').textContent") == \
+        f"http://127.0.0.1:{port}"
+
+    # register: the body is prefilled with an example built from the schema
+    open_form(browser, "register")
+    prefilled = browser.js(in_card("register", "return form.querySelector('textarea').value;"))
+    assert json.loads(prefilled) == {"username": "string", "password": "Example.passw0rd",
+                                     "email": "user@example.com"}, prefilled
+    body = json.dumps({"username": "tryit_user", "password": PASSWORD,
+                       "email": "tryit@example.com"}, indent=1)
+    type_into(browser, "register", "textarea", body)
+    reg = send(browser, "register")
+    assert reg["state"] == "done" and reg["status"] == "200 OK", reg
+    shown = json.loads(reg["body"])
+    assert reg["body"] == json.dumps(shown, indent=2)  # pretty JSON
+    assert shown["username"] == "tryit_user" and reg["take_token"] == shown["token"], reg
+    assert reg["curl"] == curl_text(port, "POST", "/auth/register",
+                                    ["Content-Type: application/json"], body)
+    headers = shown_headers(reg["headers"])
+    assert headers["content-type"] == "application/json"
+    assert headers["cache-control"] == "no-store"
+    click(browser, "register", ".result button.take-token")
+    assert browser.js("document.getElementById('token').value") == shown["token"]
+    assert browser.js("sessionStorage.getItem('droplin-docs-token')") == shown["token"]
+    assert browser.js("document.getElementById('token-state').textContent").startswith(
+        f"set: tryit_user (user {shown['user_id']}), expires ")
+
+    # log in, and take that token instead
+    open_form(browser, "login")
+    body = json.dumps({"username": "tryit_user", "password": PASSWORD})
+    type_into(browser, "login", "textarea", body)
+    login = send(browser, "login")
+    assert login["status"] == "200 OK", login
+    token = json.loads(login["body"])["token"]
+    assert token != shown["token"] and login["take_token"] == token
+    assert "Authorization" not in login["curl"]  # login needs no token, so none is sent
+    click(browser, "login", ".result button.take-token")
+    assert browser.js("document.getElementById('token').value") == token
+    assert browser.js("sessionStorage.getItem('droplin-docs-token')") == token
+
+    # save a profile whose text needs quoting in a shell and escaping in HTML
+    profile = {"name": "O'Brien <b>bold</b>", "bio": "it's $(id) `id` \"q\" \\ & ;"}
+    open_form(browser, "saveProfile")
+    type_into(browser, "saveProfile", "textarea", json.dumps(profile))
+    saved = send(browser, "saveProfile")
+    assert saved["status"] == "200 OK", saved
+    save_curl = curl_text(port, "POST", "/user/profile", ["Content-Type: application/json",
+                                                          "Authorization: Bearer " + token],
+                          json.dumps(profile))
+    assert saved["curl"] == save_curl
+
+    # read it back
+    open_form(browser, "getProfile")
+    got = send(browser, "getProfile")
+    assert got["status"] == "200 OK", got
+    wire = d.get("/user/profile", headers={"Authorization": "Bearer " + token})
+    assert wire.status == 200 and json.loads(got["body"]) == wire.json(), (got, wire)
+    assert wire.json()["username"] == "tryit_user"
+    assert {k: wire.json()[k] for k in profile} == profile
+    assert got["curl"] == curl_text(port, "GET", "/user/profile",
+                                    ["Authorization: Bearer " + token])
+    # shown as text: the <b> in the name made no element
+    assert got["elements"] == 9 and browser.js("document.querySelectorAll('main b').length") == 0
+    path = screenshot_of(browser, "getProfile", "docs-tryit.png")
+    assert os.path.getsize(path) > 20000
+
+    # the curl commands, run by a shell, make the same requests
+    assert run_curl(got["curl"]) == ("HTTP/1.1 200 OK", wire.body)
+    status, body = run_curl(save_curl)
+    assert status == "HTTP/1.1 200 OK" and json.loads(body) == json.loads(saved["body"])
+    assert d.get("/user/profile", headers={"Authorization": "Bearer " + token}).json() == \
+        wire.json()
+    assert_clean_console(browser)
+
+    # the token is this tab's: kept across a reload, never in localStorage
+    browser.open(f"http://127.0.0.1:{port}/docs")
+    browser.wait_js("document.body.dataset.operations")
+    assert browser.js("document.getElementById('token').value") == token
+    assert browser.js("localStorage.length") == 0
+    assert_clean_console(browser)
+
+
+# -- (b)
+
+
+@needs_chromium
+def test_calls_that_change_data_are_marked(browser, droplin):
+    d = start(droplin)
+    open_docs(browser, d)
+    doc = json.loads(d.get("/openapi.json").body)
+    ops = {op["operationId"]: m for item in doc["paths"].values() for m, op in item.items()}
+    marks = browser.js("Object.fromEntries([...document.querySelectorAll('article.op')].map(a => "
+                       "[a.id, [!!a.querySelector('.head .badge.changes'), "
+                       "a.querySelector('.send-note').textContent]]))")
+    assert marks == {op: [m != "get", f"{m.upper()}: sending this changes data on this server."
+                          if m != "get" else "GET: reads only."] for op, m in ops.items()}
+    assert sorted(o for o, m in ops.items() if m == "delete") == [
+        "adminClearAllData", "deleteAccount", "deleteDevice", "deletePhoto", "deletePin",
+        "deletePrivacyZone"]
+    # a required path parameter left empty: nothing is sent (checked after a later request,
+    # GET /health sent from its own form, has reached the browser's network log)
+    open_form(browser, "deleteDevice")
+    mark = len(browser.events)
+    click(browser, "deleteDevice", "form.try button.send")
+    assert browser.js(in_card("deleteDevice", "return [form.dataset.state, card.querySelector("
+                                              "'.result .status').textContent];")) == \
+        ["not sent", "Not sent: device_id is required."]
+    open_form(browser, "health")
+    assert send(browser, "health")["status"] == "200 OK"
+    browser.wait_event("Network.loadingFinished", since=mark)
+    sent = [m["params"]["request"]["url"] for m in browser.events[mark:]
+            if m.get("method") == "Network.requestWillBeSent"]
+    assert sent == [f"http://127.0.0.1:{d.port}/health"]
+    assert_clean_console(browser)
+
+
+# -- (c)
+
+
+@needs_chromium
+def test_admin_form_sends_the_secret_and_query(browser, droplin):
+    d = start(droplin)
+    port = d.port
+    open_docs(browser, d)
+    open_form(browser, "adminAuditLogs")
+    assert browser.js(in_card("adminAuditLogs", "return [...form.querySelectorAll('input')].map("
+                                                "i => [i.name, i.type, i.placeholder]);")) == [
+        ["user_id", "text", "optional"], ["action", "text", "optional"],
+        ["ip_address", "text", "optional"], ["limit", "text", "default 100"],
+        ["offset", "text", "default 0"], ["", "password", "ADMIN_SECRET"]]
+    type_into(browser, "adminAuditLogs", "input[name=limit]", "2")
+    type_into(browser, "adminAuditLogs", "input[name=action]", "no such action")
+    type_into(browser, "adminAuditLogs", "input.secret", ADMIN_SECRET)
+    r = send(browser, "adminAuditLogs")
+    assert r["status"] == "200 OK", r
+    query = "/admin/audit-logs?action=no+such+action&limit=2"
+    wire = d.get(query, headers={"secret": ADMIN_SECRET})
+    assert wire.status == 200 and json.loads(r["body"]) == wire.json(), (r, wire)
+    assert r["curl"] == curl_text(port, "GET", query, ["secret: " + ADMIN_SECRET])
+    assert r["take_token"] is None
+    # the secret is in no storage, and the token field does not hold it
+    assert browser.js("[sessionStorage.length, localStorage.length, "
+                      "document.getElementById('token').value]") == [0, 0, ""]
+    assert_clean_console(browser)
+
+
+# -- (d)
+
+
+@needs_chromium
+@pytest.mark.skipif(CURL is None, reason="curl is not installed")
+def test_photo_upload_through_the_file_input(browser, droplin, cloudinary, tmp_path):  # noqa: F811
+    d = start(droplin, **cloudinary.env())
+    token = Api(d).register("tryit_photo")["token"]
+    open_docs(browser, d)
+    browser.js("(() => { const f = document.getElementById('token'); f.focus(); f.value = %s; "
+               "f.dispatchEvent(new InputEvent('input', {bubbles: true})); })()"
+               % json.dumps(token))
+    assert browser.js("sessionStorage.getItem('droplin-docs-token')") == token
+    assert browser.js("document.getElementById('token-state').textContent").startswith(
+        "set: tryit_photo (user 1), expires ")
+    name = "it's a \"photo\" $(x).png"
+    data = png(5, 4)
+    (tmp_path / name).write_bytes(data)
+    open_form(browser, "uploadPhoto")
+    node = browser.call("Runtime.evaluate", expression=in_card(
+        "uploadPhoto", "return form.querySelector('input[type=file]');"))["result"]
+    browser.call("DOM.setFileInputFiles", files=[str(tmp_path / name)], objectId=node["objectId"])
+    r = send(browser, "uploadPhoto")
+    assert r["status"] == "200 OK", r
+    [up] = cloudinary.uploads
+    assert up.data == data
+    assert json.loads(r["body"]) == {"success": True, "url": up.secure_url}
+    quoted = r"""'file=@"it'\''s a \"photo\" $(x).png";type=image/png'"""
+    assert r["curl"] == curl_text(d.port, "POST", "/user/profile/photo",
+                                  ["Authorization: Bearer " + token]) + " \\\n  -F " + quoted
+    assert_clean_console(browser)
+    # the same command, run where the file is, uploads it again
+    status, body = run_curl(r["curl"], cwd=tmp_path)
+    assert status == "HTTP/1.1 200 OK", body
+    assert [u.data for u in cloudinary.uploads] == [data, data]
+    assert json.loads(body) == {"success": True, "url": cloudinary.uploads[1].secure_url}
+
+
+# -- (e)
+
+
+def test_page_files_served_as_in_docs(droplin):
+    d = start(droplin)
+    api = os.path.join(harness.REPO, "docs", "api")
+    for path, name, ctype in [("/docs", "index.html", "text/html; charset=utf-8"),
+                              ("/docs/app.js", "app.js", "text/javascript; charset=utf-8"),
+                              ("/docs/app.css", "app.css", "text/css; charset=utf-8")]:
+        r = d.get(path)
+        with open(os.path.join(api, name), "rb") as f:
+            assert (r.status, r.headers["Content-Type"], r.headers["Content-Security-Policy"],
+                    r.body) == (200, ctype, DOCS_CSP, f.read()), f"{path}: run `make droplin`"
+    with open(os.path.join(api, "app.js")) as f:
+        js = f.read()
+    sinks = re.findall(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|"
+                       r"new Function|setTimeout\(\s*[\"'`]|javascript:", js)
+    assert sinks == []
+    assert "preventDefault()" in js and "sessionStorage" in js and "localStorage" not in js
+    with open(os.path.join(api, "index.html")) as f:
+        html = f.read()
+    assert re.findall(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", html) == []
