@@ -151,6 +151,7 @@ enum {
 	PHOTO_MULTIPART_SLACK = 64 << 10,      /* multipart overhead allowed on top of it (DECISIONS P) */
 	THREAD_STACK_BYTES = 256 * 1024,       /* every thread droplin starts */
 	PG_CANCELS_MAX = 16,                   /* cancel requests in flight at once (pg_cancel) */
+	PG_CANCEL_GRACE_MS = 2000,             /* shutdown: what a cancel in flight is given, at most */
 	PASSWORD_MAX_CHARS = 128,              /* register's and login's limit, and the strength check's */
 	USERNAME_CHECK_MAX_CHARS = 128,        /* the user name the strength check compares with */
 };
@@ -4341,6 +4342,7 @@ static struct {
 	/* the probe and maintenance threads wait on probe_cv until their next turn or the stop */
 	pthread_cond_t probe_cv;
 	bool probe_stop, probe_kick; /* probe_kick: the schema just became current */
+	bool maint_kick;             /* a link opened that could not be named */
 	bool indexes_ok;             /* maintenance thread only */
 } P = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .probe_cv = PTHREAD_COND_INITIALIZER};
 
@@ -4426,17 +4428,24 @@ static void timespec_at(struct timespec *ts, int64_t mono_deadline_ms)
 }
 
 /* Waits for the socket until the monotonic deadline; 1 ready, 0 timed out, -1 error. */
+/*
+ * The probe's and the maintenance thread's waits on PostgreSQL also end when shutdown writes
+ * this eventfd (maint_cut): set for those threads only, and no thread touches another's socket.
+ */
+static _Thread_local int pg_poll_cut = -1;
+
 static int pg_poll(PGconn *conn, short events, int64_t deadline)
 {
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			return 0;
-		struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
-		int r = poll(&pfd, 1, (int)(left > INT_MAX ? INT_MAX : left));
+		struct pollfd pfd[2] = {{.fd = PQsocket(conn), .events = events},
+					{.fd = pg_poll_cut, .events = POLLIN}}; /* -1: ignored */
+		int r = poll(pfd, 2, (int)(left > INT_MAX ? INT_MAX : left));
 		if (r < 0 && errno == EINTR)
 			continue;
-		return r < 0 ? -1 : r;
+		return r < 0 || pfd[1].revents ? -1 : r;
 	}
 }
 
@@ -4537,6 +4546,9 @@ static bool pg_idle_gone(struct pg *pg)
 
 static void pg_prepare_all(struct pg *pg);
 
+/* A statement the schema refuses turned naming off for good (pg_prepare_all). */
+static atomic_bool pg_naming_failed;
+
 /*
  * Borrows a connection until `deadline`. `probe` callers (start-up and the probe thread)
  * ignore the fail-fast window, so they are the ones that find the database back.
@@ -4584,11 +4596,15 @@ static int pg_acquire(int64_t deadline, bool probe, struct pg **out)
 			P.n_unnamed++;
 			pthread_mutex_unlock(&P.mu);
 			pg_prepare_all(pg); /* before its first use */
+			pthread_mutex_lock(&P.mu);
 			if (pg->named) {
-				pthread_mutex_lock(&P.mu);
 				P.n_unnamed--;
-				pthread_mutex_unlock(&P.mu);
+			} else if (cfg.db_prepared_statements && atomic_load(&P.migrations_ok) &&
+				   !atomic_load(&pg_naming_failed)) { /* a lock held elsewhere: named later */
+				P.maint_kick = true;
+				pthread_cond_broadcast(&P.probe_cv);
 			}
+			pthread_mutex_unlock(&P.mu);
 			*out = pg;
 			return PG_OK;
 		}
@@ -4654,33 +4670,48 @@ static void pg_release(struct pg *pg, bool broken)
  */
 static atomic_int pg_cancels;
 
-static void *pg_cancel_main(void *arg)
+/*
+ * Sends a cancel request and frees it, on a thread of its own, counted in pg_cancels until the
+ * server has closed the request's connection: shutdown waits for that (stop_threads), because
+ * PgBouncer 1.18 exits on a FATAL error when a cancel's client goes before its request is done.
+ */
+static void *pg_cancel_send(void *cancel)
 {
-	PGconn *conn = arg;
-	PGcancel *cancel = PQgetCancel(conn);
 	char err[256];
 	if (cancel)
 		PQcancel(cancel, err, sizeof err);
 	PQfreeCancel(cancel);
-	PQfinish(conn);
 	atomic_fetch_sub(&pg_cancels, 1);
 	return NULL;
 }
 
-static void pg_cancel_and_close(PGconn *conn)
+static void *pg_cancel_main(void *arg)
 {
-	log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+	PGconn *conn = arg;
+	pg_cancel_send(PQgetCancel(conn));
+	PQfinish(conn);
+	return NULL;
+}
+
+static bool thread_detached(void *(*fn)(void *), void *arg)
+{
 	pthread_attr_t attr;
 	pthread_t t;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
-	if (atomic_fetch_add(&pg_cancels, 1) >= PG_CANCELS_MAX ||
-	    pthread_create(&t, &attr, pg_cancel_main, conn)) {
+	bool ok = !pthread_create(&t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return ok;
+}
+
+static void pg_cancel_and_close(PGconn *conn)
+{
+	log_msg(LOG_WARN, "query cancelled after DB_QUERY_TIMEOUT_MS");
+	if (atomic_fetch_add(&pg_cancels, 1) >= PG_CANCELS_MAX || !thread_detached(pg_cancel_main, conn)) {
 		atomic_fetch_sub(&pg_cancels, 1);
 		PQfinish(conn);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 /* Waits for the whole result of what was sent; cancels it past the deadline. */
@@ -4910,8 +4941,6 @@ static int pg_exec_simple(struct pg *pg, const char *sql, int64_t timeout_ms, PG
  * with unnamed statements, until the maintenance thread names it on a later pass. A statement the schema
  * refuses (class 42: an adopted database that lacks what it needs) turns naming off for good, logged once.
  */
-static atomic_bool pg_naming_failed;
-
 static void pg_prepare_all(struct pg *pg)
 {
 	if (!cfg.db_prepared_statements || pg->named || !atomic_load(&P.migrations_ok) ||
@@ -4959,11 +4988,13 @@ static void pg_prepare_all(struct pg *pg)
 	pg->named = named;
 }
 
+static bool maint_stopping(void);
+
 /* Names the idle links that are not named yet, one at a time; true while any link is not. */
 static bool pg_name_idle(void)
 {
 	for (int k = 0; k < cfg.db_pool_size && cfg.db_prepared_statements && atomic_load(&P.migrations_ok) &&
-			!atomic_load(&pg_naming_failed);
+			!atomic_load(&pg_naming_failed) && !maint_stopping();
 	     k++) {
 		pthread_mutex_lock(&P.mu);
 		struct pg **at = &P.idle;
@@ -5326,7 +5357,9 @@ static int pg_disable_seeded_account(struct pg *pg);
  * so /health and /ready keep telling the truth. The connection is kept between passes while
  * work is pending (a migration to retry, an index another replica builds), closed when none is.
  */
-static struct pg *maint_link, *maint_busy; /* maint_busy: in use, under P.mu */
+static struct pg *maint_link;
+static PGcancel *maint_cancel; /* the link in use's cancel, under P.mu (maint_stop) */
+static int db_cut_fd = -1;     /* the probe's and the maintenance thread's pg_poll_cut */
 
 /* True once shutdown began: maintenance starts nothing more. */
 static bool maint_stopping(void)
@@ -5352,34 +5385,60 @@ static int maint_open(struct pg **out)
 		(*out)->conn = conn;
 	}
 	maint_link = NULL;
+	PGcancel *cancel = PQgetCancel((*out)->conn);
 	pthread_mutex_lock(&P.mu);
-	maint_busy = *out;
-	if (P.probe_stop) /* shutdown began while it connected: maint_cut found nothing to cut */
-		shutdown(PQsocket((*out)->conn), SHUT_RDWR);
+	bool stop = P.probe_stop; /* shutdown began while it connected: nothing to start */
+	if (!stop)
+		maint_cancel = cancel;
 	pthread_mutex_unlock(&P.mu);
+	if (stop) {
+		PQfreeCancel(cancel);
+		PQfinish((*out)->conn);
+		free(*out);
+		return PG_UNAVAILABLE;
+	}
 	return PG_OK;
 }
 
 /*
- * At shutdown (P.probe_stop set, under P.mu): ends the wait of a maintenance statement, which
- * may wait minutes on a lock or build an index for as long, by shutting its socket down. The
- * statement itself goes on in its backend until PostgreSQL next talks to the client; an index
- * build cut short leaves an invalid index that the next build drops and rebuilds, and the
- * session's advisory locks go with the session.
+ * At shutdown (P.probe_stop set, under P.mu): a maintenance statement may wait minutes on a
+ * lock or build an index for as long. A cancel request ends it in PostgreSQL too, so it holds
+ * no lock and commits nothing afterwards (a cancelled concurrent index build leaves an invalid
+ * index that the next build drops and makes again); the thread then finds its error and stops.
+ * Sent from a thread of its own (PQcancel may block), while the link is still open: a pooler
+ * forwards a cancel only for a client that is still connected.
  */
+static void maint_stop(void)
+{
+	PGcancel *cancel = maint_cancel;
+	maint_cancel = NULL;
+	if (!cancel)
+		return;
+	atomic_fetch_add(&pg_cancels, 1);
+	if (!thread_detached(pg_cancel_send, cancel)) {
+		atomic_fetch_sub(&pg_cancels, 1);
+		PQfreeCancel(cancel);
+	}
+}
+
+/* When the cancel did not end it in time (a server that does not answer): the waits of the
+   maintenance thread and of the probe end, and each closes its link itself. */
 static void maint_cut(void)
 {
-	if (maint_busy)
-		shutdown(PQsocket(maint_busy->conn), SHUT_RDWR);
+	uint64_t one = 1;
+	if (write(db_cut_fd, &one, sizeof one) < 0)
+		log_msg(LOG_ERROR, "eventfd write failed: %s", strerror(errno));
 }
 
 /* Keeps the link for the next pass, unless `broken`: closing the session also drops any
    advisory lock it still holds. */
 static void maint_close(struct pg *pg, bool broken)
 {
-	pthread_mutex_lock(&P.mu); /* before any close: maint_cut must not meet a reused socket */
-	maint_busy = NULL;
+	pthread_mutex_lock(&P.mu);
+	PGcancel *cancel = maint_cancel; /* NULL when maint_stop took it */
+	maint_cancel = NULL;
 	pthread_mutex_unlock(&P.mu);
+	PQfreeCancel(cancel);
 	if (!broken && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
 		maint_link = pg;
@@ -5420,7 +5479,8 @@ static int pg_migrate(void)
 		PQclear(mres);
 		buf_free(&sql);
 		if (rc)
-			log_msg(LOG_ERROR, "migration %d (%s) failed", m->version, m->name);
+			log_msg(maint_stopping() ? LOG_INFO : LOG_ERROR, "migration %d (%s) %s", m->version,
+				m->name, maint_stopping() ? "interrupted by shutdown" : "failed");
 		else
 			applied++, log_msg(LOG_INFO, "migration %d (%s) applied", m->version, m->name);
 	}
@@ -5527,7 +5587,7 @@ static int pg_build_indexes(void)
 			missing++;
 			continue;
 		}
-		if (rc == PG_FAILED)
+		if (rc == PG_FAILED && !maint_stopping()) /* not the cancel of maint_stop */
 			pg_log_error("index build", res, pg->conn);
 		PQclear(res);
 		missing += rc != 0;
@@ -5597,7 +5657,7 @@ static void pg_retention(void)
 		rc = pg_exec_simple(pg, i < 4 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
 		if (!rc)
 			pruned += atoll(PQcmdTuples(res));
-		else if (rc == PG_FAILED)
+		else if (rc == PG_FAILED && !maint_stopping()) /* not the cancel of maint_stop */
 			pg_log_error("retention", res, pg->conn);
 		PQclear(res);
 	}
@@ -5655,6 +5715,7 @@ static bool probe_sleep(int64_t until, bool *kick)
 static void *pg_probe_main(void *arg)
 {
 	(void)arg;
+	pg_poll_cut = db_cut_fd;
 	do { /* a recent successful query anywhere counts; otherwise ask the database */
 		if (now_ms() - atomic_load(&P.last_ok_ms) >= cfg.db_probe_interval_ms ||
 		    !atomic_load(&P.tables_ok))
@@ -5667,6 +5728,7 @@ static void *pg_probe_main(void *arg)
 static void *maint_main(void *arg)
 {
 	(void)arg;
+	pg_poll_cut = db_cut_fd;
 	/* the first pruning waits one interval: a deploy is no moment for a burst of deletes */
 	int64_t next_retention = now_ms() + cfg.retention_interval_seconds * 1000;
 	int64_t next = 0;
@@ -5684,15 +5746,15 @@ static void *maint_main(void *arg)
 			pg_retention();
 			next_retention = now_ms() + cfg.retention_interval_seconds * 1000;
 		}
-		bool unnamed = atomic_load(&P.migrations_ok) && pg_name_idle();
-		bool pending = !atomic_load(&P.migrations_ok) || !P.indexes_ok || unnamed;
-		next = pending ? now_ms() + cfg.db_probe_interval_ms : next_retention;
-		if (!pending && maint_link) { /* nothing to do for a while: no idle backend either */
+		bool unnamed = atomic_load(&P.migrations_ok) && pg_name_idle(); /* on pool links */
+		bool pending = !atomic_load(&P.migrations_ok) || !P.indexes_ok;
+		next = pending || unnamed ? now_ms() + cfg.db_probe_interval_ms : next_retention;
+		if (!pending && maint_link) { /* nothing for it to do for a while: no idle backend */
 			PQfinish(maint_link->conn);
 			free(maint_link);
 			maint_link = NULL;
 		}
-	} while (!probe_sleep(next, NULL));
+	} while (!probe_sleep(next, &P.maint_kick));
 	return NULL;
 }
 
@@ -11524,7 +11586,8 @@ static int start_threads(struct threads *t)
 			     ? pthread_create(&t->all[i], &attr, worker_main, NULL)
 			     : pthread_create(&t->all[i], &attr, side_main,
 					      i < t->n_workers + t->n_bcrypt ? &SIDE_BCRYPT : &SIDE_OUTBOUND);
-	rc = rc ? rc : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
+	db_cut_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	rc = rc ? rc : db_cut_fd < 0 ? -1 : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
 	rc = rc ? rc : pthread_create(&t->maint, &attr, maint_main, NULL);
 	rc = rc ? rc : pthread_create(&t->mail, &attr, mail_main, NULL);
 	pthread_attr_destroy(&attr);
@@ -11606,7 +11669,7 @@ static bool stop_threads(struct threads *t, int64_t deadline)
 	pthread_mutex_unlock(&L.mu);
 	pthread_mutex_lock(&P.mu);
 	P.probe_stop = true;
-	maint_cut();
+	maint_stop();
 	pthread_cond_broadcast(&P.probe_cv);
 	pthread_mutex_unlock(&P.mu);
 	pthread_mutex_lock(&M.mu);
@@ -11616,8 +11679,22 @@ static bool stop_threads(struct threads *t, int64_t deadline)
 	bool all = true;
 	for (long i = 0; i < t->n_workers + t->n_bcrypt + t->n_outbound; i++)
 		all &= join_stopping(t->all[i], &deadline);
+	/* the cancel's turn: at most PG_CANCEL_GRACE_MS and half the time left */
+	int64_t left = deadline - now_ms(),
+		grace = now_ms() + (left / 2 < PG_CANCEL_GRACE_MS ? left / 2 : PG_CANCEL_GRACE_MS);
+	int64_t granted = grace;
+	bool maint = join_stopping(t->maint, &grace);
+	if (!maint) {
+		if (grace < granted) /* a second signal */
+			deadline = grace;
+		maint_cut();
+		maint = join_stopping(t->maint, &deadline);
+	}
+	all &= maint;
 	all &= join_stopping(t->probe, &deadline);
-	all &= join_stopping(t->maint, &deadline);
+	int64_t cancels_by = now_ms() + PG_CANCEL_GRACE_MS; /* pg_cancel_send */
+	while (atomic_load(&pg_cancels) && now_ms() < deadline && now_ms() < cancels_by)
+		nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000}, NULL);
 	bool mail = join_stopping(t->mail, &deadline);
 	if (!mail)
 		mail_drop_queued();

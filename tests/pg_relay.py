@@ -4,6 +4,8 @@
   droplin's writes to the database fill up (a pipeline bigger than the socket buffer);
 - blackhole: every connection stops forwarding, and new ones are accepted and never answered,
   as a database host whose packets are dropped (a cancel request connects and waits forever);
+- dark_after(marker): forwards droplin's next message that holds `marker`, then blackholes,
+  so the statement it carries waits for an answer that never comes;
 - heal: new connections are forwarded again (the old ones stay dead).
 
 Threads and sockets end with stop(); every loop is bounded by the sockets closing.
@@ -22,6 +24,8 @@ class PgRelay:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.socks = []
+        self.clients = []  # droplin's side of each connection
+        self.marker = None  # dark_after
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if slow:  # inherited by accepted sockets: droplin's sends fill the window at once
@@ -49,6 +53,8 @@ class PgRelay:
             except OSError:
                 return
             self._keep(client)
+            with self.lock:
+                self.clients.append(client)
             if self.dead.is_set():
                 continue  # accepted, never answered, never closed (until stop)
             try:
@@ -85,6 +91,10 @@ class PgRelay:
                 dst.sendall(data)
             except OSError:
                 break
+            with self.lock:
+                if self.marker and src in self.clients and self.marker in data:
+                    self.marker = None
+                    self.dead.set()
             if slow:  # a reader that falls behind: the window closes for a while
                 slow_bytes = getattr(self, "_slow_bytes", 0) + len(data)
                 self._slow_bytes = slow_bytes
@@ -95,6 +105,9 @@ class PgRelay:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def dark_after(self, marker):
+        self.marker = marker
 
     def blackhole(self):
         self.dead.set()
