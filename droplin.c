@@ -106,6 +106,12 @@
 #endif
 #define API_VERSION "1.0.0"                 /* what the original reported in its bodies */
 #define UNUSED      __attribute__((unused)) /* helpers the later routes call; the unit tests use them now */
+#define STR_(x)     #x
+#define STR(x)      STR_(x) /* a number defined below, as text in SQL and in --help */
+/* Heartbeats (HEARTBEAT_SECONDS): a replica whose last one is older than this many intervals is
+   gone from the fleet; the fleet's history is kept this long. */
+#define HEARTBEAT_GONE_AFTER  3
+#define FLEET_HISTORY_SECONDS 3600
 
 enum {
 	HTTP_MAX_HEADERS_HARD = 128,      /* storage; MAX_HEADERS (<= this) is the setting */
@@ -1369,6 +1375,23 @@ static struct {
 	uint64_t loop_writes; /* R_WRITE requests the loop committed itself */
 } MT;
 
+/*
+ * The same requests over all routes, for the heartbeat thread (HEARTBEAT_SECONDS): the latency
+ * histogram of /metrics (the last slot counts those above its largest bound, so the slots add
+ * up to every request) and the 5xx among them (but a probe's 503, which is the replica's state
+ * and not a failure). One writer, the loop thread: relaxed atomics, no read-modify-write and no
+ * lock.
+ */
+static struct {
+	atomic_uint_least64_t buckets[METRIC_N_BUCKETS + 1], errors;
+	atomic_int in_flight; /* requests off the loop (L.n_busy) at the loop's last timer sweep */
+} MT_ALL;
+
+static void counter_bump(atomic_uint_least64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 struct route;
 static size_t metric_route_index(const struct route *r);
 
@@ -1385,6 +1408,7 @@ static void metrics_record(const struct route *route, int status, double seconds
 		MT.buckets[r][b]++;
 	MT.count[r]++;
 	MT.sum[r] += seconds;
+	counter_bump(&MT_ALL.buckets[b]);
 }
 
 /* ==== 5. Configuration ============================================================= */
@@ -1432,6 +1456,7 @@ struct config {
 	unsigned char admin_digest[DIGEST_BYTES], metrics_digest[DIGEST_BYTES]; /* set at start */
 	long long allow_clear_all_data;
 	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
+	double heartbeat_seconds;
 	long long db_prepared_statements;
 	long long db_loop_reads;
 	long long outbound_threads, outbound_queue_max;
@@ -1619,6 +1644,12 @@ static const struct cfg_var CFG_VARS[] = {
 	    "Audit rows older than this go."),
 	CFG("API_CALL_LOG_RETENTION_DAYS", CFG_INT, api_call_log_retention_days, "30", 1, 36500,
 	    "api_call_logs rows older than this go."),
+	/* clang-format off */
+	CFG("HEARTBEAT_SECONDS", CFG_SECONDS, heartbeat_seconds, "5", 0, 60,
+	    "How often this replica writes a heartbeat row (its state and request counters) to "
+	    "PostgreSQL, for GET /admin/replicas and the dashboard; a replica silent for "
+	    STR(HEARTBEAT_GONE_AFTER) " intervals is gone from the fleet. 0: no heartbeat."),
+	/* clang-format on */
 	CFG("METRICS_TOKEN", CFG_STR, metrics_token, NULL, 0, 0,
 	    "When set, GET /metrics needs `Authorization: Bearer <token>`. Unset in production, "
 	    "/metrics answers 401 to everyone unless METRICS_PUBLIC=1."),
@@ -3170,6 +3201,7 @@ static struct {
 	int n_work, n_busy;
 	bool stopping;
 	int64_t started_ms;
+	double started_unix; /* the wall clock at start: with the replica's name, its heartbeats' key */
 } L = {.ep = -1,
        .listen_fd = -1,
        .event_fd = -1,
@@ -3401,6 +3433,8 @@ static void conn_log(struct conn *c)
 	metrics_record(x->route, x->status, (double)(now_us() - x->t_start) / 1e6);
 	enum log_level lvl = LOG_INFO;
 	bool probe = sl_eq(r->path, "/health") || sl_eq(r->path, "/ready") || sl_eq(r->path, "/livez");
+	if (x->status >= 500 && !probe)
+		counter_bump(&MT_ALL.errors);
 	if (probe && x->status < 300)
 		lvl = LOG_DEBUG; /* balancers probe every few seconds: only failing answers are news */
 	if (lvl < log_min)
@@ -4002,6 +4036,7 @@ static void loop_accept(void)
 /* Enforces every connection timer; runs every tick. */
 static void loop_sweep(int64_t now)
 {
+	atomic_store_explicit(&MT_ALL.in_flight, L.n_busy, memory_order_relaxed);
 	for (struct conn *c = L.conns, *next; c; c = next) {
 		next = c->next;
 		if (!c->deadline || now < c->deadline)
@@ -5279,10 +5314,35 @@ static const char MIGRATION_3[] =
 	"CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);"
 	"ALTER TABLE users ADD COLUMN IF NOT EXISTS legacy_tokens_revoked_at TIMESTAMPTZ";
 
+/*
+ * Every replica's heartbeat (HEARTBEAT_SECONDS): a row per beat, its counters cumulative since
+ * the replica started, so rates and percentiles come from the difference of two rows. A replica
+ * is its name and start time (a restarted one starts its counters again). Retention keeps an hour.
+ */
+static const char MIGRATION_4[] =
+	"CREATE TABLE IF NOT EXISTS replica_heartbeats ("
+	"  replica TEXT NOT NULL,"
+	"  started_at TIMESTAMPTZ NOT NULL,"
+	"  at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+	"  region TEXT NOT NULL,"
+	"  version TEXT NOT NULL,"
+	"  interval_ms INTEGER NOT NULL,"
+	"  ready BOOLEAN NOT NULL,"
+	"  draining BOOLEAN NOT NULL,"
+	"  in_flight INTEGER NOT NULL,"
+	"  pool_in_use INTEGER NOT NULL,"
+	"  pool_size INTEGER NOT NULL,"
+	"  requests BIGINT NOT NULL,"
+	"  errors BIGINT NOT NULL,"
+	"  buckets BIGINT[] NOT NULL,"
+	"  PRIMARY KEY (replica, started_at, at));"
+	"CREATE INDEX IF NOT EXISTS replica_heartbeats_at ON replica_heartbeats (at)";
+
 static const struct migration MIGRATIONS[] = {
 	{1, "original schema", MIGRATION_1},
 	{2, "accounts: sessions, code attempts, rate limits", MIGRATION_2},
 	{3, "sessions per login", MIGRATION_3},
+	{4, "replica heartbeats", MIGRATION_4},
 };
 
 /* The advisory lock key is 0x64726f70, "drop". */
@@ -5320,8 +5380,15 @@ static int pg_disable_seeded_account(struct pg *pg);
  * own: a statement that waits on a lock there holds no pooled connection and delays no probe,
  * so /health and /ready keep telling the truth. The connection is kept between passes while
  * work is pending (a migration to retry, an index another replica builds), closed when none is.
+ * The heartbeat has a thread and a connection of its own in the same way, kept between beats,
+ * so that a maintenance statement that waits (an index build may take an hour) never silences
+ * it and the replica never looks gone while it serves.
  */
-static struct pg *maint_link, *maint_busy; /* maint_busy: in use, under P.mu */
+struct side_link {
+	const char *app;        /* its application_name, so pg_stat_activity tells them apart */
+	struct pg *link, *busy; /* link: kept for the next pass; busy: in use, under P.mu */
+};
+static struct side_link MAINT = {"droplin-maintenance"}, BEAT = {"droplin-heartbeat"};
 
 /* True once shutdown began: maintenance starts nothing more. */
 static bool maint_stopping(void)
@@ -5332,12 +5399,12 @@ static bool maint_stopping(void)
 	return stop;
 }
 
-static int maint_open(struct pg **out)
+static int maint_open(struct side_link *s, struct pg **out)
 {
 	if (maint_stopping())
 		return PG_UNAVAILABLE;
-	if (!(*out = maint_link)) {
-		PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms, "droplin-maintenance");
+	if (!(*out = s->link)) {
+		PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms, s->app);
 		*out = conn ? calloc(1, sizeof **out) : NULL;
 		if (!*out) {
 			if (conn)
@@ -5346,9 +5413,9 @@ static int maint_open(struct pg **out)
 		}
 		(*out)->conn = conn;
 	}
-	maint_link = NULL;
+	s->link = NULL;
 	pthread_mutex_lock(&P.mu);
-	maint_busy = *out;
+	s->busy = *out;
 	if (P.probe_stop) /* shutdown began while it connected: maint_cut found nothing to cut */
 		shutdown(PQsocket((*out)->conn), SHUT_RDWR);
 	pthread_mutex_unlock(&P.mu);
@@ -5364,20 +5431,22 @@ static int maint_open(struct pg **out)
  */
 static void maint_cut(void)
 {
-	if (maint_busy)
-		shutdown(PQsocket(maint_busy->conn), SHUT_RDWR);
+	struct side_link *both[] = {&MAINT, &BEAT};
+	for (int i = 0; i < 2; i++)
+		if (both[i]->busy)
+			shutdown(PQsocket(both[i]->busy->conn), SHUT_RDWR);
 }
 
 /* Keeps the link for the next pass, unless `broken`: closing the session also drops any
    advisory lock it still holds. */
-static void maint_close(struct pg *pg, bool broken)
+static void maint_close(struct side_link *s, struct pg *pg, bool broken)
 {
 	pthread_mutex_lock(&P.mu); /* before any close: maint_cut must not meet a reused socket */
-	maint_busy = NULL;
+	s->busy = NULL;
 	pthread_mutex_unlock(&P.mu);
 	if (!broken && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
-		maint_link = pg;
+		s->link = pg;
 		return;
 	}
 	if (pg->cancel)
@@ -5387,6 +5456,16 @@ static void maint_close(struct pg *pg, bool broken)
 	free(pg);
 }
 
+/* Closes the link kept for the next pass: nothing to do for a while, no idle backend either. */
+static void maint_drop(struct side_link *s)
+{
+	if (s->link) {
+		PQfinish(s->link->conn);
+		free(s->link);
+		s->link = NULL;
+	}
+}
+
 /* Applies what is missing; 0 when the schema is current. Releases the lock in every case. */
 static int pg_migrate(void)
 {
@@ -5394,7 +5473,7 @@ static int pg_migrate(void)
 	PGresult *res = NULL;
 	int64_t t0 = now_ms();
 	bool xact = !cfg.db_prepared_statements;
-	if (maint_open(&pg))
+	if (maint_open(&MAINT, &pg))
 		return -1;
 	int rc = pg_script(pg, xact ? SQL_MIGRATIONS_TABLE_XACT : SQL_MIGRATIONS_TABLE,
 			   PG_MIGRATION_TIMEOUT_MS, &res);
@@ -5428,7 +5507,7 @@ static int pg_migrate(void)
 	PQclear(ures);
 	if (!rc && unlocked) /* best effort, outside the lock: its UPDATE is conditional anyway */
 		pg_disable_seeded_account(pg);
-	maint_close(pg, rc != 0 || !unlocked);
+	maint_close(&MAINT, pg, rc != 0 || !unlocked);
 	if (!rc)
 		log_msg(LOG_INFO, "schema is current (%d applied, %lld ms)", applied,
 			(long long)(now_ms() - t0));
@@ -5468,7 +5547,7 @@ static int pg_build_indexes(void)
 {
 	struct pg *pg;
 	PGresult *res;
-	if (maint_open(&pg))
+	if (maint_open(&MAINT, &pg))
 		return -1;
 	/* Behind PgBouncer (DB_PREPARED_STATEMENTS=0) no session lock: CREATE INDEX CONCURRENTLY
 	   cannot run in a transaction, and two replicas' builds of one table wait for each other
@@ -5535,19 +5614,20 @@ static int pg_build_indexes(void)
 				    &res);
 		PQclear(res);
 	}
-	maint_close(pg, rc != 0);
+	maint_close(&MAINT, pg, rc != 0);
 	return mine && !rc && !missing ? 0 : -1;
 }
 
 /*
  * Retention (DECISIONS P): whichever replica takes the advisory lock prunes expired codes,
- * rate-limit windows that ended, and log rows past their retention. Runs on the maintenance thread.
+ * rate-limit windows that ended, log rows past their retention and heartbeats older than the
+ * fleet's history. Runs on the maintenance thread.
  */
 static void pg_retention(void)
 {
 	struct pg *pg;
 	PGresult *res;
-	if (maint_open(&pg))
+	if (maint_open(&MAINT, &pg))
 		return;
 	/* behind PgBouncer (DB_PREPARED_STATEMENTS=0): one transaction and a transaction lock */
 	bool xact = !cfg.db_prepared_statements;
@@ -5557,7 +5637,7 @@ static void pg_retention(void)
 				       &res);
 	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	char sql[4][300];
+	char sql[5][300];
 	snprintf(sql[0], sizeof sql[0],
 		 "DELETE FROM verification_codes WHERE NOT COALESCE(expires_at ~ '^\\d{4}-\\d{2}-\\d{2}[T ]"
 		 "\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$' AND expires_at::timestamp > now() AT TIME ZONE 'UTC', "
@@ -5577,8 +5657,11 @@ static void pg_retention(void)
 		 "DELETE FROM sessions WHERE last_seen_at < now() - interval '%lld days'"
 		 " OR revoked_at < now() - interval '1 day'",
 		 idle_days + 1);
+	snprintf(sql[4], sizeof sql[4],
+		 "DELETE FROM replica_heartbeats WHERE at < now() - interval '%d seconds'",
+		 FLEET_HISTORY_SECONDS);
 	long long pruned = 0;
-	for (int i = 0; mine && !rc && i < 5; i++) {
+	for (int i = 0; mine && !rc && i < 6; i++) {
 		char windows[200]; /* a window is stale once the longest configured window has passed */
 		long long longest = 0;
 		const struct rate_rule *rules[] = {&RATE_REGISTER, &RATE_LOGIN,        &RATE_CODE_EMAIL,
@@ -5589,7 +5672,7 @@ static void pg_retention(void)
 			 "DELETE FROM rate_limits WHERE window_start < extract(epoch FROM now())::bigint - "
 			 "%lld",
 			 2 * longest);
-		rc = pg_exec_simple(pg, i < 4 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
+		rc = pg_exec_simple(pg, i < 5 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
 		if (!rc)
 			pruned += atoll(PQcmdTuples(res));
 		else if (rc == PG_FAILED)
@@ -5609,7 +5692,7 @@ static void pg_retention(void)
 		rc = rc ? rc : urc;
 		log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
 	}
-	maint_close(pg, rc != 0);
+	maint_close(&MAINT, pg, rc != 0);
 }
 
 /* Runs the probe query; updates what /health and /ready report. */
@@ -5629,6 +5712,31 @@ static void pg_probe(void)
 static bool pg_healthy(void)
 {
 	return now_ms() - atomic_load(&P.last_ok_ms) <= cfg.health_stale_ms && atomic_load(&P.last_ok_ms);
+}
+
+/* What /ready reports (DECISIONS R6), from the probe thread's state; the heartbeat writes it too. */
+struct readiness {
+	bool db, tables, migrated, draining, ready;
+};
+
+static struct readiness readiness_now(void)
+{
+	struct readiness r = {.db = pg_healthy(),
+			      .migrated = atomic_load(&P.migrations_ok),
+			      .draining = atomic_load(&L.draining)};
+	r.tables = r.db && atomic_load(&P.tables_ok);
+	r.ready = r.db && r.tables && r.migrated && !r.draining;
+	return r;
+}
+
+/* The pool as it is: links open, those of them idle, and requests waiting for one. */
+static void pg_pool_counts(int *open, int *idle, int *waiting)
+{
+	pthread_mutex_lock(&P.mu);
+	*open = P.n_open, *waiting = P.n_waiting, *idle = 0;
+	for (struct pg *pg = P.idle; pg; pg = pg->next)
+		(*idle)++;
+	pthread_mutex_unlock(&P.mu);
 }
 
 /* Sleeps on probe_cv until `until`, the stop, or *kick (taken); true when the thread is to stop. */
@@ -5682,12 +5790,89 @@ static void *maint_main(void *arg)
 		bool unnamed = atomic_load(&P.migrations_ok) && pg_name_idle();
 		bool pending = !atomic_load(&P.migrations_ok) || !P.indexes_ok || unnamed;
 		next = pending ? now_ms() + cfg.db_probe_interval_ms : next_retention;
-		if (!pending && maint_link) { /* nothing to do for a while: no idle backend either */
-			PQfinish(maint_link->conn);
-			free(maint_link);
-			maint_link = NULL;
-		}
+		if (!pending)
+			maint_drop(&MAINT);
 	} while (!probe_sleep(next, NULL));
+	return NULL;
+}
+
+/* --- Heartbeats: every replica in PostgreSQL, for GET /admin/replicas and the dashboard --- */
+
+static const char SQL_HEARTBEAT[] =
+	"INSERT INTO replica_heartbeats (replica, started_at, region, version, interval_ms, ready, draining,"
+	" in_flight, pool_in_use, pool_size, requests, errors, buckets)"
+	" VALUES ($1, to_timestamp($2::float8), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/* One row: the readiness `r`, the pool, and the counters of every request since the start. */
+static void heartbeat(struct readiness r)
+{
+	struct pg *pg;
+	if (maint_open(&BEAT, &pg))
+		return;
+	int open, idle, waiting;
+	pg_pool_counts(&open, &idle, &waiting);
+	char buckets[(METRIC_N_BUCKETS + 1) * 21 + 2], num[7][32];
+	uint64_t requests = 0;
+	size_t n = 0;
+	for (int i = 0; i <= METRIC_N_BUCKETS; i++) {
+		uint64_t v = atomic_load_explicit(&MT_ALL.buckets[i], memory_order_relaxed);
+		requests += v;
+		n += (size_t)snprintf(buckets + n, sizeof buckets - n, "%c%" PRIu64, i ? ',' : '{', v);
+	}
+	snprintf(buckets + n, sizeof buckets - n, "}");
+	snprintf(num[0], sizeof num[0], "%.6f", L.started_unix);
+	snprintf(num[1], sizeof num[1], "%lld", llround(cfg.heartbeat_seconds * 1000));
+	snprintf(num[2], sizeof num[2], "%d", atomic_load_explicit(&MT_ALL.in_flight, memory_order_relaxed));
+	snprintf(num[3], sizeof num[3], "%d", open - idle);
+	snprintf(num[4], sizeof num[4], "%lld", cfg.db_pool_size);
+	snprintf(num[5], sizeof num[5], "%" PRIu64, requests);
+	snprintf(num[6], sizeof num[6], "%" PRIu64,
+		 atomic_load_explicit(&MT_ALL.errors, memory_order_relaxed));
+	const char *params[] = {log_replica,
+				num[0],
+				cfg.region,
+				DROPLIN_VERSION,
+				num[1],
+				r.ready ? "t" : "f",
+				r.draining ? "t" : "f",
+				num[2],
+				num[3],
+				num[4],
+				num[5],
+				num[6],
+				buckets};
+	PGresult *res;
+	int rc = pg_one(pg, (struct db_step){.sql = SQL_HEARTBEAT, .quiet = true, .n = 13, .params = params},
+			cfg.db_query_timeout_ms, &res);
+	if (rc == PG_FAILED)
+		pg_log_error("heartbeat", res, pg->conn);
+	PQclear(res);
+	maint_close(&BEAT, pg, rc != 0);
+}
+
+/*
+ * A row every HEARTBEAT_SECONDS once the schema is current (the table is a migration's), and
+ * one at once when the replica becomes ready or unready or starts draining, so the fleet sees
+ * a drain as it begins. Never on a request's way, never holding a pooled connection.
+ */
+static void *heartbeat_main(void *arg)
+{
+	(void)arg;
+	int64_t every = llround(cfg.heartbeat_seconds * 1000), next = 0;
+	struct readiness told = {0};
+	for (;;) {
+		struct readiness r = readiness_now();
+		if (atomic_load(&P.migrations_ok) &&
+		    (now_ms() >= next || r.ready != told.ready || r.draining != told.draining)) {
+			next = now_ms() + every;
+			told = r;
+			heartbeat(r);
+		}
+		int64_t look = now_ms() + cfg.db_probe_interval_ms; /* for a change of readiness */
+		if (probe_sleep(next > now_ms() && next < look ? next : look, NULL))
+			break;
+	}
+	maint_drop(&BEAT);
 	return NULL;
 }
 
@@ -7159,11 +7344,8 @@ static void h_health(struct ctx *c)
 static void h_ready(struct ctx *c)
 {
 	char ts[40];
-	bool db = pg_healthy();
-	bool tables = db && atomic_load(&P.tables_ok);
-	bool migrated = atomic_load(&P.migrations_ok);
-	bool draining = atomic_load(&L.draining);
-	bool ready = db && tables && migrated && !draining;
+	struct readiness r = readiness_now();
+	bool db = r.db, tables = r.tables, migrated = r.migrated, draining = r.draining, ready = r.ready;
 	time_iso_utc(ts);
 	struct buf *b = resp_json(c, ready ? 200 : 503);
 	json_kv_str(b, "status", ready ? "ready" : "not_ready");
@@ -10586,11 +10768,8 @@ static void h_metrics(struct ctx *c)
 		metric_labels(b, r);
 		buf_printf(b, "} %" PRIu64 "\n", MT.count[r]);
 	}
-	pthread_mutex_lock(&P.mu);
-	int open = P.n_open, waiting = P.n_waiting, idle = 0;
-	for (struct pg *pg = P.idle; pg; pg = pg->next)
-		idle++;
-	pthread_mutex_unlock(&P.mu);
+	int open, idle, waiting;
+	pg_pool_counts(&open, &idle, &waiting);
 	struct {
 		const char *name, *type, *help;
 		double value;
@@ -11493,7 +11672,8 @@ static void raise_fd_limit(void)
 }
 
 struct threads {
-	pthread_t probe, maint, mail;
+	pthread_t probe, maint, mail, beat;
+	bool beating;   /* HEARTBEAT_SECONDS > 0 */
 	pthread_t *all; /* workers, then bcrypt threads, then outbound threads */
 	long n_workers, n_bcrypt, n_outbound;
 };
@@ -11522,6 +11702,9 @@ static int start_threads(struct threads *t)
 	rc = rc ? rc : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
 	rc = rc ? rc : pthread_create(&t->maint, &attr, maint_main, NULL);
 	rc = rc ? rc : pthread_create(&t->mail, &attr, mail_main, NULL);
+	t->beating = !rc && cfg.heartbeat_seconds > 0;
+	rc = t->beating ? pthread_create(&t->beat, &attr, heartbeat_main, NULL) : rc;
+	t->beating &= !rc;
 	pthread_attr_destroy(&attr);
 	if (rc)
 		return -1;
@@ -11533,6 +11716,8 @@ static int start_threads(struct threads *t)
 	pthread_setname_np(t->probe, "dl-probe");
 	pthread_setname_np(t->maint, "dl-maint");
 	pthread_setname_np(t->mail, "dl-mail");
+	if (t->beating)
+		pthread_setname_np(t->beat, "dl-heartbeat");
 	return 0;
 }
 
@@ -11613,6 +11798,7 @@ static bool stop_threads(struct threads *t, int64_t deadline)
 		all &= join_stopping(t->all[i], &deadline);
 	all &= join_stopping(t->probe, &deadline);
 	all &= join_stopping(t->maint, &deadline);
+	all &= !t->beating || join_stopping(t->beat, &deadline);
 	bool mail = join_stopping(t->mail, &deadline);
 	if (!mail)
 		mail_drop_queued();
@@ -11643,6 +11829,9 @@ int main(int argc, char **argv)
 	char err[512];
 	static char hostname[256];
 	L.started_ms = now_ms();
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	L.started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
 		cfg_help(stdout);
 		return 0;

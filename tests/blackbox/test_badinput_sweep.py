@@ -291,7 +291,7 @@ class World:
 
 TABLE_FILTERS = {"users": "id = %(id)s",
                  "verification_codes": "lower(email) = lower(%(email)s)"}
-NOT_B = {"api_call_logs", "rate_limits", "schema_migrations"}
+NOT_B = {"api_call_logs", "rate_limits", "schema_migrations", "replica_heartbeats"}
 
 
 def snapshot_sql(conn):
