@@ -109,9 +109,12 @@
 #define STR_(x)     #x
 #define STR(x)      STR_(x) /* a number defined below, as text in SQL and in --help */
 /* Heartbeats (HEARTBEAT_SECONDS): a replica whose last one is older than this many intervals is
-   gone from the fleet; the fleet's history is kept this long. */
+   gone from the fleet; the fleet's history is kept this long and plotted in steps of this long;
+   rates and percentiles are over the last minute. */
 #define HEARTBEAT_GONE_AFTER  3
 #define FLEET_HISTORY_SECONDS 3600
+#define FLEET_BIN_SECONDS     30
+#define FLEET_WINDOW_SECONDS  60
 
 enum {
 	HTTP_MAX_HEADERS_HARD = 128,      /* storage; MAX_HEADERS (<= this) is the setting */
@@ -752,6 +755,16 @@ static void json_kv_bool(struct buf *b, const char *key, bool v)
 {
 	json_key(b, key);
 	buf_adds(b, v ? "true" : "false");
+}
+
+/* A number to three decimals, or null where there is none (NAN). */
+static void json_kv_num(struct buf *b, const char *key, double v)
+{
+	json_key(b, key);
+	if (isfinite(v))
+		buf_printf(b, "%.3f", v);
+	else
+		buf_adds(b, "null");
 }
 
 /* --- JSON reader: jsmn tokens, checked and decoded here --- */
@@ -4440,6 +4453,8 @@ enum pg_stmt {
 	Q_ADMIN_USERS,
 	Q_AUDIT_CLEANUP,
 	Q_CLEAR_ALL,
+	Q_FLEET,
+	Q_FLEET_HISTORY,
 	Q_COUNT
 };
 
@@ -10502,18 +10517,27 @@ static bool admin_basic_ok(struct ctx *c)
 	return digest_matches(colon + 1, plen, cfg.admin_digest);
 }
 
-static const char DASHBOARD_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:;"
-				    " base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/* The dashboard's pages: the `secret` header or Basic credentials, else 401 and a challenge. */
+static bool admin_page_ok(struct ctx *c)
+{
+	struct slice s = http_header(c->req, "secret");
+	if ((s.n && digest_matches(s.p, s.n, cfg.admin_digest)) || admin_basic_ok(c))
+		return true;
+	resp_header(c, "WWW-Authenticate", "Basic realm=\"droplin admin\", charset=\"UTF-8\"");
+	resp_detail(c, 401, "Not authenticated");
+	return false;
+}
+
+/* The fleet is a frame of its own (h_admin_fleet_page) that reloads itself: the page around it,
+   and its list of every user, load once. */
+static const char DASHBOARD_CSP[] =
+	"default-src 'none'; style-src 'unsafe-inline'; img-src https: data:;"
+	" frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 static void h_admin_dashboard(struct ctx *c)
 {
-	struct slice s = http_header(c->req, "secret");
-	bool ok = (s.n && digest_matches(s.p, s.n, cfg.admin_digest)) || admin_basic_ok(c);
-	if (!ok) {
-		resp_header(c, "WWW-Authenticate", "Basic realm=\"droplin admin\", charset=\"UTF-8\"");
-		resp_detail(c, 401, "Not authenticated");
+	if (!admin_page_ok(c))
 		return;
-	}
 	PGresult *totals, *users;
 	if (db_query(c, Q_ADMIN_STATS, 0, NULL, &totals))
 		return;
@@ -10542,11 +10566,16 @@ static void h_admin_dashboard(struct ctx *c)
 		 ".card "
 		 "b{display:block;font-size:2rem}table{border-collapse:collapse;margin-top:1.5rem;width:100%}"
 		 "th,td{border-bottom:1px solid #eee;padding:.4rem;text-align:left}"
+		 "iframe{width:100%;height:30rem;border:1px solid #ddd;border-radius:8px;margin-top:.5rem}"
 		 "</style></head><body><h1>DropLink Admin Dashboard</h1><div class=\"cards\">");
 	buf_printf(b, "<div class=\"card\" id=\"total-users\"><b>%s</b>Total users</div>",
 		   PQgetvalue(totals, 0, 0));
 	buf_printf(b, "<div class=\"card\" id=\"users-with-photos\"><b>%s</b>Users with photos</div></div>",
 		   PQgetvalue(totals, 0, 2));
+	buf_adds(
+		b,
+		"<h2>Fleet</h2><iframe id=\"fleet\" src=\"dashboard/fleet\" title=\"Every replica\"></iframe>"
+		"<h2>Users</h2>");
 	buf_adds(b, "<table><thead><tr><th>ID</th><th>Username</th><th>Email</th></tr></thead><tbody>");
 	for (int i = 0; i < PQntuples(users); i++) {
 		bool no_email = PQgetisnull(users, i, 2) || !PQgetlength(users, i, 2);
@@ -10561,6 +10590,361 @@ static void h_admin_dashboard(struct ctx *c)
 	buf_printf(b, "</tbody></table><p id=\"updated\">Last updated: %s</p></body></html>", updated);
 	PQclear(totals);
 	PQclear(users);
+}
+
+/* --- The fleet: GET /admin/replicas and the dashboard's fleet frame, from the heartbeats --- */
+
+enum {
+	FLEET_SLOTS = METRIC_N_BUCKETS + 1, /* a heartbeat's histogram: /metrics' buckets, then above them */
+	FLEET_BINS = FLEET_HISTORY_SECONDS / FLEET_BIN_SECONDS,
+	FLEET_REFRESH_SECONDS = 5, /* the fleet frame reloads itself this often */
+};
+
+#define SQL_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/*
+ * Every live replica's last heartbeat, and its last one at least FLEET_WINDOW_SECONDS older
+ * (none while the replica is younger: its counters were zero when it started), for its rate
+ * and percentiles over the last minute. A replica whose last heartbeat is older than
+ * HEARTBEAT_GONE_AFTER of its own intervals is gone. The first column is the database's time:
+ * with no replica live the one row has nothing else.
+ */
+/* clang-format off */
+static const char SQL_FLEET[] =
+	"WITH last AS (SELECT DISTINCT ON (replica, started_at) * FROM replica_heartbeats"
+	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds'"
+	"   ORDER BY replica, started_at, at DESC),"
+	" live AS (SELECT l.*, b.at AS base_at, b.buckets AS base_buckets FROM last l LEFT JOIN LATERAL"
+	"   (SELECT at, buckets FROM replica_heartbeats h"
+	"     WHERE h.replica = l.replica AND h.started_at = l.started_at"
+	"       AND h.at <= l.at - interval '" STR(FLEET_WINDOW_SECONDS) " seconds'"
+	"     ORDER BY h.at DESC LIMIT 1) b ON true"
+	"   WHERE now() - l.at <= l.interval_ms * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond')"
+	" SELECT " SQL_ISO("now()") ", replica, region, version, " SQL_ISO("started_at") ","
+	"  extract(epoch FROM now() - started_at), " SQL_ISO("at") ", extract(epoch FROM now() - at),"
+	"  interval_ms, ready, draining, in_flight, pool_in_use, pool_size, requests, errors, buckets,"
+	"  extract(epoch FROM at - coalesce(base_at, started_at)), base_buckets"
+	" FROM (VALUES (0)) AS one (x) LEFT JOIN live ON true ORDER BY replica, started_at";
+
+/*
+ * The plots: per bin of FLEET_BIN_SECONDS (0: the current one) and histogram slot (from 1),
+ * requests a second over the fleet: each replica's count between consecutive heartbeats that
+ * end in the bin, over the time they span, summed over the replicas.
+ */
+static const char SQL_FLEET_HISTORY[] =
+	"WITH d AS (SELECT replica, started_at, at, buckets, lag(buckets) OVER w AS prev,"
+	"   extract(epoch FROM at - lag(at) OVER w) AS dt FROM replica_heartbeats"
+	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds'"
+	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
+	" b AS (SELECT (floor(extract(epoch FROM now()) / " STR(FLEET_BIN_SECONDS) ")"
+	"     - floor(extract(epoch FROM at) / " STR(FLEET_BIN_SECONDS) "))::int"
+	"   AS bin, replica, started_at, u.i, sum(u.n - d.prev[u.i]) / sum(d.dt) AS rate"
+	"   FROM d, unnest(d.buckets) WITH ORDINALITY AS u (n, i) WHERE d.dt > 0 GROUP BY 1, 2, 3, 4)"
+	" SELECT bin, i, sum(rate) FROM b GROUP BY 1, 2";
+/* clang-format on */
+
+/* Adds `sign` times a bigint[] of FLEET_SLOTS counts, as PostgreSQL writes it ({1,2,3}), to h. */
+static bool hist_add(double h[FLEET_SLOTS], const char *s, double sign)
+{
+	double v[FLEET_SLOTS];
+	s += *s == '{';
+	for (int n = 0; n < FLEET_SLOTS; n++) {
+		char *end;
+		v[n] = strtod(s, &end);
+		if (end == s)
+			return false;
+		s = end + (n < FLEET_SLOTS - 1 && *end == ',');
+	}
+	if (strcmp(s, "}"))
+		return false;
+	for (int n = 0; n < FLEET_SLOTS; n++)
+		h[n] += sign * v[n];
+	return true;
+}
+
+/*
+ * The q-quantile of a histogram of FLEET_SLOTS in milliseconds, interpolated within its bucket
+ * as Prometheus' histogram_quantile() does, the largest bound when it falls above it; NAN when
+ * the histogram is empty.
+ */
+static double hist_quantile_ms(const double h[FLEET_SLOTS], double q)
+{
+	double total = 0, seen = 0;
+	for (int i = 0; i < FLEET_SLOTS; i++)
+		total += h[i];
+	if (total <= 0)
+		return NAN;
+	for (int i = 0; i < METRIC_N_BUCKETS; i++) {
+		if (h[i] > 0 && seen + h[i] >= q * total) {
+			double lo = i ? METRIC_BUCKETS[i - 1] : 0;
+			return 1000 * (lo + (METRIC_BUCKETS[i] - lo) * (q * total - seen) / h[i]);
+		}
+		seen += h[i];
+	}
+	return 1000 * METRIC_BUCKETS[METRIC_N_BUCKETS - 1];
+}
+
+struct fleet_replica {
+	const char *replica, *region, *version, *started_at, *last_heartbeat; /* in fleet.res */
+	double uptime, age, interval, window, rate, p50, p99;
+	bool ready, draining;
+	long long in_flight, pool_in_use, pool_size, requests, errors;
+};
+
+struct fleet {
+	PGresult *res; /* the caller's to clear */
+	const char *time;
+	int n, n_ready, n_draining;
+	struct fleet_replica *r, total; /* total: sums; its rate and percentiles over every replica */
+};
+
+/* Reads the live fleet (SQL_FLEET); -1 when it failed (answered). */
+static int fleet_load(struct ctx *c, struct fleet *f)
+{
+	*f = (struct fleet){0};
+	if (db_query(c, Q_FLEET, 0, NULL, &f->res))
+		return -1;
+	PGresult *res = f->res;
+	int rows = PQntuples(res);
+	f->time = rows ? PQgetvalue(res, 0, 0) : "";
+	if (!(f->r = arena_alloc(&c->arena, (size_t)rows * sizeof *f->r + 1))) {
+		PQclear(res);
+		resp_internal_error(c, "out of memory");
+		return -1;
+	}
+	double all[FLEET_SLOTS] = {0};
+	for (int i = 0; i < rows; i++) {
+		if (PQgetisnull(res, i, 1))
+			continue;
+		struct fleet_replica *r = &f->r[f->n++], *t = &f->total;
+		const char *v[19];
+		for (int k = 0; k < 19; k++)
+			v[k] = PQgetvalue(res, i, k);
+		*r = (struct fleet_replica){.replica = v[1],
+					    .region = v[2],
+					    .version = v[3],
+					    .started_at = v[4],
+					    .uptime = atof(v[5]),
+					    .last_heartbeat = v[6],
+					    .age = atof(v[7]),
+					    .interval = atof(v[8]) / 1000,
+					    .window = atof(v[17])};
+		r->ready = v[9][0] == 't', r->draining = v[10][0] == 't';
+		r->in_flight = atoll(v[11]), r->pool_in_use = atoll(v[12]), r->pool_size = atoll(v[13]);
+		r->requests = atoll(v[14]), r->errors = atoll(v[15]);
+		double h[FLEET_SLOTS] = {0}, n = 0;
+		bool ok = hist_add(h, v[16], 1) && (PQgetisnull(res, i, 18) || hist_add(h, v[18], -1));
+		for (int k = 0; k < FLEET_SLOTS; k++)
+			n += h[k], all[k] += ok ? h[k] : 0;
+		r->rate = ok && r->window > 0 ? n / r->window : NAN;
+		r->p50 = ok ? hist_quantile_ms(h, 0.5) : NAN;
+		r->p99 = ok ? hist_quantile_ms(h, 0.99) : NAN;
+		f->n_ready += r->ready, f->n_draining += r->draining;
+		t->in_flight += r->in_flight, t->pool_in_use += r->pool_in_use, t->pool_size += r->pool_size;
+		t->requests += r->requests, t->errors += r->errors;
+		t->rate += isfinite(r->rate) ? r->rate : 0;
+	}
+	f->total.p50 = hist_quantile_ms(all, 0.5);
+	f->total.p99 = hist_quantile_ms(all, 0.99);
+	return 0;
+}
+
+static void json_fleet_counts(struct buf *b, const struct fleet_replica *r)
+{
+	json_kv_int(b, "in_flight", r->in_flight);
+	json_kv_int(b, "pool_in_use", r->pool_in_use);
+	json_kv_int(b, "pool_size", r->pool_size);
+	json_kv_int(b, "requests", r->requests);
+	json_kv_int(b, "errors", r->errors);
+	json_kv_num(b, "requests_per_second", r->rate);
+	json_kv_num(b, "p50_ms", r->p50);
+	json_kv_num(b, "p99_ms", r->p99);
+}
+
+static void h_admin_replicas(struct ctx *c)
+{
+	struct fleet f;
+	if (admin_require(c) || fleet_load(c, &f))
+		return;
+	struct buf d = audit_begin();
+	audit_admin(c, "admin_replicas", &d);
+	struct buf *b = resp_json(c, 200);
+	json_kv_str(b, "time", f.time);
+	json_kv_int(b, "window_seconds", FLEET_WINDOW_SECONDS);
+	json_kv_int(b, "gone_after_heartbeats", HEARTBEAT_GONE_AFTER);
+	json_key(b, "replicas");
+	buf_addc(b, '[');
+	for (int i = 0; i < f.n; i++) {
+		const struct fleet_replica *r = &f.r[i];
+		buf_adds(b, i ? ",{" : "{");
+		json_kv_str(b, "replica", r->replica);
+		json_kv_str(b, "region", r->region);
+		json_kv_str(b, "version", r->version);
+		json_kv_str(b, "started_at", r->started_at);
+		json_kv_num(b, "uptime_seconds", r->uptime);
+		json_kv_str(b, "last_heartbeat", r->last_heartbeat);
+		json_kv_num(b, "heartbeat_age_seconds", r->age);
+		json_kv_num(b, "heartbeat_seconds", r->interval);
+		json_kv_bool(b, "ready", r->ready);
+		json_kv_bool(b, "draining", r->draining);
+		json_fleet_counts(b, r);
+		json_kv_num(b, "window_seconds", r->window);
+		buf_addc(b, '}');
+	}
+	buf_adds(b, "]");
+	json_key(b, "totals");
+	buf_addc(b, '{');
+	json_kv_int(b, "replicas", f.n);
+	json_kv_int(b, "ready", f.n_ready);
+	json_kv_int(b, "draining", f.n_draining);
+	json_fleet_counts(b, &f.total);
+	buf_addc(b, '}');
+	resp_end(c);
+	PQclear(f.res);
+}
+
+static const char FLEET_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none';"
+				" form-action 'none'; frame-ancestors 'self'";
+
+/* A duration as "2d 3h", "4h 5m", "6m 7s" or "8s". */
+static void html_duration(struct buf *b, double seconds)
+{
+	long long t = seconds > 0 ? (long long)seconds : 0;
+	if (t >= 86400)
+		buf_printf(b, "%lldd %lldh", t / 86400, t % 86400 / 3600);
+	else if (t >= 3600)
+		buf_printf(b, "%lldh %lldm", t / 3600, t % 3600 / 60);
+	else if (t >= 60)
+		buf_printf(b, "%lldm %llds", t / 60, t % 60);
+	else
+		buf_printf(b, "%llds", t);
+}
+
+/* One decimal and a unit, or a dash where there is no number (NAN). */
+static void html_num(struct buf *b, double v, const char *unit)
+{
+	if (isfinite(v))
+		buf_printf(b, "%.1f%s", v, unit);
+	else
+		buf_adds(b, "&#8211;");
+}
+
+/* A line over the last hour as inline SVG, oldest bin left; NAN is a gap. Every point is a circle
+   with its value as its title (a tooltip). */
+static void svg_plot(struct buf *b, const char *id, const char *title, const double v[FLEET_BINS])
+{
+	enum { W = 600, H = 150 };
+	double top = 0;
+	for (int i = 0; i < FLEET_BINS; i++)
+		top = isfinite(v[i]) && v[i] > top ? v[i] : top;
+	buf_printf(
+		b,
+		"<figure id=\"%s\"><figcaption>%s, last hour (highest %.1f)</figcaption><svg viewBox=\"0 0 "
+		"%d %d\" role=\"img\" aria-label=\"%s\"><rect width=\"%d\" height=\"%d\"/>",
+		id, title, top, W, H, title, W, H);
+	top = top > 0 ? top * 1.1 : 1;
+	for (int pass = 0; pass < 2; pass++) { /* the lines between neighbours, then the points */
+		bool line = false;
+		for (int i = 0; i <= FLEET_BINS; i++) {
+			bool has = i < FLEET_BINS && isfinite(v[i]);
+			double x = (i + 0.5) * W / FLEET_BINS, y = has ? H - v[i] / top * H : 0;
+			if (has && pass)
+				buf_printf(b,
+					   "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" "
+					   "r=\"2.5\"><title>%.1f</title></circle>",
+					   x, y, v[i]);
+			else if (has)
+				buf_printf(b, "%s%.1f,%.1f", line ? " " : "<polyline points=\"", x, y);
+			else if (line)
+				buf_adds(b, "\"/>");
+			line = has && !pass;
+		}
+	}
+	buf_adds(b, "</svg><div class=\"axis\"><span>60 min ago</span><span>now</span></div></figure>");
+}
+
+/*
+ * The dashboard's fleet frame: a row per live replica, the fleet's totals and its request rate
+ * and p99 over the last hour, reloaded every FLEET_REFRESH_SECONDS by the page itself (no
+ * script). Its open is not audited: the dashboard around it was, and it reloads all the time.
+ */
+static void h_admin_fleet_page(struct ctx *c)
+{
+	struct fleet f;
+	PGresult *hist;
+	if (!admin_page_ok(c) || fleet_load(c, &f))
+		return;
+	if (db_query(c, Q_FLEET_HISTORY, 0, NULL, &hist)) {
+		PQclear(f.res);
+		return;
+	}
+	double h[FLEET_BINS][FLEET_SLOTS] = {{0}}, rate[FLEET_BINS], p99[FLEET_BINS];
+	bool seen[FLEET_BINS] = {0};
+	for (int i = 0; i < PQntuples(hist); i++) {
+		int at = FLEET_BINS - 1 - atoi(PQgetvalue(hist, i, 0)), k = atoi(PQgetvalue(hist, i, 1)) - 1;
+		if (at >= 0 && at < FLEET_BINS && k >= 0 && k < FLEET_SLOTS)
+			h[at][k] += atof(PQgetvalue(hist, i, 2)), seen[at] = true;
+	}
+	PQclear(hist);
+	for (int i = 0; i < FLEET_BINS; i++) {
+		double n = 0;
+		for (int k = 0; k < FLEET_SLOTS; k++)
+			n += h[i][k];
+		rate[i] = seen[i] ? n : NAN;
+		p99[i] = seen[i] ? hist_quantile_ms(h[i], 0.99) : NAN;
+	}
+	c->status = 200;
+	c->ctype = "text/html; charset=utf-8";
+	resp_header(c, "Content-Security-Policy", FLEET_CSP);
+	struct buf *b = &c->body;
+	buf_printf(
+		b,
+		"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+		"<meta http-equiv=\"refresh\" content=\"%d\"><title>Fleet</title><style>"
+		"body{font-family:system-ui,sans-serif;margin:.5rem;color:#222}"
+		"table{border-collapse:collapse;width:100%%}th,td{border-bottom:1px solid #eee;padding:.3rem;"
+		"text-align:left}td.n,th.n{text-align:right}.draining{color:#b60}.unready{color:#c00}"
+		".plots{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:1rem 0 0;flex:1 1 20rem}"
+		"svg{width:100%%;height:auto}rect{fill:#fafafa;stroke:#ddd}polyline{fill:none;stroke:#36c;"
+		"stroke-width:1.5}circle{fill:#36c}.axis{display:flex;justify-content:space-between;"
+		"font-size:.8rem;color:#666}</style></head><body>",
+		FLEET_REFRESH_SECONDS);
+	buf_printf(b, "<p id=\"fleet-totals\">%d replicas: %d ready, %d draining; ", f.n, f.n_ready,
+		   f.n_draining);
+	html_num(b, f.total.rate, " requests/s");
+	buf_adds(b, ", p99 ");
+	html_num(b, f.total.p99, " ms");
+	buf_adds(b, " over the last minute; as of ");
+	html_escape(b, f.time);
+	buf_adds(b, "</p><table id=\"replicas\"><thead><tr><th>Replica</th><th>Region</th><th>Version</th>"
+		    "<th>Uptime</th><th>State</th><th class=\"n\">Requests/s</th><th class=\"n\">p99</th>"
+		    "<th class=\"n\">Errors</th></tr></thead><tbody>");
+	for (int i = 0; i < f.n; i++) {
+		const struct fleet_replica *r = &f.r[i];
+		buf_adds(b, "<tr class=\"replica\"><td>");
+		html_escape(b, r->replica);
+		buf_adds(b, "</td><td>");
+		html_escape(b, r->region);
+		buf_adds(b, "</td><td>");
+		html_escape(b, r->version);
+		buf_adds(b, "</td><td>");
+		html_duration(b, r->uptime);
+		buf_adds(b, r->draining ? "</td><td class=\"draining\">draining"
+			    : r->ready  ? "</td><td>ready"
+					: "</td><td class=\"unready\">not ready");
+		buf_adds(b, "</td><td class=\"n\">");
+		html_num(b, r->rate, "");
+		buf_adds(b, "</td><td class=\"n\">");
+		html_num(b, r->p99, " ms");
+		buf_printf(b, "</td><td class=\"n\">%lld</td></tr>", r->errors);
+	}
+	if (!f.n)
+		buf_adds(b, "<tr><td colspan=\"8\">No replica has sent a heartbeat lately</td></tr>");
+	buf_adds(b, "</tbody></table><div class=\"plots\">");
+	svg_plot(b, "plot-rate", "Fleet requests per second", rate);
+	svg_plot(b, "plot-p99", "Fleet p99 latency in ms", p99);
+	buf_adds(b, "</div></body></html>");
+	PQclear(f.res);
 }
 
 /* ==== 16. Route table and dispatch ================================================= */
@@ -10620,6 +11004,8 @@ static const struct route ROUTES[] = {
 	{"GET", "/admin/audit-logs", h_admin_audit_logs, 0},
 	{"POST", "/admin/cleanup-audit-logs", h_admin_cleanup_audit_logs, 0},
 	{"GET", "/admin/dashboard", h_admin_dashboard, 0},
+	{"GET", "/admin/dashboard/fleet", h_admin_fleet_page, 0},
+	{"GET", "/admin/replicas", h_admin_replicas, 0},
 	{"DELETE", "/admin/clear-all-data", h_admin_clear_all_data, 0},
 	{"GET", "/metrics", h_metrics, R_INLINE},
 	{"GET", "/openapi.json", h_openapi, R_INLINE},
@@ -10685,6 +11071,8 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_ADMIN_USERS] = {"admin_users", SQL_ADMIN_USERS},
 	[Q_AUDIT_CLEANUP] = {"audit_cleanup", SQL_AUDIT_CLEANUP},
 	[Q_CLEAR_ALL] = {"clear_all", SQL_CLEAR_ALL},
+	[Q_FLEET] = {"fleet", SQL_FLEET},
+	[Q_FLEET_HISTORY] = {"fleet_history", SQL_FLEET_HISTORY},
 };
 
 /* --- Metrics, API documents --- */
