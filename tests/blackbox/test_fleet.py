@@ -1,6 +1,6 @@
 """Issue 19, "See the fleet": every replica writes a heartbeat row to PostgreSQL every
-HEARTBEAT_SECONDS; GET /admin/replicas on any replica lists the live fleet, and the dashboard's
-fleet frame shows it.
+HEARTBEAT_SECONDS; GET /admin/replicas on any replica lists the live fleet, its fleet frame
+shows it, and `scripts/check-replicas --fleet` prints it.
 
 Three replicas on one database: all three listed by each within two heartbeat intervals; one
 SIGKILLed is gone after three of its intervals, judged by the database's clock (the answer's
@@ -12,8 +12,12 @@ waits on a lock does not silence it, an INSERT that waits on a lock holds up nei
 """
 
 import base64
+import http.server
+import json
 import re
 import signal
+import subprocess
+import threading
 
 import psycopg2
 import pytest
@@ -21,6 +25,7 @@ import pytest
 import harness
 from auth_helpers import ADMIN_SECRET, audit_rows, start
 
+SCRIPT = harness.REPO + "/scripts/check-replicas"
 NAMES = ["fleet-a", "fleet-b", "fleet-c"]
 HOSTILE = '<img src=x onerror=alert(1)>"&'
 
@@ -321,3 +326,96 @@ def test_a_heartbeat_waiting_on_a_lock_holds_up_neither_probes_nor_shutdown(drop
     finally:
         locker.rollback()
         locker.close()
+
+
+# ---------------------------------------------------------------- check-replicas --fleet
+
+
+def run_script(url, *args, env=None):
+    return subprocess.run(["sh", SCRIPT, "--fleet", *args, url], env=harness.make_env(env),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_replicas_fleet_prints_the_live_replicas(droplin, fresh_db):
+    reps = fleet(droplin, fresh_db, 1)
+    all_ready(reps[1])
+    r = run_script(reps[1].url, "-e", "3", env={"ADMIN_SECRET": ADMIN_SECRET})
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert lines[0].split() == ["REPLICA", "REGION", "VERSION", "UPTIME", "STATE", "REQ/S",
+                                "P50_MS", "P99_MS", "ERRORS", "IN_FLIGHT", "POOL", "HEARTBEAT"]
+    assert [l.split()[:5:4] for l in lines[1:4]] == [[n, "ready"] for n in NAMES], r.stdout
+    assert [l.split()[1:3] for l in lines[1:4]] == [["eu-west", version()]] * 3, r.stdout
+    assert lines[4].startswith("TOTAL  3 replicas (3 ready, 0 draining), "), r.stdout
+    assert lines[5] == "PASS fleet: 3 replicas listed, 3 ready (at least 3 expected)", r.stdout
+
+
+FLEET_JSON = {
+    "time": "2030-01-02T03:04:05.000006Z", "window_seconds": 60, "gone_after_heartbeats": 3,
+    "replicas": [
+        {"replica": "r1", "region": 'eu "x", {y} [z]', "version": "1.2.3", "started_at": "s",
+         "uptime_seconds": 3725.4, "last_heartbeat": "l", "heartbeat_age_seconds": 0.93,
+         "heartbeat_seconds": 5.0, "ready": True, "draining": False, "in_flight": 1,
+         "pool_in_use": 2, "pool_size": 4, "requests": 120, "errors": 3,
+         "requests_per_second": 2.5, "p50_ms": 1.25, "p99_ms": 9.9, "window_seconds": 60.0},
+        {"replica": "evil\x1b[31m\tname", "region": "", "version": "1.2.3", "started_at": "s",
+         "uptime_seconds": 7.0, "last_heartbeat": "l", "heartbeat_age_seconds": 1.5,
+         "heartbeat_seconds": 5.0, "ready": False, "draining": True, "in_flight": 0,
+         "pool_in_use": 0, "pool_size": 4, "requests": 0, "errors": 0,
+         "requests_per_second": None, "p50_ms": None, "p99_ms": None, "window_seconds": 7.0}],
+    "totals": {"replicas": 2, "ready": 1, "draining": 1, "in_flight": 1, "pool_in_use": 2,
+               "pool_size": 8, "requests": 120, "errors": 3, "requests_per_second": 2.5,
+               "p50_ms": 1.25, "p99_ms": 9.9}}
+
+
+@pytest.fixture
+def fleet_front():
+    """A stand-in for /admin/replicas: FLEET_JSON for the secret "s3cret", else 403."""
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            calls.append((self.path, self.headers.get("secret")))
+            ok = self.headers.get("secret") == "s3cret"
+            body = json.dumps(FLEET_JSON if ok else {"detail": "Forbidden"}).encode()
+            self.send_response(200 if ok else 403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv.calls = calls
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_check_replicas_fleet_table_and_verdict(fleet_front):
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fleet_front.calls == [("/admin/replicas", "s3cret")]
+    # quotes, commas and brackets in a value survive; control characters print as '?'
+    assert r.stdout.splitlines() == [
+        "REPLICA         REGION           VERSION  UPTIME  STATE     REQ/S  P50_MS  P99_MS  "
+        "ERRORS  IN_FLIGHT  POOL  HEARTBEAT",
+        "r1              eu \"x\", {y} [z]  1.2.3    1h2m    ready     2.5    1.25    9.9     "
+        "3       1          2/4   0.9s ago",
+        "evil?[31m?name  -                1.2.3    7s      draining  -      -       -       "
+        "0       0          0/4   1.5s ago",
+        "TOTAL  2 replicas (1 ready, 1 draining), 2.5 requests/s, p50 1.25 ms, p99 9.9 ms, "
+        "3 errors, 1 in flight (as of 2030-01-02T03:04:05.000006Z, rates over 60 s)",
+        "PASS fleet: 2 replicas listed, 1 ready (at least 1 expected)"], r.stdout
+    # fewer ready than expected fails; a refused secret fails with the answer; none is a usage error
+    r = run_script(fleet_front.url, env={"ADMIN_SECRET": "s3cret"})
+    assert (r.returncode, r.stdout.splitlines()[-1]) == (
+        1, "FAIL fleet: 2 replicas listed, 1 ready (at least 2 expected)"), r.stdout
+    r = run_script(fleet_front.url, env={"ADMIN_SECRET": "wrong"})
+    assert (r.returncode, r.stdout) == (
+        1, 'FAIL fleet: GET /admin/replicas: 403 {"detail": "Forbidden"}\n'), r.stdout
+    r = run_script(fleet_front.url)
+    assert (r.returncode, r.stderr) == (2, "check-replicas: --fleet needs ADMIN_SECRET\n"), r
