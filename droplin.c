@@ -10909,16 +10909,18 @@ static void h_admin_fleet_page(struct ctx *c)
 		"stroke-width:1.5}circle{fill:#36c}.axis{display:flex;justify-content:space-between;"
 		"font-size:.8rem;color:#666}</style></head><body>",
 		FLEET_REFRESH_SECONDS);
-	buf_printf(b, "<p id=\"fleet-totals\">%d replicas: %d ready, %d draining; ", f.n, f.n_ready,
-		   f.n_draining);
+	buf_printf(b, "<p id=\"fleet-totals\">%d replica%s: %d ready, %d draining; ", f.n,
+		   f.n == 1 ? "" : "s", f.n_ready, f.n_draining);
 	html_num(b, f.total.rate, " requests/s");
 	buf_adds(b, ", p99 ");
 	html_num(b, f.total.p99, " ms");
 	buf_adds(b, " over the last minute; as of ");
 	html_escape(b, f.time);
-	buf_adds(b, "</p><table id=\"replicas\"><thead><tr><th>Replica</th><th>Region</th><th>Version</th>"
-		    "<th>Uptime</th><th>State</th><th class=\"n\">Requests/s</th><th class=\"n\">p99</th>"
-		    "<th class=\"n\">Errors</th></tr></thead><tbody>");
+	buf_adds(b,
+		 "</p><table id=\"replicas\"><thead><tr><th>Replica</th><th>Region</th><th>Version</th>"
+		 "<th>Uptime</th><th>State</th><th class=\"n\" title=\"over the last minute\">Requests/s</th>"
+		 "<th class=\"n\" title=\"over the last minute\">p99</th>"
+		 "<th class=\"n\" title=\"5xx answers since it started\">Errors</th></tr></thead><tbody>");
 	for (int i = 0; i < f.n; i++) {
 		const struct fleet_replica *r = &f.r[i];
 		buf_adds(b, "<tr class=\"replica\"><td>");
