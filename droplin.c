@@ -106,6 +106,15 @@
 #endif
 #define API_VERSION "1.0.0"                 /* what the original reported in its bodies */
 #define UNUSED      __attribute__((unused)) /* helpers the later routes call; the unit tests use them now */
+#define STR_(x)     #x
+#define STR(x)      STR_(x) /* a number defined below, as text in SQL and in --help */
+/* Heartbeats (HEARTBEAT_SECONDS): a replica whose last one is older than this many intervals is
+   gone from the fleet; the fleet's history is kept this long and plotted in steps of this long;
+   rates and percentiles are over the last minute. */
+#define HEARTBEAT_GONE_AFTER  3
+#define FLEET_HISTORY_SECONDS 3600
+#define FLEET_BIN_SECONDS     30
+#define FLEET_WINDOW_SECONDS  60
 
 enum {
 	HTTP_MAX_HEADERS_HARD = 128,      /* storage; MAX_HEADERS (<= this) is the setting */
@@ -749,6 +758,16 @@ static void json_kv_bool(struct buf *b, const char *key, bool v)
 	buf_adds(b, v ? "true" : "false");
 }
 
+/* A number to three decimals, or null where there is none (NAN). */
+static void json_kv_num(struct buf *b, const char *key, double v)
+{
+	json_key(b, key);
+	if (isfinite(v))
+		buf_printf(b, "%.3f", v);
+	else
+		buf_adds(b, "null");
+}
+
 /* --- JSON reader: jsmn tokens, checked and decoded here --- */
 
 /*
@@ -1370,6 +1389,23 @@ static struct {
 	uint64_t loop_writes; /* R_WRITE requests the loop committed itself */
 } MT;
 
+/*
+ * The same requests over all routes, for the heartbeat thread (HEARTBEAT_SECONDS): the latency
+ * histogram of /metrics (the last slot counts those above its largest bound, so the slots add
+ * up to every request) and the 5xx among them (but a probe's 503, which is the replica's state
+ * and not a failure). One writer, the loop thread: relaxed atomics, no read-modify-write and no
+ * lock.
+ */
+static struct {
+	atomic_uint_least64_t buckets[METRIC_N_BUCKETS + 1], errors;
+	atomic_int in_flight; /* requests off the loop (L.n_busy) at the loop's last timer sweep */
+} MT_ALL;
+
+static void counter_bump(atomic_uint_least64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 struct route;
 static size_t metric_route_index(const struct route *r);
 
@@ -1386,6 +1422,7 @@ static void metrics_record(const struct route *route, int status, double seconds
 		MT.buckets[r][b]++;
 	MT.count[r]++;
 	MT.sum[r] += seconds;
+	counter_bump(&MT_ALL.buckets[b]);
 }
 
 /* ==== 5. Configuration ============================================================= */
@@ -1433,6 +1470,7 @@ struct config {
 	unsigned char admin_digest[DIGEST_BYTES], metrics_digest[DIGEST_BYTES]; /* set at start */
 	long long allow_clear_all_data;
 	long long retention_interval_seconds, audit_retention_days, api_call_log_retention_days;
+	double heartbeat_seconds;
 	long long db_prepared_statements;
 	long long db_loop_reads;
 	long long outbound_threads, outbound_queue_max;
@@ -1620,6 +1658,12 @@ static const struct cfg_var CFG_VARS[] = {
 	    "Audit rows older than this go."),
 	CFG("API_CALL_LOG_RETENTION_DAYS", CFG_INT, api_call_log_retention_days, "30", 1, 36500,
 	    "api_call_logs rows older than this go."),
+	/* clang-format off */
+	CFG("HEARTBEAT_SECONDS", CFG_SECONDS, heartbeat_seconds, "5", 0, 60,
+	    "How often this replica writes a heartbeat row (its state and request counters) to "
+	    "PostgreSQL, for GET /admin/replicas and the dashboard; a replica silent for "
+	    STR(HEARTBEAT_GONE_AFTER) " intervals is gone from the fleet. 0: no heartbeat."),
+	/* clang-format on */
 	CFG("METRICS_TOKEN", CFG_STR, metrics_token, NULL, 0, 0,
 	    "When set, GET /metrics needs `Authorization: Bearer <token>`. Unset in production, "
 	    "/metrics answers 401 to everyone unless METRICS_PUBLIC=1."),
@@ -3171,6 +3215,7 @@ static struct {
 	int n_work, n_busy;
 	bool stopping;
 	int64_t started_ms;
+	double started_unix; /* the wall clock at start: with the replica's name, its heartbeats' key */
 } L = {.ep = -1,
        .listen_fd = -1,
        .event_fd = -1,
@@ -3402,6 +3447,8 @@ static void conn_log(struct conn *c)
 	metrics_record(x->route, x->status, (double)(now_us() - x->t_start) / 1e6);
 	enum log_level lvl = LOG_INFO;
 	bool probe = sl_eq(r->path, "/health") || sl_eq(r->path, "/ready") || sl_eq(r->path, "/livez");
+	if (x->status >= 500 && !probe)
+		counter_bump(&MT_ALL.errors);
 	if (probe && x->status < 300)
 		lvl = LOG_DEBUG; /* balancers probe every few seconds: only failing answers are news */
 	if (lvl < log_min)
@@ -4003,6 +4050,7 @@ static void loop_accept(void)
 /* Enforces every connection timer; runs every tick. */
 static void loop_sweep(int64_t now)
 {
+	atomic_store_explicit(&MT_ALL.in_flight, L.n_busy, memory_order_relaxed);
 	for (struct conn *c = L.conns, *next; c; c = next) {
 		next = c->next;
 		if (!c->deadline || now < c->deadline)
@@ -4407,6 +4455,8 @@ enum pg_stmt {
 	Q_ADMIN_USERS,
 	Q_AUDIT_CLEANUP,
 	Q_CLEAR_ALL,
+	Q_FLEET,
+	Q_FLEET_HISTORY,
 	Q_COUNT
 };
 
@@ -5315,10 +5365,35 @@ static const char MIGRATION_3[] =
 	"CREATE INDEX IF NOT EXISTS sessions_user_id ON sessions (user_id);"
 	"ALTER TABLE users ADD COLUMN IF NOT EXISTS legacy_tokens_revoked_at TIMESTAMPTZ";
 
+/*
+ * Every replica's heartbeat (HEARTBEAT_SECONDS): a row per beat, its counters cumulative since
+ * the replica started, so rates and percentiles come from the difference of two rows. A replica
+ * is its name and start time (a restarted one starts its counters again). Retention keeps an hour.
+ */
+static const char MIGRATION_4[] =
+	"CREATE TABLE IF NOT EXISTS replica_heartbeats ("
+	"  replica TEXT NOT NULL,"
+	"  started_at TIMESTAMPTZ NOT NULL,"
+	"  at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+	"  region TEXT NOT NULL,"
+	"  version TEXT NOT NULL,"
+	"  interval_ms INTEGER NOT NULL,"
+	"  ready BOOLEAN NOT NULL,"
+	"  draining BOOLEAN NOT NULL,"
+	"  in_flight INTEGER NOT NULL,"
+	"  pool_in_use INTEGER NOT NULL,"
+	"  pool_size INTEGER NOT NULL,"
+	"  requests BIGINT NOT NULL,"
+	"  errors BIGINT NOT NULL,"
+	"  buckets BIGINT[] NOT NULL,"
+	"  PRIMARY KEY (replica, started_at, at));"
+	"CREATE INDEX IF NOT EXISTS replica_heartbeats_at ON replica_heartbeats (at)";
+
 static const struct migration MIGRATIONS[] = {
 	{1, "original schema", MIGRATION_1},
 	{2, "accounts: sessions, code attempts, rate limits", MIGRATION_2},
 	{3, "sessions per login", MIGRATION_3},
+	{4, "replica heartbeats", MIGRATION_4},
 };
 
 /* The advisory lock key is 0x64726f70, "drop". */
@@ -5356,10 +5431,17 @@ static int pg_disable_seeded_account(struct pg *pg);
  * own: a statement that waits on a lock there holds no pooled connection and delays no probe,
  * so /health and /ready keep telling the truth. The connection is kept between passes while
  * work is pending (a migration to retry, an index another replica builds), closed when none is.
+ * The heartbeat has a thread and a connection of its own in the same way, kept between beats,
+ * so that a maintenance statement that waits (an index build may take an hour) never silences
+ * it and the replica never looks gone while it serves.
  */
-static struct pg *maint_link;
-static PGcancel *maint_cancel; /* the link in use's cancel, under P.mu (maint_stop) */
-static int db_cut_fd = -1;     /* the probe's and the maintenance thread's pg_poll_cut */
+struct side_link {
+	const char *app;  /* its application_name, so pg_stat_activity tells them apart */
+	struct pg *link;  /* kept for the next pass */
+	PGcancel *cancel; /* the link in use's cancel, under P.mu (maint_stop) */
+};
+static struct side_link MAINT = {"droplin-maintenance"}, BEAT = {"droplin-heartbeat"};
+static int db_cut_fd = -1; /* pg_poll_cut of the probe, maintenance and heartbeat threads */
 
 /* True once shutdown began: maintenance starts nothing more. */
 static bool maint_stopping(void)
@@ -5370,12 +5452,12 @@ static bool maint_stopping(void)
 	return stop;
 }
 
-static int maint_open(struct pg **out)
+static int maint_open(struct side_link *s, struct pg **out)
 {
 	if (maint_stopping())
 		return PG_UNAVAILABLE;
-	if (!(*out = maint_link)) {
-		PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms, "droplin-maintenance");
+	if (!(*out = s->link)) {
+		PGconn *conn = pg_connect(now_ms() + cfg.db_connect_timeout_ms, s->app);
 		*out = conn ? calloc(1, sizeof **out) : NULL;
 		if (!*out) {
 			if (conn)
@@ -5384,12 +5466,12 @@ static int maint_open(struct pg **out)
 		}
 		(*out)->conn = conn;
 	}
-	maint_link = NULL;
+	s->link = NULL;
 	PGcancel *cancel = PQgetCancel((*out)->conn);
 	pthread_mutex_lock(&P.mu);
 	bool stop = P.probe_stop; /* shutdown began while it connected: nothing to start */
 	if (!stop)
-		maint_cancel = cancel;
+		s->cancel = cancel;
 	pthread_mutex_unlock(&P.mu);
 	if (stop) {
 		PQfreeCancel(cancel);
@@ -5410,14 +5492,17 @@ static int maint_open(struct pg **out)
  */
 static void maint_stop(void)
 {
-	PGcancel *cancel = maint_cancel;
-	maint_cancel = NULL;
-	if (!cancel)
-		return;
-	atomic_fetch_add(&pg_cancels, 1);
-	if (!thread_detached(pg_cancel_send, cancel)) {
-		atomic_fetch_sub(&pg_cancels, 1);
-		PQfreeCancel(cancel);
+	struct side_link *both[] = {&MAINT, &BEAT};
+	for (int i = 0; i < 2; i++) {
+		PGcancel *cancel = both[i]->cancel;
+		both[i]->cancel = NULL;
+		if (!cancel)
+			continue;
+		atomic_fetch_add(&pg_cancels, 1);
+		if (!thread_detached(pg_cancel_send, cancel)) {
+			atomic_fetch_sub(&pg_cancels, 1);
+			PQfreeCancel(cancel);
+		}
 	}
 }
 
@@ -5432,16 +5517,16 @@ static void maint_cut(void)
 
 /* Keeps the link for the next pass, unless `broken`: closing the session also drops any
    advisory lock it still holds. */
-static void maint_close(struct pg *pg, bool broken)
+static void maint_close(struct side_link *s, struct pg *pg, bool broken)
 {
 	pthread_mutex_lock(&P.mu);
-	PGcancel *cancel = maint_cancel; /* NULL when maint_stop took it */
-	maint_cancel = NULL;
+	PGcancel *cancel = s->cancel; /* NULL when maint_stop took it */
+	s->cancel = NULL;
 	pthread_mutex_unlock(&P.mu);
 	PQfreeCancel(cancel);
 	if (!broken && !pg->broken && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) == PQTRANS_IDLE) {
-		maint_link = pg;
+		s->link = pg;
 		return;
 	}
 	if (pg->cancel)
@@ -5451,6 +5536,16 @@ static void maint_close(struct pg *pg, bool broken)
 	free(pg);
 }
 
+/* Closes the link kept for the next pass: nothing to do for a while, no idle backend either. */
+static void maint_drop(struct side_link *s)
+{
+	if (s->link) {
+		PQfinish(s->link->conn);
+		free(s->link);
+		s->link = NULL;
+	}
+}
+
 /* Applies what is missing; 0 when the schema is current. Releases the lock in every case. */
 static int pg_migrate(void)
 {
@@ -5458,7 +5553,7 @@ static int pg_migrate(void)
 	PGresult *res = NULL;
 	int64_t t0 = now_ms();
 	bool xact = !cfg.db_prepared_statements;
-	if (maint_open(&pg))
+	if (maint_open(&MAINT, &pg))
 		return -1;
 	int rc = pg_script(pg, xact ? SQL_MIGRATIONS_TABLE_XACT : SQL_MIGRATIONS_TABLE,
 			   PG_MIGRATION_TIMEOUT_MS, &res);
@@ -5493,7 +5588,7 @@ static int pg_migrate(void)
 	PQclear(ures);
 	if (!rc && unlocked) /* best effort, outside the lock: its UPDATE is conditional anyway */
 		pg_disable_seeded_account(pg);
-	maint_close(pg, rc != 0 || !unlocked);
+	maint_close(&MAINT, pg, rc != 0 || !unlocked);
 	if (!rc)
 		log_msg(LOG_INFO, "schema is current (%d applied, %lld ms)", applied,
 			(long long)(now_ms() - t0));
@@ -5533,7 +5628,7 @@ static int pg_build_indexes(void)
 {
 	struct pg *pg;
 	PGresult *res;
-	if (maint_open(&pg))
+	if (maint_open(&MAINT, &pg))
 		return -1;
 	/* Behind PgBouncer (DB_PREPARED_STATEMENTS=0) no session lock: CREATE INDEX CONCURRENTLY
 	   cannot run in a transaction, and two replicas' builds of one table wait for each other
@@ -5600,19 +5695,20 @@ static int pg_build_indexes(void)
 				    &res);
 		PQclear(res);
 	}
-	maint_close(pg, rc != 0);
+	maint_close(&MAINT, pg, rc != 0);
 	return mine && !rc && !missing ? 0 : -1;
 }
 
 /*
  * Retention (DECISIONS P): whichever replica takes the advisory lock prunes expired codes,
- * rate-limit windows that ended, and log rows past their retention. Runs on the maintenance thread.
+ * rate-limit windows that ended, log rows past their retention and heartbeats older than the
+ * fleet's history. Runs on the maintenance thread.
  */
 static void pg_retention(void)
 {
 	struct pg *pg;
 	PGresult *res;
-	if (maint_open(&pg))
+	if (maint_open(&MAINT, &pg))
 		return;
 	/* behind PgBouncer (DB_PREPARED_STATEMENTS=0): one transaction and a transaction lock */
 	bool xact = !cfg.db_prepared_statements;
@@ -5622,7 +5718,7 @@ static void pg_retention(void)
 				       &res);
 	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	char sql[4][300];
+	char sql[5][300];
 	snprintf(sql[0], sizeof sql[0],
 		 "DELETE FROM verification_codes WHERE NOT COALESCE(expires_at ~ '^\\d{4}-\\d{2}-\\d{2}[T ]"
 		 "\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,6})?$' AND expires_at::timestamp > now() AT TIME ZONE 'UTC', "
@@ -5642,8 +5738,11 @@ static void pg_retention(void)
 		 "DELETE FROM sessions WHERE last_seen_at < now() - interval '%lld days'"
 		 " OR revoked_at < now() - interval '1 day'",
 		 idle_days + 1);
+	snprintf(sql[4], sizeof sql[4],
+		 "DELETE FROM replica_heartbeats WHERE at < now() - interval '%d seconds'",
+		 FLEET_HISTORY_SECONDS);
 	long long pruned = 0;
-	for (int i = 0; mine && !rc && i < 5; i++) {
+	for (int i = 0; mine && !rc && i < 6; i++) {
 		char windows[200]; /* a window is stale once the longest configured window has passed */
 		long long longest = 0;
 		const struct rate_rule *rules[] = {&RATE_REGISTER, &RATE_LOGIN,        &RATE_CODE_EMAIL,
@@ -5654,7 +5753,7 @@ static void pg_retention(void)
 			 "DELETE FROM rate_limits WHERE window_start < extract(epoch FROM now())::bigint - "
 			 "%lld",
 			 2 * longest);
-		rc = pg_exec_simple(pg, i < 4 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
+		rc = pg_exec_simple(pg, i < 5 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
 		if (!rc)
 			pruned += atoll(PQcmdTuples(res));
 		else if (rc == PG_FAILED && !maint_stopping()) /* not the cancel of maint_stop */
@@ -5674,7 +5773,7 @@ static void pg_retention(void)
 		rc = rc ? rc : urc;
 		log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
 	}
-	maint_close(pg, rc != 0);
+	maint_close(&MAINT, pg, rc != 0);
 }
 
 /* Runs the probe query; updates what /health and /ready report. */
@@ -5694,6 +5793,31 @@ static void pg_probe(void)
 static bool pg_healthy(void)
 {
 	return now_ms() - atomic_load(&P.last_ok_ms) <= cfg.health_stale_ms && atomic_load(&P.last_ok_ms);
+}
+
+/* What /ready reports (DECISIONS R6), from the probe thread's state; the heartbeat writes it too. */
+struct readiness {
+	bool db, tables, migrated, draining, ready;
+};
+
+static struct readiness readiness_now(void)
+{
+	struct readiness r = {.db = pg_healthy(),
+			      .migrated = atomic_load(&P.migrations_ok),
+			      .draining = atomic_load(&L.draining)};
+	r.tables = r.db && atomic_load(&P.tables_ok);
+	r.ready = r.db && r.tables && r.migrated && !r.draining;
+	return r;
+}
+
+/* The pool as it is: links open, those of them idle, and requests waiting for one. */
+static void pg_pool_counts(int *open, int *idle, int *waiting)
+{
+	pthread_mutex_lock(&P.mu);
+	*open = P.n_open, *waiting = P.n_waiting, *idle = 0;
+	for (struct pg *pg = P.idle; pg; pg = pg->next)
+		(*idle)++;
+	pthread_mutex_unlock(&P.mu);
 }
 
 /* Sleeps on probe_cv until `until`, the stop, or *kick (taken); true when the thread is to stop. */
@@ -5749,12 +5873,90 @@ static void *maint_main(void *arg)
 		bool unnamed = atomic_load(&P.migrations_ok) && pg_name_idle(); /* on pool links */
 		bool pending = !atomic_load(&P.migrations_ok) || !P.indexes_ok;
 		next = pending || unnamed ? now_ms() + cfg.db_probe_interval_ms : next_retention;
-		if (!pending && maint_link) { /* nothing for it to do for a while: no idle backend */
-			PQfinish(maint_link->conn);
-			free(maint_link);
-			maint_link = NULL;
-		}
+		if (!pending) /* nothing for its connection to do for a while */
+			maint_drop(&MAINT);
 	} while (!probe_sleep(next, &P.maint_kick));
+	return NULL;
+}
+
+/* --- Heartbeats: every replica in PostgreSQL, for GET /admin/replicas and the dashboard --- */
+
+static const char SQL_HEARTBEAT[] =
+	"INSERT INTO replica_heartbeats (replica, started_at, region, version, interval_ms, ready, draining,"
+	" in_flight, pool_in_use, pool_size, requests, errors, buckets)"
+	" VALUES ($1, to_timestamp($2::float8), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/* One row: the readiness `r`, the pool, and the counters of every request since the start. */
+static void heartbeat(struct readiness r)
+{
+	struct pg *pg;
+	if (maint_open(&BEAT, &pg))
+		return;
+	int open, idle, waiting;
+	pg_pool_counts(&open, &idle, &waiting);
+	char buckets[(METRIC_N_BUCKETS + 1) * 21 + 2], num[7][32];
+	uint64_t requests = 0;
+	size_t n = 0;
+	for (int i = 0; i <= METRIC_N_BUCKETS; i++) {
+		uint64_t v = atomic_load_explicit(&MT_ALL.buckets[i], memory_order_relaxed);
+		requests += v;
+		n += (size_t)snprintf(buckets + n, sizeof buckets - n, "%c%" PRIu64, i ? ',' : '{', v);
+	}
+	snprintf(buckets + n, sizeof buckets - n, "}");
+	snprintf(num[0], sizeof num[0], "%.6f", L.started_unix);
+	snprintf(num[1], sizeof num[1], "%lld", llround(cfg.heartbeat_seconds * 1000));
+	snprintf(num[2], sizeof num[2], "%d", atomic_load_explicit(&MT_ALL.in_flight, memory_order_relaxed));
+	snprintf(num[3], sizeof num[3], "%d", open - idle);
+	snprintf(num[4], sizeof num[4], "%lld", cfg.db_pool_size);
+	snprintf(num[5], sizeof num[5], "%" PRIu64, requests);
+	snprintf(num[6], sizeof num[6], "%" PRIu64,
+		 atomic_load_explicit(&MT_ALL.errors, memory_order_relaxed));
+	const char *params[] = {log_replica,
+				num[0],
+				cfg.region,
+				DROPLIN_VERSION,
+				num[1],
+				r.ready ? "t" : "f",
+				r.draining ? "t" : "f",
+				num[2],
+				num[3],
+				num[4],
+				num[5],
+				num[6],
+				buckets};
+	PGresult *res;
+	int rc = pg_one(pg, (struct db_step){.sql = SQL_HEARTBEAT, .quiet = true, .n = 13, .params = params},
+			cfg.db_query_timeout_ms, &res);
+	if (rc == PG_FAILED)
+		pg_log_error("heartbeat", res, pg->conn);
+	PQclear(res);
+	maint_close(&BEAT, pg, rc != 0);
+}
+
+/*
+ * A row every HEARTBEAT_SECONDS once the schema is current (the table is a migration's), and
+ * one at once when the replica becomes ready or unready or starts draining, so the fleet sees
+ * a drain as it begins. Never on a request's way, never holding a pooled connection.
+ */
+static void *heartbeat_main(void *arg)
+{
+	(void)arg;
+	pg_poll_cut = db_cut_fd;
+	int64_t every = llround(cfg.heartbeat_seconds * 1000), next = 0;
+	struct readiness told = {0};
+	for (;;) {
+		struct readiness r = readiness_now();
+		if (atomic_load(&P.migrations_ok) &&
+		    (now_ms() >= next || r.ready != told.ready || r.draining != told.draining)) {
+			next = now_ms() + every;
+			told = r;
+			heartbeat(r);
+		}
+		int64_t look = now_ms() + cfg.db_probe_interval_ms; /* for a change of readiness */
+		if (probe_sleep(next > now_ms() && next < look ? next : look, NULL))
+			break;
+	}
+	maint_drop(&BEAT);
 	return NULL;
 }
 
@@ -7226,11 +7428,8 @@ static void h_health(struct ctx *c)
 static void h_ready(struct ctx *c)
 {
 	char ts[40];
-	bool db = pg_healthy();
-	bool tables = db && atomic_load(&P.tables_ok);
-	bool migrated = atomic_load(&P.migrations_ok);
-	bool draining = atomic_load(&L.draining);
-	bool ready = db && tables && migrated && !draining;
+	struct readiness r = readiness_now();
+	bool db = r.db, tables = r.tables, migrated = r.migrated, draining = r.draining, ready = r.ready;
 	time_iso_utc(ts);
 	struct buf *b = resp_json(c, ready ? 200 : 503);
 	json_kv_str(b, "status", ready ? "ready" : "not_ready");
@@ -10387,18 +10586,27 @@ static bool admin_basic_ok(struct ctx *c)
 	return digest_matches(colon + 1, plen, cfg.admin_digest);
 }
 
-static const char DASHBOARD_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:;"
-				    " base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/* The dashboard's pages: the `secret` header or Basic credentials, else 401 and a challenge. */
+static bool admin_page_ok(struct ctx *c)
+{
+	struct slice s = http_header(c->req, "secret");
+	if ((s.n && digest_matches(s.p, s.n, cfg.admin_digest)) || admin_basic_ok(c))
+		return true;
+	resp_header(c, "WWW-Authenticate", "Basic realm=\"droplin admin\", charset=\"UTF-8\"");
+	resp_detail(c, 401, "Not authenticated");
+	return false;
+}
+
+/* The fleet is a frame of its own (h_admin_fleet_page) that reloads itself: the page around it,
+   and its list of every user, load once. */
+static const char DASHBOARD_CSP[] =
+	"default-src 'none'; style-src 'unsafe-inline'; img-src https: data:;"
+	" frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 static void h_admin_dashboard(struct ctx *c)
 {
-	struct slice s = http_header(c->req, "secret");
-	bool ok = (s.n && digest_matches(s.p, s.n, cfg.admin_digest)) || admin_basic_ok(c);
-	if (!ok) {
-		resp_header(c, "WWW-Authenticate", "Basic realm=\"droplin admin\", charset=\"UTF-8\"");
-		resp_detail(c, 401, "Not authenticated");
+	if (!admin_page_ok(c))
 		return;
-	}
 	PGresult *totals, *users;
 	if (db_query(c, Q_ADMIN_STATS, 0, NULL, &totals))
 		return;
@@ -10427,11 +10635,16 @@ static void h_admin_dashboard(struct ctx *c)
 		 ".card "
 		 "b{display:block;font-size:2rem}table{border-collapse:collapse;margin-top:1.5rem;width:100%}"
 		 "th,td{border-bottom:1px solid #eee;padding:.4rem;text-align:left}"
+		 "iframe{width:100%;height:30rem;border:1px solid #ddd;border-radius:8px;margin-top:.5rem}"
 		 "</style></head><body><h1>DropLink Admin Dashboard</h1><div class=\"cards\">");
 	buf_printf(b, "<div class=\"card\" id=\"total-users\"><b>%s</b>Total users</div>",
 		   PQgetvalue(totals, 0, 0));
 	buf_printf(b, "<div class=\"card\" id=\"users-with-photos\"><b>%s</b>Users with photos</div></div>",
 		   PQgetvalue(totals, 0, 2));
+	buf_adds(
+		b,
+		"<h2>Fleet</h2><iframe id=\"fleet\" src=\"dashboard/fleet\" title=\"Every replica\"></iframe>"
+		"<h2>Users</h2>");
 	buf_adds(b, "<table><thead><tr><th>ID</th><th>Username</th><th>Email</th></tr></thead><tbody>");
 	for (int i = 0; i < PQntuples(users); i++) {
 		bool no_email = PQgetisnull(users, i, 2) || !PQgetlength(users, i, 2);
@@ -10446,6 +10659,363 @@ static void h_admin_dashboard(struct ctx *c)
 	buf_printf(b, "</tbody></table><p id=\"updated\">Last updated: %s</p></body></html>", updated);
 	PQclear(totals);
 	PQclear(users);
+}
+
+/* --- The fleet: GET /admin/replicas and the dashboard's fleet frame, from the heartbeats --- */
+
+enum {
+	FLEET_SLOTS = METRIC_N_BUCKETS + 1, /* a heartbeat's histogram: /metrics' buckets, then above them */
+	FLEET_BINS = FLEET_HISTORY_SECONDS / FLEET_BIN_SECONDS,
+	FLEET_REFRESH_SECONDS = 5, /* the fleet frame reloads itself this often */
+};
+
+#define SQL_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/*
+ * Every live replica's last heartbeat, and its last one at least FLEET_WINDOW_SECONDS older
+ * (none while the replica is younger: its counters were zero when it started), for its rate
+ * and percentiles over the last minute. A replica whose last heartbeat is older than
+ * HEARTBEAT_GONE_AFTER of its own intervals is gone. The first column is the database's time:
+ * with no replica live the one row has nothing else.
+ */
+/* clang-format off */
+static const char SQL_FLEET[] =
+	"WITH last AS (SELECT DISTINCT ON (replica, started_at) * FROM replica_heartbeats"
+	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds'"
+	"   ORDER BY replica, started_at, at DESC),"
+	" live AS (SELECT l.*, b.at AS base_at, b.buckets AS base_buckets FROM last l LEFT JOIN LATERAL"
+	"   (SELECT at, buckets FROM replica_heartbeats h"
+	"     WHERE h.replica = l.replica AND h.started_at = l.started_at"
+	"       AND h.at <= l.at - interval '" STR(FLEET_WINDOW_SECONDS) " seconds'"
+	"     ORDER BY h.at DESC LIMIT 1) b ON true"
+	"   WHERE now() - l.at <= l.interval_ms * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond')"
+	" SELECT " SQL_ISO("now()") ", replica, region, version, " SQL_ISO("started_at") ","
+	"  extract(epoch FROM now() - started_at), " SQL_ISO("at") ", extract(epoch FROM now() - at),"
+	"  interval_ms, ready, draining, in_flight, pool_in_use, pool_size, requests, errors, buckets,"
+	"  extract(epoch FROM at - coalesce(base_at, started_at)), base_buckets"
+	" FROM (VALUES (0)) AS one (x) LEFT JOIN live ON true ORDER BY replica, started_at";
+
+/*
+ * The plots: per bin of FLEET_BIN_SECONDS (0: the current one) and histogram slot (from 1),
+ * requests a second over the fleet: each replica's count between consecutive heartbeats that
+ * end in the bin, over the time they span, summed over the replicas.
+ */
+static const char SQL_FLEET_HISTORY[] =
+	"WITH d AS (SELECT replica, started_at, at, buckets, lag(buckets) OVER w AS prev,"
+	"   extract(epoch FROM at - lag(at) OVER w) AS dt FROM replica_heartbeats"
+	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds'"
+	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
+	" b AS (SELECT (floor(extract(epoch FROM now()) / " STR(FLEET_BIN_SECONDS) ")"
+	"     - floor(extract(epoch FROM at) / " STR(FLEET_BIN_SECONDS) "))::int"
+	"   AS bin, replica, started_at, u.i, sum(u.n - d.prev[u.i]) / sum(d.dt) AS rate"
+	"   FROM d, unnest(d.buckets) WITH ORDINALITY AS u (n, i) WHERE d.dt > 0 GROUP BY 1, 2, 3, 4)"
+	" SELECT bin, i, sum(rate) FROM b GROUP BY 1, 2";
+/* clang-format on */
+
+/* Adds `sign` times a bigint[] of FLEET_SLOTS counts, as PostgreSQL writes it ({1,2,3}), to h. */
+static bool hist_add(double h[FLEET_SLOTS], const char *s, double sign)
+{
+	double v[FLEET_SLOTS];
+	s += *s == '{';
+	for (int n = 0; n < FLEET_SLOTS; n++) {
+		char *end;
+		v[n] = strtod(s, &end);
+		if (end == s)
+			return false;
+		s = end + (n < FLEET_SLOTS - 1 && *end == ',');
+	}
+	if (strcmp(s, "}"))
+		return false;
+	for (int n = 0; n < FLEET_SLOTS; n++)
+		h[n] += sign * v[n];
+	return true;
+}
+
+/*
+ * The q-quantile of a histogram of FLEET_SLOTS in milliseconds, interpolated within its bucket
+ * as Prometheus' histogram_quantile() does, the largest bound when it falls above it; NAN when
+ * the histogram is empty.
+ */
+static double hist_quantile_ms(const double h[FLEET_SLOTS], double q)
+{
+	double total = 0, seen = 0;
+	for (int i = 0; i < FLEET_SLOTS; i++)
+		total += h[i];
+	if (total <= 0)
+		return NAN;
+	for (int i = 0; i < METRIC_N_BUCKETS; i++) {
+		if (h[i] > 0 && seen + h[i] >= q * total) {
+			double lo = i ? METRIC_BUCKETS[i - 1] : 0;
+			return 1000 * (lo + (METRIC_BUCKETS[i] - lo) * (q * total - seen) / h[i]);
+		}
+		seen += h[i];
+	}
+	return 1000 * METRIC_BUCKETS[METRIC_N_BUCKETS - 1];
+}
+
+struct fleet_replica {
+	const char *replica, *region, *version, *started_at, *last_heartbeat; /* in fleet.res */
+	double uptime, age, interval, window, rate, p50, p99;
+	bool ready, draining;
+	long long in_flight, pool_in_use, pool_size, requests, errors;
+};
+
+struct fleet {
+	PGresult *res; /* the caller's to clear */
+	const char *time;
+	int n, n_ready, n_draining;
+	struct fleet_replica *r, total; /* total: sums; its rate and percentiles over every replica */
+};
+
+/* Reads the live fleet (SQL_FLEET); -1 when it failed (answered). */
+static int fleet_load(struct ctx *c, struct fleet *f)
+{
+	*f = (struct fleet){0};
+	if (db_query(c, Q_FLEET, 0, NULL, &f->res))
+		return -1;
+	PGresult *res = f->res;
+	int rows = PQntuples(res);
+	f->time = rows ? PQgetvalue(res, 0, 0) : "";
+	if (!(f->r = arena_alloc(&c->arena, (size_t)rows * sizeof *f->r + 1))) {
+		PQclear(res);
+		resp_internal_error(c, "out of memory");
+		return -1;
+	}
+	double all[FLEET_SLOTS] = {0};
+	for (int i = 0; i < rows; i++) {
+		if (PQgetisnull(res, i, 1))
+			continue;
+		struct fleet_replica *r = &f->r[f->n++], *t = &f->total;
+		const char *v[19];
+		for (int k = 0; k < 19; k++)
+			v[k] = PQgetvalue(res, i, k);
+		*r = (struct fleet_replica){.replica = v[1],
+					    .region = v[2],
+					    .version = v[3],
+					    .started_at = v[4],
+					    .uptime = atof(v[5]),
+					    .last_heartbeat = v[6],
+					    .age = atof(v[7]),
+					    .interval = atof(v[8]) / 1000,
+					    .window = atof(v[17])};
+		r->ready = v[9][0] == 't', r->draining = v[10][0] == 't';
+		r->in_flight = atoll(v[11]), r->pool_in_use = atoll(v[12]), r->pool_size = atoll(v[13]);
+		r->requests = atoll(v[14]), r->errors = atoll(v[15]);
+		double h[FLEET_SLOTS] = {0}, n = 0;
+		bool ok = hist_add(h, v[16], 1) && (PQgetisnull(res, i, 18) || hist_add(h, v[18], -1));
+		for (int k = 0; k < FLEET_SLOTS; k++)
+			n += h[k], all[k] += ok ? h[k] : 0;
+		r->rate = ok && r->window > 0 ? n / r->window : NAN;
+		r->p50 = ok ? hist_quantile_ms(h, 0.5) : NAN;
+		r->p99 = ok ? hist_quantile_ms(h, 0.99) : NAN;
+		f->n_ready += r->ready, f->n_draining += r->draining;
+		t->in_flight += r->in_flight, t->pool_in_use += r->pool_in_use, t->pool_size += r->pool_size;
+		t->requests += r->requests, t->errors += r->errors;
+		t->rate += isfinite(r->rate) ? r->rate : 0;
+	}
+	f->total.p50 = hist_quantile_ms(all, 0.5);
+	f->total.p99 = hist_quantile_ms(all, 0.99);
+	return 0;
+}
+
+static void json_fleet_counts(struct buf *b, const struct fleet_replica *r)
+{
+	json_kv_int(b, "in_flight", r->in_flight);
+	json_kv_int(b, "pool_in_use", r->pool_in_use);
+	json_kv_int(b, "pool_size", r->pool_size);
+	json_kv_int(b, "requests", r->requests);
+	json_kv_int(b, "errors", r->errors);
+	json_kv_num(b, "requests_per_second", r->rate);
+	json_kv_num(b, "p50_ms", r->p50);
+	json_kv_num(b, "p99_ms", r->p99);
+}
+
+static void h_admin_replicas(struct ctx *c)
+{
+	struct fleet f;
+	if (admin_require(c) || fleet_load(c, &f))
+		return;
+	struct buf d = audit_begin();
+	audit_admin(c, "admin_replicas", &d);
+	struct buf *b = resp_json(c, 200);
+	json_kv_str(b, "time", f.time);
+	json_kv_int(b, "window_seconds", FLEET_WINDOW_SECONDS);
+	json_kv_int(b, "gone_after_heartbeats", HEARTBEAT_GONE_AFTER);
+	json_key(b, "replicas");
+	buf_addc(b, '[');
+	for (int i = 0; i < f.n; i++) {
+		const struct fleet_replica *r = &f.r[i];
+		buf_adds(b, i ? ",{" : "{");
+		json_kv_str(b, "replica", r->replica);
+		json_kv_str(b, "region", r->region);
+		json_kv_str(b, "version", r->version);
+		json_kv_str(b, "started_at", r->started_at);
+		json_kv_num(b, "uptime_seconds", r->uptime);
+		json_kv_str(b, "last_heartbeat", r->last_heartbeat);
+		json_kv_num(b, "heartbeat_age_seconds", r->age);
+		json_kv_num(b, "heartbeat_seconds", r->interval);
+		json_kv_bool(b, "ready", r->ready);
+		json_kv_bool(b, "draining", r->draining);
+		json_fleet_counts(b, r);
+		json_kv_num(b, "window_seconds", r->window);
+		buf_addc(b, '}');
+	}
+	buf_adds(b, "]");
+	json_key(b, "totals");
+	buf_addc(b, '{');
+	json_kv_int(b, "replicas", f.n);
+	json_kv_int(b, "ready", f.n_ready);
+	json_kv_int(b, "draining", f.n_draining);
+	json_fleet_counts(b, &f.total);
+	buf_addc(b, '}');
+	resp_end(c);
+	PQclear(f.res);
+}
+
+static const char FLEET_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none';"
+				" form-action 'none'; frame-ancestors 'self'";
+
+/* A duration as "2d 3h", "4h 5m", "6m 7s" or "8s". */
+static void html_duration(struct buf *b, double seconds)
+{
+	long long t = seconds > 0 ? (long long)seconds : 0;
+	if (t >= 86400)
+		buf_printf(b, "%lldd %lldh", t / 86400, t % 86400 / 3600);
+	else if (t >= 3600)
+		buf_printf(b, "%lldh %lldm", t / 3600, t % 3600 / 60);
+	else if (t >= 60)
+		buf_printf(b, "%lldm %llds", t / 60, t % 60);
+	else
+		buf_printf(b, "%llds", t);
+}
+
+/* One decimal and a unit, or a dash where there is no number (NAN). */
+static void html_num(struct buf *b, double v, const char *unit)
+{
+	if (isfinite(v))
+		buf_printf(b, "%.1f%s", v, unit);
+	else
+		buf_adds(b, "&#8211;");
+}
+
+/* A line over the last hour as inline SVG, oldest bin left; NAN is a gap. Every point is a circle
+   with its value as its title (a tooltip). */
+static void svg_plot(struct buf *b, const char *id, const char *title, const double v[FLEET_BINS])
+{
+	enum { W = 600, H = 150 };
+	double top = 0;
+	for (int i = 0; i < FLEET_BINS; i++)
+		top = isfinite(v[i]) && v[i] > top ? v[i] : top;
+	buf_printf(
+		b,
+		"<figure id=\"%s\"><figcaption>%s, last hour (highest %.1f)</figcaption><svg viewBox=\"0 0 "
+		"%d %d\" role=\"img\" aria-label=\"%s\"><rect width=\"%d\" height=\"%d\"/>",
+		id, title, top, W, H, title, W, H);
+	top = top > 0 ? top * 1.1 : 1;
+	for (int pass = 0; pass < 2; pass++) { /* the lines between neighbours, then the points */
+		bool line = false;
+		for (int i = 0; i <= FLEET_BINS; i++) {
+			bool has = i < FLEET_BINS && isfinite(v[i]);
+			double x = (i + 0.5) * W / FLEET_BINS, y = has ? H - v[i] / top * H : 0;
+			if (has && pass)
+				buf_printf(b,
+					   "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" "
+					   "r=\"2.5\"><title>%.1f</title></circle>",
+					   x, y, v[i]);
+			else if (has)
+				buf_printf(b, "%s%.1f,%.1f", line ? " " : "<polyline points=\"", x, y);
+			else if (line)
+				buf_adds(b, "\"/>");
+			line = has && !pass;
+		}
+	}
+	buf_adds(b, "</svg><div class=\"axis\"><span>60 min ago</span><span>now</span></div></figure>");
+}
+
+/*
+ * The dashboard's fleet frame: a row per live replica, the fleet's totals and its request rate
+ * and p99 over the last hour, reloaded every FLEET_REFRESH_SECONDS by the page itself (no
+ * script). Its open is not audited: the dashboard around it was, and it reloads all the time.
+ */
+static void h_admin_fleet_page(struct ctx *c)
+{
+	struct fleet f;
+	PGresult *hist;
+	if (!admin_page_ok(c) || fleet_load(c, &f))
+		return;
+	if (db_query(c, Q_FLEET_HISTORY, 0, NULL, &hist)) {
+		PQclear(f.res);
+		return;
+	}
+	double h[FLEET_BINS][FLEET_SLOTS] = {{0}}, rate[FLEET_BINS], p99[FLEET_BINS];
+	bool seen[FLEET_BINS] = {0};
+	for (int i = 0; i < PQntuples(hist); i++) {
+		int at = FLEET_BINS - 1 - atoi(PQgetvalue(hist, i, 0)), k = atoi(PQgetvalue(hist, i, 1)) - 1;
+		if (at >= 0 && at < FLEET_BINS && k >= 0 && k < FLEET_SLOTS)
+			h[at][k] += atof(PQgetvalue(hist, i, 2)), seen[at] = true;
+	}
+	PQclear(hist);
+	for (int i = 0; i < FLEET_BINS; i++) {
+		double n = 0;
+		for (int k = 0; k < FLEET_SLOTS; k++)
+			n += h[i][k];
+		rate[i] = seen[i] ? n : NAN;
+		p99[i] = seen[i] ? hist_quantile_ms(h[i], 0.99) : NAN;
+	}
+	c->status = 200;
+	c->ctype = "text/html; charset=utf-8";
+	resp_header(c, "Content-Security-Policy", FLEET_CSP);
+	struct buf *b = &c->body;
+	buf_printf(
+		b,
+		"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+		"<meta http-equiv=\"refresh\" content=\"%d\"><title>Fleet</title><style>"
+		"body{font-family:system-ui,sans-serif;margin:.5rem;color:#222}"
+		"table{border-collapse:collapse;width:100%%}th,td{border-bottom:1px solid #eee;padding:.3rem;"
+		"text-align:left}td.n,th.n{text-align:right}.draining{color:#b60}.unready{color:#c00}"
+		".plots{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:1rem 0 0;flex:1 1 20rem}"
+		"svg{width:100%%;height:auto}rect{fill:#fafafa;stroke:#ddd}polyline{fill:none;stroke:#36c;"
+		"stroke-width:1.5}circle{fill:#36c}.axis{display:flex;justify-content:space-between;"
+		"font-size:.8rem;color:#666}</style></head><body>",
+		FLEET_REFRESH_SECONDS);
+	buf_printf(b, "<p id=\"fleet-totals\">%d replica%s: %d ready, %d draining; ", f.n,
+		   f.n == 1 ? "" : "s", f.n_ready, f.n_draining);
+	html_num(b, f.total.rate, " requests/s");
+	buf_adds(b, ", p99 ");
+	html_num(b, f.total.p99, " ms");
+	buf_adds(b, " over the last minute; as of ");
+	html_escape(b, f.time);
+	buf_adds(b,
+		 "</p><table id=\"replicas\"><thead><tr><th>Replica</th><th>Region</th><th>Version</th>"
+		 "<th>Uptime</th><th>State</th><th class=\"n\" title=\"over the last minute\">Requests/s</th>"
+		 "<th class=\"n\" title=\"over the last minute\">p99</th>"
+		 "<th class=\"n\" title=\"5xx answers since it started\">Errors</th></tr></thead><tbody>");
+	for (int i = 0; i < f.n; i++) {
+		const struct fleet_replica *r = &f.r[i];
+		buf_adds(b, "<tr class=\"replica\"><td>");
+		html_escape(b, r->replica);
+		buf_adds(b, "</td><td>");
+		html_escape(b, r->region);
+		buf_adds(b, "</td><td>");
+		html_escape(b, r->version);
+		buf_adds(b, "</td><td>");
+		html_duration(b, r->uptime);
+		buf_adds(b, r->draining ? "</td><td class=\"draining\">draining"
+			    : r->ready  ? "</td><td>ready"
+					: "</td><td class=\"unready\">not ready");
+		buf_adds(b, "</td><td class=\"n\">");
+		html_num(b, r->rate, "");
+		buf_adds(b, "</td><td class=\"n\">");
+		html_num(b, r->p99, " ms");
+		buf_printf(b, "</td><td class=\"n\">%lld</td></tr>", r->errors);
+	}
+	if (!f.n)
+		buf_adds(b, "<tr><td colspan=\"8\">No replica has sent a heartbeat lately</td></tr>");
+	buf_adds(b, "</tbody></table><div class=\"plots\">");
+	svg_plot(b, "plot-rate", "Fleet requests per second", rate);
+	svg_plot(b, "plot-p99", "Fleet p99 latency in ms", p99);
+	buf_adds(b, "</div></body></html>");
+	PQclear(f.res);
 }
 
 /* ==== 16. Route table and dispatch ================================================= */
@@ -10505,6 +11075,8 @@ static const struct route ROUTES[] = {
 	{"GET", "/admin/audit-logs", h_admin_audit_logs, 0},
 	{"POST", "/admin/cleanup-audit-logs", h_admin_cleanup_audit_logs, 0},
 	{"GET", "/admin/dashboard", h_admin_dashboard, 0},
+	{"GET", "/admin/dashboard/fleet", h_admin_fleet_page, 0},
+	{"GET", "/admin/replicas", h_admin_replicas, 0},
 	{"DELETE", "/admin/clear-all-data", h_admin_clear_all_data, 0},
 	{"GET", "/metrics", h_metrics, R_INLINE},
 	{"GET", "/openapi.json", h_openapi, R_INLINE},
@@ -10570,6 +11142,8 @@ static const struct pg_statement PG_STATEMENTS[Q_COUNT] = {
 	[Q_ADMIN_USERS] = {"admin_users", SQL_ADMIN_USERS},
 	[Q_AUDIT_CLEANUP] = {"audit_cleanup", SQL_AUDIT_CLEANUP},
 	[Q_CLEAR_ALL] = {"clear_all", SQL_CLEAR_ALL},
+	[Q_FLEET] = {"fleet", SQL_FLEET},
+	[Q_FLEET_HISTORY] = {"fleet_history", SQL_FLEET_HISTORY},
 };
 
 /* --- Metrics, API documents --- */
@@ -10653,11 +11227,8 @@ static void h_metrics(struct ctx *c)
 		metric_labels(b, r);
 		buf_printf(b, "} %" PRIu64 "\n", MT.count[r]);
 	}
-	pthread_mutex_lock(&P.mu);
-	int open = P.n_open, waiting = P.n_waiting, idle = 0;
-	for (struct pg *pg = P.idle; pg; pg = pg->next)
-		idle++;
-	pthread_mutex_unlock(&P.mu);
+	int open, idle, waiting;
+	pg_pool_counts(&open, &idle, &waiting);
 	struct {
 		const char *name, *type, *help;
 		double value;
@@ -11560,7 +12131,8 @@ static void raise_fd_limit(void)
 }
 
 struct threads {
-	pthread_t probe, maint, mail;
+	pthread_t probe, maint, mail, beat;
+	bool beating;   /* HEARTBEAT_SECONDS > 0 */
 	pthread_t *all; /* workers, then bcrypt threads, then outbound threads */
 	long n_workers, n_bcrypt, n_outbound;
 };
@@ -11590,6 +12162,9 @@ static int start_threads(struct threads *t)
 	rc = rc ? rc : db_cut_fd < 0 ? -1 : pthread_create(&t->probe, &attr, pg_probe_main, NULL);
 	rc = rc ? rc : pthread_create(&t->maint, &attr, maint_main, NULL);
 	rc = rc ? rc : pthread_create(&t->mail, &attr, mail_main, NULL);
+	t->beating = !rc && cfg.heartbeat_seconds > 0;
+	rc = t->beating ? pthread_create(&t->beat, &attr, heartbeat_main, NULL) : rc;
+	t->beating &= !rc;
 	pthread_attr_destroy(&attr);
 	if (rc)
 		return -1;
@@ -11601,6 +12176,8 @@ static int start_threads(struct threads *t)
 	pthread_setname_np(t->probe, "dl-probe");
 	pthread_setname_np(t->maint, "dl-maint");
 	pthread_setname_np(t->mail, "dl-mail");
+	if (t->beating)
+		pthread_setname_np(t->beat, "dl-heartbeat");
 	return 0;
 }
 
@@ -11684,14 +12261,12 @@ static bool stop_threads(struct threads *t, int64_t deadline)
 		grace = now_ms() + (left / 2 < PG_CANCEL_GRACE_MS ? left / 2 : PG_CANCEL_GRACE_MS);
 	int64_t granted = grace;
 	bool maint = join_stopping(t->maint, &grace);
-	if (!maint) {
-		if (grace < granted) /* a second signal */
-			deadline = grace;
-		maint_cut();
-		maint = join_stopping(t->maint, &deadline);
-	}
-	all &= maint;
+	if (!maint && grace < granted) /* a second signal */
+		deadline = grace;
+	maint_cut(); /* whatever still waits on PostgreSQL stops waiting */
+	all &= maint || join_stopping(t->maint, &deadline);
 	all &= join_stopping(t->probe, &deadline);
+	all &= !t->beating || join_stopping(t->beat, &deadline);
 	int64_t cancels_by = now_ms() + PG_CANCEL_GRACE_MS; /* pg_cancel_send */
 	while (atomic_load(&pg_cancels) && now_ms() < deadline && now_ms() < cancels_by)
 		nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000}, NULL);
@@ -11725,6 +12300,9 @@ int main(int argc, char **argv)
 	char err[512];
 	static char hostname[256];
 	L.started_ms = now_ms();
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	L.started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
 		cfg_help(stdout);
 		return 0;

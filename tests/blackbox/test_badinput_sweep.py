@@ -291,7 +291,7 @@ class World:
 
 TABLE_FILTERS = {"users": "id = %(id)s",
                  "verification_codes": "lower(email) = lower(%(email)s)"}
-NOT_B = {"api_call_logs", "rate_limits", "schema_migrations"}
+NOT_B = {"api_call_logs", "rate_limits", "schema_migrations", "replica_heartbeats"}
 
 
 def snapshot_sql(conn):
@@ -741,9 +741,9 @@ def test_admin_credentials_of_every_odd_shape(world, op):
               "Basic " + "A" * 9000, "Bearer " + ADMIN_SECRET,
               "Basic " + _b64("u:" + ADMIN_SECRET).rstrip("=")[:-2]]
     path = concrete(op.path)
-    # the one answer: the dashboard asks for Basic credentials (401), the routes that take the
-    # secret header refuse (403), whatever else the request carries
-    refused = 401 if op.path == "/admin/dashboard" else 403
+    # the one answer: the dashboard and its fleet frame ask for Basic credentials (401), the
+    # routes that take the secret header refuse (403), whatever else the request carries
+    refused = 401 if op.path.startswith("/admin/dashboard") else 403
     for auth in basics:
         r = w.client.request(op.method, path, headers={"Authorization": auth})
         shaped_error(r, f"{op.id} {auth[:30]!r}")

@@ -39,10 +39,11 @@ ORIGINAL_44 = [
     ("POST", "/api/diagnostics/run"), ("GET", "/admin/dashboard"),
     ("DELETE", "/admin/clear-all-data"),
 ]
-# droplin's additions (DECISIONS P Liveness, O3, O5; sessions per login).
+# droplin's additions (DECISIONS P Liveness, O3, O5; sessions per login; the fleet, issue 19).
 ADDITIONS = [("GET", "/livez"), ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/docs"),
              ("GET", "/docs/app.js"), ("GET", "/docs/app.css"), ("POST", "/auth/logout"),
-             ("POST", "/auth/logout-all")]
+             ("POST", "/auth/logout-all"), ("GET", "/admin/replicas"),
+             ("GET", "/admin/dashboard/fleet")]
 
 # Paths the original never had, or had only in FastAPI's extras, or that routing must not
 # invent: all 404 {"detail":"Not Found"}.

@@ -63,7 +63,7 @@ def test_two_replicas_behind_pgbouncer_transaction_mode(droplin, private_pg):
     reps = [droplin(env=replica_env(LOG_LEVEL="debug"), db=db) for _ in range(2)]
     for d in reps:
         d.wait_ready(timeout=30)
-    assert harness.db_query(db, "SELECT count(*) FROM schema_migrations") == [(3,)]
+    assert harness.db_query(db, "SELECT count(*) FROM schema_migrations") == [(4,)]
 
     errors, done = [], []
     lock = threading.Lock()

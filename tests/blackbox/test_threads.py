@@ -28,4 +28,5 @@ def test_bcrypt_threads_are_niced_and_nothing_else(droplin):
     main = os.path.basename(harness.droplin_bin())[:15]  # the event loop keeps the program's name
     assert got == sorted([(main, 0)] + [("dl-worker", 0)] * 5 + [("dl-bcrypt", 10)] * 3
                          + [("dl-outbound", 0)] * 2
-                         + [("dl-probe", 0), ("dl-maint", 0), ("dl-mail", 0), ("dl-log", 0)]), got
+                         + [("dl-probe", 0), ("dl-maint", 0), ("dl-heartbeat", 0), ("dl-mail", 0),
+                            ("dl-log", 0)]), got

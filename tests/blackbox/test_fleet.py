@@ -1,0 +1,421 @@
+"""Issue 19, "See the fleet": every replica writes a heartbeat row to PostgreSQL every
+HEARTBEAT_SECONDS; GET /admin/replicas on any replica lists the live fleet, its fleet frame
+shows it, and `scripts/check-replicas --fleet` prints it.
+
+Three replicas on one database: all three listed by each within two heartbeat intervals; one
+SIGKILLed is gone after three of its intervals, judged by the database's clock (the answer's
+`time` against its last row), never before; one draining shows as draining in the JSON and the
+frame; the counters are /metrics' own counts, and the rate and percentiles are those of two
+heartbeat rows. The heartbeat runs on its own thread and connection: a retention DELETE that
+waits on a lock does not silence it, an INSERT that waits on a lock holds up neither /health,
+/ready nor shutdown. The dashboard in a browser: test_fleet_browser.py.
+"""
+
+import base64
+import http.server
+import json
+import re
+import signal
+import subprocess
+import threading
+
+import psycopg2
+import pytest
+
+import harness
+from auth_helpers import ADMIN_SECRET, audit_rows, start
+
+SCRIPT = harness.REPO + "/scripts/check-replicas"
+NAMES = ["fleet-a", "fleet-b", "fleet-c"]
+HOSTILE = '<img src=x onerror=alert(1)>"&'
+
+
+def fleet(droplin, db, beat, extra=None, **env):
+    """Three replicas named NAMES on one database with HEARTBEAT_SECONDS=beat; extra[i]: more
+    environment for replica i. Ready, in order."""
+    reps = []
+    for i, name in enumerate(NAMES):
+        full = dict(env, HEARTBEAT_SECONDS=str(beat), RAILWAY_REPLICA_ID=name,
+                    RAILWAY_REPLICA_REGION="eu-west")
+        full.update((extra or {}).get(i, {}))
+        reps.append(start(droplin, db=db, **full))
+    return reps
+
+
+def replicas(d):
+    r = d.get("/admin/replicas", headers={"secret": ADMIN_SECRET})
+    assert r.status == 200, r
+    body = r.json()
+    # the totals are over what is listed
+    assert body["totals"]["replicas"] == len(body["replicas"]), body
+    return body
+
+
+def listed(d):
+    return {x["replica"]: x for x in replicas(d)["replicas"]}
+
+
+def all_ready(d, names=NAMES):
+    """Waits until d lists exactly `names`, every one ready; returns the listing."""
+    def check():
+        shown = listed(d)
+        return shown if set(shown) == set(names) and all(x["ready"] for x in shown.values()) \
+            else None
+    return harness.wait_until(check, 30, interval=0.2, what=f"{names} listed and ready")
+
+
+def rows(db, name):
+    """Every heartbeat row of replica `name`, oldest first, with its times as epoch seconds."""
+    return harness.db_query(db, "SELECT extract(epoch FROM at)::float8, extract(epoch FROM "
+                                "started_at)::float8, requests, errors, buckets, in_flight, "
+                                "pool_in_use, pool_size, ready, draining FROM replica_heartbeats "
+                                "WHERE replica = %s ORDER BY at", (name,))
+
+
+def db_now(db):
+    return harness.db_query(db, "SELECT extract(epoch FROM now())::float8")[0][0]
+
+
+def epoch(iso):
+    return harness.parse_iso_utc(iso).timestamp()
+
+
+def version():
+    out = harness.run_cli(["--version"]).stdout
+    return out.split("\n", 1)[0].split(" ", 1)[1]
+
+
+BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+
+def quantile_ms(counts, q):
+    """Prometheus' histogram_quantile() over /metrics' buckets (the last slot: above them)."""
+    total = sum(counts)
+    if total == 0:
+        return None
+    seen = 0
+    for i, bound in enumerate(BOUNDS):
+        if counts[i] > 0 and seen + counts[i] >= q * total:
+            lo = BOUNDS[i - 1] if i else 0
+            return 1000 * (lo + (bound - lo) * (q * total - seen) / counts[i])
+        seen += counts[i]
+    return 1000 * BOUNDS[-1]
+
+
+def metrics_totals(d):
+    """From /metrics: every request, the 5xx outside the probes, and the histogram's slots
+    summed over the routes (not cumulative; the last slot above the largest bound)."""
+    text = d.get("/metrics").text
+    requests = errors = 0
+    for route, status, value in re.findall(
+            r'^droplin_http_requests_total\{route="([^"]*)",[^}]*status="([^"]*)"\} (\d+)$',
+            text, re.M):
+        requests += int(value)
+        if status.startswith("5") and route not in ("/health", "/ready", "/livez"):
+            errors += int(value)
+    cumulative = {}
+    for labels, value in re.findall(r'^droplin_http_request_duration_seconds_bucket\{([^}]*)\} '
+                                    r'(\d+)$', text, re.M):
+        series, le = labels.rsplit(',le=', 1)
+        cumulative.setdefault(series, {})[le.strip('"')] = int(value)
+    slots = [0] * (len(BOUNDS) + 1)
+    for by_le in cumulative.values():
+        prev = 0
+        for i, le in enumerate([f"{b:g}" for b in BOUNDS] + ["+Inf"]):
+            slots[i] += by_le[le] - prev
+            prev = by_le[le]
+    return requests, errors, slots
+
+
+# ---------------------------------------------------------------------------- the fleet
+
+
+def test_each_replica_lists_all_three_within_two_heartbeats(droplin, fresh_db):
+    beat = 10
+    reps = fleet(droplin, fresh_db, beat)
+    for d in reps:  # from the moment all three serve: two intervals at most
+        harness.wait_until(lambda: set(listed(d)) == set(NAMES), 2 * beat, interval=0.2,
+                           what=f"all three replicas listed by {d.env['RAILWAY_REPLICA_ID']}")
+    seen = listed(reps[0])
+    assert [(x["region"], x["version"], x["heartbeat_seconds"], x["pool_size"])
+            for x in seen.values()] == [("eu-west", version(), 10.0, 4)] * 3, seen
+    body = replicas(reps[1])
+    assert (body["window_seconds"], body["gone_after_heartbeats"]) == (60, 3), body
+    assert [x["replica"] for x in body["replicas"]] == NAMES, body  # ordered by name
+
+
+def test_a_killed_replica_is_gone_after_three_of_its_intervals_not_before(droplin, fresh_db):
+    beat = 2
+    a, b, c = fleet(droplin, fresh_db, beat)
+    harness.wait_until(lambda: set(listed(a)) == set(NAMES), 30, interval=0.2,
+                       what="all three replicas listed")
+    c.kill()
+    # its last row, read after the kill: a row still on its way only makes it later, so a
+    # replica dropped early fails the check below all the same
+    last = rows(fresh_db, "fleet-c")[-1][0]
+
+    def gone():
+        body = replicas(a)
+        shown = {x["replica"]: x for x in body["replicas"]}
+        if "fleet-c" in shown:  # still listed: its last heartbeat is at most 3 intervals old
+            assert shown["fleet-c"]["heartbeat_age_seconds"] <= 3 * beat, shown["fleet-c"]
+            return None
+        return body
+    body = harness.wait_until(gone, 3 * beat + 30, interval=0.2, what="fleet-c gone")
+    # gone by the database's clock: more than three of its intervals after its last row
+    assert epoch(body["time"]) - last > 3 * beat, (body["time"], last)
+
+
+def test_a_draining_replica_shows_as_draining(droplin, fresh_db):
+    a, b, c = fleet(droplin, fresh_db, 1, extra={
+        2: {"DRAIN_SECONDS": "60", "SHUTDOWN_TIMEOUT_SECONDS": "120",
+            "RAILWAY_REPLICA_REGION": HOSTILE}})
+    all_ready(a)
+    c.signal(signal.SIGTERM)
+
+    def draining():
+        shown = listed(a)
+        return shown if shown["fleet-c"]["draining"] else None
+    shown = harness.wait_until(draining, 30, interval=0.2, what="fleet-c shown as draining")
+    assert [(n, shown[n]["ready"], shown[n]["draining"]) for n in NAMES] == [
+        ("fleet-a", True, False), ("fleet-b", True, False), ("fleet-c", False, True)], shown
+    assert replicas(b)["totals"]["draining"] == 1
+    # the dashboard's fleet frame: a row each, its state, every value escaped
+    r = b.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/html"), r
+    page = r.text
+    cells = re.findall(r'<tr class="replica"><td>([^<]*)</td><td>([^<]*)</td><td>[^<]*</td>'
+                       r'<td>[^<]*</td><td(?: class="\w+")?>([^<]*)</td>', page)
+    assert cells == [("fleet-a", "eu-west", "ready"), ("fleet-b", "eu-west", "ready"),
+                     ("fleet-c", "&lt;img src=x onerror=alert(1)&gt;&quot;&amp;", "draining")], page
+    assert "<img" not in page and "<script" not in page
+    assert 'http-equiv="refresh"' in page
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp and \
+        "frame-ancestors 'self'" in csp, csp
+    c.signal(signal.SIGTERM)  # a second signal ends the drain at once: exit 1 (cut short)
+    c.wait_exit(timeout=30, expect=1)
+
+
+def test_counters_are_those_of_metrics_and_rates_those_of_two_heartbeats(droplin, fresh_db):
+    reps = fleet(droplin, fresh_db, 1)
+    loads = [3, 17, 40]
+    before = [metrics_totals(d)[0] for d in reps]  # a scrape is counted after its answer
+    for d, n in zip(reps, loads):
+        for _ in range(n):
+            assert d.get("/livez").status == 200
+        r = d.request("POST", "/auth/login", headers={"Content-Type": "application/json"},
+                      body=b'{"username": "nobody", "password": "Sunny-Day7!"}')
+        assert r.status == 401, r
+    counted = [metrics_totals(d) for d in reps]
+    # the load sent to each: the scrape before, n GETs and a login
+    assert [c[0] - b for c, b in zip(counted, before)] == [1 + n + 1 for n in loads], counted
+    since = db_now(fresh_db)
+
+    def two_rows_since():
+        return all(len([r for r in rows(fresh_db, n) if r[0] > since]) >= 2 for n in NAMES)
+    # the second row after `since` read its counters after the first was written
+    harness.wait_until(two_rows_since, 30, interval=0.2, what="two heartbeats of each after "
+                       "the scrapes")
+    for name, (requests, errors, slots) in zip(NAMES, counted):
+        at, started, hb_requests, hb_errors, buckets = rows(fresh_db, name)[-1][:5]
+        assert (hb_requests, hb_errors) == (requests + 1, errors), name  # and the scrape
+        assert len(buckets) == len(BOUNDS) + 1 and sum(buckets) == hb_requests, buckets
+        assert sorted(h - m for h, m in zip(buckets, slots)) == [0] * len(BOUNDS) + [1], \
+            (buckets, slots)
+    # what /admin/replicas says of a replica is its last row's, over the last minute: from its
+    # last row at least a minute older, or from its start (zeros) while it is younger. Asked
+    # of fleet-a, about the other two (whose counters the question does not change).
+    body = replicas(reps[0])
+    for x in body["replicas"][1:]:
+        mine = rows(fresh_db, x["replica"])
+        last = [r for r in mine if abs(r[0] - epoch(x["last_heartbeat"])) < 1e-6]
+        assert len(last) == 1, (x, mine)
+        at, started, requests, errors, buckets, in_flight, pool_in_use, pool_size = last[0][:8]
+        older = [r for r in mine if r[0] <= at - 60]
+        base_at, base = (older[-1][0], older[-1][4]) if older else (started, [0] * len(buckets))
+        delta = [n - b for n, b in zip(buckets, base)]
+        assert x["window_seconds"] == pytest.approx(at - base_at, abs=0.002), x
+        assert (x["requests"], x["errors"]) == (requests, 0), x
+        assert x["requests_per_second"] == pytest.approx(sum(delta) / (at - base_at), abs=0.002)
+        assert x["p50_ms"] == pytest.approx(quantile_ms(delta, 0.5), abs=0.002), x
+        assert x["p99_ms"] == pytest.approx(quantile_ms(delta, 0.99), abs=0.002), x
+        assert (x["in_flight"], x["pool_in_use"], x["pool_size"]) == \
+            (in_flight, pool_in_use, pool_size), x
+    totals = body["totals"]
+    assert totals["requests"] == sum(x["requests"] for x in body["replicas"]), body
+    assert totals["requests_per_second"] == pytest.approx(
+        sum(x["requests_per_second"] for x in body["replicas"]), abs=0.005), body
+
+
+def test_heartbeat_seconds_0_writes_nothing(droplin, fresh_db):
+    a = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="beats")
+    quiet = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0", RAILWAY_REPLICA_ID="quiet")
+    assert quiet.get("/ready").status == 200
+    since = db_now(fresh_db)
+    # the barrier: two heartbeats of the other replica after the quiet one was ready
+    harness.wait_until(lambda: len([r for r in rows(fresh_db, "beats") if r[0] > since]) >= 2,
+                       30, interval=0.2, what="two heartbeats of the beating replica")
+    assert rows(fresh_db, "quiet") == []
+    assert set(listed(a)) == {"beats"}
+
+
+def test_replicas_need_the_secret_and_are_audited_the_frames_reloads_are_not(droplin):
+    d = start(droplin, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="solo")
+    r = d.get("/admin/replicas", headers={"secret": ADMIN_SECRET + "x"})
+    assert (r.status, r.json()) == (403, {"detail": "Forbidden"}), r
+    r = d.get("/admin/dashboard/fleet")
+    assert (r.status, r.headers.get_all("WWW-Authenticate")) == (
+        401, ['Basic realm="droplin admin", charset="UTF-8"']), r
+    basic = "Basic " + base64.b64encode(b"ops:" + ADMIN_SECRET.encode()).decode()
+    for _ in range(2):  # as the frame reloads itself
+        assert d.get("/admin/dashboard/fleet", headers={"Authorization": basic}).status == 200
+    replicas(d)  # its audit row is written before the answer: the barrier for the frame's
+    assert [a["action"] for a in audit_rows(d) if a["action"].startswith("admin_")] == \
+        ["admin_replicas"]
+
+
+# ---------------------------------------------------- its own thread, connection and time
+
+
+def waiting_on_a_lock(db, app):
+    with psycopg2.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT query FROM pg_stat_activity WHERE application_name = %s"
+                    " AND wait_event_type = 'Lock'", (app,))
+        return [r[0] for r in cur.fetchall()]
+
+
+def test_a_retention_delete_waiting_on_a_lock_does_not_silence_the_heartbeat(droplin, fresh_db):
+    first = start(droplin, db=fresh_db)  # the schema, then no replica
+    first.wait_log(lambda l: "index api_call_logs_timestamp built" in str(l.get("message")),
+                   timeout=20, what="the last index built")
+    first.kill()
+    locker = psycopg2.connect(fresh_db)
+    try:
+        locker.cursor().execute("LOCK TABLE verification_codes IN ACCESS EXCLUSIVE MODE")
+        start(droplin, db=fresh_db, RETENTION_INTERVAL_SECONDS="1", HEARTBEAT_SECONDS="1",
+              RAILWAY_REPLICA_ID="held")
+        blocked = harness.wait_until(lambda: waiting_on_a_lock(fresh_db, "droplin-maintenance"),
+                                     15, what="the retention DELETE waiting on the lock")
+        assert any("DELETE FROM verification_codes" in q for q in blocked), blocked
+        since = db_now(fresh_db)
+        harness.wait_until(lambda: len([r for r in rows(fresh_db, "held") if r[0] > since]) >= 2,
+                           30, interval=0.2, what="two heartbeats while the DELETE waits")
+        assert waiting_on_a_lock(fresh_db, "droplin-maintenance"), "the DELETE stopped waiting"
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+def test_a_heartbeat_waiting_on_a_lock_holds_up_neither_probes_nor_shutdown(droplin, fresh_db):
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", DRAIN_SECONDS="0",
+              SHUTDOWN_TIMEOUT_SECONDS="60", DB_QUERY_TIMEOUT_MS="60000",
+              RAILWAY_REPLICA_ID="locked")
+    harness.wait_until(lambda: rows(fresh_db, "locked"), 30, interval=0.2,
+                       what="a first heartbeat")
+    locker = psycopg2.connect(fresh_db)
+    try:
+        locker.cursor().execute("LOCK TABLE replica_heartbeats IN ACCESS EXCLUSIVE MODE")
+        blocked = harness.wait_until(lambda: waiting_on_a_lock(fresh_db, "droplin-heartbeat"),
+                                     15, what="the heartbeat INSERT waiting on the lock")
+        assert any("INSERT INTO replica_heartbeats" in q for q in blocked), blocked
+        # the probes answer from the probe thread's state: a request's query, then both probes
+        assert [d.get(p).status for p in ("/health", "/ready")] == [200, 200]
+        d.signal(signal.SIGTERM)
+        d.wait_exit(timeout=30)  # exit 0: cut off, not waited for (SHUTDOWN_TIMEOUT 60 s)
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+# ---------------------------------------------------------------- check-replicas --fleet
+
+
+def run_script(url, *args, env=None):
+    return subprocess.run(["sh", SCRIPT, "--fleet", *args, url], env=harness.make_env(env),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_replicas_fleet_prints_the_live_replicas(droplin, fresh_db):
+    reps = fleet(droplin, fresh_db, 1)
+    all_ready(reps[1])
+    r = run_script(reps[1].url, "-e", "3", env={"ADMIN_SECRET": ADMIN_SECRET})
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert lines[0].split() == ["REPLICA", "REGION", "VERSION", "UPTIME", "STATE", "REQ/S",
+                                "P50_MS", "P99_MS", "ERRORS", "IN_FLIGHT", "POOL", "HEARTBEAT"]
+    assert [l.split()[:5:4] for l in lines[1:4]] == [[n, "ready"] for n in NAMES], r.stdout
+    assert [l.split()[1:3] for l in lines[1:4]] == [["eu-west", version()]] * 3, r.stdout
+    assert lines[4].startswith("TOTAL  3 replicas (3 ready, 0 draining), "), r.stdout
+    assert lines[5] == "PASS fleet: 3 replicas listed, 3 ready (at least 3 expected)", r.stdout
+
+
+FLEET_JSON = {
+    "time": "2030-01-02T03:04:05.000006Z", "window_seconds": 60, "gone_after_heartbeats": 3,
+    "replicas": [
+        {"replica": "r1", "region": 'eu "x", {y} [z]', "version": "1.2.3", "started_at": "s",
+         "uptime_seconds": 3725.4, "last_heartbeat": "l", "heartbeat_age_seconds": 0.93,
+         "heartbeat_seconds": 5.0, "ready": True, "draining": False, "in_flight": 1,
+         "pool_in_use": 2, "pool_size": 4, "requests": 120, "errors": 3,
+         "requests_per_second": 2.5, "p50_ms": 1.25, "p99_ms": 9.9, "window_seconds": 60.0},
+        {"replica": "evil\x1b[31m\tname", "region": "", "version": "1.2.3", "started_at": "s",
+         "uptime_seconds": 7.0, "last_heartbeat": "l", "heartbeat_age_seconds": 1.5,
+         "heartbeat_seconds": 5.0, "ready": False, "draining": True, "in_flight": 0,
+         "pool_in_use": 0, "pool_size": 4, "requests": 0, "errors": 0,
+         "requests_per_second": None, "p50_ms": None, "p99_ms": None, "window_seconds": 7.0}],
+    "totals": {"replicas": 2, "ready": 1, "draining": 1, "in_flight": 1, "pool_in_use": 2,
+               "pool_size": 8, "requests": 120, "errors": 3, "requests_per_second": 2.5,
+               "p50_ms": 1.25, "p99_ms": 9.9}}
+
+
+@pytest.fixture
+def fleet_front():
+    """A stand-in for /admin/replicas: FLEET_JSON for the secret "s3cret", else 403."""
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            calls.append((self.path, self.headers.get("secret")))
+            ok = self.headers.get("secret") == "s3cret"
+            body = json.dumps(FLEET_JSON if ok else {"detail": "Forbidden"}).encode()
+            self.send_response(200 if ok else 403)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv.calls = calls
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_check_replicas_fleet_table_and_verdict(fleet_front):
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fleet_front.calls == [("/admin/replicas", "s3cret")]
+    # quotes, commas and brackets in a value survive; control characters print as '?'
+    assert r.stdout.splitlines() == [
+        "REPLICA         REGION           VERSION  UPTIME  STATE     REQ/S  P50_MS  P99_MS  "
+        "ERRORS  IN_FLIGHT  POOL  HEARTBEAT",
+        "r1              eu \"x\", {y} [z]  1.2.3    1h2m    ready     2.5    1.25    9.9     "
+        "3       1          2/4   0.9s ago",
+        "evil?[31m?name  -                1.2.3    7s      draining  -      -       -       "
+        "0       0          0/4   1.5s ago",
+        "TOTAL  2 replicas (1 ready, 1 draining), 2.5 requests/s, p50 1.25 ms, p99 9.9 ms, "
+        "3 errors, 1 in flight (as of 2030-01-02T03:04:05.000006Z, rates over 60 s)",
+        "PASS fleet: 2 replicas listed, 1 ready (at least 1 expected)"], r.stdout
+    # fewer ready than expected fails; a refused secret fails with the answer; none is a usage error
+    r = run_script(fleet_front.url, env={"ADMIN_SECRET": "s3cret"})
+    assert (r.returncode, r.stdout.splitlines()[-1]) == (
+        1, "FAIL fleet: 2 replicas listed, 1 ready (at least 2 expected)"), r.stdout
+    r = run_script(fleet_front.url, env={"ADMIN_SECRET": "wrong"})
+    assert (r.returncode, r.stdout) == (
+        1, 'FAIL fleet: GET /admin/replicas: 403 {"detail": "Forbidden"}\n'), r.stdout
+    r = run_script(fleet_front.url)
+    assert (r.returncode, r.stderr) == (2, "check-replicas: --fleet needs ADMIN_SECRET\n"), r
