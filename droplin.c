@@ -5396,14 +5396,6 @@ static const struct migration MIGRATIONS[] = {
 	{4, "replica heartbeats", MIGRATION_4},
 };
 
-/* The advisory lock key is 0x64726f70, "drop". */
-static const char SQL_MIGRATIONS_TABLE[] = "SELECT pg_advisory_lock(1684172656);"
-					   "CREATE TABLE IF NOT EXISTS schema_migrations ("
-					   "  version INTEGER PRIMARY KEY,"
-					   "  name TEXT NOT NULL,"
-					   "  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
-					   "SELECT version FROM schema_migrations ORDER BY version";
-
 static bool migration_applied(PGresult *res, int version)
 {
 	for (int i = 0; i < PQntuples(res); i++)
@@ -5413,16 +5405,17 @@ static bool migration_applied(PGresult *res, int version)
 }
 
 /*
- * Behind PgBouncer in transaction mode (DB_PREPARED_STATEMENTS=0) a session lock would stay on
- * whichever server connection took it: there the lock is transaction-scoped and everything
- * runs in one transaction, which keeps one server connection until COMMIT.
+ * The advisory lock key is 0x64726f70, "drop". Transaction-scoped, and every pending migration
+ * in that one transaction: behind PgBouncer in transaction mode a session lock would stay with
+ * whichever server connection took it (and its unlock could reach another), while a
+ * transaction keeps one server connection until COMMIT.
  */
-static const char SQL_MIGRATIONS_TABLE_XACT[] = "BEGIN;SELECT pg_advisory_xact_lock(1684172656);"
-						"CREATE TABLE IF NOT EXISTS schema_migrations ("
-						"  version INTEGER PRIMARY KEY,"
-						"  name TEXT NOT NULL,"
-						"  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
-						"SELECT version FROM schema_migrations ORDER BY version";
+static const char SQL_MIGRATIONS_TABLE[] = "BEGIN;SELECT pg_advisory_xact_lock(1684172656);"
+					   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+					   "  version INTEGER PRIMARY KEY,"
+					   "  name TEXT NOT NULL,"
+					   "  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+					   "SELECT version FROM schema_migrations ORDER BY version";
 
 static int pg_disable_seeded_account(struct pg *pg);
 
@@ -5552,22 +5545,19 @@ static int pg_migrate(void)
 	struct pg *pg;
 	PGresult *res = NULL;
 	int64_t t0 = now_ms();
-	bool xact = !cfg.db_prepared_statements;
 	if (maint_open(&MAINT, &pg))
 		return -1;
-	int rc = pg_script(pg, xact ? SQL_MIGRATIONS_TABLE_XACT : SQL_MIGRATIONS_TABLE,
-			   PG_MIGRATION_TIMEOUT_MS, &res);
+	int rc = pg_script(pg, SQL_MIGRATIONS_TABLE, PG_MIGRATION_TIMEOUT_MS, &res);
 	int applied = 0;
 	for (size_t i = 0; !rc && i < sizeof MIGRATIONS / sizeof MIGRATIONS[0]; i++) {
 		const struct migration *m = &MIGRATIONS[i];
 		if (migration_applied(res, m->version))
 			continue;
 		struct buf sql = {0};
-		buf_printf(&sql, "%s%s;INSERT INTO schema_migrations (version, name) VALUES (%d, ",
-			   xact ? "" : "BEGIN;", m->sql, m->version);
-		buf_adds(&sql, "'");
+		buf_printf(&sql, "%s;INSERT INTO schema_migrations (version, name) VALUES (%d, '", m->sql,
+			   m->version);
 		buf_adds(&sql, m->name); /* our own constant, no quotes in it */
-		buf_adds(&sql, xact ? "')" : "');COMMIT");
+		buf_adds(&sql, "')");
 		buf_addc(&sql, 0); /* pg_script takes a C string */
 		PGresult *mres = NULL;
 		rc = sql.over ? PG_FAILED : pg_script(pg, sql.p, PG_MIGRATION_TIMEOUT_MS, &mres);
@@ -5581,10 +5571,8 @@ static int pg_migrate(void)
 	}
 	PQclear(res);
 	PGresult *ures = NULL;
-	/* after a failed migration COMMIT rolls back (and PQresultStatus says so) */
-	bool unlocked =
-		!pg_script(pg, xact ? (rc ? "ROLLBACK" : "COMMIT") : "SELECT pg_advisory_unlock(1684172656)",
-			   PG_MIGRATION_TIMEOUT_MS, &ures);
+	/* the lock goes with the transaction; a failed migration rolls back all of this pass's */
+	bool unlocked = !pg_script(pg, rc ? "ROLLBACK" : "COMMIT", PG_MIGRATION_TIMEOUT_MS, &ures);
 	PQclear(ures);
 	if (!rc && unlocked) /* best effort, outside the lock: its UPDATE is conditional anyway */
 		pg_disable_seeded_account(pg);
@@ -5710,12 +5698,9 @@ static void pg_retention(void)
 	PGresult *res;
 	if (maint_open(&MAINT, &pg))
 		return;
-	/* behind PgBouncer (DB_PREPARED_STATEMENTS=0): one transaction and a transaction lock */
-	bool xact = !cfg.db_prepared_statements;
-	int rc = xact ? pg_script(pg, "BEGIN;SELECT pg_try_advisory_xact_lock(1684172659)",
-				  PG_MIGRATION_TIMEOUT_MS, &res)
-		      : pg_exec_simple(pg, "SELECT pg_try_advisory_lock(1684172659)", PG_MIGRATION_TIMEOUT_MS,
-				       &res);
+	/* one transaction and a transaction lock, which also hold behind PgBouncer (pg_migrate) */
+	int rc = pg_script(pg, "BEGIN;SELECT pg_try_advisory_xact_lock(1684172659)", PG_MIGRATION_TIMEOUT_MS,
+			   &res);
 	bool mine = !rc && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	char sql[5][300];
@@ -5760,18 +5745,12 @@ static void pg_retention(void)
 			pg_log_error("retention", res, pg->conn);
 		PQclear(res);
 	}
-	if (xact && rc != PG_UNAVAILABLE && rc != PG_TIMEOUT) {
+	if (rc != PG_UNAVAILABLE && rc != PG_TIMEOUT) {
 		int urc = pg_script(pg, rc || !mine ? "ROLLBACK" : "COMMIT", PG_MIGRATION_TIMEOUT_MS, &res);
 		PQclear(res);
 		rc = rc ? rc : urc;
 		if (mine && !rc)
 			log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
-	} else if (mine && !xact) {
-		int urc = pg_exec_simple(pg, "SELECT pg_advisory_unlock(1684172659)", PG_MIGRATION_TIMEOUT_MS,
-					 &res);
-		PQclear(res);
-		rc = rc ? rc : urc;
-		log_msg(pruned ? LOG_INFO : LOG_DEBUG, "retention: %lld rows pruned", pruned);
 	}
 	maint_close(&MAINT, pg, rc != 0);
 }

@@ -340,7 +340,10 @@ def _settled(w, user):
 def world(module_droplin):
     w = World()
     # TRUST_PROXY=1: X-Forwarded-For and X-Real-IP are read, so their odd values are input too
-    w.srv = start(module_droplin, TRUST_PROXY="1", **SERVER_ENV)
+    # SESSION_TOUCH_SECONDS: a case may be answered with B's token (a duplicate user_id claim);
+    # on a busy machine a minute can pass after B signed up, and the touch of B's last_seen_at
+    # would change B's rows: no touch within the sweep
+    w.srv = start(module_droplin, TRUST_PROXY="1", SESSION_TOUCH_SECONDS="86400", **SERVER_ENV)
     api = UserApi(w.srv)
     w.a = signup(api, "sa")
     w.b = signup(api, "sb")
