@@ -723,6 +723,8 @@ class Droplin:
         raise AssertionError(f"droplin not listening after {timeout}s\n" + self.describe())
 
     def wait_ready(self, timeout=15.0):
+        if self.port is None:  # started with wait=False: its port comes with "listening"
+            self.wait_listening(timeout)
         timeout = scaled(timeout)
         last = None
         deadline = time.monotonic() + timeout
