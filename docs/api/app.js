@@ -249,24 +249,39 @@ function setupSession() {
   document.getElementById("tryit-note").hidden = false;
 }
 
-// An example value for a schema: its example, examples[0], const, default or first enum value;
-// else one built from its type and limits (and, for a few field names, a value of their shape,
-// so that a prefilled body passes the server's checks).
+// Made anew at each page load: the prefilled register and login bodies name an account of
+// this tab only, never one whose password is published here.
+const DEMO = (() => {
+  const abc = "abcdefghijkmnpqrstuvwxyz23456789"; // 32 signs: byte & 31 picks one evenly
+  const rand = (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)),
+    (b) => abc[b & 31]).join("");
+  const username = "try_" + rand(12);
+  return { username, newUsername: "try_" + rand(12), email: username + "@example.com",
+    password: "Try." + rand(16) + ".9", newPassword: "Try." + rand(16) + ".9" };
+})();
+
+// Values for a few field names, so that a prefilled body passes the server's checks.
 const NAMED_EXAMPLES = [
-  [/email/i, "user@example.com"],
+  [/^new_?username$/i, DEMO.newUsername],
+  [/username/i, DEMO.username],
+  [/email/i, DEMO.email],
   [/phone/i, "5555550100"],
-  [/password/i, "Example.passw0rd"],
+  [/^new_?password$/i, DEMO.newPassword],
+  [/password/i, DEMO.password],
 ];
+
+function namedExample(name) {
+  const hit = name ? NAMED_EXAMPLES.find(([re]) => re.test(name)) : null;
+  return hit ? hit[1] : undefined;
+}
 
 function exampleString(s, name) {
   let v = "string";
-  if (s.format === "email") v = "user@example.com";
+  if (s.format === "email") v = DEMO.email;
   else if (s.format === "date-time") v = "2024-01-01T00:00:00Z";
   else if (s.format === "date") v = "2024-01-01";
   else if (s.format === "uri" || s.format === "url") v = "https://example.com/";
-  else {
-    for (const [re, value] of NAMED_EXAMPLES) if (name && re.test(name)) { v = value; break; }
-  }
+  else if (namedExample(name) !== undefined) v = namedExample(name);
   while (s.minLength !== undefined && v.length < s.minLength) v += "x";
   if (s.maxLength !== undefined && v.length > s.maxLength) v = v.slice(0, s.maxLength);
   return v;
@@ -280,10 +295,17 @@ function exampleNumber(s, integer) {
   return integer ? Math.ceil(v) : v;
 }
 
+// An example value for a schema: for a username, password or e-mail field this page load's
+// own (DEMO), whatever the schema says; else its example, examples[0], const, default or first
+// enum value; else one built from its type and limits.
 function example(doc, schema, name, depth) {
   depth = depth || 0;
   const s = deref(doc, schema);
   if (!s || typeof s !== "object" || depth > 8) return null;
+  const types = [].concat(s.type);
+  if (types.includes("string") && /username|password|email/i.test(name || "")) {
+    return exampleString({}, name);
+  }
   if (s.example !== undefined) return s.example;
   if (Array.isArray(s.examples) && s.examples.length) return s.examples[0];
   if (s.const !== undefined) return s.const;

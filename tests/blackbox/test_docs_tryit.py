@@ -13,7 +13,8 @@ Chromium through the page's own fields and buttons (values typed with input even
     multipart upload reaches the Cloudinary stand-in byte for byte, and the curl command's -F
     (an awkward file name) uploads the same file again;
 (e) without a browser: the page's files are served as they are in docs/api/, with their types
-    and the CSP, and use no markup sink (innerHTML and the like), eval or inline script/style.
+    and the CSP, and use no markup sink (innerHTML and the like), eval or inline script/style;
+(f) an outside review's findings, a test each (its docstring says which).
 In (a)-(d) the console shows no CSP violation, no script error and no error entry.
 """
 
@@ -164,11 +165,13 @@ def test_register_login_and_profile_through_the_page(browser, droplin):
     assert browser.js("document.getElementById('origin').textContent") == \
         f"http://127.0.0.1:{port}"
 
-    # register: the body is prefilled with an example built from the schema
+    # register: the body is prefilled with an example built from the schema (a username and
+    # password of this page load's own: test_prefilled_account_is_this_page_loads_own)
     open_form(browser, "register")
-    prefilled = browser.js(in_card("register", "return form.querySelector('textarea').value;"))
-    assert json.loads(prefilled) == {"username": "string", "password": "Example.passw0rd",
-                                     "email": "user@example.com"}, prefilled
+    prefilled = json.loads(browser.js(in_card("register",
+                                              "return form.querySelector('textarea').value;")))
+    assert list(prefilled) == ["username", "password", "email"] and \
+        prefilled["email"] == prefilled["username"] + "@example.com", prefilled
     body = json.dumps({"username": "tryit_user", "password": PASSWORD,
                        "email": "tryit@example.com"}, indent=1)
     type_into(browser, "register", "textarea", body)
@@ -367,3 +370,34 @@ def test_page_files_served_as_in_docs(droplin):
     with open(os.path.join(api, "index.html")) as f:
         html = f.read()
     assert re.findall(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", html) == []
+
+
+# -- (f) the outside review's findings
+
+
+@needs_chromium
+def test_prefilled_account_is_this_page_loads_own(browser, droplin):
+    """Register, then log in, both sent as prefilled: the account is this page load's own (a
+    username and password drawn with crypto.getRandomValues), not one that everyone who
+    presses Send shares; the next load of the page draws another."""
+    d = start(droplin)
+    open_docs(browser, d)
+    body_of = "return JSON.parse(form.querySelector('textarea').value);"
+    open_form(browser, "register")
+    mine = browser.js(in_card("register", body_of))
+    assert re.fullmatch(r"try_[a-z2-9]{12}", mine["username"]) and \
+        re.fullmatch(r"Try\.[a-z2-9]{16}\.9", mine["password"]), mine
+    reg = send(browser, "register")
+    assert reg["status"] == "200 OK", reg
+    open_form(browser, "login")
+    assert browser.js(in_card("login", body_of)) == {
+        "username": mine["username"], "password": mine["password"], "remember_me": False}
+    login = send(browser, "login")
+    assert login["status"] == "200 OK" and \
+        json.loads(login["body"])["user_id"] == json.loads(reg["body"])["user_id"], login
+    open_docs(browser, d)
+    open_form(browser, "register")
+    again = browser.js(in_card("register", body_of))
+    assert (again["username"] != mine["username"], again["password"] != mine["password"]) == \
+        (True, True), (again, mine)
+    assert_clean_console(browser)
