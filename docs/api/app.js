@@ -397,6 +397,8 @@ function showResult(out, status, headers, bodyText, curl, token) {
   out.box.hidden = false;
 }
 
+const SECRET_PARAM = /password|secret|^code$/i;
+
 // The form of one operation, inside a <details> so that the page stays a reader.
 function tryIt(doc, path, method, op) {
   const changes = !READ_ONLY.has(method);
@@ -405,12 +407,15 @@ function tryIt(doc, path, method, op) {
   const form = el("form", "try");
   form.noValidate = true;
   form.dataset.sent = "0";
+  const rb = deref(doc, op.requestBody);
+  const content = (rb && rb.content) || {};
   const inputs = [];
   for (const raw of op.parameters || []) {
     const p = deref(doc, raw);
     if (!p || (p.in !== "path" && p.in !== "query")) continue;
     const input = el("input", "param");
-    input.type = "text";
+    const secretish = SECRET_PARAM.test(p.name);
+    input.type = secretish ? "password" : "text";
     input.name = p.name;
     input.dataset.in = p.in;
     input.autocomplete = "off";
@@ -419,10 +424,10 @@ function tryIt(doc, path, method, op) {
     input.placeholder = p.in === "path" ? "required"
       : dflt !== undefined ? "default " + JSON.stringify(dflt) : "optional";
     inputs.push({ p, input });
-    add(form, field(p.name + " (" + p.in + ")", input));
+    add(form, field(p.name + " (" + p.in + ")", input, secretish && p.in === "query" &&
+      content["application/json"] ? "sent in the URL, which logs and histories keep: " +
+      "prefer the same name in the JSON body below" : null));
   }
-  const rb = deref(doc, op.requestBody);
-  const content = (rb && rb.content) || {};
   let bodyArea = null;
   const files = [];
   if (content["application/json"]) {

@@ -401,3 +401,24 @@ def test_prefilled_account_is_this_page_loads_own(browser, droplin):
     assert (again["username"] != mine["username"], again["password"] != mine["password"]) == \
         (True, True), (again, mine)
     assert_clean_console(browser)
+
+
+@needs_chromium
+def test_password_query_parameters_are_masked(browser, droplin):
+    """The legacy query parameters that carry a password or a recovery code are password fields,
+    with a note that the URL keeps them and the JSON body is better."""
+    d = start(droplin)
+    open_docs(browser, d)
+    got = browser.js("Object.fromEntries(['resetPassword', 'changePassword', 'changeUsername']"
+                     ".map(id => [id, [...document.getElementById(id).querySelectorAll("
+                     "'form.try input.param')].map(i => [i.name, i.type, i.parentNode."
+                     "querySelector('.muted') && i.parentNode.querySelector('.muted')"
+                     ".textContent])]))")
+    note = "sent in the URL, which logs and histories keep: prefer the same name in the JSON " \
+           "body below"
+    assert got == {"resetPassword": [["email", "text", None], ["code", "password", note],
+                                     ["new_password", "password", note]],
+                   "changePassword": [["current_password", "password", note],
+                                      ["new_password", "password", note]],
+                   "changeUsername": [["new_username", "text", None]]}
+    assert_clean_console(browser)
