@@ -385,22 +385,70 @@ function field(labelText, input, note) {
   return label;
 }
 
-function showResult(out, status, headers, bodyText, curl, token) {
+function button(cls, text) {
+  const b = el("button", cls, text);
+  b.type = "button";
+  return b;
+}
+
+// The answer to a Send: a status line, then the response's headers and body, and the same
+// request as a curl command.
+function resultPane() {
+  const out = {
+    box: el("div", "result"), status: el("p", "status"), take: button("take-token"),
+    panes: el("div", "panes"), headers: el("pre", "headers"), body: el("pre", "body"),
+    curl: el("pre", "curl"),
+  };
+  out.take.addEventListener("click", () => {
+    setToken(out.take.dataset.token);
+    out.take.disabled = true;
+    out.take.textContent = "Token in use";
+  });
+  add(out.panes, el("h5", null, "Response headers"), out.headers,
+    el("h5", null, "Response body"), out.body,
+    el("h5", null, "The same request with curl"), out.curl);
+  add(out.box, add(el("div", "status-row"), out.status, out.take), out.panes);
+  clearResult(out);
+  return out;
+}
+
+function clearResult(out) {
+  out.status.textContent = "";
+  for (const e of [out.headers, out.body, out.curl]) {
+    e.textContent = "";
+  }
+  out.panes.hidden = out.take.hidden = true;
+  out.take.disabled = false;
+  out.take.textContent = "Use this token";
+  out.take.dataset.token = "";
+}
+
+function showAnswer(out, status, headers, text, req, token) {
   out.status.textContent = status;
   out.headers.textContent = headers;
-  out.body.textContent = bodyText;
-  out.curl.textContent = curl;
-  out.useToken.hidden = !token;
-  out.useToken.disabled = false;
-  out.useToken.textContent = "Use this token";
-  out.useToken.dataset.token = token || "";
-  out.box.hidden = false;
+  out.body.textContent = text;
+  out.curl.textContent = req.curl;
+  out.take.hidden = !token;
+  out.take.dataset.token = token || "";
+  out.panes.hidden = false;
+}
+
+// A value fetch could not send as typed: an unpaired surrogate (URLSearchParams and fetch
+// would quietly replace it; encodeURIComponent throws).
+function sendable(name, v) {
+  try {
+    encodeURIComponent(v);
+  } catch (e) {
+    throw new Error(name + " holds a character that cannot be sent (an unpaired surrogate).");
+  }
+  return v;
 }
 
 const SECRET_PARAM = /password|secret|^code$/i;
 
 // The form of one operation, inside a <details> so that the page stays a reader.
 function tryIt(doc, path, method, op) {
+  const METHOD = method.toUpperCase();
   const changes = !READ_ONLY.has(method);
   const box = el("details", "tryit");
   add(box, el("summary", null, changes ? "Try it (changes data)" : "Try it"));
@@ -437,8 +485,7 @@ function tryIt(doc, path, method, op) {
     bodyArea.rows = Math.min(16, Math.max(3, text.split("\n").length));
     if (rb.required) bodyArea.value = text;
     else bodyArea.placeholder = "optional: empty sends no body; Example fills one in";
-    const fill = el("button", "example", "Example");
-    fill.type = "button";
+    const fill = button("example", "Example");
     fill.addEventListener("click", () => { bodyArea.value = text; });
     add(form, add(el("div", "body-field"), field("Body (application/json)", bodyArea), fill));
   } else if (content["multipart/form-data"]) {
@@ -477,42 +524,26 @@ function tryIt(doc, path, method, op) {
   add(form, add(el("div", "actions"), send, note));
   add(box, form);
 
-  const out = { box: el("div", "result") };
-  out.box.hidden = true;
-  out.status = el("p", "status");
-  out.useToken = el("button", "take-token", "Use this token");
-  out.useToken.type = "button";
-  out.useToken.hidden = true;
-  out.useToken.addEventListener("click", () => {
-    setToken(out.useToken.dataset.token);
-    out.useToken.disabled = true;
-    out.useToken.textContent = "Token in use";
-  });
-  out.headers = el("pre", "headers");
-  out.body = el("pre", "body");
-  out.curl = el("pre", "curl");
-  add(out.box, add(el("div", "status-row"), out.status, out.useToken),
-    el("h5", null, "Response headers"), out.headers, el("h5", null, "Response body"), out.body,
-    el("h5", null, "The same request with curl"), out.curl);
+  const out = resultPane();
   add(box, out.box);
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault(); // the page never navigates (and its CSP has form-action 'none')
-    if (form.dataset.state === "sending") return;
+  // The request the form describes; throws an Error saying why when it cannot be sent.
+  function request() {
     let url = path;
     for (const { p, input } of inputs) {
       if (p.in !== "path") continue;
-      const v = input.value.trim();
-      if (!v) {
-        showResult(out, "Not sent: " + p.name + " is required.", "", "", "", null);
-        form.dataset.state = "not sent";
-        return;
+      const v = sendable(p.name, input.value.trim());
+      if (!v) throw new Error(p.name + " is required.");
+      if (v === "." || v === "..") {
+        throw new Error(p.name + " cannot be “.” or “..”: the URL would name another path.");
       }
       url = url.split("{" + p.name + "}").join(encodeURIComponent(v));
     }
     const query = new URLSearchParams();
     for (const { p, input } of inputs) {
-      if (p.in === "query" && input.value !== "") query.append(p.name, input.value);
+      if (p.in === "query" && input.value !== "") {
+        query.append(p.name, sendable(p.name, input.value));
+      }
     }
     const qs = query.toString();
     url = location.origin + url + (qs ? "?" + qs : "");
@@ -520,18 +551,13 @@ function tryIt(doc, path, method, op) {
     const req = { json: null, files: [] };
     let body;
     if (bodyArea && bodyArea.value.trim() !== "") {
-      req.json = bodyArea.value;
-      body = req.json;
+      req.json = body = sendable("the body", bodyArea.value);
       headers.push(["Content-Type", "application/json"]);
     }
     if (files.length) {
       body = new FormData();
       for (const input of files) {
-        if (!input.files.length) {
-          showResult(out, "Not sent: choose a file for " + input.name + ".", "", "", "", null);
-          form.dataset.state = "not sent";
-          return;
-        }
+        if (!input.files.length) throw new Error("choose a file for " + input.name + ".");
         body.append(input.name, input.files[0]);
         req.files.push([input.name, input.files[0]]);
       }
@@ -539,14 +565,35 @@ function tryIt(doc, path, method, op) {
     const token = currentToken();
     if (useToken && useToken.checked && token) headers.push(["Authorization", "Bearer " + token]);
     if (secret && secret.value) headers.push([auth.secretHeader, secret.value]);
-    const curl = curlCommand(method.toUpperCase(), url, headers, req);
+    return { url, body, headers, curl: curlCommand(METHOD, url, headers, req) };
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault(); // the page never navigates (and its CSP has form-action 'none')
+    if (form.dataset.state === "sending") return;
+    clearResult(out); // no earlier answer stays on screen beside this request
+    let req;
+    try {
+      req = request();
+    } catch (e) {
+      out.status.textContent = "Not sent: " + e.message;
+      form.dataset.state = "not sent";
+      return;
+    }
     form.dataset.state = "sending";
     send.disabled = true;
     out.status.textContent = "Sending…";
-    fetch(url, {
-      method: method.toUpperCase(), headers, body, cache: "no-store", redirect: "follow",
+    fetch(req.url, {
+      method: METHOD, headers: req.headers, body: req.body, cache: "no-store",
+      redirect: "manual", // one request, the one the curl command makes
       credentials: "omit", // no cookie or remembered Basic login: only what the curl shows
     }).then((r) => r.text().then((text) => {
+      if (r.type === "opaqueredirect") {
+        showAnswer(out, "Redirect not followed: the curl command shows where it points.", "",
+          "", req, null);
+        form.dataset.state = "done";
+        return;
+      }
       const lines = [];
       r.headers.forEach((value, name) => lines.push(name + ": " + value));
       let shown = text;
@@ -563,11 +610,11 @@ function tryIt(doc, path, method, op) {
           // not JSON after all: shown as it came
         }
       }
-      showResult(out, (r.status + " " + r.statusText).trim(), lines.join("\n"),
-        shown === "" ? "(empty)" : shown, curl, token);
+      showAnswer(out, (r.status + " " + r.statusText).trim(), lines.join("\n"),
+        shown === "" ? "(empty)" : shown, req, token);
       form.dataset.state = "done";
     })).catch((e) => {
-      showResult(out, "No response: " + e, "", "", curl, null);
+      showAnswer(out, "No response: " + e, "", "", req, null);
       form.dataset.state = "failed";
     }).finally(() => {
       send.disabled = false;

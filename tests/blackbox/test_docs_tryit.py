@@ -146,6 +146,24 @@ def screenshot_of(b, op, name):
     return path
 
 
+def requests_since(b, mark):
+    """The URLs the page requested since event number mark, read after a later request, GET
+    /health sent from its own form, has reached the browser's network log."""
+    open_form(b, "health")
+    assert send(b, "health")["status"] == "200 OK"
+    b.wait_event("Network.loadingFinished", since=mark)
+    return [m["params"]["request"]["url"] for m in b.events[mark:]
+            if m.get("method") == "Network.requestWillBeSent"]
+
+
+def result_of(b, op):
+    return b.js(in_card(op, """
+        const r = card.querySelector('.result');
+        return {state: form.dataset.state, status: r.querySelector('.status').textContent,
+                panes: r.querySelector('pre.body').checkVisibility(),
+                body: r.querySelector('pre.body').textContent};"""))
+
+
 def open_docs(b, d):
     b.open(f"http://127.0.0.1:{d.port}/docs")
     assert int(b.wait_js("document.body.dataset.operations")) >= 50
@@ -226,7 +244,7 @@ def test_register_login_and_profile_through_the_page(browser, droplin):
     assert got["curl"] == curl_text(port, "GET", "/user/profile",
                                     ["Authorization: Bearer " + token])
     # shown as text: the <b> in the name made no element
-    assert got["elements"] == 9 and browser.js("document.querySelectorAll('main b').length") == 0
+    assert got["elements"] == 10 and browser.js("document.querySelectorAll('main b').length") == 0
     path = screenshot_of(browser, "getProfile", "docs-tryit.png")
     assert os.path.getsize(path) > 20000
 
@@ -263,20 +281,14 @@ def test_calls_that_change_data_are_marked(browser, droplin):
     assert sorted(o for o, m in ops.items() if m == "delete") == [
         "adminClearAllData", "deleteAccount", "deleteDevice", "deletePhoto", "deletePin",
         "deletePrivacyZone"]
-    # a required path parameter left empty: nothing is sent (checked after a later request,
-    # GET /health sent from its own form, has reached the browser's network log)
+    # a required path parameter left empty: nothing is sent
     open_form(browser, "deleteDevice")
     mark = len(browser.events)
     click(browser, "deleteDevice", "form.try button.send")
     assert browser.js(in_card("deleteDevice", "return [form.dataset.state, card.querySelector("
                                               "'.result .status').textContent];")) == \
         ["not sent", "Not sent: device_id is required."]
-    open_form(browser, "health")
-    assert send(browser, "health")["status"] == "200 OK"
-    browser.wait_event("Network.loadingFinished", since=mark)
-    sent = [m["params"]["request"]["url"] for m in browser.events[mark:]
-            if m.get("method") == "Network.requestWillBeSent"]
-    assert sent == [f"http://127.0.0.1:{d.port}/health"]
+    assert requests_since(browser, mark) == [f"http://127.0.0.1:{d.port}/health"]
     assert_clean_console(browser)
 
 
@@ -401,6 +413,44 @@ def test_prefilled_account_is_this_page_loads_own(browser, droplin):
     assert (again["username"] != mine["username"], again["password"] != mine["password"]) == \
         (True, True), (again, mine)
     assert_clean_console(browser)
+
+
+@needs_chromium
+def test_dot_segments_are_not_sent(browser, droplin):
+    """A path parameter "." or ".." (around spaces too) would make fetch ask for another path
+    (/devices/. is /devices/, which redirects to the list): Not sent, and nothing reaches
+    the network."""
+    d = start(droplin)
+    open_docs(browser, d)
+    open_form(browser, "getDevice")
+    mark = len(browser.events)
+    answers = []
+    for value in (".", " .. "):
+        type_into(browser, "getDevice", "input[name=device_id]", value)
+        click(browser, "getDevice", "form.try button.send")
+        answers.append(result_of(browser, "getDevice"))
+    assert answers == [{"state": "not sent", "status": "Not sent: device_id cannot be “.” or "
+                        "“..”: the URL would name another path.", "panes": False,
+                        "body": ""}] * 2
+    assert requests_since(browser, mark) == [f"http://127.0.0.1:{d.port}/health"]
+    assert_clean_console(browser)
+
+
+@needs_chromium
+def test_an_unpaired_surrogate_is_not_sent(browser, droplin):
+    """A path parameter holding a lone surrogate, which encodeURIComponent refuses: the answer
+    before it is taken away, Not sent is shown, and no script error is left."""
+    d = start(droplin)
+    open_docs(browser, d)
+    open_form(browser, "getDevice")
+    type_into(browser, "getDevice", "input[name=device_id]", "1")
+    assert send(browser, "getDevice")["status"] == "401 Unauthorized"
+    type_into(browser, "getDevice", "input[name=device_id]", "\ud800")
+    click(browser, "getDevice", "form.try button.send")
+    assert result_of(browser, "getDevice") == {
+        "state": "not sent", "status": "Not sent: device_id holds a character that cannot be "
+        "sent (an unpaired surrogate).", "panes": False, "body": ""}
+    assert browser.script_errors() == []
 
 
 @needs_chromium
