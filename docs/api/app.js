@@ -161,25 +161,47 @@ function securityText(doc, op) {
 function operation(doc, path, method, op) {
   const card = el("article", "op");
   card.id = (op.operationId || method + path).replace(/[^A-Za-z0-9_-]/g, "_");
-  card.dataset.search = [method, path, op.summary || "", op.description || ""].join(" ").toLowerCase();
-  const changes = !READ_ONLY.has(method);
-  if (changes) card.dataset.search += " changes data";
-  const head = add(el("div", "head"), el("span", "method m-" + method, method.toUpperCase()),
-    el("code", "path", path), changes ? el("span", "badge changes", "changes data") : null,
-    el("span", "summary", op.summary || ""));
-  add(card, head);
+  const kind = effect(method, op);
+  card.dataset.effect = kind;
+  card.dataset.search = [method, path, op.summary || "", op.description || "",
+    EFFECT[kind].badge].join(" ").toLowerCase();
+  const badge = marked(method, kind) ? el("span", "badge " + kind, EFFECT[kind].badge) : null;
+  add(card, add(el("div", "head"), el("span", "method m-" + method, method.toUpperCase()),
+    el("code", "path", path), badge, el("span", "summary", op.summary || "")));
   add(card, el("p", "security", securityText(doc, op)));
   if (op.description) add(card, el("p", "desc", op.description));
   add(card, paramsBlock(doc, op.parameters), bodyBlock(doc, op.requestBody),
-    responsesBlock(doc, op.responses), tryIt(doc, path, method, op));
+    responsesBlock(doc, op.responses), tryIt(doc, path, method, op, kind));
   return card;
 }
 
 // --- Try it: a form per operation that sends the request to this server with fetch. Every
 // value reaches the page through textContent, value or DOM attributes, never as markup.
 
-const TOKEN_KEY = "droplin-docs-token"; // sessionStorage: this tab only, gone when it closes
+// What a Send does: "reads" (GET, and the POSTs listed that only look something up),
+// "deletes" (every DELETE, and the POSTs listed that delete rows: these need the form's
+// confirmation ticked before each Send) or "changes" (everything else).
 const READ_ONLY = new Set(["get", "head", "options"]);
+const READS_ONLY_OPS = new Set(["checkPasswordStrength", "checkUsername", "checkEmail",
+  "checkPhone", "runDiagnostics"]);
+const DELETES_OPS = new Set(["adminCleanupAuditLogs"]);
+const EFFECT = {
+  reads: { badge: "reads only", note: "reads only." },
+  changes: { badge: "changes data", note: "sending this changes data on this server." },
+  deletes: { badge: "deletes data",
+    note: "sending this deletes data on this server; it cannot be undone." },
+};
+
+function effect(method, op) {
+  if (method === "delete" || DELETES_OPS.has(op.operationId)) return "deletes";
+  return READ_ONLY.has(method) || READS_ONLY_OPS.has(op.operationId) ? "reads" : "changes";
+}
+
+function marked(method, kind) { // a badge for all but plain reads (GET)
+  return kind !== "reads" || !READ_ONLY.has(method);
+}
+
+const TOKEN_KEY = "droplin-docs-token"; // sessionStorage: this tab only, gone when it closes
 
 function storedToken() {
   try {
@@ -447,11 +469,11 @@ function sendable(name, v) {
 const SECRET_PARAM = /password|secret|^code$/i;
 
 // The form of one operation, inside a <details> so that the page stays a reader.
-function tryIt(doc, path, method, op) {
+function tryIt(doc, path, method, op, kind) {
   const METHOD = method.toUpperCase();
-  const changes = !READ_ONLY.has(method);
   const box = el("details", "tryit");
-  add(box, el("summary", null, changes ? "Try it (changes data)" : "Try it"));
+  add(box, el("summary", null, marked(method, kind) ?
+    "Try it (" + EFFECT[kind].badge + ")" : "Try it"));
   const form = el("form", "try");
   form.noValidate = true;
   form.dataset.sent = "0";
@@ -501,10 +523,10 @@ function tryIt(doc, path, method, op) {
   const auth = schemes(doc, op);
   let useToken = null;
   let secret = null;
+  let confirm = null;
   if (auth.bearer) {
-    useToken = el("input");
+    useToken = el("input", "use-token");
     useToken.type = "checkbox";
-    useToken.className = "use-token";
     useToken.checked = true;
     add(form, add(el("label", "check"), useToken,
       document.createTextNode(" send the token above as Authorization: Bearer")));
@@ -516,12 +538,17 @@ function tryIt(doc, path, method, op) {
     secret.placeholder = "ADMIN_SECRET";
     add(form, field(auth.secretHeader + " (header)", secret, "not stored; sent only by this form"));
   }
+  if (kind === "deletes") {
+    confirm = el("input", "confirm");
+    confirm.type = "checkbox";
+    confirm.required = true;
+    add(form, add(el("label", "check confirm"), confirm, document.createTextNode(
+      " Yes, delete: " + METHOD + " " + path + " deletes data on this server for good")));
+  }
   const send = el("button", "send", "Send");
   send.type = "submit";
-  const note = el("span", changes ? "send-note changes" : "send-note",
-    changes ? method.toUpperCase() + ": sending this changes data on this server."
-      : method.toUpperCase() + ": reads only.");
-  add(form, add(el("div", "actions"), send, note));
+  add(form, add(el("div", "actions"), send,
+    el("span", "send-note " + kind, METHOD + ": " + EFFECT[kind].note)));
   add(box, form);
 
   const out = resultPane();
@@ -565,6 +592,7 @@ function tryIt(doc, path, method, op) {
     const token = currentToken();
     if (useToken && useToken.checked && token) headers.push(["Authorization", "Bearer " + token]);
     if (secret && secret.value) headers.push([auth.secretHeader, secret.value]);
+    if (confirm && !confirm.checked) throw new Error("tick “Yes, delete” first.");
     return { url, body, headers, curl: curlCommand(METHOD, url, headers, req) };
   }
 
@@ -580,6 +608,7 @@ function tryIt(doc, path, method, op) {
       form.dataset.state = "not sent";
       return;
     }
+    if (confirm) confirm.checked = false; // each delete is confirmed anew
     form.dataset.state = "sending";
     send.disabled = true;
     out.status.textContent = "Sending…";

@@ -6,8 +6,9 @@ Chromium through the page's own fields and buttons (values typed with input even
     statuses, headers, bodies and curl commands the page shows; the curl text run by a real
     shell gets the same answer; the token is in sessionStorage (this tab), survives a reload,
     is never in localStorage; a screenshot after the last Send (tests/out/docs-tryit.png);
-(b) every operation that is not GET is marked "changes data", with the note beside Send; a
-    form with a required path parameter left empty sends nothing;
+(b) every operation but a GET is marked "reads only" (the POSTs that only look up),
+    "deletes data" (every DELETE, and the audit cleanup) or "changes data", with the note
+    beside Send; a form with a required path parameter left empty sends nothing;
 (c) an admin form sends its `secret` header and query parameters, and keeps the secret nowhere;
 (d) a token typed into the token field, and a photo chosen in the upload form's file input: the
     multipart upload reaches the Cloudinary stand-in byte for byte, and the curl command's -F
@@ -156,6 +157,13 @@ def requests_since(b, mark):
             if m.get("method") == "Network.requestWillBeSent"]
 
 
+def set_token(b, text):
+    """Pastes text into the token field and leaves it: input and change events."""
+    b.js("(() => { const f = document.getElementById('token'); f.focus(); f.value = %s; "
+         "f.dispatchEvent(new InputEvent('input', {bubbles: true})); "
+         "f.dispatchEvent(new Event('change', {bubbles: true})); })()" % json.dumps(text))
+
+
 def result_of(b, op):
     return b.js(in_card(op, """
         const r = card.querySelector('.result');
@@ -266,18 +274,34 @@ def test_register_login_and_profile_through_the_page(browser, droplin):
 
 # -- (b)
 
+# The POSTs that only look something up, and the one that deletes rows (every DELETE does).
+READS_ONLY_POSTS = {"checkPasswordStrength", "checkUsername", "checkEmail", "checkPhone",
+                    "runDiagnostics"}
+DELETING_POSTS = {"adminCleanupAuditLogs"}
+BADGES = {"reads": "reads only", "changes": "changes data", "deletes": "deletes data"}
+NOTES = {"reads": "reads only.", "changes": "sending this changes data on this server.",
+         "deletes": "sending this deletes data on this server; it cannot be undone."}
+
+
+def effect(op, method):
+    if method == "delete" or op in DELETING_POSTS:
+        return "deletes"
+    return "reads" if method == "get" or op in READS_ONLY_POSTS else "changes"
+
 
 @needs_chromium
-def test_calls_that_change_data_are_marked(browser, droplin):
+def test_calls_are_marked_by_what_they_do(browser, droplin):
     d = start(droplin)
     open_docs(browser, d)
     doc = json.loads(d.get("/openapi.json").body)
     ops = {op["operationId"]: m for item in doc["paths"].values() for m, op in item.items()}
     marks = browser.js("Object.fromEntries([...document.querySelectorAll('article.op')].map(a => "
-                       "[a.id, [!!a.querySelector('.head .badge.changes'), "
+                       "[a.id, [a.dataset.effect, [...a.querySelectorAll('.head .badge')].map("
+                       "b => b.className + ': ' + b.textContent), "
                        "a.querySelector('.send-note').textContent]]))")
-    assert marks == {op: [m != "get", f"{m.upper()}: sending this changes data on this server."
-                          if m != "get" else "GET: reads only."] for op, m in ops.items()}
+    assert marks == {op: [effect(op, m), [] if m == "get" else
+                          [f"badge {effect(op, m)}: {BADGES[effect(op, m)]}"],
+                          f"{m.upper()}: {NOTES[effect(op, m)]}"] for op, m in ops.items()}
     assert sorted(o for o, m in ops.items() if m == "delete") == [
         "adminClearAllData", "deleteAccount", "deleteDevice", "deletePhoto", "deletePin",
         "deletePrivacyZone"]
@@ -412,6 +436,38 @@ def test_prefilled_account_is_this_page_loads_own(browser, droplin):
     again = browser.js(in_card("register", body_of))
     assert (again["username"] != mine["username"], again["password"] != mine["password"]) == \
         (True, True), (again, mine)
+    assert_clean_console(browser)
+
+
+@needs_chromium
+def test_a_delete_is_sent_only_when_confirmed(browser, droplin):
+    """DELETE /user/delete, marked deletes data, with the token ticked: Send does nothing until
+    the form's unticked-by-default confirmation is ticked; then it is sent once, and the box is
+    unticked again."""
+    d = start(droplin)
+    api = Api(d)
+    token = api.register("tryit_gone")["token"]
+    open_docs(browser, d)
+    set_token(browser, token)
+    open_form(browser, "deleteAccount")
+    mark = len(browser.events)
+    click(browser, "deleteAccount", "form.try button.send")
+    assert result_of(browser, "deleteAccount") == {
+        "state": "not sent", "status": "Not sent: tick “Yes, delete” first.", "panes": False,
+        "body": ""}
+    assert requests_since(browser, mark) == [f"http://127.0.0.1:{d.port}/health"]
+    assert browser.js(in_card("deleteAccount", """
+        const c = form.querySelector('input.confirm');
+        return [card.querySelector('.head .badge').textContent, c.type, c.checked, c.required,
+                c.parentNode.textContent, form.querySelector('input.use-token').checked];""")) == [
+        "deletes data", "checkbox", False, True,
+        " Yes, delete: DELETE /user/delete deletes data on this server for good", True]
+    click(browser, "deleteAccount", "input.confirm")
+    r = send(browser, "deleteAccount")
+    assert (r["status"], browser.js(in_card("deleteAccount", "return form.querySelector("
+                                                             "'input.confirm').checked;"))) == \
+        ("200 OK", False), r
+    assert api.authorized(token).status == 401
     assert_clean_console(browser)
 
 
