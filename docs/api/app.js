@@ -201,7 +201,8 @@ function marked(method, kind) { // a badge for all but plain reads (GET)
   return kind !== "reads" || !READ_ONLY.has(method);
 }
 
-const TOKEN_KEY = "droplin-docs-token"; // sessionStorage: this tab only, gone when it closes
+const TOKEN_KEY = "droplin-docs-token"; // sessionStorage: this tab's (docs/security.md)
+const results = []; // every form's result, emptied by Clear
 
 function storedToken() {
   try {
@@ -209,6 +210,13 @@ function storedToken() {
   } catch (e) {
     return ""; // storage refused (a privacy setting): the field still works for this page
   }
+}
+
+// A token as pasted: whitespace and quotes around it, and "Bearer " or "Authorization:
+// Bearer " before it, are not part of it.
+function bareToken(text) {
+  const unquote = (s) => s.trim().replace(/^["'`]+|["'`]+$/g, "").trim();
+  return unquote(unquote(String(text)).replace(/^(authorization\s*:\s*)?bearer\s+/i, ""));
 }
 
 // The claims of a JWT, for the line beside the token field; null when it is not one.
@@ -243,7 +251,7 @@ function tokenStateText(token) {
 
 // Puts a token in the shared field and in sessionStorage ("" clears both).
 function setToken(token, fromField) {
-  token = String(token).trim();
+  token = bareToken(token);
   try {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
@@ -257,14 +265,18 @@ function setToken(token, fromField) {
 }
 
 function currentToken() {
-  return document.getElementById("token").value.trim();
+  return bareToken(document.getElementById("token").value);
 }
 
 function setupSession() {
   const field = document.getElementById("token");
   field.value = storedToken();
   field.addEventListener("input", () => setToken(field.value, true));
-  document.getElementById("token-clear").addEventListener("click", () => setToken(""));
+  field.addEventListener("change", () => { field.value = currentToken(); });
+  document.getElementById("token-clear").addEventListener("click", () => {
+    setToken("");
+    results.forEach(clearResult); // an answer or a command that showed the token goes too
+  });
   setToken(field.value, true);
   document.getElementById("origin").textContent = location.origin;
   document.getElementById("session").hidden = false;
@@ -382,9 +394,13 @@ function curlFile(field, file) {
   return arg;
 }
 
+// headers: [name, value, shown]; shown, when there, is what the command says instead of the
+// value: "Bearer $TOKEN", in double quotes (names from openapi.json: plain words).
 function curlCommand(method, url, headers, req) {
   const words = ["curl -i " + (method !== "GET" ? "-X " + method + " " : "") + shq(url)];
-  for (const [name, value] of headers) words.push("-H " + shq(name + ": " + value));
+  for (const [name, value, shown] of headers) {
+    words.push(shown ? '-H "' + name + ": " + shown + '"' : "-H " + shq(name + ": " + value));
+  }
   if (req.json !== null) words.push("--data-raw " + shq(req.json));
   for (const [field, file] of req.files) words.push("-F " + shq(curlFile(field, file)));
   return words.join(" \\\n  ");
@@ -419,40 +435,59 @@ function resultPane() {
   const out = {
     box: el("div", "result"), status: el("p", "status"), take: button("take-token"),
     panes: el("div", "panes"), headers: el("pre", "headers"), body: el("pre", "body"),
-    curl: el("pre", "curl"),
+    curlNote: el("p", "muted curl-note"), reveal: button("reveal"), curl: el("pre", "curl"),
   };
   out.take.addEventListener("click", () => {
     setToken(out.take.dataset.token);
     out.take.disabled = true;
     out.take.textContent = "Token in use";
   });
+  out.reveal.addEventListener("click", () => showCurl(out, !out.revealed));
   add(out.panes, el("h5", null, "Response headers"), out.headers,
     el("h5", null, "Response body"), out.body,
-    el("h5", null, "The same request with curl"), out.curl);
+    el("h5", null, "The same request with curl"), add(el("div", "curl-row"), out.curlNote,
+      out.reveal), out.curl);
   add(out.box, add(el("div", "status-row"), out.status, out.take), out.panes);
   clearResult(out);
+  results.push(out);
   return out;
 }
 
 function clearResult(out) {
   out.status.textContent = "";
-  for (const e of [out.headers, out.body, out.curl]) {
+  for (const e of [out.headers, out.body, out.curlNote, out.curl]) {
     e.textContent = "";
   }
-  out.panes.hidden = out.take.hidden = true;
+  out.panes.hidden = out.take.hidden = out.reveal.hidden = true;
   out.take.disabled = false;
   out.take.textContent = "Use this token";
   out.take.dataset.token = "";
+  Object.assign(out, { command: "", vars: [], revealed: false });
 }
 
 function showAnswer(out, status, headers, text, req, token) {
   out.status.textContent = status;
   out.headers.textContent = headers;
   out.body.textContent = text;
-  out.curl.textContent = req.curl;
+  Object.assign(out, { command: req.curl, vars: req.vars });
+  showCurl(out, false);
   out.take.hidden = !token;
   out.take.dataset.token = token || "";
   out.panes.hidden = false;
+}
+
+// The curl command reads the token and the admin secret from the shell ($TOKEN,
+// $ADMIN_SECRET): their values are written, as assignments before it, only on Show values.
+function showCurl(out, reveal) {
+  const names = out.vars.map(([name]) => "$" + name).join(" and ");
+  out.revealed = reveal && out.vars.length > 0;
+  out.curl.textContent = (out.revealed ? out.vars.map(([name, value]) =>
+    name + "=" + shq(value) + "\n").join("") : "") + out.command;
+  out.reveal.hidden = !out.vars.length;
+  out.reveal.textContent = out.revealed ? "Hide values" : "Show values";
+  out.curlNote.textContent = !out.vars.length ? "" : out.revealed
+    ? "With " + names + " set first, the command runs as it is. Clear or Hide values hides them."
+    : "The command reads " + names + " from the shell: set it there, or press Show values.";
 }
 
 // A value fetch could not send as typed: an unpaired surrogate (URLSearchParams and fetch
@@ -575,6 +610,7 @@ function tryIt(doc, path, method, op, kind) {
     const qs = query.toString();
     url = location.origin + url + (qs ? "?" + qs : "");
     const headers = [];
+    const vars = [];
     const req = { json: null, files: [] };
     let body;
     if (bodyArea && bodyArea.value.trim() !== "") {
@@ -590,10 +626,17 @@ function tryIt(doc, path, method, op, kind) {
       }
     }
     const token = currentToken();
-    if (useToken && useToken.checked && token) headers.push(["Authorization", "Bearer " + token]);
-    if (secret && secret.value) headers.push([auth.secretHeader, secret.value]);
+    if (useToken && useToken.checked && token) {
+      headers.push(["Authorization", "Bearer " + token, "Bearer $TOKEN"]);
+      vars.push(["TOKEN", token]);
+    }
+    if (secret && secret.value) {
+      headers.push([auth.secretHeader, secret.value, "$ADMIN_SECRET"]);
+      vars.push(["ADMIN_SECRET", secret.value]);
+    }
     if (confirm && !confirm.checked) throw new Error("tick “Yes, delete” first.");
-    return { url, body, headers, curl: curlCommand(METHOD, url, headers, req) };
+    return { url, body, vars, headers: headers.map(([name, value]) => [name, value]),
+      curl: curlCommand(METHOD, url, headers, req) };
   }
 
   form.addEventListener("submit", (event) => {

@@ -99,19 +99,24 @@ def shown_headers(text):
     return dict(line.split(": ", 1) for line in text.split("\n"))
 
 
+BEARER = '-H "Authorization: Bearer $TOKEN"'  # the token and the secret: shell variables
+SECRET = '-H "secret: $ADMIN_SECRET"'
+
+
 def curl_text(port, method, path, headers=(), data=None):
     words = ["curl -i " + (f"-X {method} " if method != "GET" else "") +
              f"'http://127.0.0.1:{port}{path}'"]
-    words += [f"-H '{h}'" for h in headers]
+    words += [h if h in (BEARER, SECRET) else f"-H '{h}'" for h in headers]
     if data is not None:
         words.append("--data-raw '" + data.replace("'", "'\\''") + "'")
     return " \\\n  ".join(words)
 
 
-def run_curl(text, cwd=None):
-    """Runs the page's curl command in a real shell; returns (status line, body)."""
+def run_curl(text, cwd=None, **variables):
+    """Runs the page's curl command in a real shell, with variables (TOKEN=...) in its
+    environment; returns (status line, body)."""
     r = subprocess.run(["sh", "-c", text], capture_output=True, timeout=harness.scaled(30),
-                       stdin=subprocess.DEVNULL, cwd=cwd)
+                       stdin=subprocess.DEVNULL, cwd=cwd, env=dict(os.environ, **variables))
     assert r.returncode == 0, r.stderr
     head, _, body = r.stdout.partition(b"\r\n\r\n")
     return head.split(b"\r\n")[0].decode(), body
@@ -237,8 +242,7 @@ def test_register_login_and_profile_through_the_page(browser, droplin):
     saved = send(browser, "saveProfile")
     assert saved["status"] == "200 OK", saved
     save_curl = curl_text(port, "POST", "/user/profile", ["Content-Type: application/json",
-                                                          "Authorization: Bearer " + token],
-                          json.dumps(profile))
+                                                          BEARER], json.dumps(profile))
     assert saved["curl"] == save_curl
 
     # read it back
@@ -249,16 +253,15 @@ def test_register_login_and_profile_through_the_page(browser, droplin):
     assert wire.status == 200 and json.loads(got["body"]) == wire.json(), (got, wire)
     assert wire.json()["username"] == "tryit_user"
     assert {k: wire.json()[k] for k in profile} == profile
-    assert got["curl"] == curl_text(port, "GET", "/user/profile",
-                                    ["Authorization: Bearer " + token])
+    assert got["curl"] == curl_text(port, "GET", "/user/profile", [BEARER])
     # shown as text: the <b> in the name made no element
-    assert got["elements"] == 10 and browser.js("document.querySelectorAll('main b').length") == 0
+    assert got["elements"] == 13 and browser.js("document.querySelectorAll('main b').length") == 0
     path = screenshot_of(browser, "getProfile", "docs-tryit.png")
     assert os.path.getsize(path) > 20000
 
     # the curl commands, run by a shell, make the same requests
-    assert run_curl(got["curl"]) == ("HTTP/1.1 200 OK", wire.body)
-    status, body = run_curl(save_curl)
+    assert run_curl(got["curl"], TOKEN=token) == ("HTTP/1.1 200 OK", wire.body)
+    status, body = run_curl(save_curl, TOKEN=token)
     assert status == "HTTP/1.1 200 OK" and json.loads(body) == json.loads(saved["body"])
     assert d.get("/user/profile", headers={"Authorization": "Bearer " + token}).json() == \
         wire.json()
@@ -338,7 +341,7 @@ def test_admin_form_sends_the_secret_and_query(browser, droplin):
     query = "/admin/audit-logs?action=no+such+action&limit=2"
     wire = d.get(query, headers={"secret": ADMIN_SECRET})
     assert wire.status == 200 and json.loads(r["body"]) == wire.json(), (r, wire)
-    assert r["curl"] == curl_text(port, "GET", query, ["secret: " + ADMIN_SECRET])
+    assert r["curl"] == curl_text(port, "GET", query, [SECRET])
     assert r["take_token"] is None
     # the secret is in no storage, and the token field does not hold it
     assert browser.js("[sessionStorage.length, localStorage.length, "
@@ -375,10 +378,10 @@ def test_photo_upload_through_the_file_input(browser, droplin, cloudinary, tmp_p
     assert json.loads(r["body"]) == {"success": True, "url": up.secure_url}
     quoted = r"""'file=@"it'\''s a \"photo\" $(x).png";type=image/png'"""
     assert r["curl"] == curl_text(d.port, "POST", "/user/profile/photo",
-                                  ["Authorization: Bearer " + token]) + " \\\n  -F " + quoted
+                                  [BEARER]) + " \\\n  -F " + quoted
     assert_clean_console(browser)
     # the same command, run where the file is, uploads it again
-    status, body = run_curl(r["curl"], cwd=tmp_path)
+    status, body = run_curl(r["curl"], cwd=tmp_path, TOKEN=token)
     assert status == "HTTP/1.1 200 OK", body
     assert [u.data for u in cloudinary.uploads] == [data, data]
     assert json.loads(body) == {"success": True, "url": cloudinary.uploads[1].secure_url}
@@ -472,6 +475,45 @@ def test_a_delete_is_sent_only_when_confirmed(browser, droplin):
 
 
 @needs_chromium
+@pytest.mark.skipif(CURL is None, reason="curl is not installed")
+def test_clear_takes_the_token_off_the_page(browser, droplin):
+    """The curl command names the token $TOKEN (Show values writes TOKEN='...' before it, and
+    that text runs as it is); Clear empties the token field, sessionStorage, every answer
+    (register's body held the token) and every Use this token."""
+    d = start(droplin)
+    open_docs(browser, d)
+    open_form(browser, "register")
+    reg = send(browser, "register")
+    token = reg["take_token"]
+    assert reg["status"] == "200 OK" and token in reg["body"], reg
+    click(browser, "register", ".result button.take-token")
+    open_form(browser, "getProfile")
+    got = send(browser, "getProfile")
+    assert (got["status"], got["curl"]) == \
+        ("200 OK", curl_text(d.port, "GET", "/user/profile", [BEARER])), got
+    assert browser.js(in_card("getProfile", "return card.querySelector('.curl-note')"
+                                            ".textContent;")) == \
+        "The command reads $TOKEN from the shell: set it there, or press Show values."
+    click(browser, "getProfile", ".result button.reveal")
+    shown = browser.js(in_card("getProfile", "return card.querySelector('pre.curl').textContent;"))
+    assert shown == f"TOKEN='{token}'\n" + got["curl"]
+    assert run_curl(shown)[0] == "HTTP/1.1 200 OK"
+    browser.js("document.getElementById('token-clear').dispatchEvent(new MouseEvent('click', "
+               "{bubbles: true, cancelable: true, view: window}))")
+    assert browser.js("""(() => {
+        const token = %s;
+        const values = [...document.querySelectorAll('input, textarea')].map(i => i.value);
+        return {in_text: document.documentElement.textContent.includes(token),
+                in_fields: values.some(v => v.includes(token)), stored: sessionStorage.length,
+                answers: [...document.querySelectorAll('.result')].filter(r =>
+                  r.querySelector('.status').textContent || !r.querySelector('.panes').hidden ||
+                  !r.querySelector('.take-token').hidden).length};
+        })()""" % json.dumps(token)) == \
+        {"in_text": False, "in_fields": False, "stored": 0, "answers": 0}
+    assert_clean_console(browser)
+
+
+@needs_chromium
 def test_dot_segments_are_not_sent(browser, droplin):
     """A path parameter "." or ".." (around spaces too) would make fetch ask for another path
     (/devices/. is /devices/, which redirects to the list): Not sent, and nothing reaches
@@ -489,6 +531,23 @@ def test_dot_segments_are_not_sent(browser, droplin):
                         "“..”: the URL would name another path.", "panes": False,
                         "body": ""}] * 2
     assert requests_since(browser, mark) == [f"http://127.0.0.1:{d.port}/health"]
+    assert_clean_console(browser)
+
+
+@needs_chromium
+def test_a_pasted_bearer_token_is_taken_bare(browser, droplin):
+    """A token pasted with quotes, "Bearer " and spaces around it is kept and sent bare."""
+    d = start(droplin)
+    token = Api(d).register("tryit_paste")["token"]
+    open_docs(browser, d)
+    set_token(browser, f'  "Bearer {token}"\n')
+    assert browser.js("[document.getElementById('token').value, sessionStorage.getItem("
+                      "'droplin-docs-token'), document.getElementById('token-state')"
+                      ".textContent.startsWith('set: tryit_paste (user 1), expires ')]") == \
+        [token, token, True]
+    open_form(browser, "getProfile")
+    r = send(browser, "getProfile")
+    assert r["status"] == "200 OK", r
     assert_clean_console(browser)
 
 
