@@ -435,6 +435,7 @@ function resultPane() {
   const out = {
     box: el("div", "result"), status: el("p", "status"), take: button("take-token"),
     panes: el("div", "panes"), headers: el("pre", "headers"), body: el("pre", "body"),
+    bodyNote: el("p", "muted body-note"), more: button("more", "Show 1 MiB more"),
     curlNote: el("p", "muted curl-note"), reveal: button("reveal"), curl: el("pre", "curl"),
   };
   out.take.addEventListener("click", () => {
@@ -442,9 +443,10 @@ function resultPane() {
     out.take.disabled = true;
     out.take.textContent = "Token in use";
   });
+  out.more.addEventListener("click", () => showMore(out));
   out.reveal.addEventListener("click", () => showCurl(out, !out.revealed));
   add(out.panes, el("h5", null, "Response headers"), out.headers,
-    el("h5", null, "Response body"), out.body,
+    el("h5", null, "Response body"), out.body, out.bodyNote, out.more,
     el("h5", null, "The same request with curl"), add(el("div", "curl-row"), out.curlNote,
       out.reveal), out.curl);
   add(out.box, add(el("div", "status-row"), out.status, out.take), out.panes);
@@ -455,25 +457,48 @@ function resultPane() {
 
 function clearResult(out) {
   out.status.textContent = "";
-  for (const e of [out.headers, out.body, out.curlNote, out.curl]) {
+  for (const e of [out.headers, out.body, out.bodyNote, out.curlNote, out.curl]) {
     e.textContent = "";
   }
-  out.panes.hidden = out.take.hidden = out.reveal.hidden = true;
+  out.panes.hidden = out.take.hidden = out.more.hidden = out.reveal.hidden = true;
   out.take.disabled = false;
   out.take.textContent = "Use this token";
   out.take.dataset.token = "";
-  Object.assign(out, { command: "", vars: [], revealed: false });
+  Object.assign(out, { full: "", shownChars: 0, command: "", vars: [], revealed: false });
 }
 
 function showAnswer(out, status, headers, text, req, token) {
   out.status.textContent = status;
   out.headers.textContent = headers;
-  out.body.textContent = text;
+  showBody(out, text);
   Object.assign(out, { command: req.curl, vars: req.vars });
   showCurl(out, false);
   out.take.hidden = !token;
   out.take.dataset.token = token || "";
   out.panes.hidden = false;
+}
+
+// A body longer than SHOW_CHARS is shown as it came, a MiB at a time, and JSON is pretty-printed
+// only up to PRETTY_CHARS: laying out megabytes of pretty JSON kept the tab frozen for seconds
+// (a MiB of it takes about 2 s on a loaded machine, a MiB as it came 0.3 s).
+const SHOW_CHARS = 1 << 20;
+const PRETTY_CHARS = 1 << 18;
+
+function showBody(out, text) {
+  Object.assign(out, { full: text, shownChars: 0 });
+  out.body.textContent = "";
+  showMore(out);
+}
+
+function showMore(out) {
+  let end = Math.min(out.full.length, out.shownChars + SHOW_CHARS);
+  if (end < out.full.length && /[\ud800-\udbff]/.test(out.full[end - 1])) end--; // a pair whole
+  out.body.append(out.full.slice(out.shownChars, end));
+  out.shownChars = end;
+  const rest = out.full.length - end;
+  out.more.hidden = !rest;
+  out.bodyNote.textContent = rest ? "Showing the first " + end.toLocaleString("en") + " of " +
+    out.full.length.toLocaleString("en") + " characters, as they came." : "";
 }
 
 // The curl command reads the token and the admin secret from the shell ($TOKEN,
@@ -670,10 +695,11 @@ function tryIt(doc, path, method, op, kind) {
       r.headers.forEach((value, name) => lines.push(name + ": " + value));
       let shown = text;
       let token = null;
-      if (/json/i.test(r.headers.get("Content-Type") || "")) {
+      if (text.length <= SHOW_CHARS && /json/i.test(r.headers.get("Content-Type") || "")) {
         try {
           const parsed = JSON.parse(text);
-          shown = JSON.stringify(parsed, null, 2);
+          const pretty = JSON.stringify(parsed, null, 2);
+          if (pretty.length <= PRETTY_CHARS) shown = pretty;
           if (parsed && typeof parsed === "object") {
             const t = parsed.access_token !== undefined ? parsed.access_token : parsed.token;
             if (typeof t === "string" && t) token = t;

@@ -29,7 +29,7 @@ import subprocess
 import pytest
 
 import harness
-from auth_helpers import ADMIN_SECRET, PASSWORD, Api, start
+from auth_helpers import ADMIN_SECRET, PASSWORD, Api, db_of, start
 from cloudinary_stub import cloudinary, cloudinary_ca  # noqa: F401  (pytest fixtures)
 from test_browser import CHROMIUM, OUT, Chromium
 from test_photos import png
@@ -255,7 +255,7 @@ def test_register_login_and_profile_through_the_page(browser, droplin):
     assert {k: wire.json()[k] for k in profile} == profile
     assert got["curl"] == curl_text(port, "GET", "/user/profile", [BEARER])
     # shown as text: the <b> in the name made no element
-    assert got["elements"] == 13 and browser.js("document.querySelectorAll('main b').length") == 0
+    assert got["elements"] == 15 and browser.js("document.querySelectorAll('main b').length") == 0
     path = screenshot_of(browser, "getProfile", "docs-tryit.png")
     assert os.path.getsize(path) > 20000
 
@@ -566,6 +566,35 @@ def test_an_unpaired_surrogate_is_not_sent(browser, droplin):
         "state": "not sent", "status": "Not sent: device_id holds a character that cannot be "
         "sent (an unpaired surrogate).", "panes": False, "body": ""}
     assert browser.script_errors() == []
+
+
+@needs_chromium
+def test_a_long_body_is_shown_a_mib_at_a_time(browser, droplin):
+    """GET /devices answering 1.4 MB of JSON: the first MiB is shown as it came (pretty JSON
+    that long kept the tab frozen for seconds, 12-19 s at 10 MB), with its size; Show 1 MiB
+    more shows the rest."""
+    d = start(droplin)
+    user = Api(d).register("tryit_big")
+    harness.db_exec(db_of(d), "INSERT INTO devices (user_id, name, rssi, distance_feet,"
+                    " social_media, timestamp) SELECT %s, 'd' || g, -50, 1.5, '[' ||"
+                    " repeat('\"ab\",', 11600) || '\"ab\"]', '2026-01-01T00:00:00'"
+                    " FROM generate_series(1, 25) g", (user["user_id"],))
+    wire = d.get("/devices", headers={"Authorization": "Bearer " + user["token"]}, timeout=30)
+    text = wire.body.decode()
+    assert wire.status == 200 and 1 << 20 < len(text) < 2 << 20, (wire, len(text))
+    open_docs(browser, d)
+    set_token(browser, user["token"])
+    open_form(browser, "listDevices")
+    r = send(browser, "listDevices")
+    assert (r["status"], len(r["body"]), r["body"] == text[:1 << 20]) == ("200 OK", 1 << 20, True)
+    shown = "return [card.querySelector('pre.body').textContent, card.querySelector("\
+            "'.body-note').textContent, card.querySelector('button.more').hidden];"
+    assert browser.js(in_card("listDevices", shown)) == [
+        text[:1 << 20], f"Showing the first 1,048,576 of {len(text):,} characters, as they came.",
+        False]
+    click(browser, "listDevices", ".result button.more")
+    assert browser.js(in_card("listDevices", shown)) == [text, "", True]
+    assert_clean_console(browser)
 
 
 @needs_chromium
