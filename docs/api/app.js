@@ -166,7 +166,7 @@ function operation(doc, path, method, op) {
   card.dataset.search = [method, path, op.summary || "", op.description || "",
     EFFECT[kind].badge].join(" ").toLowerCase();
   const badge = marked(method, kind) ? el("span", "badge " + kind, EFFECT[kind].badge) : null;
-  add(card, add(el("div", "head"), el("span", "method m-" + method, method.toUpperCase()),
+  add(card, add(el("h3", "head"), el("span", "method m-" + method, method.toUpperCase()),
     el("code", "path", path), badge, el("span", "summary", op.summary || "")));
   add(card, el("p", "security", securityText(doc, op)));
   if (op.description) add(card, el("p", "desc", op.description));
@@ -429,8 +429,8 @@ function button(cls, text) {
   return b;
 }
 
-// The answer to a Send: a status line, then the response's headers and body, and the same
-// request as a curl command.
+// The answer to a Send: a status line (role=status: a screen reader says each new one), then
+// the response's headers and body, and the same request as a curl command.
 function resultPane() {
   const out = {
     box: el("div", "result"), status: el("p", "status"), take: button("take-token"),
@@ -438,6 +438,7 @@ function resultPane() {
     bodyNote: el("p", "muted body-note"), more: button("more", "Show 1 MiB more"),
     curlNote: el("p", "muted curl-note"), reveal: button("reveal"), curl: el("pre", "curl"),
   };
+  out.status.setAttribute("role", "status");
   out.take.addEventListener("click", () => {
     setToken(out.take.dataset.token);
     out.take.disabled = true;
@@ -532,8 +533,10 @@ const SECRET_PARAM = /password|secret|^code$/i;
 function tryIt(doc, path, method, op, kind) {
   const METHOD = method.toUpperCase();
   const box = el("details", "tryit");
-  add(box, el("summary", null, marked(method, kind) ?
-    "Try it (" + EFFECT[kind].badge + ")" : "Try it"));
+  const summary = el("summary", null, marked(method, kind) ?
+    "Try it (" + EFFECT[kind].badge + ")" : "Try it");
+  summary.setAttribute("aria-label", summary.textContent + ": " + METHOD + " " + path);
+  add(box, summary);
   const form = el("form", "try");
   form.noValidate = true;
   form.dataset.sent = "0";
@@ -607,6 +610,7 @@ function tryIt(doc, path, method, op, kind) {
   }
   const send = el("button", "send", "Send");
   send.type = "submit";
+  send.setAttribute("aria-label", "Send " + METHOD + " " + path);
   add(form, add(el("div", "actions"), send,
     el("span", "send-note " + kind, METHOD + ": " + EFFECT[kind].note)));
   add(box, form);
@@ -666,7 +670,7 @@ function tryIt(doc, path, method, op, kind) {
 
   form.addEventListener("submit", (event) => {
     event.preventDefault(); // the page never navigates (and its CSP has form-action 'none')
-    if (form.dataset.state === "sending") return;
+    if (form.dataset.state === "sending") return; // Send keeps its focus: aria-disabled only
     clearResult(out); // no earlier answer stays on screen beside this request
     let req;
     try {
@@ -678,7 +682,7 @@ function tryIt(doc, path, method, op, kind) {
     }
     if (confirm) confirm.checked = false; // each delete is confirmed anew
     form.dataset.state = "sending";
-    send.disabled = true;
+    send.setAttribute("aria-disabled", "true");
     out.status.textContent = "Sending…";
     fetch(req.url, {
       method: METHOD, headers: req.headers, body: req.body, cache: "no-store",
@@ -715,7 +719,7 @@ function tryIt(doc, path, method, op, kind) {
       showAnswer(out, "No response: " + e, "", "", req, null);
       form.dataset.state = "failed";
     }).finally(() => {
-      send.disabled = false;
+      send.removeAttribute("aria-disabled");
       form.dataset.sent = String(Number(form.dataset.sent) + 1);
     });
   });

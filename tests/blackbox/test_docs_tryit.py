@@ -598,6 +598,37 @@ def test_a_long_body_is_shown_a_mib_at_a_time(browser, droplin):
 
 
 @needs_chromium
+def test_forms_name_their_operation_and_keep_focus(browser, droplin):
+    """Each operation is a heading (h3: method and path), its Try it and Send are named after
+    it, its status line is a live region (role=status); Send keeps the focus while sending."""
+    d = start(droplin)
+    open_docs(browser, d)
+    open_form(browser, "health")
+    browser.js(in_card("health", "form.querySelector('button.send').focus();"))
+    assert send(browser, "health")["status"] == "200 OK"
+    assert browser.js(in_card("health", "const s = form.querySelector('button.send'); return ["
+                                        "document.activeElement === s, s.disabled, "
+                                        "s.getAttribute('aria-disabled')];")) == [True, False, None]
+    doc = json.loads(d.get("/openapi.json").body)
+    got = browser.js("Object.fromEntries([...document.querySelectorAll('article.op')].map(a => "
+                     "[a.id, [a.querySelector(':scope > .head').tagName, "
+                     "a.querySelector(':scope > .head .method').textContent + ' ' + "
+                     "a.querySelector(':scope > .head .path').textContent, "
+                     "a.querySelector('summary').getAttribute('aria-label'), "
+                     "a.querySelector('button.send').getAttribute('aria-label'), "
+                     "a.querySelector('.result .status').getAttribute('role')]]))")
+    want = {}
+    for path, item in doc["paths"].items():
+        for m, op in item.items():
+            mark = "" if m == "get" else f" ({BADGES[effect(op['operationId'], m)]})"
+            want[op["operationId"]] = ["H3", f"{m.upper()} {path}",
+                                       f"Try it{mark}: {m.upper()} {path}",
+                                       f"Send {m.upper()} {path}", "status"]
+    assert got == want
+    assert_clean_console(browser)
+
+
+@needs_chromium
 def test_password_query_parameters_are_masked(browser, droplin):
     """The legacy query parameters that carry a password or a recovery code are password fields,
     with a note that the URL keeps them and the JSON body is better."""
