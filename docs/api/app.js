@@ -161,25 +161,48 @@ function securityText(doc, op) {
 function operation(doc, path, method, op) {
   const card = el("article", "op");
   card.id = (op.operationId || method + path).replace(/[^A-Za-z0-9_-]/g, "_");
-  card.dataset.search = [method, path, op.summary || "", op.description || ""].join(" ").toLowerCase();
-  const changes = !READ_ONLY.has(method);
-  if (changes) card.dataset.search += " changes data";
-  const head = add(el("div", "head"), el("span", "method m-" + method, method.toUpperCase()),
-    el("code", "path", path), changes ? el("span", "badge changes", "changes data") : null,
-    el("span", "summary", op.summary || ""));
-  add(card, head);
+  const kind = effect(method, op);
+  card.dataset.effect = kind;
+  card.dataset.search = [method, path, op.summary || "", op.description || "",
+    EFFECT[kind].badge].join(" ").toLowerCase();
+  const badge = marked(method, kind) ? el("span", "badge " + kind, EFFECT[kind].badge) : null;
+  add(card, add(el("h3", "head"), el("span", "method m-" + method, method.toUpperCase()),
+    el("code", "path", path), badge, el("span", "summary", op.summary || "")));
   add(card, el("p", "security", securityText(doc, op)));
   if (op.description) add(card, el("p", "desc", op.description));
   add(card, paramsBlock(doc, op.parameters), bodyBlock(doc, op.requestBody),
-    responsesBlock(doc, op.responses), tryIt(doc, path, method, op));
+    responsesBlock(doc, op.responses), tryIt(doc, path, method, op, kind));
   return card;
 }
 
 // --- Try it: a form per operation that sends the request to this server with fetch. Every
 // value reaches the page through textContent, value or DOM attributes, never as markup.
 
-const TOKEN_KEY = "droplin-docs-token"; // sessionStorage: this tab only, gone when it closes
+// What a Send does: "reads" (GET, and the POSTs listed that only look something up),
+// "deletes" (every DELETE, and the POSTs listed that delete rows: these need the form's
+// confirmation ticked before each Send) or "changes" (everything else).
 const READ_ONLY = new Set(["get", "head", "options"]);
+const READS_ONLY_OPS = new Set(["checkPasswordStrength", "checkUsername", "checkEmail",
+  "checkPhone", "runDiagnostics"]);
+const DELETES_OPS = new Set(["adminCleanupAuditLogs"]);
+const EFFECT = {
+  reads: { badge: "reads only", note: "reads only." },
+  changes: { badge: "changes data", note: "sending this changes data on this server." },
+  deletes: { badge: "deletes data",
+    note: "sending this deletes data on this server; it cannot be undone." },
+};
+
+function effect(method, op) {
+  if (method === "delete" || DELETES_OPS.has(op.operationId)) return "deletes";
+  return READ_ONLY.has(method) || READS_ONLY_OPS.has(op.operationId) ? "reads" : "changes";
+}
+
+function marked(method, kind) { // a badge for all but plain reads (GET)
+  return kind !== "reads" || !READ_ONLY.has(method);
+}
+
+const TOKEN_KEY = "droplin-docs-token"; // sessionStorage: this tab's (docs/security.md)
+const results = []; // every form's result, emptied by Clear
 
 function storedToken() {
   try {
@@ -187,6 +210,13 @@ function storedToken() {
   } catch (e) {
     return ""; // storage refused (a privacy setting): the field still works for this page
   }
+}
+
+// A token as pasted: whitespace and quotes around it, and "Bearer " or "Authorization:
+// Bearer " before it, are not part of it.
+function bareToken(text) {
+  const unquote = (s) => s.trim().replace(/^["'`]+|["'`]+$/g, "").trim();
+  return unquote(unquote(String(text)).replace(/^(authorization\s*:\s*)?bearer\s+/i, ""));
 }
 
 // The claims of a JWT, for the line beside the token field; null when it is not one.
@@ -221,7 +251,7 @@ function tokenStateText(token) {
 
 // Puts a token in the shared field and in sessionStorage ("" clears both).
 function setToken(token, fromField) {
-  token = String(token).trim();
+  token = bareToken(token);
   try {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
@@ -235,38 +265,57 @@ function setToken(token, fromField) {
 }
 
 function currentToken() {
-  return document.getElementById("token").value.trim();
+  return bareToken(document.getElementById("token").value);
 }
 
 function setupSession() {
   const field = document.getElementById("token");
   field.value = storedToken();
   field.addEventListener("input", () => setToken(field.value, true));
-  document.getElementById("token-clear").addEventListener("click", () => setToken(""));
+  field.addEventListener("change", () => { field.value = currentToken(); });
+  document.getElementById("token-clear").addEventListener("click", () => {
+    setToken("");
+    results.forEach(clearResult); // an answer or a command that showed the token goes too
+  });
   setToken(field.value, true);
   document.getElementById("origin").textContent = location.origin;
   document.getElementById("session").hidden = false;
   document.getElementById("tryit-note").hidden = false;
 }
 
-// An example value for a schema: its example, examples[0], const, default or first enum value;
-// else one built from its type and limits (and, for a few field names, a value of their shape,
-// so that a prefilled body passes the server's checks).
+// Made anew at each page load: the prefilled register and login bodies name an account of
+// this tab only, never one whose password is published here.
+const DEMO = (() => {
+  const abc = "abcdefghijkmnpqrstuvwxyz23456789"; // 32 signs: byte & 31 picks one evenly
+  const rand = (n) => Array.from(crypto.getRandomValues(new Uint8Array(n)),
+    (b) => abc[b & 31]).join("");
+  const username = "try_" + rand(12);
+  return { username, newUsername: "try_" + rand(12), email: username + "@example.com",
+    password: "Try." + rand(16) + ".9", newPassword: "Try." + rand(16) + ".9" };
+})();
+
+// Values for a few field names, so that a prefilled body passes the server's checks.
 const NAMED_EXAMPLES = [
-  [/email/i, "user@example.com"],
+  [/^new_?username$/i, DEMO.newUsername],
+  [/username/i, DEMO.username],
+  [/email/i, DEMO.email],
   [/phone/i, "5555550100"],
-  [/password/i, "Example.passw0rd"],
+  [/^new_?password$/i, DEMO.newPassword],
+  [/password/i, DEMO.password],
 ];
+
+function namedExample(name) {
+  const hit = name ? NAMED_EXAMPLES.find(([re]) => re.test(name)) : null;
+  return hit ? hit[1] : undefined;
+}
 
 function exampleString(s, name) {
   let v = "string";
-  if (s.format === "email") v = "user@example.com";
+  if (s.format === "email") v = DEMO.email;
   else if (s.format === "date-time") v = "2024-01-01T00:00:00Z";
   else if (s.format === "date") v = "2024-01-01";
   else if (s.format === "uri" || s.format === "url") v = "https://example.com/";
-  else {
-    for (const [re, value] of NAMED_EXAMPLES) if (name && re.test(name)) { v = value; break; }
-  }
+  else if (namedExample(name) !== undefined) v = namedExample(name);
   while (s.minLength !== undefined && v.length < s.minLength) v += "x";
   if (s.maxLength !== undefined && v.length > s.maxLength) v = v.slice(0, s.maxLength);
   return v;
@@ -280,10 +329,17 @@ function exampleNumber(s, integer) {
   return integer ? Math.ceil(v) : v;
 }
 
+// An example value for a schema: for a username, password or e-mail field this page load's
+// own (DEMO), whatever the schema says; else its example, examples[0], const, default or first
+// enum value; else one built from its type and limits.
 function example(doc, schema, name, depth) {
   depth = depth || 0;
   const s = deref(doc, schema);
   if (!s || typeof s !== "object" || depth > 8) return null;
+  const types = [].concat(s.type);
+  if (types.includes("string") && /username|password|email/i.test(name || "")) {
+    return exampleString({}, name);
+  }
   if (s.example !== undefined) return s.example;
   if (Array.isArray(s.examples) && s.examples.length) return s.examples[0];
   if (s.const !== undefined) return s.const;
@@ -338,9 +394,13 @@ function curlFile(field, file) {
   return arg;
 }
 
+// headers: [name, value, shown]; shown, when there, is what the command says instead of the
+// value: "Bearer $TOKEN", in double quotes (names from openapi.json: plain words).
 function curlCommand(method, url, headers, req) {
   const words = ["curl -i " + (method !== "GET" ? "-X " + method + " " : "") + shq(url)];
-  for (const [name, value] of headers) words.push("-H " + shq(name + ": " + value));
+  for (const [name, value, shown] of headers) {
+    words.push(shown ? '-H "' + name + ": " + shown + '"' : "-H " + shq(name + ": " + value));
+  }
   if (req.json !== null) words.push("--data-raw " + shq(req.json));
   for (const [field, file] of req.files) words.push("-F " + shq(curlFile(field, file)));
   return words.join(" \\\n  ");
@@ -363,32 +423,132 @@ function field(labelText, input, note) {
   return label;
 }
 
-function showResult(out, status, headers, bodyText, curl, token) {
-  out.status.textContent = status;
-  out.headers.textContent = headers;
-  out.body.textContent = bodyText;
-  out.curl.textContent = curl;
-  out.useToken.hidden = !token;
-  out.useToken.disabled = false;
-  out.useToken.textContent = "Use this token";
-  out.useToken.dataset.token = token || "";
-  out.box.hidden = false;
+function button(cls, text) {
+  const b = el("button", cls, text);
+  b.type = "button";
+  return b;
 }
 
+// The answer to a Send: a status line (role=status: a screen reader says each new one), then
+// the response's headers and body, and the same request as a curl command.
+function resultPane() {
+  const out = {
+    box: el("div", "result"), status: el("p", "status"), take: button("take-token"),
+    panes: el("div", "panes"), headers: el("pre", "headers"), body: el("pre", "body"),
+    bodyNote: el("p", "muted body-note"), more: button("more", "Show 1 MiB more"),
+    curlNote: el("p", "muted curl-note"), reveal: button("reveal"), curl: el("pre", "curl"),
+  };
+  out.status.setAttribute("role", "status");
+  out.take.addEventListener("click", () => {
+    setToken(out.take.dataset.token);
+    out.take.disabled = true;
+    out.take.textContent = "Token in use";
+  });
+  out.more.addEventListener("click", () => showMore(out));
+  out.reveal.addEventListener("click", () => showCurl(out, !out.revealed));
+  add(out.panes, el("h5", null, "Response headers"), out.headers,
+    el("h5", null, "Response body"), out.body, out.bodyNote, out.more,
+    el("h5", null, "The same request with curl"), add(el("div", "curl-row"), out.curlNote,
+      out.reveal), out.curl);
+  add(out.box, add(el("div", "status-row"), out.status, out.take), out.panes);
+  clearResult(out);
+  results.push(out);
+  return out;
+}
+
+function clearResult(out) {
+  out.status.textContent = "";
+  for (const e of [out.headers, out.body, out.bodyNote, out.curlNote, out.curl]) {
+    e.textContent = "";
+  }
+  out.panes.hidden = out.take.hidden = out.more.hidden = out.reveal.hidden = true;
+  out.take.disabled = false;
+  out.take.textContent = "Use this token";
+  out.take.dataset.token = "";
+  Object.assign(out, { full: "", shownChars: 0, command: "", vars: [], revealed: false });
+}
+
+function showAnswer(out, status, headers, text, req, token) {
+  out.status.textContent = status;
+  out.headers.textContent = headers;
+  showBody(out, text);
+  Object.assign(out, { command: req.curl, vars: req.vars });
+  showCurl(out, false);
+  out.take.hidden = !token;
+  out.take.dataset.token = token || "";
+  out.panes.hidden = false;
+}
+
+// A body longer than SHOW_CHARS is shown as it came, a MiB at a time, and JSON is pretty-printed
+// only up to PRETTY_CHARS: laying out megabytes of pretty JSON kept the tab frozen for seconds
+// (a MiB of it takes about 2 s on a loaded machine, a MiB as it came 0.3 s).
+const SHOW_CHARS = 1 << 20;
+const PRETTY_CHARS = 1 << 18;
+
+function showBody(out, text) {
+  Object.assign(out, { full: text, shownChars: 0 });
+  out.body.textContent = "";
+  showMore(out);
+}
+
+function showMore(out) {
+  let end = Math.min(out.full.length, out.shownChars + SHOW_CHARS);
+  if (end < out.full.length && /[\ud800-\udbff]/.test(out.full[end - 1])) end--; // a pair whole
+  out.body.append(out.full.slice(out.shownChars, end));
+  out.shownChars = end;
+  const rest = out.full.length - end;
+  out.more.hidden = !rest;
+  out.bodyNote.textContent = rest ? "Showing the first " + end.toLocaleString("en") + " of " +
+    out.full.length.toLocaleString("en") + " characters, as they came." : "";
+}
+
+// The curl command reads the token and the admin secret from the shell ($TOKEN,
+// $ADMIN_SECRET): their values are written, as assignments before it, only on Show values.
+function showCurl(out, reveal) {
+  const names = out.vars.map(([name]) => "$" + name).join(" and ");
+  out.revealed = reveal && out.vars.length > 0;
+  out.curl.textContent = (out.revealed ? out.vars.map(([name, value]) =>
+    name + "=" + shq(value) + "\n").join("") : "") + out.command;
+  out.reveal.hidden = !out.vars.length;
+  out.reveal.textContent = out.revealed ? "Hide values" : "Show values";
+  out.curlNote.textContent = !out.vars.length ? "" : out.revealed
+    ? "With " + names + " set first, the command runs as it is. Clear or Hide values hides them."
+    : "The command reads " + names + " from the shell: set it there, or press Show values.";
+}
+
+// A value fetch could not send as typed: an unpaired surrogate (URLSearchParams and fetch
+// would quietly replace it; encodeURIComponent throws).
+function sendable(name, v) {
+  try {
+    encodeURIComponent(v);
+  } catch (e) {
+    throw new Error(name + " holds a character that cannot be sent (an unpaired surrogate).");
+  }
+  return v;
+}
+
+const SECRET_PARAM = /password|secret|^code$/i;
+
 // The form of one operation, inside a <details> so that the page stays a reader.
-function tryIt(doc, path, method, op) {
-  const changes = !READ_ONLY.has(method);
+function tryIt(doc, path, method, op, kind) {
+  const METHOD = method.toUpperCase();
   const box = el("details", "tryit");
-  add(box, el("summary", null, changes ? "Try it (changes data)" : "Try it"));
+  const summary = el("summary", null, marked(method, kind) ?
+    "Try it (" + EFFECT[kind].badge + ")" : "Try it");
+  summary.setAttribute("aria-label", summary.textContent + ": " + METHOD + " " + path);
+  add(box, summary);
   const form = el("form", "try");
   form.noValidate = true;
   form.dataset.sent = "0";
+  const rb = deref(doc, op.requestBody);
+  const content = (rb && rb.content) || {};
   const inputs = [];
   for (const raw of op.parameters || []) {
     const p = deref(doc, raw);
     if (!p || (p.in !== "path" && p.in !== "query")) continue;
     const input = el("input", "param");
-    input.type = "text";
+    const secretish = SECRET_PARAM.test(p.name);
+    input.type = secretish ? "password" : "text";
     input.name = p.name;
     input.dataset.in = p.in;
     input.autocomplete = "off";
@@ -397,10 +557,10 @@ function tryIt(doc, path, method, op) {
     input.placeholder = p.in === "path" ? "required"
       : dflt !== undefined ? "default " + JSON.stringify(dflt) : "optional";
     inputs.push({ p, input });
-    add(form, field(p.name + " (" + p.in + ")", input));
+    add(form, field(p.name + " (" + p.in + ")", input, secretish && p.in === "query" &&
+      content["application/json"] ? "sent in the URL, which logs and histories keep: " +
+      "prefer the same name in the JSON body below" : null));
   }
-  const rb = deref(doc, op.requestBody);
-  const content = (rb && rb.content) || {};
   let bodyArea = null;
   const files = [];
   if (content["application/json"]) {
@@ -410,8 +570,7 @@ function tryIt(doc, path, method, op) {
     bodyArea.rows = Math.min(16, Math.max(3, text.split("\n").length));
     if (rb.required) bodyArea.value = text;
     else bodyArea.placeholder = "optional: empty sends no body; Example fills one in";
-    const fill = el("button", "example", "Example");
-    fill.type = "button";
+    const fill = button("example", "Example");
     fill.addEventListener("click", () => { bodyArea.value = text; });
     add(form, add(el("div", "body-field"), field("Body (application/json)", bodyArea), fill));
   } else if (content["multipart/form-data"]) {
@@ -427,10 +586,10 @@ function tryIt(doc, path, method, op) {
   const auth = schemes(doc, op);
   let useToken = null;
   let secret = null;
+  let confirm = null;
   if (auth.bearer) {
-    useToken = el("input");
+    useToken = el("input", "use-token");
     useToken.type = "checkbox";
-    useToken.className = "use-token";
     useToken.checked = true;
     add(form, add(el("label", "check"), useToken,
       document.createTextNode(" send the token above as Authorization: Bearer")));
@@ -442,92 +601,109 @@ function tryIt(doc, path, method, op) {
     secret.placeholder = "ADMIN_SECRET";
     add(form, field(auth.secretHeader + " (header)", secret, "not stored; sent only by this form"));
   }
+  if (kind === "deletes") {
+    confirm = el("input", "confirm");
+    confirm.type = "checkbox";
+    confirm.required = true;
+    add(form, add(el("label", "check confirm"), confirm, document.createTextNode(
+      " Yes, delete: " + METHOD + " " + path + " deletes data on this server for good")));
+  }
   const send = el("button", "send", "Send");
   send.type = "submit";
-  const note = el("span", changes ? "send-note changes" : "send-note",
-    changes ? method.toUpperCase() + ": sending this changes data on this server."
-      : method.toUpperCase() + ": reads only.");
-  add(form, add(el("div", "actions"), send, note));
+  send.setAttribute("aria-label", "Send " + METHOD + " " + path);
+  add(form, add(el("div", "actions"), send,
+    el("span", "send-note " + kind, METHOD + ": " + EFFECT[kind].note)));
   add(box, form);
 
-  const out = { box: el("div", "result") };
-  out.box.hidden = true;
-  out.status = el("p", "status");
-  out.useToken = el("button", "take-token", "Use this token");
-  out.useToken.type = "button";
-  out.useToken.hidden = true;
-  out.useToken.addEventListener("click", () => {
-    setToken(out.useToken.dataset.token);
-    out.useToken.disabled = true;
-    out.useToken.textContent = "Token in use";
-  });
-  out.headers = el("pre", "headers");
-  out.body = el("pre", "body");
-  out.curl = el("pre", "curl");
-  add(out.box, add(el("div", "status-row"), out.status, out.useToken),
-    el("h5", null, "Response headers"), out.headers, el("h5", null, "Response body"), out.body,
-    el("h5", null, "The same request with curl"), out.curl);
+  const out = resultPane();
   add(box, out.box);
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault(); // the page never navigates (and its CSP has form-action 'none')
-    if (form.dataset.state === "sending") return;
+  // The request the form describes; throws an Error saying why when it cannot be sent.
+  function request() {
     let url = path;
     for (const { p, input } of inputs) {
       if (p.in !== "path") continue;
-      const v = input.value.trim();
-      if (!v) {
-        showResult(out, "Not sent: " + p.name + " is required.", "", "", "", null);
-        form.dataset.state = "not sent";
-        return;
+      const v = sendable(p.name, input.value.trim());
+      if (!v) throw new Error(p.name + " is required.");
+      if (v === "." || v === "..") {
+        throw new Error(p.name + " cannot be “.” or “..”: the URL would name another path.");
       }
       url = url.split("{" + p.name + "}").join(encodeURIComponent(v));
     }
     const query = new URLSearchParams();
     for (const { p, input } of inputs) {
-      if (p.in === "query" && input.value !== "") query.append(p.name, input.value);
+      if (p.in === "query" && input.value !== "") {
+        query.append(p.name, sendable(p.name, input.value));
+      }
     }
     const qs = query.toString();
     url = location.origin + url + (qs ? "?" + qs : "");
     const headers = [];
+    const vars = [];
     const req = { json: null, files: [] };
     let body;
     if (bodyArea && bodyArea.value.trim() !== "") {
-      req.json = bodyArea.value;
-      body = req.json;
+      req.json = body = sendable("the body", bodyArea.value);
       headers.push(["Content-Type", "application/json"]);
     }
     if (files.length) {
       body = new FormData();
       for (const input of files) {
-        if (!input.files.length) {
-          showResult(out, "Not sent: choose a file for " + input.name + ".", "", "", "", null);
-          form.dataset.state = "not sent";
-          return;
-        }
+        if (!input.files.length) throw new Error("choose a file for " + input.name + ".");
         body.append(input.name, input.files[0]);
         req.files.push([input.name, input.files[0]]);
       }
     }
     const token = currentToken();
-    if (useToken && useToken.checked && token) headers.push(["Authorization", "Bearer " + token]);
-    if (secret && secret.value) headers.push([auth.secretHeader, secret.value]);
-    const curl = curlCommand(method.toUpperCase(), url, headers, req);
+    if (useToken && useToken.checked && token) {
+      headers.push(["Authorization", "Bearer " + token, "Bearer $TOKEN"]);
+      vars.push(["TOKEN", token]);
+    }
+    if (secret && secret.value) {
+      headers.push([auth.secretHeader, secret.value, "$ADMIN_SECRET"]);
+      vars.push(["ADMIN_SECRET", secret.value]);
+    }
+    if (confirm && !confirm.checked) throw new Error("tick “Yes, delete” first.");
+    return { url, body, vars, headers: headers.map(([name, value]) => [name, value]),
+      curl: curlCommand(METHOD, url, headers, req) };
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault(); // the page never navigates (and its CSP has form-action 'none')
+    if (form.dataset.state === "sending") return; // Send keeps its focus: aria-disabled only
+    clearResult(out); // no earlier answer stays on screen beside this request
+    let req;
+    try {
+      req = request();
+    } catch (e) {
+      out.status.textContent = "Not sent: " + e.message;
+      form.dataset.state = "not sent";
+      return;
+    }
+    if (confirm) confirm.checked = false; // each delete is confirmed anew
     form.dataset.state = "sending";
-    send.disabled = true;
+    send.setAttribute("aria-disabled", "true");
     out.status.textContent = "Sending…";
-    fetch(url, {
-      method: method.toUpperCase(), headers, body, cache: "no-store", redirect: "follow",
+    fetch(req.url, {
+      method: METHOD, headers: req.headers, body: req.body, cache: "no-store",
+      redirect: "manual", // one request, the one the curl command makes
       credentials: "omit", // no cookie or remembered Basic login: only what the curl shows
     }).then((r) => r.text().then((text) => {
+      if (r.type === "opaqueredirect") {
+        showAnswer(out, "Redirect not followed: the curl command shows where it points.", "",
+          "", req, null);
+        form.dataset.state = "done";
+        return;
+      }
       const lines = [];
       r.headers.forEach((value, name) => lines.push(name + ": " + value));
       let shown = text;
       let token = null;
-      if (/json/i.test(r.headers.get("Content-Type") || "")) {
+      if (text.length <= SHOW_CHARS && /json/i.test(r.headers.get("Content-Type") || "")) {
         try {
           const parsed = JSON.parse(text);
-          shown = JSON.stringify(parsed, null, 2);
+          const pretty = JSON.stringify(parsed, null, 2);
+          if (pretty.length <= PRETTY_CHARS) shown = pretty;
           if (parsed && typeof parsed === "object") {
             const t = parsed.access_token !== undefined ? parsed.access_token : parsed.token;
             if (typeof t === "string" && t) token = t;
@@ -536,14 +712,14 @@ function tryIt(doc, path, method, op) {
           // not JSON after all: shown as it came
         }
       }
-      showResult(out, (r.status + " " + r.statusText).trim(), lines.join("\n"),
-        shown === "" ? "(empty)" : shown, curl, token);
+      showAnswer(out, (r.status + " " + r.statusText).trim(), lines.join("\n"),
+        shown === "" ? "(empty)" : shown, req, token);
       form.dataset.state = "done";
     })).catch((e) => {
-      showResult(out, "No response: " + e, "", "", curl, null);
+      showAnswer(out, "No response: " + e, "", "", req, null);
       form.dataset.state = "failed";
     }).finally(() => {
-      send.disabled = false;
+      send.removeAttribute("aria-disabled");
       form.dataset.sent = String(Number(form.dataset.sent) + 1);
     });
   });
