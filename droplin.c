@@ -1662,7 +1662,8 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("HEARTBEAT_SECONDS", CFG_SECONDS, heartbeat_seconds, "5", 0, 60,
 	    "How often this replica writes a heartbeat row (its state and request counters) to "
 	    "PostgreSQL, for GET /admin/replicas and the dashboard; a replica silent for "
-	    STR(HEARTBEAT_GONE_AFTER) " intervals is gone from the fleet. 0: no heartbeat."),
+	    STR(HEARTBEAT_GONE_AFTER) " intervals is gone from the fleet. 0: no heartbeat; else at "
+	    "least 1."),
 	/* clang-format on */
 	CFG("METRICS_TOKEN", CFG_STR, metrics_token, NULL, 0, 0,
 	    "When set, GET /metrics needs `Authorization: Bearer <token>`. Unset in production, "
@@ -1786,6 +1787,10 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		return -1;
 	if (strcmp(c->env, "production") && strcmp(c->env, "development")) {
 		snprintf(err, errlen, "DROPLIN_ENV must be production or development");
+		return -1;
+	}
+	if (c->heartbeat_seconds > 0 && c->heartbeat_seconds < 1) { /* a flood, or never listed */
+		snprintf(err, errlen, "HEARTBEAT_SECONDS must be 0 or from 1 to 60");
 		return -1;
 	}
 	c->dev = !strcmp(c->env, "development");
@@ -5405,10 +5410,12 @@ static bool migration_applied(PGresult *res, int version)
 }
 
 /*
- * The advisory lock key is 0x64726f70, "drop". Transaction-scoped, and every pending migration
- * in that one transaction: behind PgBouncer in transaction mode a session lock would stay with
- * whichever server connection took it (and its unlock could reach another), while a
- * transaction keeps one server connection until COMMIT.
+ * The advisory lock key is 0x64726f70, "drop". Transaction-scoped, each migration in a
+ * transaction of its own that takes it: behind PgBouncer in transaction mode a session lock
+ * would stay with whichever server connection took it (and its unlock could reach another),
+ * while a transaction keeps one server connection until COMMIT. One transaction for all of
+ * them would hold the first one's table locks (users) while a later one waits for another
+ * table, and every read of users, the original backend's too, would queue behind it.
  */
 static const char SQL_MIGRATIONS_TABLE[] = "BEGIN;SELECT pg_advisory_xact_lock(1684172656);"
 					   "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -5563,15 +5570,24 @@ static int pg_migrate(void)
 		rc = sql.over ? PG_FAILED : pg_script(pg, sql.p, PG_MIGRATION_TIMEOUT_MS, &mres);
 		PQclear(mres);
 		buf_free(&sql);
-		if (rc)
+		if (rc) {
 			log_msg(maint_stopping() ? LOG_INFO : LOG_ERROR, "migration %d (%s) %s", m->version,
 				m->name, maint_stopping() ? "interrupted by shutdown" : "failed");
-		else
-			applied++, log_msg(LOG_INFO, "migration %d (%s) applied", m->version, m->name);
+			break;
+		}
+		applied++, log_msg(LOG_INFO, "migration %d (%s) applied", m->version, m->name);
+		/* committed on its own, so its locks go before the next waits for any table; the
+		   lock is taken again and what is applied read again: another replica may be ahead */
+		PQclear(res);
+		res = NULL;
+		rc = pg_script(pg,
+			       "COMMIT;BEGIN;SELECT pg_advisory_xact_lock(1684172656);"
+			       "SELECT version FROM schema_migrations ORDER BY version",
+			       PG_MIGRATION_TIMEOUT_MS, &res);
 	}
 	PQclear(res);
 	PGresult *ures = NULL;
-	/* the lock goes with the transaction; a failed migration rolls back all of this pass's */
+	/* the lock goes with the transaction; a failed migration is rolled back, to be tried again */
 	bool unlocked = !pg_script(pg, rc ? "ROLLBACK" : "COMMIT", PG_MIGRATION_TIMEOUT_MS, &ures);
 	PQclear(ures);
 	if (!rc && unlocked) /* best effort, outside the lock: its UPDATE is conditional anyway */
@@ -5906,7 +5922,7 @@ static void heartbeat(struct readiness r)
 	PGresult *res;
 	int rc = pg_one(pg, (struct db_step){.sql = SQL_HEARTBEAT, .quiet = true, .n = 13, .params = params},
 			cfg.db_query_timeout_ms, &res);
-	if (rc == PG_FAILED)
+	if (rc == PG_FAILED && !maint_stopping()) /* not the cancel of maint_stop */
 		pg_log_error("heartbeat", res, pg->conn);
 	PQclear(res);
 	maint_close(&BEAT, pg, rc != 0);

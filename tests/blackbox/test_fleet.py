@@ -419,3 +419,12 @@ def test_check_replicas_fleet_table_and_verdict(fleet_front):
         1, 'FAIL fleet: GET /admin/replicas: 403 {"detail": "Forbidden"}\n'), r.stdout
     r = run_script(fleet_front.url)
     assert (r.returncode, r.stderr) == (2, "check-replicas: --fleet needs ADMIN_SECRET\n"), r
+
+
+@pytest.mark.parametrize("value", ["0.001", "0.5"])
+def test_heartbeat_seconds_under_1_is_refused(droplin, value):
+    """A fraction of a second would write hundreds of rows a second, or a row whose replica is
+    gone before anyone reads it: refused at start (exit 2), the setting named."""
+    d = droplin(env={"HEARTBEAT_SECONDS": value}, wait=False)
+    d.wait_exit(15, expect=2)
+    assert "HEARTBEAT_SECONDS must be 0 or from 1 to 60" in d.output(), d.describe()

@@ -321,3 +321,31 @@ def test_a_request_before_the_schema_is_there_is_503_not_500(droplin, fresh_db):
     d.wait_ready(timeout=30)
     r = Api(d).post("/auth/check-username", {"username": "early"})
     assert (r.status, r.json()) == (200, {"available": True, "message": "Username available"}), r
+
+
+def test_adopting_a_database_in_use_does_not_hold_its_tables_while_waiting(droplin, fresh_db):
+    """An original database still in use: a report's transaction holds verification_codes,
+    which a later migration must alter. Each migration commits on its own, so the tables the
+    earlier ones changed (user_profiles) are free while that one waits: the original backend's
+    reads go on. (One transaction for all of them held user_profiles until it gave up.)"""
+    db_exec(fresh_db, ORIGINAL_SCHEMA)
+    db_exec(fresh_db, ORIGINAL_ROWS)
+    report = psycopg2.connect(fresh_db)
+    report.cursor().execute("SELECT count(*) FROM verification_codes")  # idle in transaction
+    try:
+        droplin(db=fresh_db)
+        harness.wait_until(lambda: db_query(
+            fresh_db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                      " AND query LIKE '%verification_codes%'")[0][0] > 0, 30,
+            what="a migration waiting for verification_codes")
+        reader = psycopg2.connect(fresh_db)
+        try:
+            cur = reader.cursor()
+            cur.execute("SET statement_timeout = '10s'")  # blocked: cancelled, the test fails
+            cur.execute("SELECT count(*) FROM user_profiles")
+            assert cur.fetchone()[0] == 1
+        finally:
+            reader.close()
+    finally:
+        report.rollback()
+        report.close()
