@@ -10938,13 +10938,11 @@ static void h_admin_fleet_page(struct ctx *c)
 	PGresult *hist;
 	if (!admin_page_ok(c) || fleet_load(c, &f))
 		return;
-	if (db_query(c, Q_FLEET_HISTORY, 0, NULL, &hist)) {
-		PQclear(f.res);
-		return;
-	}
+	/* without its history the page still shows the replicas, and still reloads itself */
+	bool history = !db_query_rc(c, Q_FLEET_HISTORY, 0, NULL, &hist);
 	double h[FLEET_BINS][FLEET_SLOTS] = {{0}}, rate[FLEET_BINS], p99[FLEET_BINS];
 	bool seen[FLEET_BINS] = {0};
-	for (int i = 0; i < PQntuples(hist); i++) {
+	for (int i = 0; history && i < PQntuples(hist); i++) {
 		int at = FLEET_BINS - 1 - atoi(PQgetvalue(hist, i, 0)), k = atoi(PQgetvalue(hist, i, 1)) - 1;
 		if (at >= 0 && at < FLEET_BINS && k >= 0 && k < FLEET_SLOTS)
 			h[at][k] += atof(PQgetvalue(hist, i, 2)), seen[at] = true;
@@ -11009,7 +11007,9 @@ static void h_admin_fleet_page(struct ctx *c)
 	buf_adds(b, "</tbody></table><div class=\"plots\">");
 	svg_plot(b, "plot-rate", "Fleet requests per second", rate);
 	svg_plot(b, "plot-p99", "Fleet p99 latency in ms", p99);
-	buf_adds(b, "</div></body></html>");
+	buf_adds(b, history ? "</div></body></html>"
+			    : "</div><p id=\"no-history\">The last hour could not be read from the database "
+			      "this time; the next reload tries again.</p></body></html>");
 	PQclear(f.res);
 }
 

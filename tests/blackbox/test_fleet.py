@@ -428,3 +428,23 @@ def test_heartbeat_seconds_under_1_is_refused(droplin, value):
     d = droplin(env={"HEARTBEAT_SECONDS": value}, wait=False)
     d.wait_exit(15, expect=2)
     assert "HEARTBEAT_SECONDS must be 0 or from 1 to 60" in d.output(), d.describe()
+
+
+def test_the_fleet_frame_without_its_history_still_lists_and_reloads(droplin, fresh_db):
+    """The hour's history is the frame's costly query; when it fails (here two rows of a
+    replica long gone whose counters cannot be subtracted in a bigint), the frame still
+    answers 200 with the live replicas, says the history is missing, and keeps reloading
+    itself (an error page would have stopped the reloads for good)."""
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="live")
+    harness.wait_until(lambda: "live" in listed(d), 15, what="the live replica listed")
+    for ago, n in (("20 minutes", "9223372036854775807"), ("19 minutes", "-9223372036854775808")):
+        harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region, version,"
+                          " interval_ms, ready, draining, in_flight, pool_in_use, pool_size,"
+                          " requests, errors, buckets) VALUES ('poison', '2000-01-01 00:00:00+00',"
+                          f" now() - interval '{ago}', '', 'x', 5000, true, false, 0, 0, 1, 0, 0,"
+                          f" ARRAY[{n}]::bigint[])")
+    r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
+    assert r.status == 200, r
+    page = r.body.decode()
+    assert 'id="no-history"' in page and '<meta http-equiv="refresh"' in page, d.output()[-1500:]
+    assert ">live<" in page and "poison" not in page, page
