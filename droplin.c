@@ -5754,11 +5754,19 @@ static void pg_retention(void)
 			 "DELETE FROM rate_limits WHERE window_start < extract(epoch FROM now())::bigint - "
 			 "%lld",
 			 2 * longest);
-		rc = pg_exec_simple(pg, i < 5 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
+		rc = pg_exec_simple(pg, "SAVEPOINT prune", PG_MIGRATION_TIMEOUT_MS, &res);
+		PQclear(res);
 		if (!rc)
+			rc = pg_exec_simple(pg, i < 5 ? sql[i] : windows, INDEX_BUILD_TIMEOUT_MS, &res);
+		else
+			res = NULL;
+		if (!rc) {
 			pruned += atoll(PQcmdTuples(res));
-		else if (rc == PG_FAILED && !maint_stopping()) /* not the cancel of maint_stop */
+		} else if (rc == PG_FAILED && !maint_stopping()) { /* not the cancel of maint_stop */
 			pg_log_error("retention", res, pg->conn);
+			PQclear(res); /* one table's bad row keeps the others' pruning going */
+			rc = pg_exec_simple(pg, "ROLLBACK TO SAVEPOINT prune", PG_MIGRATION_TIMEOUT_MS, &res);
+		}
 		PQclear(res);
 	}
 	if (rc != PG_UNAVAILABLE && rc != PG_TIMEOUT) {

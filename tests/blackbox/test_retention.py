@@ -78,3 +78,24 @@ def test_retention_periods_are_the_settings(droplin, fresh_db):
                                          "WHERE action LIKE '%days'")] == ["5 days"]
     assert [r[0] for r in rows(fresh_db, "SELECT endpoint FROM api_call_logs "
                                          "WHERE endpoint LIKE '/%day%'")] == ["/1 day"]
+
+
+def test_a_row_that_cannot_be_judged_stops_only_its_own_tables_pruning(droplin, fresh_db):
+    """A code whose expiry has the shape of a date but is none (February 30th: the cast fails)
+    makes that DELETE fail on every pass; the other tables are pruned all the same, and the
+    failure is logged (before, the pass stopped there and, in one transaction, lost the rest)."""
+    first = start(droplin, db=fresh_db)
+    seed(fresh_db)
+    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO verification_codes (email, code, code_type, expires_at) VALUES"
+                    " ('e@f.co', '333333', 'registration', '2024-02-30 00:00:00')")
+    first.kill()
+    d = start(droplin, db=fresh_db, RETENTION_INTERVAL_SECONDS="1")
+    harness.wait_until(lambda: rows(fresh_db, "SELECT count(*) FROM rate_limits")[0][0] == 1, 10,
+                       what="stale rate-limit windows pruned after the failing DELETE")
+    assert [r[0] for r in rows(fresh_db, "SELECT action FROM audit_logs")] == ["new"]
+    assert [r[0] for r in rows(fresh_db, "SELECT endpoint FROM api_call_logs")] == ["/new"]
+    assert sorted(r[0] for r in rows(fresh_db, "SELECT code FROM verification_codes")) == \
+        ["111111", "222222", "333333"]  # its DELETE failed as a whole
+    assert any(l.get("level") == "error" and "retention" in str(l.get("message"))
+               for l in d.logs()), d.describe()
