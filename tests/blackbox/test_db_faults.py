@@ -53,15 +53,22 @@ def test_a_pipeline_larger_than_the_socket_buffer_is_sent(droplin, pg, relay_fac
     j = Api(d).register("bulky")
     for i in range(PREPARE):
         assert post(d, j["token"], {"name": f"warm{i}", "rssi": -1, "distance": 1}).status == 200
-    before = metric(d, "droplin_loop_writes_total")
-    t0 = time.monotonic()
-    r = post(d, j["token"], big_device("Bulky", kb))
-    assert r.status == 200, r
-    assert len(json.loads(r.body)["socialMedia"]) == kb * 1000 // 70
-    took = time.monotonic() - t0
-    assert took < 15 * harness.TIMEOUT_SCALE, f"{took:.1f} s: it waited for the query timeout"
-    if loop_reads == "1" and kb < 64:  # it took the loop's path
-        assert metric(d, "droplin_loop_writes_total") == before + 1
+    # A save goes to a worker when the loop finds no idle link (the probe may hold the only
+    # one for a moment on a slow machine): the loop's case sends until one took the loop's path.
+    for attempt in range(5):
+        before = metric(d, "droplin_loop_writes_total")
+        t0 = time.monotonic()
+        r = post(d, j["token"], big_device(f"Bulky{attempt}", kb))
+        assert r.status == 200, r
+        assert len(json.loads(r.body)["socialMedia"]) == kb * 1000 // 70
+        took = time.monotonic() - t0
+        assert took < 15 * harness.TIMEOUT_SCALE, f"{took:.1f} s: it waited for the query timeout"
+        if not (loop_reads == "1" and kb < 64):
+            break
+        if metric(d, "droplin_loop_writes_total") == before + 1:  # it took the loop's path
+            break
+    else:
+        raise AssertionError("five saves, none on the loop's path")
 
 
 @pytest.mark.parametrize("loop_reads", ["1", "0"], ids=["loop", "workers"])
