@@ -112,6 +112,7 @@
    gone from the fleet; the fleet's history is kept this long and plotted in steps of this long;
    rates and percentiles are over the last minute. */
 #define HEARTBEAT_GONE_AFTER  3
+#define HEARTBEAT_MAX_SECONDS 60
 #define FLEET_HISTORY_SECONDS 3600
 #define FLEET_BIN_SECONDS     30
 #define FLEET_WINDOW_SECONDS  60
@@ -1659,7 +1660,7 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("API_CALL_LOG_RETENTION_DAYS", CFG_INT, api_call_log_retention_days, "30", 1, 36500,
 	    "api_call_logs rows older than this go."),
 	/* clang-format off */
-	CFG("HEARTBEAT_SECONDS", CFG_SECONDS, heartbeat_seconds, "5", 0, 60,
+	CFG("HEARTBEAT_SECONDS", CFG_SECONDS, heartbeat_seconds, "5", 0, HEARTBEAT_MAX_SECONDS,
 	    "How often this replica writes a heartbeat row (its state and request counters) to "
 	    "PostgreSQL, for GET /admin/replicas and the dashboard; a replica silent for "
 	    STR(HEARTBEAT_GONE_AFTER) " intervals is gone from the fleet. 0: no heartbeat; else at "
@@ -1790,7 +1791,7 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->heartbeat_seconds > 0 && c->heartbeat_seconds < 1) { /* a flood, or never listed */
-		snprintf(err, errlen, "HEARTBEAT_SECONDS must be 0 or from 1 to 60");
+		snprintf(err, errlen, "HEARTBEAT_SECONDS must be 0 or from 1 to " STR(HEARTBEAT_MAX_SECONDS));
 		return -1;
 	}
 	c->dev = !strcmp(c->env, "development");
@@ -10678,13 +10679,14 @@ enum {
  * Every live replica's last heartbeat, and its last one at least FLEET_WINDOW_SECONDS older
  * (none while the replica is younger: its counters were zero when it started), for its rate
  * and percentiles over the last minute. A replica whose last heartbeat is older than
- * HEARTBEAT_GONE_AFTER of its own intervals is gone. The first column is the database's time:
- * with no replica live the one row has nothing else.
+ * HEARTBEAT_GONE_AFTER of its own intervals is gone, so only rows that recent under the longest
+ * interval are read (through the index on `at`, not the hour's). The first column is the
+ * database's time: with no replica live the one row has nothing else.
  */
 /* clang-format off */
 static const char SQL_FLEET[] =
 	"WITH last AS (SELECT DISTINCT ON (replica, started_at) * FROM replica_heartbeats"
-	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds'"
+	"   WHERE at > now() - " STR(HEARTBEAT_GONE_AFTER) " * interval '" STR(HEARTBEAT_MAX_SECONDS) " seconds'"
 	"   ORDER BY replica, started_at, at DESC),"
 	" live AS (SELECT l.*, b.at AS base_at, b.buckets AS base_buckets FROM last l LEFT JOIN LATERAL"
 	"   (SELECT at, buckets FROM replica_heartbeats h"
@@ -10700,19 +10702,25 @@ static const char SQL_FLEET[] =
 
 /*
  * The plots: per bin of FLEET_BIN_SECONDS (0: the current one) and histogram slot (from 1),
- * requests a second over the fleet: each replica's count between consecutive heartbeats that
- * end in the bin, over the time they span, summed over the replicas.
+ * requests a second over the fleet. Each replica's counts are cumulative, so its last heartbeat
+ * in a bin minus its last one in the bin before (in its first bin: its first heartbeat of the
+ * hour), over the time between them, is its rate in the bin: one subtraction per replica and bin,
+ * not per heartbeat, summed over the replicas.
  */
 static const char SQL_FLEET_HISTORY[] =
-	"WITH d AS (SELECT replica, started_at, at, buckets, lag(buckets) OVER w AS prev,"
-	"   extract(epoch FROM at - lag(at) OVER w) AS dt FROM replica_heartbeats"
+	"WITH e AS (SELECT replica, started_at, at, buckets,"
+	"   floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ") AS bin,"
+	"   lead(floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ")) OVER w AS next_bin,"
+	"   row_number() OVER w AS nth FROM replica_heartbeats"
 	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds'"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
-	" b AS (SELECT (floor(extract(epoch FROM now()) / " STR(FLEET_BIN_SECONDS) ")"
-	"     - floor(extract(epoch FROM at) / " STR(FLEET_BIN_SECONDS) "))::int"
-	"   AS bin, replica, started_at, u.i, sum(u.n - d.prev[u.i]) / sum(d.dt) AS rate"
-	"   FROM d, unnest(d.buckets) WITH ORDINALITY AS u (n, i) WHERE d.dt > 0 GROUP BY 1, 2, 3, 4)"
-	" SELECT bin, i, sum(rate) FROM b GROUP BY 1, 2";
+	" d AS (SELECT bin, buckets, lag(buckets) OVER w AS prev,"
+	"   date_part('epoch', at - lag(at) OVER w) AS dt FROM e"
+	"   WHERE next_bin IS DISTINCT FROM bin OR nth = 1"
+	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at))"
+	" SELECT (floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ") - bin)::int, u.i,"
+	"  sum((u.n - d.prev[u.i]) / d.dt)"
+	" FROM d, unnest(d.buckets) WITH ORDINALITY AS u (n, i) WHERE d.dt > 0 GROUP BY 1, 2";
 /* clang-format on */
 
 /* Adds `sign` times a bigint[] of FLEET_SLOTS counts, as PostgreSQL writes it ({1,2,3}), to h. */
