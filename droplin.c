@@ -2610,13 +2610,14 @@ static const char *http_reason(int status)
 	}
 }
 
-/* The original's security headers (ORIGINAL_API 8), on every response. */
+/* The original's security headers (ORIGINAL_API 8), on every response; a page meant to be framed
+   by droplin's own (the fleet frame) says X-Frame-Options: SAMEORIGIN instead of the first. */
+#define HTTP_FRAME_DENY "X-Frame-Options: DENY\r\n"
 static const char HTTP_SECURITY_HEADERS[] =
-	"Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
-	"X-Frame-Options: DENY\r\n"
-	"X-Content-Type-Options: nosniff\r\n"
-	"X-XSS-Protection: 1; mode=block\r\n"
-	"Referrer-Policy: strict-origin-when-cross-origin\r\n";
+	HTTP_FRAME_DENY "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
+			"X-Content-Type-Options: nosniff\r\n"
+			"X-XSS-Protection: 1; mode=block\r\n"
+			"Referrer-Policy: strict-origin-when-cross-origin\r\n";
 
 static void resp_header(struct ctx *c, const char *name, const char *value)
 {
@@ -2786,7 +2787,10 @@ static void http_serialize(const struct ctx *c, bool closing, bool http10_keepal
 		buf_adds(out, c->request_id);
 		buf_adds(out, "\r\n");
 	}
-	buf_add(out, HTTP_SECURITY_HEADERS, sizeof HTTP_SECURITY_HEADERS - 1);
+	size_t own = memmem(c->headers.p ? c->headers.p : "", c->headers.len, "X-Frame-Options:", 16)
+			     ? sizeof HTTP_FRAME_DENY - 1
+			     : 0;
+	buf_add(out, HTTP_SECURITY_HEADERS + own, sizeof HTTP_SECURITY_HEADERS - 1 - own);
 	if (c->origin.n) {
 		buf_adds(out, "Access-Control-Allow-Origin: ");
 		buf_add(out, c->origin.p, c->origin.n);
@@ -10974,6 +10978,7 @@ static void h_admin_fleet_page(struct ctx *c)
 	c->status = 200;
 	c->ctype = "text/html; charset=utf-8";
 	resp_header(c, "Content-Security-Policy", FLEET_CSP);
+	resp_header(c, "X-Frame-Options", "SAMEORIGIN"); /* as frame-ancestors, for older browsers */
 	struct buf *b = &c->body;
 	buf_printf(
 		b,

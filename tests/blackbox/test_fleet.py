@@ -194,6 +194,11 @@ def test_a_draining_replica_shows_as_draining(droplin, fresh_db):
     csp = r.headers["Content-Security-Policy"]
     assert "script-src" not in csp and "default-src 'none'" in csp and \
         "frame-ancestors 'self'" in csp, csp
+    # framed by the dashboard in older browsers too (they read X-Frame-Options, not the CSP);
+    # every other answer, the dashboard's among them, still refuses any frame
+    assert r.headers.get_all("X-Frame-Options") == ["SAMEORIGIN"], r
+    dash = a.get("/admin/dashboard", headers={"secret": ADMIN_SECRET})
+    assert dash.status == 200 and dash.headers.get_all("X-Frame-Options") == ["DENY"], dash
     c.signal(signal.SIGTERM)  # a second signal ends the drain at once: exit 1 (cut short)
     c.wait_exit(timeout=30, expect=1)
 
