@@ -1587,8 +1587,10 @@ static const struct cfg_var CFG_VARS[] = {
 	    "from the right of X-Forwarded-For."),
 	CFG("LOG_LEVEL", CFG_STR, log_level, "info", 0, 0, "debug, info, warn or error."),
 	CFG("RAILWAY_REPLICA_ID", CFG_STR, replica, NULL, 0, 0,
-	    "Replica name in /health, logs and metrics (set by Railway; else the host name)."),
-	CFG("RAILWAY_REPLICA_REGION", CFG_STR, region, "", 0, 0, "Region reported by /health."),
+	    "Replica name in /health, logs, metrics and the fleet (set by Railway; else the host "
+	    "name); UTF-8 text of at most 200 bytes."),
+	CFG("RAILWAY_REPLICA_REGION", CFG_STR, region, "", 0, 0,
+	    "Region reported by /health and the fleet; UTF-8 text of at most 200 bytes."),
 	CFG("OUTBOUND_CA_FILE", CFG_STR, outbound_ca_file, NULL, 0, 0,
 	    "PEM file of extra trust anchors for outbound HTTPS (the Mozilla set is built in)."),
 	CFG("OUTBOUND_RESOLVE", CFG_STR, outbound_resolve, NULL, 0, 0,
@@ -1789,6 +1791,21 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 	if (strcmp(c->env, "production") && strcmp(c->env, "development")) {
 		snprintf(err, errlen, "DROPLIN_ENV must be production or development");
 		return -1;
+	}
+	/* names that go into every log line, heartbeat row and page: PostgreSQL refuses a row that
+	   is not UTF-8 (the replica would never be listed), and a control character is no name */
+	const char *names[][2] = {{"RAILWAY_REPLICA_ID", c->replica}, {"RAILWAY_REPLICA_REGION", c->region}};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const char *v = names[i][1] ? names[i][1] : "";
+		bool ok = strlen(v) <= 200 && utf8_valid(v, strlen(v));
+		for (const unsigned char *u = (const unsigned char *)v; ok && *u; u++)
+			ok = *u >= 0x20 && *u != 0x7f;
+		if (!ok) {
+			snprintf(err, errlen,
+				 "%s must be UTF-8 text of at most 200 bytes without control characters",
+				 names[i][0]);
+			return -1;
+		}
 	}
 	if (c->heartbeat_seconds > 0 && c->heartbeat_seconds < 1) { /* a flood, or never listed */
 		snprintf(err, errlen, "HEARTBEAT_SECONDS must be 0 or from 1 to " STR(HEARTBEAT_MAX_SECONDS));

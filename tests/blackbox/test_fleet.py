@@ -436,6 +436,26 @@ def test_heartbeat_seconds_under_1_is_refused(droplin, value):
     assert "HEARTBEAT_SECONDS must be 0 or from 1 to 60" in d.output(), d.describe()
 
 
+@pytest.mark.parametrize("name,value", [("RAILWAY_REPLICA_ID", "caf\udce9"),  # the byte 0xE9
+                                        ("RAILWAY_REPLICA_REGION", "eu\x1b[2Jwest"),
+                                        ("RAILWAY_REPLICA_REGION", "x" * 201)])
+def test_a_replica_name_that_is_no_text_is_refused(droplin, name, value):
+    """The name and region go into every heartbeat row, log line and page: a name that is not
+    UTF-8 was a replica PostgreSQL refused every heartbeat of (never listed, an error every
+    interval); refused at start (exit 2), the setting named. A name of 200 bytes is fine."""
+    d = droplin(env={name: value}, wait=False)
+    d.wait_exit(15, expect=2)
+    assert f"{name} must be UTF-8 text of at most 200 bytes" in d.output(), d.describe()
+
+
+def test_a_replica_name_of_200_bytes_of_any_script_is_listed(droplin, fresh_db):
+    name = "é" * 100
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID=name,
+              RAILWAY_REPLICA_REGION="東京")
+    shown = harness.wait_until(lambda: listed(d).get(name), 15, what="the replica listed")
+    assert shown["region"] == "東京", shown
+
+
 def test_the_fleet_frame_without_its_history_still_lists_and_reloads(droplin, fresh_db):
     """The hour's history is the frame's costly query; when it fails (here two rows of a
     replica long gone whose counters cannot be subtracted in a bigint), the frame still
