@@ -1796,10 +1796,12 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 	   is not UTF-8 (the replica would never be listed), and a control character is no name */
 	const char *names[][2] = {{"RAILWAY_REPLICA_ID", c->replica}, {"RAILWAY_REPLICA_REGION", c->region}};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		const char *v = names[i][1] ? names[i][1] : "";
-		bool ok = strlen(v) <= 200 && utf8_valid(v, strlen(v));
-		for (const unsigned char *u = (const unsigned char *)v; ok && *u; u++)
-			ok = *u >= 0x20 && *u != 0x7f;
+		const unsigned char *v = (const unsigned char *)(names[i][1] ? names[i][1] : "");
+		size_t n = strlen((const char *)v), len = 1;
+		bool ok = n <= 200;
+		for (unsigned cp; ok && n; v += len, n -= len) /* no C0, DEL or C1 control */
+			ok = (len = utf8_seq_len(v, n)) && utf8_decode(v, len, &cp) && cp >= 0x20 &&
+			     !(cp >= 0x7f && cp < 0xa0);
 		if (!ok) {
 			snprintf(err, errlen,
 				 "%s must be UTF-8 text of at most 200 bytes without control characters",

@@ -438,6 +438,7 @@ def test_heartbeat_seconds_under_1_is_refused(droplin, value):
 
 @pytest.mark.parametrize("name,value", [("RAILWAY_REPLICA_ID", "caf\udce9"),  # the byte 0xE9
                                         ("RAILWAY_REPLICA_REGION", "eu\x1b[2Jwest"),
+                                        ("RAILWAY_REPLICA_REGION", "eu\u009b2Jwest"),  # C1 CSI
                                         ("RAILWAY_REPLICA_REGION", "x" * 201)])
 def test_a_replica_name_that_is_no_text_is_refused(droplin, name, value):
     """The name and region go into every heartbeat row, log line and page: a name that is not
