@@ -386,7 +386,8 @@ def fleet_front():
         def do_GET(self):
             calls.append((self.path, self.headers.get("secret")))
             ok = self.headers.get("secret") == "s3cret"
-            body = json.dumps(FLEET_JSON if ok else {"detail": "Forbidden"}).encode()
+            body = srv.body if ok and srv.body else \
+                json.dumps(FLEET_JSON if ok else {"detail": "Forbidden"}).encode()
             self.send_response(200 if ok else 403)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -395,6 +396,7 @@ def fleet_front():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     srv.calls = calls
+    srv.body = None  # else this, as it is
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     yield srv
     srv.shutdown()
@@ -425,6 +427,23 @@ def test_check_replicas_fleet_table_and_verdict(fleet_front):
         1, 'FAIL fleet: GET /admin/replicas: 403 {"detail": "Forbidden"}\n'), r.stdout
     r = run_script(fleet_front.url)
     assert (r.returncode, r.stderr) == (2, "check-replicas: --fleet needs ADMIN_SECRET\n"), r
+
+
+def test_check_replicas_fleet_bounds_what_a_front_sends(fleet_front):
+    """Values as a hostile front (not droplin, which refuses such names) could send them: raw
+    UTF-8 with a C1 control (the terminal's CSI, U+009B), a raw escape, and a 10,000-byte name
+    (mawk stops at 8 KiB in a printf: no table at all). Each prints as '?' or cut to 200 bytes
+    on a character's edge with '...', and the verdict still comes."""
+    fleet = json.loads(json.dumps(FLEET_JSON))
+    fleet["replicas"][0]["replica"] = "a" + "é" * 5000  # byte 200 is the first of an é
+    fleet["replicas"][1]["replica"] = "csi\u009b31m\x1bname"
+    fleet_front.body = json.dumps(fleet, ensure_ascii=False).encode()
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1].startswith("a" + "é" * 99 + "...  eu "), lines
+    assert lines[2].startswith("csi?31m?name "), lines
+    assert lines[-1] == "PASS fleet: 2 replicas listed, 1 ready (at least 1 expected)", lines
 
 
 @pytest.mark.parametrize("value", ["0.001", "0.5"])
