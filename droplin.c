@@ -108,6 +108,8 @@
 #define UNUSED      __attribute__((unused)) /* helpers the later routes call; the unit tests use them now */
 #define STR_(x)     #x
 #define STR(x)      STR_(x) /* a number defined below, as text in SQL and in --help */
+/* a timestamptz as text (ISO 8601 in UTC, microseconds), whatever the session's DateStyle */
+#define SQL_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 /* Heartbeats (HEARTBEAT_SECONDS): a replica whose last one is older than this many intervals is
    gone from the fleet; the fleet's history is kept this long and plotted in steps of this long;
    rates and percentiles are over the last minute. */
@@ -3244,7 +3246,6 @@ static struct {
 	int n_work, n_busy;
 	bool stopping;
 	int64_t started_ms;
-	double started_unix; /* the wall clock at start: with the replica's name, its heartbeats' key */
 } L = {.ep = -1,
        .listen_fd = -1,
        .event_fd = -1,
@@ -5908,10 +5909,18 @@ static void *maint_main(void *arg)
 
 /* --- Heartbeats: every replica in PostgreSQL, for GET /admin/replicas and the dashboard --- */
 
+/*
+ * The start time, with the replica's name its heartbeats' key, is on the database's clock as
+ * every `at` is (uptimes and rates mix no clocks): the first row that is written sets it to the
+ * database's now() less this replica's monotonic uptime ($14), and returns it for the later
+ * rows ($2; empty until then).
+ */
 static const char SQL_HEARTBEAT[] =
 	"INSERT INTO replica_heartbeats (replica, started_at, region, version, interval_ms, ready, draining,"
 	" in_flight, pool_in_use, pool_size, requests, errors, buckets)"
-	" VALUES ($1, to_timestamp($2::float8), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+	" VALUES ($1, coalesce(nullif($2, '')::timestamptz, now() - $14::float8 * interval '1 second'),"
+	" $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING " SQL_ISO("started_at");
+static char heartbeat_started_at[40]; /* the heartbeat thread's */
 
 /* One row: the readiness `r`, the pool, and the counters of every request since the start. */
 static void heartbeat(struct readiness r)
@@ -5921,7 +5930,7 @@ static void heartbeat(struct readiness r)
 		return;
 	int open, idle, waiting;
 	pg_pool_counts(&open, &idle, &waiting);
-	char buckets[(METRIC_N_BUCKETS + 1) * 21 + 2], num[7][32];
+	char buckets[(METRIC_N_BUCKETS + 1) * 21 + 2], num[8][32];
 	uint64_t requests = 0;
 	size_t n = 0;
 	for (int i = 0; i <= METRIC_N_BUCKETS; i++) {
@@ -5930,7 +5939,7 @@ static void heartbeat(struct readiness r)
 		n += (size_t)snprintf(buckets + n, sizeof buckets - n, "%c%" PRIu64, i ? ',' : '{', v);
 	}
 	snprintf(buckets + n, sizeof buckets - n, "}");
-	snprintf(num[0], sizeof num[0], "%.6f", L.started_unix);
+	snprintf(num[0], sizeof num[0], "%.3f", (double)(now_ms() - L.started_ms) / 1000);
 	snprintf(num[1], sizeof num[1], "%lld", llround(cfg.heartbeat_seconds * 1000));
 	snprintf(num[2], sizeof num[2], "%d", atomic_load_explicit(&MT_ALL.in_flight, memory_order_relaxed));
 	snprintf(num[3], sizeof num[3], "%d", open - idle);
@@ -5939,7 +5948,7 @@ static void heartbeat(struct readiness r)
 	snprintf(num[6], sizeof num[6], "%" PRIu64,
 		 atomic_load_explicit(&MT_ALL.errors, memory_order_relaxed));
 	const char *params[] = {log_replica,
-				num[0],
+				heartbeat_started_at,
 				cfg.region,
 				DROPLIN_VERSION,
 				num[1],
@@ -5950,12 +5959,15 @@ static void heartbeat(struct readiness r)
 				num[4],
 				num[5],
 				num[6],
-				buckets};
+				buckets,
+				num[0]};
 	PGresult *res;
-	int rc = pg_one(pg, (struct db_step){.sql = SQL_HEARTBEAT, .quiet = true, .n = 13, .params = params},
+	int rc = pg_one(pg, (struct db_step){.sql = SQL_HEARTBEAT, .quiet = true, .n = 14, .params = params},
 			cfg.db_query_timeout_ms, &res);
 	if (rc == PG_FAILED && !maint_stopping()) /* not the cancel of maint_stop */
 		pg_log_error("heartbeat", res, pg->conn);
+	else if (!rc && !heartbeat_started_at[0] && PQntuples(res) == 1)
+		snprintf(heartbeat_started_at, sizeof heartbeat_started_at, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	maint_close(&BEAT, pg, rc != 0);
 }
@@ -10696,15 +10708,14 @@ enum {
 	FLEET_REFRESH_SECONDS = 5, /* the fleet frame reloads itself this often */
 };
 
-#define SQL_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 /*
  * Every live replica's last heartbeat, and its last one at least FLEET_WINDOW_SECONDS older
  * (none while the replica is younger: its counters were zero when it started), for its rate
  * and percentiles over the last minute. A replica whose last heartbeat is older than
- * HEARTBEAT_GONE_AFTER of its own intervals is gone, so only rows that recent under the longest
- * interval are read (through the index on `at`, not the hour's). The first column is the
- * database's time: with no replica live the one row has nothing else.
+ * HEARTBEAT_GONE_AFTER of its own intervals is gone (so only rows that recent under the longest
+ * interval are read, through the index on `at`), and so is one whose name started again after
+ * its last heartbeat (restarted). The first column is the database's time: with no replica live
+ * the one row has nothing else.
  */
 /* clang-format off */
 static const char SQL_FLEET[] =
@@ -10716,7 +10727,8 @@ static const char SQL_FLEET[] =
 	"     WHERE h.replica = l.replica AND h.started_at = l.started_at"
 	"       AND h.at <= l.at - interval '" STR(FLEET_WINDOW_SECONDS) " seconds'"
 	"     ORDER BY h.at DESC LIMIT 1) b ON true"
-	"   WHERE now() - l.at <= l.interval_ms * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond')"
+	"   WHERE now() - l.at <= l.interval_ms * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond'"
+	"     AND NOT EXISTS (SELECT 1 FROM last n WHERE n.replica = l.replica AND n.started_at > l.at))"
 	" SELECT " SQL_ISO("now()") ", replica, region, version, " SQL_ISO("started_at") ","
 	"  extract(epoch FROM now() - started_at), " SQL_ISO("at") ", extract(epoch FROM now() - at),"
 	"  interval_ms, ready, draining, in_flight, pool_in_use, pool_size, requests, errors, buckets,"
@@ -12335,9 +12347,6 @@ int main(int argc, char **argv)
 	char err[512];
 	static char hostname[256];
 	L.started_ms = now_ms();
-	struct timespec wall;
-	clock_gettime(CLOCK_REALTIME, &wall);
-	L.started_unix = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
 		cfg_help(stdout);
 		return 0;

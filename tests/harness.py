@@ -89,7 +89,8 @@ class PgCluster:
     """A throwaway cluster made by tests/pg.sh in a private temp dir (under /tmp, which the
     postgres system user can reach)."""
 
-    def __init__(self):
+    def __init__(self, env=None):
+        self.env = env  # the server's environment (a fake clock's), else the tests'
         self.dir = tempfile.mkdtemp(prefix="droplin-pg-", dir="/tmp")
         self.port = None
         self.bouncer = None  # a PgBouncer in front (pgbouncer_mode()): url() goes through it
@@ -98,7 +99,7 @@ class PgCluster:
         last = None
         for _ in range(attempts if port is None else 1):
             p = port if port is not None else free_port()
-            r = subprocess.run(["sh", PG_SH, "start", self.dir, str(p)],
+            r = subprocess.run(["sh", PG_SH, "start", self.dir, str(p)], env=self.env,
                                capture_output=True, text=True, timeout=120)
             if r.returncode == 0:
                 self.port = p

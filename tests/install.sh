@@ -14,7 +14,7 @@ set -eu
 RUN_PACKAGES="postgresql-15 curl util-linux coreutils"
 TEST_PACKAGES="$RUN_PACKAGES python3 python3-pytest python3-requests python3-psycopg2
 python3-pytest-xdist python3-jwt python3-bcrypt openssl chromium python3-websocket
-python3-jsonschema haproxy pgbouncer"
+python3-jsonschema haproxy pgbouncer libfaketime"
 
 print=0
 if [ "${1:-}" = --print ]; then

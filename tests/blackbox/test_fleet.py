@@ -12,8 +12,10 @@ waits on a lock does not silence it, an INSERT that waits on a lock holds up nei
 """
 
 import base64
+import glob
 import http.server
 import json
+import os
 import re
 import signal
 import subprocess
@@ -444,6 +446,49 @@ def test_check_replicas_fleet_bounds_what_a_front_sends(fleet_front):
     assert lines[1].startswith("a" + "é" * 99 + "...  eu "), lines
     assert lines[2].startswith("csi?31m?name "), lines
     assert lines[-1] == "PASS fleet: 2 replicas listed, 1 ready (at least 1 expected)", lines
+
+
+def test_a_restarted_replica_is_listed_once_at_once(droplin, fresh_db):
+    """A replica that dies and starts again under its name is a new run (its counters start
+    again); the run that stopped beating before the new one started is over, not listed beside
+    it until it counts as gone (here 15 s: its interval is 5 s)."""
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="5", RAILWAY_REPLICA_ID="phoenix")
+    first = harness.wait_until(lambda: listed(d).get("phoenix"), 15, what="phoenix listed")
+    d.signal(signal.SIGKILL)
+    d.wait_exit(timeout=15, expect=-signal.SIGKILL)
+    again = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="5", RAILWAY_REPLICA_ID="phoenix")
+    harness.wait_until(lambda: any(x["started_at"] != first["started_at"] for x in
+                                   replicas(again)["replicas"]), 15, what="the new run listed")
+    shown = replicas(again)["replicas"]
+    assert [x["replica"] for x in shown] == ["phoenix"], shown
+    assert shown[0]["started_at"] != first["started_at"] and shown[0]["heartbeat_age_seconds"] < 15
+
+
+def test_uptime_is_on_one_clock_when_the_databases_is_two_hours_ahead(droplin):
+    """PostgreSQL's clock two hours ahead of droplin's (a fake clock for the server only): the
+    start time is the database's now() less the replica's own uptime, so the uptime shown is
+    this replica's, seconds, and its rate over its first minute is that of the requests sent;
+    a start time on droplin's clock showed an uptime of two hours and a rate 700 times too low."""
+    lib = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+    assert lib, "libfaketime is missing (tests/install.sh installs it)"
+    pg = harness.PgCluster(env=dict(os.environ, LD_PRELOAD=lib[0], FAKETIME="+2h",
+                                    FAKETIME_DONT_RESET="1")).start()
+    try:
+        db = pg.create_database()
+        assert 7100 < harness.db_query(db, "SELECT extract(epoch FROM now())::float8")[0][0] \
+            - time.time() < 7300
+        t0 = time.monotonic()
+        d = start(droplin, db=db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="skewed")
+        for _ in range(200):
+            assert d.get("/livez").status == 200
+        shown = harness.wait_until(lambda: (x := listed(d).get("skewed")) and x["requests"] >= 200
+                                   and x, 30, interval=0.2, what="the load in a heartbeat")
+        assert 0 <= shown["uptime_seconds"] <= time.monotonic() - t0 + 1, shown
+        # its first minute: every request since it started over its uptime at that heartbeat
+        assert shown["requests_per_second"] >= shown["requests"] / (time.monotonic() - t0 + 1), shown
+        d.stop()
+    finally:
+        pg.destroy()
 
 
 @pytest.mark.parametrize("value", ["0.001", "0.5"])
