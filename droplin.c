@@ -1534,7 +1534,8 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("DB_ACQUIRE_TIMEOUT_MS", CFG_INT, db_acquire_timeout_ms, "2000", 1, 600000,
 	    "Longest a request waits for a pooled connection before it gets 503."),
 	CFG("DB_CONNECT_TIMEOUT_MS", CFG_INT, db_connect_timeout_ms, "3000", 1, 600000,
-	    "Longest a new database connection may take to open."),
+	    "Longest a new database connection may take to open, the lookup of its host name "
+	    "included."),
 	CFG("DB_QUERY_TIMEOUT_MS", CFG_INT, db_query_timeout_ms, "5000", 1, 3600000,
 	    "Longest one query may run; past it droplin cancels it and answers 503."),
 	CFG("DB_PROBE_INTERVAL_MS", CFG_INT, db_probe_interval_ms, "500", 10, 60000,
@@ -4546,18 +4547,162 @@ static void pg_connect_failed(const char *why)
 		"database connect failed: %s", why);
 }
 
+/*
+ * Host names, resolved within the connect's deadline. libpq resolves DATABASE_URL's host with a
+ * blocking getaddrinfo() before its own connect_timeout starts: a name server that does not
+ * answer held a request, or shutdown, for as long as the resolver kept trying. A single host
+ * name (not an address, a socket directory, a list, nor with a hostaddr) is looked up on a
+ * thread of its own instead, and libpq is given its addresses (hostaddr, the name kept as host
+ * for TLS); when the deadline passes first the thread is left to finish alone.
+ */
+enum { DNS_MAX_ADDRS = 8 };
+static char DB_HOST_NAME[256]; /* empty: libpq resolves, as it would (pg_connect's once) */
+
+static void db_host_name_init(void)
+{
+	PQconninfoOption *opts = PQconninfoParse(cfg.database_url, NULL);
+	const char *host = NULL, *hostaddr = NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!strcmp(o->keyword, "host"))
+			host = o->val;
+		else if (!strcmp(o->keyword, "hostaddr"))
+			hostaddr = o->val;
+	}
+	unsigned char addr[16];
+	if (host && *host && !(hostaddr && *hostaddr) && strlen(host) < sizeof DB_HOST_NAME &&
+	    !strpbrk(host, ",/@") && inet_pton(AF_INET, host, addr) != 1 &&
+	    inet_pton(AF_INET6, host, addr) != 1)
+		snprintf(DB_HOST_NAME, sizeof DB_HOST_NAME, "%s", host);
+	PQconninfoFree(opts);
+}
+
+struct dns_job {
+	atomic_int refs; /* the asker's and the resolver's: the last one frees */
+	int fd;          /* eventfd: written when done */
+	int n;           /* addresses found; -1: none */
+	char hosts[DNS_MAX_ADDRS * 257], addrs[DNS_MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
+};
+
+static void dns_job_put(struct dns_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1) {
+		close(j->fd);
+		free(j);
+	}
+}
+
+static void *dns_resolve(void *arg)
+{
+	struct dns_job *j = arg;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	j->n = getaddrinfo(DB_HOST_NAME, NULL, &hints, &res) ? -1 : 0;
+	size_t h = 0, a = 0;
+	for (struct addrinfo *ai = res; ai && j->n < DNS_MAX_ADDRS; ai = ai->ai_next) {
+		char text[INET6_ADDRSTRLEN];
+		const void *in = ai->ai_family == AF_INET
+					 ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+					 : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    !inet_ntop(ai->ai_family, in, text, sizeof text))
+			continue;
+		h += (size_t)snprintf(j->hosts + h, sizeof j->hosts - h, "%s%s", j->n ? "," : "",
+				      DB_HOST_NAME);
+		a += (size_t)snprintf(j->addrs + a, sizeof j->addrs - a, "%s%s", j->n ? "," : "", text);
+		j->n++;
+	}
+	if (res)
+		freeaddrinfo(res);
+	if (!j->n)
+		j->n = -1;
+	eventfd_write(j->fd, 1);
+	dns_job_put(j);
+	return NULL;
+}
+
+/*
+ * DB_HOST_NAME's addresses as libpq's host and hostaddr lists, by the monotonic deadline: 1
+ * found, 0 nothing to resolve (libpq does), -1 failed or timed out (logged as a connect failure).
+ */
+static int dns_lookup(int64_t deadline, struct dns_job **out)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, db_host_name_init);
+	*out = NULL;
+	if (!DB_HOST_NAME[0])
+		return 0;
+	struct dns_job *j = calloc(1, sizeof *j);
+	if (!j || (j->fd = eventfd(0, EFD_CLOEXEC)) < 0) {
+		free(j);
+		return 0; /* out of resources: libpq resolves, as before */
+	}
+	atomic_init(&j->refs, 2);
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, dns_resolve, j)) {
+		pthread_attr_destroy(&attr);
+		close(j->fd);
+		free(j);
+		return 0;
+	}
+	pthread_attr_destroy(&attr);
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		struct pollfd pfd[2] = {{.fd = j->fd, .events = POLLIN},
+					{.fd = pg_poll_cut, .events = POLLIN}};
+		int r = left <= 0 ? 0 : poll(pfd, 2, (int)(left > INT_MAX ? INT_MAX : left));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && pfd[0].revents && j->n > 0) {
+			*out = j;
+			return 1;
+		}
+		pg_connect_failed(r > 0 && pfd[0].revents ? "the database's host name was not found"
+				  : r == 0                ? "timed out resolving the database's host name"
+							  : "cut off resolving the database's host name");
+		dns_job_put(j);
+		return -1;
+	}
+}
+
 /* `app` names the connection in pg_stat_activity unless DATABASE_URL names it. */
 static PGconn *pg_connect(int64_t deadline, const char *app)
 {
+	struct dns_job *dns;
+	if (dns_lookup(deadline, &dns) < 0)
+		return NULL;
 	char timeout[24];
 	long long secs = (cfg.db_connect_timeout_ms + 999) / 1000;
 	snprintf(timeout, sizeof timeout, "%lld", secs < 2 ? 2 : secs);
 	/* our defaults first: the expanded DATABASE_URL that follows overrides any of them */
-	const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
-			      "keepalives_interval", "keepalives_count", "application_name",
-			      "client_encoding",     "dbname",           NULL};
-	const char *vals[] = {timeout, "1", "30", "10", "3", app, "UTF8", cfg.database_url, NULL};
+	const char *keys[] = {"connect_timeout",
+			      "keepalives",
+			      "keepalives_idle",
+			      "keepalives_interval",
+			      "keepalives_count",
+			      "application_name",
+			      "client_encoding",
+			      "dbname",
+			      "host",
+			      "hostaddr",
+			      NULL};
+	const char *vals[] = {timeout,
+			      "1",
+			      "30",
+			      "10",
+			      "3",
+			      app,
+			      "UTF8",
+			      cfg.database_url,
+			      dns ? dns->hosts : NULL,
+			      dns ? dns->addrs : NULL,
+			      NULL};
+	if (!dns)
+		keys[8] = NULL; /* the URL's own host */
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	if (dns)
+		dns_job_put(dns);
 	if (!conn)
 		return NULL;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
