@@ -4577,8 +4577,8 @@ static void db_host_name_init(void)
 }
 
 struct dns_job {
-	atomic_int refs; /* the asker's and the resolver's: the last one frees */
-	int fd;          /* eventfd: written when done */
+	atomic_int refs; /* the askers', the resolver's, DNS_RUNNING's: the last one frees */
+	int fd;          /* eventfd: written once when done, never read, so every asker sees it */
 	int n;           /* addresses found; -1: none */
 	char hosts[DNS_MAX_ADDRS * 257], addrs[DNS_MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
 };
@@ -4590,6 +4590,11 @@ static void dns_job_put(struct dns_job *j)
 		free(j);
 	}
 }
+
+/* The lookup in flight, which every connect that starts meanwhile waits for: one thread at most
+   however many connects time out while a name server is silent. */
+static pthread_mutex_t DNS_MU = PTHREAD_MUTEX_INITIALIZER;
+static struct dns_job *DNS_RUNNING;
 
 static void *dns_resolve(void *arg)
 {
@@ -4614,7 +4619,14 @@ static void *dns_resolve(void *arg)
 		freeaddrinfo(res);
 	if (!j->n)
 		j->n = -1;
+	pthread_mutex_lock(&DNS_MU);
 	eventfd_write(j->fd, 1);
+	bool running = DNS_RUNNING == j;
+	if (running)
+		DNS_RUNNING = NULL;
+	pthread_mutex_unlock(&DNS_MU);
+	if (running)
+		dns_job_put(j);
 	dns_job_put(j);
 	return NULL;
 }
@@ -4630,23 +4642,31 @@ static int dns_lookup(int64_t deadline, struct dns_job **out)
 	*out = NULL;
 	if (!DB_HOST_NAME[0])
 		return 0;
-	struct dns_job *j = calloc(1, sizeof *j);
-	if (!j || (j->fd = eventfd(0, EFD_CLOEXEC)) < 0) {
-		free(j);
-		return 0; /* out of resources: libpq resolves, as before */
-	}
-	atomic_init(&j->refs, 2);
-	pthread_t t;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, dns_resolve, j)) {
+	pthread_mutex_lock(&DNS_MU);
+	struct dns_job *j = DNS_RUNNING;
+	if (j) {
+		atomic_fetch_add(&j->refs, 1);
+	} else if ((j = calloc(1, sizeof *j)) && (j->fd = eventfd(0, EFD_CLOEXEC)) >= 0) {
+		atomic_init(&j->refs, 3);
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, dns_resolve, j)) {
+			close(j->fd);
+			free(j);
+			j = NULL;
+		} else {
+			DNS_RUNNING = j;
+		}
 		pthread_attr_destroy(&attr);
-		close(j->fd);
+	} else {
 		free(j);
-		return 0;
+		j = NULL;
 	}
-	pthread_attr_destroy(&attr);
+	pthread_mutex_unlock(&DNS_MU);
+	if (!j)
+		return 0; /* out of resources: libpq resolves, as before */
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		struct pollfd pfd[2] = {{.fd = j->fd, .events = POLLIN},

@@ -118,7 +118,7 @@ def test_a_name_server_that_never_answers_costs_the_connect_timeout_not_the_reso
         droplin, fresh_db, name_server):
     """The name server reads the queries and answers none (the C library would wait 60 s):
     requests that need the database answer 503 within DB_CONNECT_TIMEOUT_MS (1 s) and a
-    generous margin, /ready says 503, and SIGTERM ends droplin in its shutdown time, exit 0.
+    generous margin, without a thread left behind for each, /ready says 503, and SIGTERM ends droplin in its shutdown time, exit 0.
     libpq's own lookup held each request, the probe and shutdown for the resolver's 60 s."""
     ns = name_server(None)
     env = {"DATABASE_URL": by_name(fresh_db), "DB_CONNECT_TIMEOUT_MS": "1000",
@@ -133,6 +133,16 @@ def test_a_name_server_that_never_answers_costs_the_connect_timeout_not_the_reso
         took = time.monotonic() - t0
         assert r.status == 503 and took < bound, (r, took)
     assert d.get("/ready").status == 503
+    # connects that start while a lookup is in flight wait for that one: with the 60 s
+    # lookups of every timed-out connect left running, the threads would pile up
+    threads = lambda: len(os.listdir(f"/proc/{d.proc.pid}/task"))  # noqa: E731
+    before = threads()
+    for _ in range(5):  # a second apart: each a connect of its own (and the probe's)
+        time.sleep(1)
+        r = d.request("POST", "/auth/login", body=b'{"username": "a", "password": "b"}',
+                      headers={"Content-Type": "application/json"}, timeout=RESOLVER_TIMEOUT + 10)
+        assert r.status == 503, r
+    assert threads() <= before + 1, (before, threads())
     d.wait_log(lambda l: "timed out resolving the database's host name" in l.get("message", ""),
                what="the lookup's timeout logged")
     assert ns.queries >= 1
