@@ -118,6 +118,9 @@
 #define FLEET_HISTORY_SECONDS 3600
 #define FLEET_BIN_SECONDS     30
 #define FLEET_WINDOW_SECONDS  60
+/* After the drain, threads with nothing to do get this long to stop, SHUTDOWN_TIMEOUT_SECONDS=0
+   too: exit 0 when nothing was cut off. */
+#define SHUTDOWN_IDLE_STOP_MS 250
 
 enum {
 	HTTP_MAX_HEADERS_HARD = 128,      /* storage; MAX_HEADERS (<= this) is the setting */
@@ -1547,7 +1550,8 @@ static const struct cfg_var CFG_VARS[] = {
 	    "listener."),
 	CFG("SHUTDOWN_TIMEOUT_SECONDS", CFG_SECONDS, shutdown_timeout_seconds, "10", 0, 3600,
 	    "After SIGTERM/SIGINT: exit at the latest after this long, in-flight requests or queued mail or "
-	    "not (exit status 1 when something was cut off)."),
+	    "not (exit status 1 when something was cut off; threads with nothing to do get " STR(
+		    SHUTDOWN_IDLE_STOP_MS) " ms to stop, even with 0)."),
 	CFG("HEAD_TIMEOUT_MS", CFG_INT, head_timeout_ms, "10000", 1, 3600000,
 	    "Whole-head deadline: a request head must arrive within this long."),
 	CFG("IDLE_TIMEOUT_MS", CFG_INT, idle_timeout_ms, "30000", 1, 3600000,
@@ -12407,18 +12411,24 @@ static bool join_by(pthread_t t, int64_t mono_deadline)
 	return !pthread_timedjoin_np(t, NULL, &ts);
 }
 
-/* After the drain: joins `t` by *deadline, which a second signal moves to now. */
+/* After the drain: a second signal moves *deadline to now (the operator means now). */
+static void second_signal(int64_t *deadline)
+{
+	struct signalfd_siginfo si;
+	if (read(L.signal_fd, &si, sizeof si) == sizeof si) {
+		log_msg(LOG_WARN, "signal %u again: exiting now", si.ssi_signo);
+		*deadline = now_ms();
+	}
+}
+
+/* After the drain: joins `t` by *deadline (second_signal). */
 static bool join_stopping(pthread_t t, int64_t *deadline)
 {
 	for (;;) {
 		int64_t slice = now_ms() + SHUTDOWN_SIGNAL_CHECK_MS;
 		if (join_by(t, slice < *deadline ? slice : *deadline))
 			return true;
-		struct signalfd_siginfo si;
-		if (read(L.signal_fd, &si, sizeof si) == sizeof si) {
-			log_msg(LOG_WARN, "signal %u again: exiting now", si.ssi_signo);
-			*deadline = now_ms();
-		}
+		second_signal(deadline);
 		if (now_ms() >= *deadline)
 			return false;
 	}
@@ -12450,6 +12460,8 @@ static void mail_drop_queued(void)
  */
 static bool stop_threads(struct threads *t, int64_t deadline)
 {
+	if (deadline < now_ms() + SHUTDOWN_IDLE_STOP_MS) /* idle threads stop cleanly in any case */
+		deadline = now_ms() + SHUTDOWN_IDLE_STOP_MS;
 	pthread_mutex_lock(&L.mu);
 	L.stopping = true;
 	pthread_cond_broadcast(&L.work_cv);
@@ -12480,8 +12492,10 @@ static bool stop_threads(struct threads *t, int64_t deadline)
 	all &= join_stopping(t->probe, &deadline);
 	all &= !t->beating || join_stopping(t->beat, &deadline);
 	int64_t cancels_by = now_ms() + PG_CANCEL_GRACE_MS; /* pg_cancel_send */
-	while (atomic_load(&pg_cancels) && now_ms() < deadline && now_ms() < cancels_by)
+	while (atomic_load(&pg_cancels) && now_ms() < deadline && now_ms() < cancels_by) {
 		nanosleep(&(struct timespec){.tv_nsec = 5 * 1000000}, NULL);
+		second_signal(&deadline);
+	}
 	bool mail = join_stopping(t->mail, &deadline);
 	if (!mail)
 		mail_drop_queued();

@@ -105,6 +105,18 @@ def test_shutdown_timeout_ends_a_stuck_request(droplin):
     assert stuck.state_after(harness.scaled(3)) == "closed"
 
 
+def test_shutdown_timeout_zero_with_nothing_in_flight_exits_0(droplin):
+    """SHUTDOWN_TIMEOUT_SECONDS=0 leaves no time for work in flight, but threads with nothing
+    to do (the mail thread, the probe, the workers) still stop: exit 0, not the 1 of a shutdown
+    that cut something short (which a restart policy takes for a crash)."""
+    d = droplin(env={"DRAIN_SECONDS": "0", "SHUTDOWN_TIMEOUT_SECONDS": "0"})
+    d.wait_ready()
+    d.signal(signal.SIGTERM)
+    d.wait_exit(timeout=10, expect=0)
+    assert not any("shutdown timeout" in str(l.get("message", "")) for l in d.logs()), \
+        d.describe()
+
+
 def test_drain_seconds_zero_exits_promptly(droplin):
     """Compared with a droplin signalled at the same moment with a drain of DRAIN seconds: the
     one with DRAIN_SECONDS=0 has exited while the other still accepts connections."""
