@@ -4555,9 +4555,10 @@ static void pg_connect_failed(const char *why)
  * Host names, resolved within the connect's deadline. libpq resolves DATABASE_URL's host with a
  * blocking getaddrinfo() before its own connect_timeout starts: a name server that does not
  * answer held a request, or shutdown, for as long as the resolver kept trying. A single host
- * name (not an address, a socket directory, a list, nor with a hostaddr) is looked up on a
- * thread of its own instead, and libpq is given its addresses (hostaddr, the name kept as host
- * for TLS); when the deadline passes first the thread is left to finish alone.
+ * name (not an address, IPv6 with a zone among them, a socket directory or a list; no hostaddr
+ * or service, in the URL or as PGHOSTADDR/PGSERVICE) is looked up on a thread of its own instead, and libpq
+ * is given its addresses (hostaddr, the name kept as host for TLS); when the deadline passes first the thread
+ * is left to finish alone.
  */
 enum { DNS_MAX_ADDRS = 8 };
 static char DB_HOST_NAME[256]; /* empty: libpq resolves, as it would (pg_connect's once) */
@@ -4565,17 +4566,20 @@ static char DB_HOST_NAME[256]; /* empty: libpq resolves, as it would (pg_connect
 static void db_host_name_init(void)
 {
 	PQconninfoOption *opts = PQconninfoParse(cfg.database_url, NULL);
-	const char *host = NULL, *hostaddr = NULL;
+	const char *host = NULL, *hostaddr = NULL, *service = NULL;
 	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
 		if (!strcmp(o->keyword, "host"))
 			host = o->val;
 		else if (!strcmp(o->keyword, "hostaddr"))
 			hostaddr = o->val;
+		else if (!strcmp(o->keyword, "service"))
+			service = o->val;
 	}
 	unsigned char addr[16];
-	if (host && *host && !(hostaddr && *hostaddr) && strlen(host) < sizeof DB_HOST_NAME &&
-	    !strpbrk(host, ",/@") && inet_pton(AF_INET, host, addr) != 1 &&
-	    inet_pton(AF_INET6, host, addr) != 1)
+	const char *env_addr = getenv("PGHOSTADDR"), *env_service = getenv("PGSERVICE");
+	if (host && *host && !(hostaddr && *hostaddr) && !(service && *service) && !(env_addr && *env_addr) &&
+	    !(env_service && *env_service) && strlen(host) < sizeof DB_HOST_NAME && !strpbrk(host, ",/@:") &&
+	    inet_pton(AF_INET, host, addr) != 1)
 		snprintf(DB_HOST_NAME, sizeof DB_HOST_NAME, "%s", host);
 	PQconninfoFree(opts);
 }
@@ -6080,15 +6084,15 @@ static void *maint_main(void *arg)
 
 /*
  * The start time, with the replica's name its heartbeats' key, is on the database's clock as
- * every `at` is (uptimes and rates mix no clocks): the first row that is written sets it to the
- * database's now() less this replica's monotonic uptime ($14), and returns it for the later
- * rows ($2; empty until then).
+ * every `at` is (uptimes and rates mix no clocks): before the first row, the database's now()
+ * less this replica's monotonic uptime, asked once by a statement that writes nothing (a reply
+ * lost after an INSERT that computed it would leave a run of one row under another key).
  */
+static const char SQL_HEARTBEAT_START[] = "SELECT " SQL_ISO("now() - $1::float8 * interval '1 second'");
 static const char SQL_HEARTBEAT[] =
 	"INSERT INTO replica_heartbeats (replica, started_at, region, version, interval_ms, ready, draining,"
 	" in_flight, pool_in_use, pool_size, requests, errors, buckets)"
-	" VALUES ($1, coalesce(nullif($2, '')::timestamptz, now() - $14::float8 * interval '1 second'),"
-	" $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING " SQL_ISO("started_at");
+	" VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 static char heartbeat_started_at[40]; /* the heartbeat thread's */
 
 /* One row: the readiness `r`, the pool, and the counters of every request since the start. */
@@ -6099,7 +6103,7 @@ static void heartbeat(struct readiness r)
 		return;
 	int open, idle, waiting;
 	pg_pool_counts(&open, &idle, &waiting);
-	char buckets[(METRIC_N_BUCKETS + 1) * 21 + 2], num[8][32];
+	char buckets[(METRIC_N_BUCKETS + 1) * 21 + 2], num[7][32];
 	uint64_t requests = 0;
 	size_t n = 0;
 	for (int i = 0; i <= METRIC_N_BUCKETS; i++) {
@@ -6108,7 +6112,6 @@ static void heartbeat(struct readiness r)
 		n += (size_t)snprintf(buckets + n, sizeof buckets - n, "%c%" PRIu64, i ? ',' : '{', v);
 	}
 	snprintf(buckets + n, sizeof buckets - n, "}");
-	snprintf(num[0], sizeof num[0], "%.3f", (double)(now_ms() - L.started_ms) / 1000);
 	snprintf(num[1], sizeof num[1], "%lld", llround(cfg.heartbeat_seconds * 1000));
 	snprintf(num[2], sizeof num[2], "%d", atomic_load_explicit(&MT_ALL.in_flight, memory_order_relaxed));
 	snprintf(num[3], sizeof num[3], "%d", open - idle);
@@ -6128,15 +6131,30 @@ static void heartbeat(struct readiness r)
 				num[4],
 				num[5],
 				num[6],
-				buckets,
-				num[0]};
-	PGresult *res;
-	int rc = pg_one(pg, (struct db_step){.sql = SQL_HEARTBEAT, .quiet = true, .n = 14, .params = params},
+				buckets};
+	PGresult *res = NULL;
+	int rc = 0;
+	if (!heartbeat_started_at[0]) {
+		snprintf(num[0], sizeof num[0], "%.3f", (double)(now_ms() - L.started_ms) / 1000);
+		const char *uptime[] = {num[0]};
+		rc = pg_one(
+			pg,
+			(struct db_step){.sql = SQL_HEARTBEAT_START, .quiet = true, .n = 1, .params = uptime},
 			cfg.db_query_timeout_ms, &res);
+		if (!rc && PQntuples(res) == 1)
+			snprintf(heartbeat_started_at, sizeof heartbeat_started_at, "%s",
+				 PQgetvalue(res, 0, 0));
+		if (!rc) {
+			PQclear(res);
+			res = NULL;
+		}
+	}
+	if (!rc && heartbeat_started_at[0])
+		rc = pg_one(pg,
+			    (struct db_step){.sql = SQL_HEARTBEAT, .quiet = true, .n = 13, .params = params},
+			    cfg.db_query_timeout_ms, &res);
 	if (rc == PG_FAILED && !maint_stopping()) /* not the cancel of maint_stop */
 		pg_log_error("heartbeat", res, pg->conn);
-	else if (!rc && !heartbeat_started_at[0] && PQntuples(res) == 1)
-		snprintf(heartbeat_started_at, sizeof heartbeat_started_at, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	maint_close(&BEAT, pg, rc != 0);
 }

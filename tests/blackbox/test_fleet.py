@@ -27,6 +27,7 @@ import pytest
 
 import harness
 from auth_helpers import ADMIN_SECRET, audit_rows, start
+from pg_relay import PgRelay
 
 SCRIPT = harness.REPO + "/scripts/check-replicas"
 NAMES = ["fleet-a", "fleet-b", "fleet-c"]
@@ -439,7 +440,9 @@ def test_check_replicas_fleet_bounds_what_a_front_sends(fleet_front):
     fleet = json.loads(json.dumps(FLEET_JSON))
     fleet["replicas"][0]["replica"] = "a" + "é" * 5000  # byte 200 is the first of an é
     fleet["replicas"][1]["replica"] = "csi\u009b31m\x1bname"
-    fleet_front.body = json.dumps(fleet, ensure_ascii=False).encode()
+    # raw, as JSON forbids and json.dumps never writes: the escape byte itself
+    fleet_front.body = json.dumps(fleet, ensure_ascii=False).encode().replace(b"\\u001b", b"\x1b")
+    assert b"\x1b" in fleet_front.body
     r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
@@ -489,6 +492,28 @@ def test_uptime_is_on_one_clock_when_the_databases_is_two_hours_ahead(droplin):
         d.stop()
     finally:
         pg.destroy()
+
+
+def test_a_first_heartbeat_whose_answer_is_lost_leaves_one_run(droplin, pg, fresh_db):
+    """The first heartbeat's INSERT commits and its answer never comes back (the relay goes
+    dark after passing it on): the beats after it, on a new connection, are still of the same
+    run, under the one start time. When that INSERT computed the start time and only its answer
+    carried it, the next beat computed another: a second run of one row, listed beside the
+    real one (and counted ready twice) until it was gone."""
+    relay = PgRelay(pg.port)
+    try:
+        relay.dark_after(b"INSERT INTO replica_heartbeats")
+        d = start(droplin, db=relay.url(fresh_db.rsplit("/", 1)[1]), HEARTBEAT_SECONDS="1",
+                  DB_QUERY_TIMEOUT_MS="1500", RAILWAY_REPLICA_ID="lost-answer")
+        harness.wait_until(relay.dead.is_set, 15, what="the first heartbeat sent")
+        relay.heal()
+        harness.wait_until(lambda: len(rows(fresh_db, "lost-answer")) >= 3, 30, interval=0.2,
+                           what="three heartbeats written")
+        starts = {r[1] for r in rows(fresh_db, "lost-answer")}
+        assert len(starts) == 1, rows(fresh_db, "lost-answer")
+        d.stop()
+    finally:
+        relay.stop()
 
 
 @pytest.mark.parametrize("value", ["0.001", "0.5"])
@@ -548,13 +573,17 @@ def test_an_hour_of_a_hundred_replicas_is_plotted_at_the_cost_of_a_scan(droplin,
     heartbeat from its predecessor: 25 times the work, seconds, and past the query timeout the
     plots were missing)."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
-    # each replica: 50 requests every 5 s, all in the third latency slot: 10/s, 1,000/s in all
+    # each replica: 50 requests every 5 s, all in the third latency slot: 10/s, 1,000/s in all;
+    # its last slot holds its number, which never changes (no requests), so no two rows'
+    # histograms are alike (as in life: nothing for the database to reuse). Beats every 5 s but
+    # an interval of 60 s: live for 180 s, however slow this machine is.
     harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
                     " version, interval_ms, ready, draining, in_flight, pool_in_use, pool_size,"
                     " requests, errors, buckets) SELECT 'seeded-' || r, now() - interval '2 hours',"
-                    " now() - k * interval '5 seconds', 'eu', 'x', 5000, true, false, 0, 0, 10,"
+                    " now() - k * interval '5 seconds', 'eu', 'x', 60000, true, false, 0, 0, 10,"
                     " (719 - k) * 50, 0, ARRAY[0, 0, (719 - k) * 50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,"
-                    " 0]::bigint[] FROM generate_series(1, 100) r, generate_series(0, 719) k")
+                    " r]::bigint[] FROM generate_series(1, 100) r,"
+                    " generate_series(0, 719) k")
     harness.db_exec(fresh_db, "ANALYZE replica_heartbeats")
     conn = harness.db_connect(fresh_db)
     try:
@@ -569,7 +598,7 @@ def test_an_hour_of_a_hundred_replicas_is_plotted_at_the_cost_of_a_scan(droplin,
     finally:
         conn.close()
     frames = []
-    for _ in range(3):
+    for _ in range(5):
         t = time.monotonic()
         r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
         frames.append(time.monotonic() - t)
@@ -581,4 +610,4 @@ def test_an_hour_of_a_hundred_replicas_is_plotted_at_the_cost_of_a_scan(droplin,
     values = [float(v) for v in re.findall(r"<title>([0-9.]+)</title>", rate)]
     # every full bin of the hour but the oldest (no heartbeat before it) and the current one
     assert len(values) >= 115 and values.count(1000.0) >= 115, values
-    assert min(frames) < 40 * min(scans), (frames, scans)
+    assert min(frames) < 30 * min(scans), (frames, scans)
