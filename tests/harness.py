@@ -150,6 +150,28 @@ class PgCluster:
             conn.close()
         return self.url(name)
 
+    def freeze(self):
+        """SIGSTOPs the postmaster, then each of its children (none is forked after the first
+        stop; one that exits meanwhile, a backend whose client left, needs no stopping).
+        Returns the PIDs for thaw()."""
+        pids = self.postgres_pids()[:1]
+        os.kill(pids[0], signal.SIGSTOP)
+        for pid in self.postgres_pids()[1:]:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                pids.append(pid)
+            except ProcessLookupError:
+                pass
+        return pids
+
+    @staticmethod
+    def thaw(pids):
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
     def postgres_pids(self):
         """PIDs of the postmaster and all its children (for SIGSTOP/SIGCONT tests)."""
         with open(os.path.join(self.dir, "data", "postmaster.pid")) as f:

@@ -119,20 +119,14 @@ def test_frozen_database_gives_fast_503(droplin, private_pg):
     """PostgreSQL stops answering (processes stopped, sockets open): probes must not hang."""
     d = droplin(db=private_pg.create_database(), env=PROBE_ENV)
     d.wait_ready()
-    pids = private_pg.postgres_pids()
+    pids = private_pg.freeze()
     try:
-        for pid in pids:
-            harness.os.kill(pid, signal.SIGSTOP)
         wait_status(d, "/health", 503, timeout=8)
         wait_status(d, "/ready", 503, timeout=8)
         _, took = timed_get(d, "/livez")
         assert took < FAST
     finally:
-        for pid in pids:
-            try:
-                harness.os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
+        private_pg.thaw(pids)
     wait_status(d, "/health", 200, timeout=15)
     wait_status(d, "/ready", 200, timeout=15)
 
