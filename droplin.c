@@ -4588,7 +4588,7 @@ struct dns_job {
 	atomic_int refs; /* the askers', the resolver's, DNS_RUNNING's: the last one frees */
 	int fd;          /* eventfd: written once when done, never read, so every asker sees it */
 	int n;           /* addresses found; -1: none */
-	char hosts[DNS_MAX_ADDRS * 257], addrs[DNS_MAX_ADDRS * (INET6_ADDRSTRLEN + 1)];
+	char addr[DNS_MAX_ADDRS][INET6_ADDRSTRLEN];
 };
 
 static void dns_job_put(struct dns_job *j)
@@ -4598,6 +4598,11 @@ static void dns_job_put(struct dns_job *j)
 		free(j);
 	}
 }
+
+/* Which of the addresses a connect tries first: the next one after a connect timed out (libpq
+   moves on from an address that refuses, but only our deadline ends one that answers nothing,
+   so the one after it was never tried). */
+static atomic_uint dns_first;
 
 /* The lookup in flight, which every connect that starts meanwhile waits for: one thread at most
    however many connects time out while a name server is silent. */
@@ -4609,19 +4614,13 @@ static void *dns_resolve(void *arg)
 	struct dns_job *j = arg;
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
 	j->n = getaddrinfo(DB_HOST_NAME, NULL, &hints, &res) ? -1 : 0;
-	size_t h = 0, a = 0;
 	for (struct addrinfo *ai = res; ai && j->n < DNS_MAX_ADDRS; ai = ai->ai_next) {
-		char text[INET6_ADDRSTRLEN];
 		const void *in = ai->ai_family == AF_INET
 					 ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
 					 : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-		    !inet_ntop(ai->ai_family, in, text, sizeof text))
-			continue;
-		h += (size_t)snprintf(j->hosts + h, sizeof j->hosts - h, "%s%s", j->n ? "," : "",
-				      DB_HOST_NAME);
-		a += (size_t)snprintf(j->addrs + a, sizeof j->addrs - a, "%s%s", j->n ? "," : "", text);
-		j->n++;
+		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+		    inet_ntop(ai->ai_family, in, j->addr[j->n], sizeof j->addr[j->n]))
+			j->n++;
 	}
 	if (res)
 		freeaddrinfo(res);
@@ -4700,6 +4699,15 @@ static PGconn *pg_connect(int64_t deadline, const char *app)
 	struct dns_job *dns;
 	if (dns_lookup(deadline, &dns) < 0)
 		return NULL;
+	/* the addresses from the one that comes first now (dns_first), each with the name */
+	char hosts[DNS_MAX_ADDRS * sizeof DB_HOST_NAME], addrs[DNS_MAX_ADDRS * INET6_ADDRSTRLEN];
+	unsigned seen = atomic_load(&dns_first), first = dns ? seen % (unsigned)dns->n : 0;
+	for (int i = 0, h = 0, a = 0; dns && i < dns->n; i++) {
+		h += snprintf(hosts + h, sizeof hosts - (size_t)h, "%s%s", i ? "," : "", DB_HOST_NAME);
+		a += snprintf(addrs + a, sizeof addrs - (size_t)a, "%s%s", i ? "," : "",
+			      dns->addr[(first + (unsigned)i) % (unsigned)dns->n]);
+	}
+	bool several = dns && dns->n > 1;
 	char timeout[24];
 	long long secs = (cfg.db_connect_timeout_ms + 999) / 1000;
 	snprintf(timeout, sizeof timeout, "%lld", secs < 2 ? 2 : secs);
@@ -4715,17 +4723,8 @@ static PGconn *pg_connect(int64_t deadline, const char *app)
 			      "host",
 			      "hostaddr",
 			      NULL};
-	const char *vals[] = {timeout,
-			      "1",
-			      "30",
-			      "10",
-			      "3",
-			      app,
-			      "UTF8",
-			      cfg.database_url,
-			      dns ? dns->hosts : NULL,
-			      dns ? dns->addrs : NULL,
-			      NULL};
+	const char *vals[] = {timeout,          "1",   "30",  "10", "3", app, "UTF8",
+			      cfg.database_url, hosts, addrs, NULL};
 	if (!dns)
 		keys[8] = NULL; /* the URL's own host */
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
@@ -4738,6 +4737,9 @@ static PGconn *pg_connect(int64_t deadline, const char *app)
 		if (PQstatus(conn) == CONNECTION_BAD)
 			break;
 		if (pg_poll(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline) <= 0) {
+			if (several) /* an address that answers nothing: the next connect starts after it
+					(once, however many connects started there) */
+				atomic_compare_exchange_strong(&dns_first, &seen, seen + 1);
 			pg_connect_failed("timed out");
 			PQfinish(conn);
 			return NULL;

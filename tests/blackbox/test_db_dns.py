@@ -66,10 +66,13 @@ class NameServer:
             question = q[12:i + 5]
             qtype, = struct.unpack(">H", q[i + 1:i + 3])
             ours = ".".join(labels).lower() == NAME and qtype == 1
-            # a response (QR, RD, RA), no error; one answer: a pointer to the question's name
-            head = struct.pack(">HHHHHH", qid, 0x8180, 1, 1 if ours else 0, 0, 0)
-            rr = struct.pack(">HHHIH", 0xC00C, 1, 1, 30, 4) + socket.inet_aton(self.answer) \
-                if ours else b""
+            addrs = ([self.answer] if isinstance(self.answer, str) else self.answer) if ours \
+                else []
+            # a response (QR, RD, RA), no error; an answer per address, each a pointer to the
+            # question's name
+            head = struct.pack(">HHHHHH", qid, 0x8180, 1, len(addrs), 0, 0)
+            rr = b"".join(struct.pack(">HHHIH", 0xC00C, 1, 1, 30, 4) + socket.inet_aton(a)
+                          for a in addrs)
             self.sock.sendto(head + question + rr, peer)
 
     def close(self):
@@ -112,6 +115,33 @@ def test_a_host_name_is_looked_up_and_its_address_used(droplin, fresh_db, name_s
     assert ns.queries >= 1
     assert harness.db_query(fresh_db, "SELECT count(*) FROM users WHERE username = 'dnsuser'") \
         == [(1,)]
+
+
+def test_a_first_address_that_answers_nothing_is_passed_over(droplin, fresh_db, name_server):
+    """The name has two addresses; the first accepts connections and never says a word (a
+    server that hangs, a half-dead load balancer). A connect there times out after
+    DB_CONNECT_TIMEOUT_MS, and the next connect starts at the second address: droplin gets
+    ready. Before, every connect started at the first address again and never got past it."""
+    port = urllib.parse.urlsplit(fresh_db).port
+    mute = None
+    for _ in range(20):
+        addr = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
+        try:
+            mute = socket.create_server((addr, port), backlog=64)
+            break
+        except OSError:
+            continue
+    assert mute, "no loopback address with PostgreSQL's port free"
+    try:
+        ns = name_server([addr, "127.0.0.1"])
+        d = droplin(env={"DATABASE_URL": by_name(fresh_db), "DB_CONNECT_TIMEOUT_MS": "1000"},
+                    db=fresh_db, prefix=ns.prefix)
+        d.wait_ready(timeout=20)
+        r = d.request("POST", "/auth/check-username", body=b'{"username": "mute"}',
+                      headers={"Content-Type": "application/json"})
+        assert r.status == 200, r
+    finally:
+        mute.close()
 
 
 def test_pghostaddr_is_still_libpqs(droplin, fresh_db, name_server):
