@@ -154,7 +154,9 @@ def test_a_huge_device_list_does_not_stall_the_loop(droplin):
 
 def test_idle_connections_keep_no_response_memory(droplin):
     """400 keep-alive connections that each fetched /openapi.json once, then went idle: the
-    process grows by less than 1 MiB (each keeps only its small connection state)."""
+    process grows by less than 4 MiB (each keeps only its small connection state; keeping the
+    response buffer is 400 x 60 KB, 24 MB; under a CPU hog the ASan build once grew by 1,040
+    KiB, its allocator's own)."""
     d = droplin(env={"MAX_CONNECTIONS_PER_IP": "1000"})
     d.wait_ready()
     warm = d.conn(timeout=harness.scaled(10))
@@ -171,7 +173,7 @@ def test_idle_connections_keep_no_response_memory(droplin):
         conns.append(c)
     grown = harness.rss_kib(d.proc.pid) - before
     assert all(c.state_after(0.01) == "open" for c in conns)
-    assert grown < 1024, f"400 idle connections hold {grown} KiB"
+    assert grown < 4096, f"400 idle connections hold {grown} KiB"
     for c in conns:
         c.close()
 
