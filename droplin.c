@@ -1538,7 +1538,8 @@ static const struct cfg_var CFG_VARS[] = {
 	    "Longest a request waits for a pooled connection before it gets 503."),
 	CFG("DB_CONNECT_TIMEOUT_MS", CFG_INT, db_connect_timeout_ms, "3000", 1, 600000,
 	    "Longest a new database connection may take to open, the lookup of its host name "
-	    "included."),
+	    "included when DATABASE_URL names a single host (a list, PGHOST, PGHOSTADDR or a "
+	    "service is looked up by libpq)."),
 	CFG("DB_QUERY_TIMEOUT_MS", CFG_INT, db_query_timeout_ms, "5000", 1, 3600000,
 	    "Longest one query may run; past it droplin cancels it and answers 503."),
 	CFG("DB_PROBE_INTERVAL_MS", CFG_INT, db_probe_interval_ms, "500", 10, 60000,
@@ -1764,6 +1765,20 @@ static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 }
 
 /* Reads and checks every variable; on a bad value writes one line into err and fails. */
+
+/* A replica's name or region goes into every log line, heartbeat row and page: PostgreSQL
+   refuses a row that is not UTF-8 (the replica would never be listed), and a control character
+   (C0, DEL or C1) is no name. */
+static bool replica_name_ok(const char *s)
+{
+	const unsigned char *v = (const unsigned char *)s;
+	size_t n = strlen(s), len = 1;
+	bool ok = n <= 200;
+	for (unsigned cp; ok && n; v += len, n -= len)
+		ok = (len = utf8_seq_len(v, n)) && utf8_decode(v, len, &cp) && cp >= 0x20 &&
+		     !(cp >= 0x7f && cp < 0xa0);
+	return ok;
+}
 static int cfg_load(struct config *c, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < sizeof CFG_VARS / sizeof CFG_VARS[0]; i++) {
@@ -1799,17 +1814,9 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "DROPLIN_ENV must be production or development");
 		return -1;
 	}
-	/* names that go into every log line, heartbeat row and page: PostgreSQL refuses a row that
-	   is not UTF-8 (the replica would never be listed), and a control character is no name */
 	const char *names[][2] = {{"RAILWAY_REPLICA_ID", c->replica}, {"RAILWAY_REPLICA_REGION", c->region}};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		const unsigned char *v = (const unsigned char *)(names[i][1] ? names[i][1] : "");
-		size_t n = strlen((const char *)v), len = 1;
-		bool ok = n <= 200;
-		for (unsigned cp; ok && n; v += len, n -= len) /* no C0, DEL or C1 control */
-			ok = (len = utf8_seq_len(v, n)) && utf8_decode(v, len, &cp) && cp >= 0x20 &&
-			     !(cp >= 0x7f && cp < 0xa0);
-		if (!ok) {
+		if (!replica_name_ok(names[i][1] ? names[i][1] : "")) {
 			snprintf(err, errlen,
 				 "%s must be UTF-8 text of at most 200 bytes without control characters",
 				 names[i][0]);
@@ -12565,6 +12572,9 @@ int main(int argc, char **argv)
 		return fail_startup(err);
 	gethostname(hostname, sizeof hostname - 1);
 	log_replica = cfg.replica && *cfg.replica ? cfg.replica : hostname;
+	if (!replica_name_ok(log_replica))
+		return fail_startup("the host name is no replica name (UTF-8 text of at most 200 bytes "
+				    "without control characters): set RAILWAY_REPLICA_ID");
 	if (out_init(err, sizeof err) || cld_init(err, sizeof err))
 		return fail_startup(err);
 	if (outbound)

@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -392,7 +393,7 @@ def fleet_front():
             body = srv.body if ok and srv.body else \
                 json.dumps(FLEET_JSON if ok else {"detail": "Forbidden"}).encode()
             self.send_response(200 if ok else 403)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) + srv.short))
             self.end_headers()
             self.wfile.write(body)
 
@@ -400,6 +401,7 @@ def fleet_front():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     srv.calls = calls
     srv.body = None  # else this, as it is
+    srv.short = 0  # bytes the answer says it has and never sends (then it closes)
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     yield srv
     srv.shutdown()
@@ -516,6 +518,27 @@ def test_a_first_heartbeat_whose_answer_is_lost_leaves_one_run(droplin, pg, fres
         relay.stop()
 
 
+def test_check_replicas_fleet_fails_an_answer_cut_short_or_totals_that_lie(fleet_front):
+    """The verdict counts the rows listed: totals that claim more (or junk such as nan, which
+    awk reads as a number) fail, and so does an answer cut short (curl's error shown), which
+    used to pass on whatever part of it had come."""
+    fleet = json.loads(json.dumps(FLEET_JSON))
+    fleet["totals"]["ready"] = 3
+    fleet_front.body = json.dumps(fleet).encode()
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    assert (r.returncode, r.stdout.splitlines()[-1]) == (
+        1, "FAIL fleet: 2 replicas listed, 1 ready (at least 1 expected); the totals say 2 "
+           "and 3"), r.stdout
+    fleet["totals"]["ready"] = "nan"
+    fleet_front.body = json.dumps(fleet).encode()
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    assert r.returncode == 1 and "the totals say 2 and nan" in r.stdout, r.stdout
+    fleet_front.body, fleet_front.short = json.dumps(FLEET_JSON).encode(), 100
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    assert r.returncode == 1 and r.stdout.startswith(
+        "FAIL fleet: GET /admin/replicas: 000 no answer: (18)"), r.stdout
+
+
 @pytest.mark.parametrize("value", ["0.001", "0.5"])
 def test_heartbeat_seconds_under_1_is_refused(droplin, value):
     """A fraction of a second would write hundreds of rows a second, or a row whose replica is
@@ -536,6 +559,21 @@ def test_a_replica_name_that_is_no_text_is_refused(droplin, name, value):
     d = droplin(env={name: value}, wait=False)
     d.wait_exit(15, expect=2)
     assert f"{name} must be UTF-8 text of at most 200 bytes" in d.output(), d.describe()
+
+
+def test_a_host_name_that_is_no_replica_name_is_refused_unless_one_is_set(droplin, fresh_db):
+    """Without RAILWAY_REPLICA_ID the host name is the replica's name, held to the same rule: a
+    host name with an escape sequence (here set in a UTS namespace of droplin's own) stops the
+    start (exit 2, saying what to set); with RAILWAY_REPLICA_ID set it is not used at all."""
+    prefix = ["unshare", "--uts", sys.executable, "-c",
+              "import os, socket, sys; socket.sethostname(b'a\\x1b[31mb');"
+              " os.execv(sys.argv[1], sys.argv[1:])"]
+    d = droplin(env={"RAILWAY_REPLICA_ID": None}, db=fresh_db, prefix=prefix, wait=False)
+    d.wait_exit(15, expect=2)
+    assert "the host name is no replica name" in d.output() and \
+        "set RAILWAY_REPLICA_ID" in d.output(), d.describe()
+    ok = droplin(env={"RAILWAY_REPLICA_ID": "named"}, db=fresh_db, prefix=prefix)
+    ok.wait_ready()
 
 
 def test_a_replica_name_of_200_bytes_of_any_script_is_listed(droplin, fresh_db):
