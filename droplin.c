@@ -1596,9 +1596,10 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("LOG_LEVEL", CFG_STR, log_level, "info", 0, 0, "debug, info, warn or error."),
 	CFG("RAILWAY_REPLICA_ID", CFG_STR, replica, NULL, 0, 0,
 	    "Replica name in /health, logs, metrics and the fleet (set by Railway; else the host "
-	    "name); UTF-8 text of at most 200 bytes."),
+	    "name); UTF-8 text of at most 200 bytes, no control or invisible characters."),
 	CFG("RAILWAY_REPLICA_REGION", CFG_STR, region, "", 0, 0,
-	    "Region reported by /health and the fleet; UTF-8 text of at most 200 bytes."),
+	    "Region reported by /health and the fleet; UTF-8 text of at most 200 bytes, no control or "
+	    "invisible characters."),
 	CFG("OUTBOUND_CA_FILE", CFG_STR, outbound_ca_file, NULL, 0, 0,
 	    "PEM file of extra trust anchors for outbound HTTPS (the Mozilla set is built in)."),
 	CFG("OUTBOUND_RESOLVE", CFG_STR, outbound_resolve, NULL, 0, 0,
@@ -1764,21 +1765,28 @@ static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 	return rc;
 }
 
-/* Reads and checks every variable; on a bad value writes one line into err and fails. */
-
 /* A replica's name or region goes into every log line, heartbeat row and page: PostgreSQL
    refuses a row that is not UTF-8 (the replica would never be listed), and a control character
-   (C0, DEL or C1) is no name. */
+   (C0, DEL or C1) or an invisible one that reorders or hides text (bidi controls, zero widths,
+   line separators, tags) is no name: it could make a terminal's table line say something else. */
 static bool replica_name_ok(const char *s)
 {
-	const unsigned char *v = (const unsigned char *)s;
-	size_t n = strlen(s), len = 1;
-	bool ok = n <= 200;
-	for (unsigned cp; ok && n; v += len, n -= len)
-		ok = (len = utf8_seq_len(v, n)) && utf8_decode(v, len, &cp) && cp >= 0x20 &&
-		     !(cp >= 0x7f && cp < 0xa0);
-	return ok;
+	size_t n = strlen(s), len;
+	if (n > 200 || !utf8_valid(s, n))
+		return false;
+	for (unsigned cp; *s; s += len) {
+		len = utf8_decode((const unsigned char *)s, n, &cp);
+		n -= len;
+		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0xad || cp == 0x61c || cp == 0x180e ||
+		    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+		    (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+		    (cp >= 0xe0000 && cp <= 0xe007f))
+			return false;
+	}
+	return true;
 }
+
+/* Reads and checks every variable; on a bad value writes one line into err and fails. */
 static int cfg_load(struct config *c, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < sizeof CFG_VARS / sizeof CFG_VARS[0]; i++) {
@@ -1818,7 +1826,8 @@ static int cfg_load(struct config *c, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		if (!replica_name_ok(names[i][1] ? names[i][1] : "")) {
 			snprintf(err, errlen,
-				 "%s must be UTF-8 text of at most 200 bytes without control characters",
+				 "%s must be UTF-8 text of at most 200 bytes without control or invisible"
+				 " characters",
 				 names[i][0]);
 			return -1;
 		}
@@ -5947,7 +5956,9 @@ static void pg_retention(void)
 		 " OR revoked_at < now() - interval '1 day'",
 		 idle_days + 1);
 	snprintf(sql[4], sizeof sql[4],
-		 "DELETE FROM replica_heartbeats WHERE at < now() - interval '%d seconds'",
+		 "DELETE FROM replica_heartbeats WHERE at < now() - interval '%d seconds'"
+		 " OR at > now() + interval '1 minute'", /* ahead of the clock: no replica's, read by nothing
+							  */
 		 FLEET_HISTORY_SECONDS);
 	long long pruned = 0;
 	for (int i = 0; mine && !rc && i < 6; i++) {
@@ -10910,18 +10921,21 @@ enum {
  * and percentiles over the last minute. A replica whose last heartbeat is older than
  * HEARTBEAT_GONE_AFTER of its own intervals is gone (so only rows that recent under the longest
  * interval are read, through the index on `at`), and so is one whose name started again after
- * its last heartbeat (restarted). The first column is the database's time: with no replica live
- * the one row has nothing else.
+ * its last heartbeat (restarted). Rows dated after now() or at an infinity are none of a
+ * replica's (each `at` is its INSERT's now(); one 'infinity' written by hand made every read of
+ * the fleet fail). The first column is the database's time: with no replica live the one row
+ * has nothing else.
  */
 /* clang-format off */
 static const char SQL_FLEET[] =
 	"WITH last AS (SELECT DISTINCT ON (replica, started_at) * FROM replica_heartbeats"
 	"   WHERE at > now() - " STR(HEARTBEAT_GONE_AFTER) " * interval '" STR(HEARTBEAT_MAX_SECONDS) " seconds'"
+	"     AND at <= now() AND isfinite(started_at)"
 	"   ORDER BY replica, started_at, at DESC),"
 	" live AS (SELECT l.*, b.at AS base_at, b.buckets AS base_buckets FROM last l LEFT JOIN LATERAL"
 	"   (SELECT at, buckets FROM replica_heartbeats h"
 	"     WHERE h.replica = l.replica AND h.started_at = l.started_at"
-	"       AND h.at <= l.at - interval '" STR(FLEET_WINDOW_SECONDS) " seconds'"
+	"       AND h.at <= l.at - interval '" STR(FLEET_WINDOW_SECONDS) " seconds' AND isfinite(h.at)"
 	"     ORDER BY h.at DESC LIMIT 1) b ON true"
 	"   WHERE now() - l.at <= l.interval_ms * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond'"
 	"     AND NOT EXISTS (SELECT 1 FROM last n WHERE n.replica = l.replica AND n.started_at > l.at))"
@@ -10933,25 +10947,34 @@ static const char SQL_FLEET[] =
 
 /*
  * The plots: per bin of FLEET_BIN_SECONDS (0: the current one) and histogram slot (from 1),
- * requests a second over the fleet. Each replica's counts are cumulative, so its last heartbeat
- * in a bin minus its last one in the bin before (in its first bin: its first heartbeat of the
- * hour), over the time between them, is its rate in the bin: one subtraction per replica and bin,
- * not per heartbeat, summed over the replicas.
+ * requests a second over the fleet. Each replica's counts are cumulative; its last heartbeat in
+ * a bin minus its last one before (in its first bin: its first heartbeat of the hour) is a
+ * segment, one per replica and bin however often it beats. A segment's rate counts in every bin
+ * it overlaps (up to four: a 60-s interval spans three), weighted by the overlap, so a replica
+ * beating less often than once a bin leaves no gaps; a replica's rate in a bin is its segments'
+ * over the time they cover there, so a name restarted within a bin counts once. Rows dated
+ * after the database's now() are none of a replica's (each `at` is its INSERT's now()).
  */
 static const char SQL_FLEET_HISTORY[] =
 	"WITH e AS (SELECT replica, started_at, at, buckets,"
 	"   floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ") AS bin,"
 	"   lead(floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ")) OVER w AS next_bin,"
 	"   row_number() OVER w AS nth FROM replica_heartbeats"
-	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds'"
+	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds' AND at <= now()"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
-	" d AS (SELECT bin, buckets, lag(buckets) OVER w AS prev,"
-	"   date_part('epoch', at - lag(at) OVER w) AS dt FROM e"
+	" d AS (SELECT replica, date_part('epoch', at) AS t, buckets, lag(buckets) OVER w AS prev,"
+	"   date_part('epoch', lag(at) OVER w) AS t0 FROM e"
 	"   WHERE next_bin IS DISTINCT FROM bin OR nth = 1"
-	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at))"
+	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
+	" s AS (SELECT replica, bin, buckets, prev, t - t0 AS dt,"
+	"   least(t, (bin + 1) * " STR(FLEET_BIN_SECONDS) ") - greatest(t0, bin * " STR(FLEET_BIN_SECONDS) ") AS ov"
+	"   FROM d, (VALUES (0), (1), (2), (3)) AS o (n),"
+	"   LATERAL (SELECT floor(t0 / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b WHERE t > t0),"
+	" w AS (SELECT bin, buckets, prev, ov / dt / sum(ov) OVER (PARTITION BY replica, bin) AS k"
+	"   FROM s WHERE ov > 0)"
 	" SELECT (floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ") - bin)::int, u.i,"
-	"  sum((u.n - d.prev[u.i]) / d.dt)"
-	" FROM d, unnest(d.buckets) WITH ORDINALITY AS u (n, i) WHERE d.dt > 0 GROUP BY 1, 2";
+	"  sum((u.n - w.prev[u.i]) * w.k)"
+	" FROM w, unnest(w.buckets) WITH ORDINALITY AS u (n, i) GROUP BY 1, 2";
 /* clang-format on */
 
 /* Adds `sign` times a bigint[] of FLEET_SLOTS counts, as PostgreSQL writes it ({1,2,3}), to h. */
@@ -11009,6 +11032,14 @@ struct fleet {
 	struct fleet_replica *r, total; /* total: sums; its rate and percentiles over every replica */
 };
 
+/* *sum += v, held at the ends of long long (counters written by hand can be as large as a
+   bigint: their sum overflowed) */
+static void sum_add(long long *sum, long long v)
+{
+	if (__builtin_add_overflow(*sum, v, sum))
+		*sum = v < 0 ? LLONG_MIN : LLONG_MAX;
+}
+
 /* Reads the live fleet (SQL_FLEET); -1 when it failed (answered). */
 static int fleet_load(struct ctx *c, struct fleet *f)
 {
@@ -11051,8 +11082,9 @@ static int fleet_load(struct ctx *c, struct fleet *f)
 		r->p50 = ok ? hist_quantile_ms(h, 0.5) : NAN;
 		r->p99 = ok ? hist_quantile_ms(h, 0.99) : NAN;
 		f->n_ready += r->ready, f->n_draining += r->draining;
-		t->in_flight += r->in_flight, t->pool_in_use += r->pool_in_use, t->pool_size += r->pool_size;
-		t->requests += r->requests, t->errors += r->errors;
+		sum_add(&t->in_flight, r->in_flight), sum_add(&t->pool_in_use, r->pool_in_use);
+		sum_add(&t->pool_size, r->pool_size), sum_add(&t->requests, r->requests);
+		sum_add(&t->errors, r->errors);
 		t->rate += isfinite(r->rate) ? r->rate : 0;
 	}
 	f->total.p50 = hist_quantile_ms(all, 0.5);
@@ -12574,7 +12606,7 @@ int main(int argc, char **argv)
 	log_replica = cfg.replica && *cfg.replica ? cfg.replica : hostname;
 	if (!replica_name_ok(log_replica))
 		return fail_startup("the host name is no replica name (UTF-8 text of at most 200 bytes "
-				    "without control characters): set RAILWAY_REPLICA_ID");
+				    "without control or invisible characters): set RAILWAY_REPLICA_ID");
 	if (out_init(err, sizeof err) || cld_init(err, sizeof err))
 		return fail_startup(err);
 	if (outbound)

@@ -453,6 +453,23 @@ def test_check_replicas_fleet_bounds_what_a_front_sends(fleet_front):
     assert lines[-1] == "PASS fleet: 2 replicas listed, 1 ready (at least 1 expected)", lines
 
 
+def test_check_replicas_fleet_shows_no_invisible_character_nor_a_stray_byte(fleet_front):
+    """Text a terminal would reorder or hide (a right-to-left override, a zero width space, a
+    bidi isolate, a BOM) and a byte that is no UTF-8 (a lone 0x9B: CSI to a terminal reading
+    8-bit controls) each print as '?'; the UTF-8 around them stays."""
+    fleet = json.loads(json.dumps(FLEET_JSON))
+    fleet["replicas"][0]["replica"] = "r1\u202egnp.exe\u200b\u2066\ufeffé"
+    fleet["replicas"][1]["replica"] = "csi\u00e9PLACEHOLDER"
+    body = json.dumps(fleet, ensure_ascii=False).encode()
+    fleet_front.body = body.replace(b"PLACEHOLDER", b"\x9b31m")
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1].startswith("r1?gnp.exe???é "), lines
+    assert lines[2].startswith("csié?31m "), lines
+    assert "\x9b" not in r.stdout and "\u202e" not in r.stdout, lines
+
+
 def test_a_restarted_replica_is_listed_once_at_once(droplin, fresh_db):
     """A replica that dies and starts again under its name is a new run (its counters start
     again); the run that stopped beating before the new one started is over, not listed beside
@@ -551,6 +568,9 @@ def test_heartbeat_seconds_under_1_is_refused(droplin, value):
 @pytest.mark.parametrize("name,value", [("RAILWAY_REPLICA_ID", "caf\udce9"),  # the byte 0xE9
                                         ("RAILWAY_REPLICA_REGION", "eu\x1b[2Jwest"),
                                         ("RAILWAY_REPLICA_REGION", "eu\u009b2Jwest"),  # C1 CSI
+                                        ("RAILWAY_REPLICA_ID", "admin\u202egnp.exe"),  # RTL override
+                                        ("RAILWAY_REPLICA_ID", "a\u200bb"),  # zero width space
+                                        ("RAILWAY_REPLICA_REGION", "eu\u2066west"),  # bidi isolate
                                         ("RAILWAY_REPLICA_REGION", "x" * 201)])
 def test_a_replica_name_that_is_no_text_is_refused(droplin, name, value):
     """The name and region go into every heartbeat row, log line and page: a name that is not
@@ -649,3 +669,75 @@ def test_an_hour_of_a_hundred_replicas_is_plotted_at_the_cost_of_a_scan(droplin,
     # every full bin of the hour but the oldest (no heartbeat before it) and the current one
     assert len(values) >= 115 and values.count(1000.0) >= 115, values
     assert min(frames) < 30 * min(scans), (frames, scans)
+
+
+def seed(db, replica, started_ago, beats, rate=10, interval_ms=60000):
+    """Heartbeat rows of one run of `replica` started `started_ago` seconds before now: at each
+    of `beats` (seconds before now, oldest first) its counters at `rate` requests a second since
+    its start, all in the third latency slot."""
+    harness.db_exec(db, "INSERT INTO replica_heartbeats (replica, started_at, at, region, version,"
+                    " interval_ms, ready, draining, in_flight, pool_in_use, pool_size, requests,"
+                    " errors, buckets) SELECT %s, t.now - %s * interval '1 second',"
+                    " t.now - ago * interval '1 second', 'eu', 'x', %s, true, false, 0, 0, 10,"
+                    " n, 0, ARRAY[0, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]::bigint[]"
+                    " FROM (SELECT now() AS now) t, unnest(%s::float8[]) AS ago,"
+                    " LATERAL (SELECT round((%s - ago) * %s)::bigint AS n) c",
+                    (replica, started_ago, interval_ms, list(beats), started_ago, rate))
+
+
+def plotted_rates(d):
+    r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
+    assert r.status == 200, r
+    page = r.body.decode()
+    assert 'id="no-history"' not in page, d.output()[-1500:]
+    rate = re.search(r'<figure id="plot-rate">.*?</figure>', page, re.S).group(0)
+    return [float(v) for v in re.findall(r"<title>([0-9.]+)</title>", rate)]
+
+
+def test_the_rate_plot_counts_a_restart_once_and_has_no_gaps_between_slow_heartbeats(
+        droplin, fresh_db):
+    """Two replicas at 10 requests a second each, over the hour: one restarted half an hour ago
+    (its first run's last heartbeat 10 s before its second run began, within one 30-s bin), one
+    beating every 45 s. The plot says 20/s in every bin: the restart's bin counted both runs
+    (30/s), and a replica beating less often than once a bin was missing from every bin its
+    heartbeats skipped (10/s there: a sawtooth)."""
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
+    now = db_now(fresh_db)
+    restart = (now // 30 - 60) * 30  # a bin's start half an hour ago, on the database's clock
+    end, begin = now - (restart + 10), now - (restart + 20)  # seconds ago, within that bin
+    seed(fresh_db, "restarted", 4000, [end + 5 * k for k in range(int((3590 - end) // 5), -1, -1)])
+    seed(fresh_db, "restarted", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)])
+    seed(fresh_db, "slow", 4000, range(3590, -1, -45))
+    values = plotted_rates(d)
+    # every full bin of the hour but the oldest and the current one, and none above 20
+    assert len(values) >= 115 and values.count(20.0) >= 115, values
+    assert max(values) <= 20.05, values
+
+
+def test_rows_no_replica_wrote_break_no_read_of_the_fleet_and_are_pruned(droplin, fresh_db):
+    """Rows written by hand: one dated 'infinity' (every read of the fleet answered 500, and
+    retention never pruned it), one an hour in the future (a ghost replica for an hour), one
+    that started at '-infinity', and two replicas whose counters sum past a bigint (the totals
+    overflowed). The fleet lists the live replicas with their totals held at the bigint's end,
+    the frame draws its plots, and retention prunes the rows from the future."""
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="live",
+              RETENTION_INTERVAL_SECONDS="1")
+    harness.wait_until(lambda: "live" in listed(d), 15, what="the live replica listed")
+    most = 2 ** 63 - 1
+    for name, started, at, n in (("ghost-inf", "now()", "'infinity'", 1),
+                                 ("ghost-future", "now()", "now() + interval '1 hour'", 1),
+                                 ("ghost-start", "'-infinity'", "now()", 1),
+                                 ("big-1", "now() - interval '1 hour'", "now()", most),
+                                 ("big-2", "now() - interval '1 hour'", "now()", most)):
+        harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
+                        " version, interval_ms, ready, draining, in_flight, pool_in_use,"
+                        " pool_size, requests, errors, buckets) VALUES"
+                        f" ('{name}', {started}, {at}, '', 'x', 60000, true, false, 0, 0, 1, {n},"
+                        f" {n}, ARRAY[0,0,0,0,0,0,0,0,0,0,0,0,0,0]::bigint[])")
+    body = replicas(d)
+    assert sorted(x["replica"] for x in body["replicas"]) == ["big-1", "big-2", "live"], body
+    assert body["totals"]["requests"] == most and body["totals"]["errors"] == most, body["totals"]
+    plotted_rates(d)  # the frame answers, its history too
+    harness.wait_until(lambda: harness.db_query(
+        fresh_db, "SELECT count(*) FROM replica_heartbeats WHERE at > now()")[0][0] == 0,
+        30, interval=0.2, what="the rows from the future pruned")
