@@ -12332,7 +12332,7 @@ static int loop_run(void)
 	if (forced)
 		log_msg(LOG_WARN, "shutdown timeout: exiting with %lld connections open", L.n_conns);
 	else
-		log_msg(LOG_INFO, "drained, exiting");
+		log_msg(LOG_INFO, "connections drained; stopping threads");
 	return forced ? 1 : 0;
 }
 
@@ -12631,6 +12631,8 @@ int main(int argc, char **argv)
 	log_emit(LOG_INFO, "listening", &f);
 	int rc = loop_run();
 	bool stopped = !rc && stop_threads(&threads, L.exit_deadline);
+	if (stopped) /* the last line: the threads' own come before it */
+		log_msg(LOG_INFO, "drained, exiting");
 	if (rc) /* forced: in-flight work is abandoned, the kernel closes the rest */
 		mail_drop_queued();
 	log_stop(now_ms() + LOG_FLUSH_MS); /* the last lines, unless stdout is stuck */

@@ -158,11 +158,11 @@ def test_a_name_server_that_never_answers_costs_the_connect_timeout_not_the_reso
         droplin, fresh_db, name_server):
     """The name server reads the queries and answers none (the C library would wait 60 s):
     requests that need the database answer 503 within DB_CONNECT_TIMEOUT_MS (1 s) and a
-    generous margin, without a thread left behind for each, /ready says 503, and SIGTERM ends droplin in its shutdown time, exit 0.
+    generous margin, without a thread left behind for each, /ready says 503, and SIGTERM ends droplin in its shutdown time, exit 0, "drained, exiting" its last line.
     libpq's own lookup held each request, the probe and shutdown for the resolver's 60 s."""
     ns = name_server(None)
     env = {"DATABASE_URL": by_name(fresh_db), "DB_CONNECT_TIMEOUT_MS": "1000",
-           "SHUTDOWN_TIMEOUT_SECONDS": "3", "DRAIN_SECONDS": "0"}
+           "SHUTDOWN_TIMEOUT_SECONDS": "3", "DRAIN_SECONDS": "0", "LOG_LEVEL": "debug"}
     d = droplin(env=env, db=fresh_db, prefix=ns.prefix)
     bound = min(harness.scaled(8), RESOLVER_TIMEOUT / 2)
     for _ in range(2):
@@ -189,3 +189,6 @@ def test_a_name_server_that_never_answers_costs_the_connect_timeout_not_the_reso
     d.signal(15)
     d.wait_exit(timeout=3 + 10, expect=0)
     assert time.monotonic() - t0 < harness.scaled(3 + 5)
+    # the lookups shutdown cut off are not connects that failed: nothing after the last line
+    last = json.loads(d.output().strip().splitlines()[-1])
+    assert last["message"] == "drained, exiting", d.output()[-1500:]

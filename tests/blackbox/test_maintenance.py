@@ -172,8 +172,8 @@ def test_a_second_signal_after_the_drain_exits_at_once(droplin, sendgrid):
     assert r.status == 200, r
     sendgrid.wait_requests(1)
     d.signal(signal.SIGTERM)
-    d.wait_log(lambda l: "drained" in str(l.get("message", "")), timeout=harness.scaled(10),
-               what="the drained line")
+    d.wait_log(lambda l: "connections drained" in str(l.get("message", "")),
+               timeout=harness.scaled(10), what="the drained line")
     t0 = time.monotonic()
     d.signal(signal.SIGINT)
     rc = d.wait_exit(timeout=30, expect=1)
