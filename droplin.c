@@ -1767,8 +1767,9 @@ static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 
 /* A replica's name or region goes into every log line, heartbeat row and page: PostgreSQL
    refuses a row that is not UTF-8 (the replica would never be listed), and a control character
-   (C0, DEL or C1) or an invisible one that reorders or hides text (bidi controls, zero widths,
-   line separators, tags) is no name: it could make a terminal's table line say something else. */
+   (C0, DEL or C1) or an invisible one that reorders or hides text (bidi controls and marks, a
+   zero width space, blank fillers, line separators, tags) is no name: it could make a terminal's
+   table line say something else. The joiners (U+200C, U+200D) stay: scripts and emoji need them. */
 static bool replica_name_ok(const char *s)
 {
 	size_t n = strlen(s), len;
@@ -1777,9 +1778,11 @@ static bool replica_name_ok(const char *s)
 	for (unsigned cp; *s; s += len) {
 		len = utf8_decode((const unsigned char *)s, n, &cp);
 		n -= len;
-		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0xad || cp == 0x61c || cp == 0x180e ||
-		    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-		    (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0xad || cp == 0x34f || cp == 0x61c ||
+		    cp == 0x115f || cp == 0x1160 || cp == 0x17b4 || cp == 0x17b5 ||
+		    (cp >= 0x180b && cp <= 0x180f) || cp == 0x200b || cp == 0x200e || cp == 0x200f ||
+		    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) || cp == 0x3164 ||
+		    cp == 0xfeff || cp == 0xffa0 || (cp >= 0xfff9 && cp <= 0xfffb) ||
 		    (cp >= 0xe0000 && cp <= 0xe007f))
 			return false;
 	}
@@ -10950,10 +10953,12 @@ static const char SQL_FLEET[] =
  * requests a second over the fleet. Each replica's counts are cumulative; its last heartbeat in
  * a bin minus its last one before (in its first bin: its first heartbeat of the hour) is a
  * segment, one per replica and bin however often it beats. A segment's rate counts in every bin
- * it overlaps (up to four: a 60-s interval spans three), weighted by the overlap, so a replica
- * beating less often than once a bin leaves no gaps; a replica's rate in a bin is its segments'
- * over the time they cover there, so a name restarted within a bin counts once. Rows dated
- * after the database's now() are none of a replica's (each `at` is its INSERT's now()).
+ * it overlaps (up to four: a 60-s interval spans three; a longer silence leaves a gap), weighted
+ * by the overlap, so a replica beating less often than once a bin leaves no gaps. A name's rate
+ * in a bin is its segments' requests over the time they cover there (the span from the first to
+ * the last, when that is less than their sum: two runs of the name alive at once), so a name
+ * restarted within a bin counts once, and two at once add up. Rows dated after the database's
+ * now() are none of a replica's (each `at` is its INSERT's now()).
  */
 static const char SQL_FLEET_HISTORY[] =
 	"WITH e AS (SELECT replica, started_at, at, buckets,"
@@ -10967,11 +10972,12 @@ static const char SQL_FLEET_HISTORY[] =
 	"   WHERE next_bin IS DISTINCT FROM bin OR nth = 1"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
 	" s AS (SELECT replica, bin, buckets, prev, t - t0 AS dt,"
-	"   least(t, (bin + 1) * " STR(FLEET_BIN_SECONDS) ") - greatest(t0, bin * " STR(FLEET_BIN_SECONDS) ") AS ov"
+	"   least(t, (bin + 1) * " STR(FLEET_BIN_SECONDS) ") AS hi, greatest(t0, bin * " STR(FLEET_BIN_SECONDS) ") AS lo"
 	"   FROM d, (VALUES (0), (1), (2), (3)) AS o (n),"
 	"   LATERAL (SELECT floor(t0 / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b WHERE t > t0),"
-	" w AS (SELECT bin, buckets, prev, ov / dt / sum(ov) OVER (PARTITION BY replica, bin) AS k"
-	"   FROM s WHERE ov > 0)"
+	" w AS (SELECT bin, buckets, prev, (hi - lo) / dt"
+	"   / least(sum(hi - lo) OVER r, max(hi) OVER r - min(lo) OVER r) AS k"
+	"   FROM s WHERE hi > lo WINDOW r AS (PARTITION BY replica, bin))"
 	" SELECT (floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ") - bin)::int, u.i,"
 	"  sum((u.n - w.prev[u.i]) * w.k)"
 	" FROM w, unnest(w.buckets) WITH ORDINALITY AS u (n, i) GROUP BY 1, 2";

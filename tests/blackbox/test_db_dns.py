@@ -190,5 +190,5 @@ def test_a_name_server_that_never_answers_costs_the_connect_timeout_not_the_reso
     d.wait_exit(timeout=3 + 10, expect=0)
     assert time.monotonic() - t0 < harness.scaled(3 + 5)
     # the lookups shutdown cut off are not connects that failed: nothing after the last line
-    last = json.loads(d.output().strip().splitlines()[-1])
+    last = json.loads(d.stdout_lines()[-1])
     assert last["message"] == "drained, exiting", d.output()[-1500:]
