@@ -112,12 +112,14 @@
 #define SQL_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 /* Heartbeats (HEARTBEAT_SECONDS): a replica whose last one is older than this many intervals is
    gone from the fleet; the fleet's history is kept this long and plotted in steps of this long;
-   rates and percentiles are over the last minute. */
-#define HEARTBEAT_GONE_AFTER  3
-#define HEARTBEAT_MAX_SECONDS 60
-#define FLEET_HISTORY_SECONDS 3600
-#define FLEET_BIN_SECONDS     30
-#define FLEET_WINDOW_SECONDS  60
+   rates and percentiles are over the last minute; a replica silent for longer than twice the
+   longest interval leaves a gap in the plots. */
+#define HEARTBEAT_GONE_AFTER      3
+#define HEARTBEAT_MAX_SECONDS     60
+#define FLEET_HISTORY_SECONDS     3600
+#define FLEET_BIN_SECONDS         30
+#define FLEET_WINDOW_SECONDS      60
+#define FLEET_SEGMENT_MAX_SECONDS 120
 /* After the drain, threads with nothing to do get this long to stop, SHUTDOWN_TIMEOUT_SECONDS=0
    too: exit 0 when nothing was cut off. */
 #define SHUTDOWN_IDLE_STOP_MS 250
@@ -10916,6 +10918,9 @@ enum {
 	FLEET_SLOTS = METRIC_N_BUCKETS + 1, /* a heartbeat's histogram: /metrics' buckets, then above them */
 	FLEET_BINS = FLEET_HISTORY_SECONDS / FLEET_BIN_SECONDS,
 	FLEET_REFRESH_SECONDS = 5, /* the fleet frame reloads itself this often */
+	/* a bin this many bins old takes no more segments (the longest, then a bin for a row
+	   committed late): final */
+	FLEET_FINAL_BINS = FLEET_SEGMENT_MAX_SECONDS / FLEET_BIN_SECONDS + 2,
 };
 
 /*
@@ -10949,23 +10954,28 @@ static const char SQL_FLEET[] =
 	" FROM (VALUES (0)) AS one (x) LEFT JOIN live ON true ORDER BY replica, started_at";
 
 /*
- * The plots: per bin of FLEET_BIN_SECONDS (0: the current one) and histogram slot (from 1),
- * requests a second over the fleet. Each replica's counts are cumulative; its last heartbeat in
- * a bin minus its last one before (in its first bin: its first heartbeat of the hour) is a
+ * The plots: per bin of FLEET_BIN_SECONDS and histogram slot (from 1), requests a second over
+ * the fleet, for the bins from $1 on (absolute: epoch / FLEET_BIN_SECONDS; 0: the whole hour),
+ * each row with the database's current bin. Each replica's counts are cumulative; its last
+ * heartbeat in a bin minus its last one before (in its first bin: its first heartbeat read) is a
  * segment, one per replica and bin however often it beats. A segment's rate counts in every bin
- * it overlaps (up to four: a 60-s interval spans three; a longer silence leaves a gap), weighted
- * by the overlap, so a replica beating less often than once a bin leaves no gaps. A name's rate
- * in a bin is its segments' requests over the time they cover there (the span from the first to
- * the last, when that is less than their sum: two runs of the name alive at once), so a name
- * restarted within a bin counts once, and two at once add up. Rows dated after the database's
- * now() are none of a replica's (each `at` is its INSERT's now()).
+ * it overlaps, weighted by the overlap, so a replica beating less often than once a bin leaves no
+ * gaps; one longer than FLEET_SEGMENT_MAX_SECONDS is a silence (an outage), not a rate, and
+ * leaves a gap. A name's rate in a bin is its segments' requests over the time they cover there
+ * (the span from the first to the last, when that is less than their sum: two runs of the name
+ * alive at once), so a name restarted within a bin counts once, and two at once add up. So a bin
+ * FLEET_FINAL_BINS old is final (fleet_history keeps it), and the bins from $1 on need only the
+ * rows from FLEET_SEGMENT_MAX_SECONDS and a bin before it. Rows dated after the database's now()
+ * are none of a replica's (each `at` is its INSERT's now()).
  */
 static const char SQL_FLEET_HISTORY[] =
 	"WITH e AS (SELECT replica, started_at, at, buckets,"
 	"   floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ") AS bin,"
 	"   lead(floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ")) OVER w AS next_bin,"
 	"   row_number() OVER w AS nth FROM replica_heartbeats"
-	"   WHERE at > now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds' AND at <= now()"
+	"   WHERE at > greatest(now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds',"
+	"       to_timestamp($1::float8 * " STR(FLEET_BIN_SECONDS) " - " STR(FLEET_SEGMENT_MAX_SECONDS) " - " STR(FLEET_BIN_SECONDS) "))"
+	"     AND at <= now()"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
 	" d AS (SELECT replica, date_part('epoch', at) AS t, buckets, lag(buckets) OVER w AS prev,"
 	"   date_part('epoch', lag(at) OVER w) AS t0 FROM e"
@@ -10973,14 +10983,16 @@ static const char SQL_FLEET_HISTORY[] =
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
 	" s AS (SELECT replica, bin, buckets, prev, t - t0 AS dt,"
 	"   least(t, (bin + 1) * " STR(FLEET_BIN_SECONDS) ") AS hi, greatest(t0, bin * " STR(FLEET_BIN_SECONDS) ") AS lo"
-	"   FROM d, (VALUES (0), (1), (2), (3)) AS o (n),"
-	"   LATERAL (SELECT floor(t0 / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b WHERE t > t0),"
+	"   FROM d, (VALUES (0), (1), (2), (3), (4)) AS o (n),"
+	"   LATERAL (SELECT floor(t0 / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b"
+	"   WHERE t > t0 AND t - t0 <= " STR(FLEET_SEGMENT_MAX_SECONDS) " AND bin >= $1::float8),"
 	" w AS (SELECT bin, buckets, prev, (hi - lo) / dt"
 	"   / least(sum(hi - lo) OVER r, max(hi) OVER r - min(lo) OVER r) AS k"
 	"   FROM s WHERE hi > lo WINDOW r AS (PARTITION BY replica, bin))"
-	" SELECT (floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ") - bin)::int, u.i,"
+	" SELECT floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ")::bigint, bin::bigint, u.i,"
 	"  sum((u.n - w.prev[u.i]) * w.k)"
-	" FROM w, unnest(w.buckets) WITH ORDINALITY AS u (n, i) GROUP BY 1, 2";
+	" FROM w, unnest(w.buckets) WITH ORDINALITY AS u (n, i) GROUP BY 2, 3"
+	" UNION ALL SELECT floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ")::bigint, NULL, NULL, NULL";
 /* clang-format on */
 
 /* Adds `sign` times a bigint[] of FLEET_SLOTS counts, as PostgreSQL writes it ({1,2,3}), to h. */
@@ -11217,22 +11229,76 @@ static void svg_plot(struct buf *b, const char *id, const char *title, const dou
  * and p99 over the last hour, reloaded every FLEET_REFRESH_SECONDS by the page itself (no
  * script). Its open is not audited: the dashboard around it was, and it reloads all the time.
  */
+/*
+ * The final bins of the hour's plots (FLEET_FINAL_BINS old and more), kept by the replica that
+ * drew them, so that a frame asks PostgreSQL for the last few bins only, not for every row of the
+ * hour: its cost stays that of a few minutes of heartbeats however many replicas beat how often.
+ * A slot holds the absolute bin `bin[i % FLEET_BINS]`; `upto`: every bin before it is here.
+ */
+static struct {
+	pthread_mutex_t mu;
+	long long upto, bin[FLEET_BINS];
+	bool seen[FLEET_BINS];
+	double h[FLEET_BINS][FLEET_SLOTS];
+} FLEET_CACHE = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/*
+ * The hour's histograms into h (oldest bin first; seen: a bin with data), the final bins from
+ * FLEET_CACHE and the others from SQL_FLEET_HISTORY, which then fill the cache; false when the
+ * query failed.
+ */
+static bool fleet_history(struct ctx *c, double h[FLEET_BINS][FLEET_SLOTS], bool seen[FLEET_BINS])
+{
+	pthread_mutex_lock(&FLEET_CACHE.mu);
+	long long from = FLEET_CACHE.upto;
+	pthread_mutex_unlock(&FLEET_CACHE.mu);
+	char param[24];
+	snprintf(param, sizeof param, "%lld", from);
+	const char *params[] = {param};
+	PGresult *res;
+	if (db_query_rc(c, Q_FLEET_HISTORY, 1, params, &res))
+		return false;
+	long long now = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0, first = now - FLEET_BINS + 1;
+	if (first <= 0) { /* no clock: nothing to draw */
+		PQclear(res);
+		return false;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		long long bin = atoll(PQgetvalue(res, i, 1));
+		int k = atoi(PQgetvalue(res, i, 2)) - 1;
+		if (!PQgetisnull(res, i, 1) && bin >= first && bin <= now && bin >= from && k >= 0 &&
+		    k < FLEET_SLOTS)
+			h[bin - first][k] += atof(PQgetvalue(res, i, 3)), seen[bin - first] = true;
+	}
+	PQclear(res);
+	pthread_mutex_lock(&FLEET_CACHE.mu);
+	for (long long bin = first; bin <= now; bin++) {
+		int i = (int)(bin - first), slot = (int)(bin % FLEET_BINS);
+		if (bin < from && FLEET_CACHE.bin[slot] == bin) { /* final, and here */
+			memcpy(h[i], FLEET_CACHE.h[slot], sizeof h[i]);
+			seen[i] = FLEET_CACHE.seen[slot];
+		} else if (bin >= from && bin < now - FLEET_FINAL_BINS) {
+			memcpy(FLEET_CACHE.h[slot], h[i], sizeof h[i]);
+			FLEET_CACHE.seen[slot] = seen[i];
+			FLEET_CACHE.bin[slot] = bin;
+		}
+	}
+	/* every final bin of the hour is here now, unless another frame moved on meanwhile */
+	if (now - FLEET_FINAL_BINS > FLEET_CACHE.upto && from == FLEET_CACHE.upto)
+		FLEET_CACHE.upto = now - FLEET_FINAL_BINS;
+	pthread_mutex_unlock(&FLEET_CACHE.mu);
+	return true;
+}
+
 static void h_admin_fleet_page(struct ctx *c)
 {
 	struct fleet f;
-	PGresult *hist;
 	if (!admin_page_ok(c) || fleet_load(c, &f))
 		return;
-	/* without its history the page still shows the replicas, and still reloads itself */
-	bool history = !db_query_rc(c, Q_FLEET_HISTORY, 0, NULL, &hist);
 	double h[FLEET_BINS][FLEET_SLOTS] = {{0}}, rate[FLEET_BINS], p99[FLEET_BINS];
 	bool seen[FLEET_BINS] = {0};
-	for (int i = 0; history && i < PQntuples(hist); i++) {
-		int at = FLEET_BINS - 1 - atoi(PQgetvalue(hist, i, 0)), k = atoi(PQgetvalue(hist, i, 1)) - 1;
-		if (at >= 0 && at < FLEET_BINS && k >= 0 && k < FLEET_SLOTS)
-			h[at][k] += atof(PQgetvalue(hist, i, 2)), seen[at] = true;
-	}
-	PQclear(hist);
+	/* without its history the page still shows the replicas, and still reloads itself */
+	bool history = fleet_history(c, h, seen);
 	for (int i = 0; i < FLEET_BINS; i++) {
 		double n = 0;
 		for (int k = 0; k < FLEET_SLOTS; k++)

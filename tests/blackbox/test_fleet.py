@@ -751,3 +751,46 @@ def test_rows_no_replica_wrote_break_no_read_of_the_fleet_and_are_pruned(droplin
     harness.wait_until(lambda: harness.db_query(
         fresh_db, "SELECT count(*) FROM replica_heartbeats WHERE at > now()")[0][0] == 0,
         30, interval=0.2, what="the rows from the future pruned")
+
+
+def test_a_frame_reads_the_last_minutes_and_keeps_the_final_bins_it_drew(droplin, fresh_db):
+    """The hour's plots cost a few minutes of heartbeats per frame, not the hour's rows: a bin
+    older than the longest segment (two 60-s intervals) and a margin is final, and the replica
+    that drew it keeps it. Shown by a replica whose rate is different in every bin (the bin's
+    age in minutes, plus one): the frame after its rows older than ten minutes were deleted
+    still plots every bin of the hour as before, in its place; the bins of the last minutes
+    still come from the rows."""
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
+    # counters at rate 1 + (age in whole minutes) per second, every 5 s over the hour
+    harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
+                    " version, interval_ms, ready, draining, in_flight, pool_in_use, pool_size,"
+                    " requests, errors, buckets) SELECT 'steps', t.now - interval '2 hours',"
+                    " t.now - k * interval '5 seconds', 'eu', 'x', 60000, true, false, 0, 0, 1,"
+                    " n, 0, ARRAY[0, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]::bigint[]"
+                    " FROM (SELECT now() AS now) t, generate_series(0, 719) k, LATERAL"
+                    " (SELECT sum(5 * (1 + j * 5 / 60))::bigint AS n"
+                    "  FROM generate_series(k, 719) j) c")
+
+    def frame_pair(between=None):
+        """The rate plot before and after `between`, drawn within one bin."""
+        for _ in range(5):
+            bin0 = db_now(fresh_db) // 30
+            before = plotted_rates(d)
+            if between:
+                between()
+            after = plotted_rates(d)
+            if db_now(fresh_db) // 30 == bin0:
+                return before, after
+        raise AssertionError("five tries each crossed a bin's edge")
+
+    def forget():
+        harness.db_exec(fresh_db, "DELETE FROM replica_heartbeats"
+                        " WHERE at < now() - interval '10 minutes'")
+        assert harness.db_query(fresh_db, "SELECT count(*) FROM replica_heartbeats")[0][0] < 130
+
+    before, after = frame_pair(forget)
+    assert len(before) >= 115 and len(set(before)) >= 55, before  # a step a minute
+    assert after == before, (before, after)
+    # a fresh replica, with nothing kept, sees only the last ten minutes
+    fresh = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
+    assert 18 <= len(plotted_rates(fresh)) <= 21, plotted_rates(fresh)
