@@ -1261,7 +1261,8 @@ static void log_put(const char *line, size_t n)
 	pthread_mutex_unlock(&LOGQ.mu);
 }
 
-static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields);
+static size_t log_line(char line[LOG_LINE_MAX], enum log_level lvl, const char *msg,
+		       const struct buf *fields);
 
 static void *log_main(void *arg)
 {
@@ -1277,13 +1278,15 @@ static void *log_main(void *arg)
 		uint64_t dropped = LOGQ.dropped - LOGQ.dropped_told;
 		LOGQ.dropped_told = LOGQ.dropped;
 		pthread_mutex_unlock(&LOGQ.mu);
-		uint64_t lost = write_all(STDOUT_FILENO, LOGQ.buf[full], LOGQ.len[full]); /* may wait */
-		if (dropped) {
-			char msg[96];
+		uint64_t lost = 0;
+		if (dropped && LOG_WARN >= log_min) { /* before the lines after them: the last line of
+							 a shutdown stays its last */
+			char msg[96], line[LOG_LINE_MAX];
 			snprintf(msg, sizeof msg, "%llu log lines dropped: stdout was not taking them",
 				 (unsigned long long)dropped);
-			log_emit(LOG_WARN, msg, NULL);
+			lost += write_all(STDOUT_FILENO, line, log_line(line, LOG_WARN, msg, NULL));
 		}
+		lost += write_all(STDOUT_FILENO, LOGQ.buf[full], LOGQ.len[full]); /* may wait */
 		pthread_mutex_lock(&LOGQ.mu);
 		LOGQ.len[full] = 0;
 		LOGQ.dropped += lost;
@@ -1331,15 +1334,13 @@ static void log_stop(int64_t deadline)
 		join_by(LOGQ.thread, deadline);
 }
 
-/* `fields` is either NULL or a buffer of `"key":value` pairs. */
-static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields)
+/* One JSON line into `line`, its length returned; `fields` is either NULL or a buffer of
+   `"key":value` pairs. */
+static size_t log_line(char line[LOG_LINE_MAX], enum log_level lvl, const char *msg, const struct buf *fields)
 {
-	if (lvl < log_min)
-		return;
 	char ts[40];
-	char line[LOG_LINE_MAX];
 	time_iso_utc(ts);
-	struct buf b = {.p = line, .cap = sizeof line, .max = sizeof line - 2, .borrowed = true};
+	struct buf b = {.p = line, .cap = LOG_LINE_MAX, .max = LOG_LINE_MAX - 2, .borrowed = true};
 	buf_adds(&b, "{\"time\":\"");
 	buf_adds(&b, ts);
 	buf_adds(&b, "\",\"level\":\"");
@@ -1354,12 +1355,20 @@ static void log_emit(enum log_level lvl, const char *msg, const struct buf *fiel
 	if (b.over || b.p != line) { /* never truncate into invalid JSON */
 		if (b.p != line)
 			free(b.p);
-		b = (struct buf){.p = line, .cap = sizeof line, .borrowed = true};
+		b = (struct buf){.p = line, .cap = LOG_LINE_MAX, .borrowed = true};
 		buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"log line too long\"", ts,
 			   LOG_LEVEL_NAMES[lvl]);
 	}
 	buf_adds(&b, "}\n");
-	log_put(b.p, b.len);
+	return b.len;
+}
+
+static void log_emit(enum log_level lvl, const char *msg, const struct buf *fields)
+{
+	if (lvl < log_min)
+		return;
+	char line[LOG_LINE_MAX];
+	log_put(line, log_line(line, lvl, msg, fields));
 }
 
 __attribute__((format(printf, 2, 3))) static void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -1598,10 +1607,11 @@ static const struct cfg_var CFG_VARS[] = {
 	CFG("LOG_LEVEL", CFG_STR, log_level, "info", 0, 0, "debug, info, warn or error."),
 	CFG("RAILWAY_REPLICA_ID", CFG_STR, replica, NULL, 0, 0,
 	    "Replica name in /health, logs, metrics and the fleet (set by Railway; else the host "
-	    "name); UTF-8 text of at most 200 bytes, no control or invisible characters."),
+	    "name); UTF-8 text of at most 200 bytes, no control or invisible characters, no space "
+	    "first or last."),
 	CFG("RAILWAY_REPLICA_REGION", CFG_STR, region, "", 0, 0,
 	    "Region reported by /health and the fleet; UTF-8 text of at most 200 bytes, no control or "
-	    "invisible characters."),
+	    "invisible characters, no space first or last."),
 	CFG("OUTBOUND_CA_FILE", CFG_STR, outbound_ca_file, NULL, 0, 0,
 	    "PEM file of extra trust anchors for outbound HTTPS (the Mozilla set is built in)."),
 	CFG("OUTBOUND_RESOLVE", CFG_STR, outbound_resolve, NULL, 0, 0,
@@ -1769,23 +1779,30 @@ static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 
 /* A replica's name or region goes into every log line, heartbeat row and page: PostgreSQL
    refuses a row that is not UTF-8 (the replica would never be listed), and a control character
-   (C0, DEL or C1) or an invisible one that reorders or hides text (bidi controls and marks, a
-   zero width space, blank fillers, line separators, tags) is no name: it could make a terminal's
-   table line say something else. The joiners (U+200C, U+200D) stay: scripts and emoji need them. */
+   (C0, DEL or C1), an invisible one that reorders or hides text (bidi controls and marks, a zero
+   width space, blank fillers, line separators, tags, format characters) or a space other than
+   U+0020, first or last a space too, is no name: it could make a terminal's table line say
+   something else, or two names look alike. The joiners (U+200C, U+200D) and the variation
+   selectors stay: scripts and emoji need them. */
 static bool replica_name_ok(const char *s)
 {
 	size_t n = strlen(s), len;
-	if (n > 200 || !utf8_valid(s, n))
+	if (n > 200 || !utf8_valid(s, n) || (n && (s[0] == ' ' || s[n - 1] == ' ')))
 		return false;
 	for (unsigned cp; *s; s += len) {
 		len = utf8_decode((const unsigned char *)s, n, &cp);
 		n -= len;
-		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0xad || cp == 0x34f || cp == 0x61c ||
-		    cp == 0x115f || cp == 0x1160 || cp == 0x17b4 || cp == 0x17b5 ||
-		    (cp >= 0x180b && cp <= 0x180f) || cp == 0x200b || cp == 0x200e || cp == 0x200f ||
-		    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) || cp == 0x3164 ||
-		    cp == 0xfeff || cp == 0xffa0 || (cp >= 0xfff9 && cp <= 0xfffb) ||
-		    (cp >= 0xe0000 && cp <= 0xe007f))
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad || cp == 0x34f ||
+		    (cp >= 0x600 && cp <= 0x605) || cp == 0x61c || cp == 0x6dd || cp == 0x70f ||
+		    cp == 0x890 || cp == 0x891 || cp == 0x8e2 || cp == 0x115f || cp == 0x1160 ||
+		    cp == 0x1680 || cp == 0x17b4 || cp == 0x17b5 || (cp >= 0x180b && cp <= 0x180f) ||
+		    (cp >= 0x2000 && cp <= 0x200b) || cp == 0x200e || cp == 0x200f ||
+		    (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) || cp == 0x2800 ||
+		    cp == 0x3000 || cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 ||
+		    (cp >= 0xfff0 && cp <= 0xfffb) || cp == 0x110bd || cp == 0x110cd ||
+		    (cp >= 0x13430 && cp <= 0x1343f) || (cp >= 0x1bca0 && cp <= 0x1bca3) ||
+		    (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0000 && cp <= 0xe007f) ||
+		    (cp >= 0xe0080 && cp <= 0xe00ff) || (cp >= 0xe01f0 && cp <= 0xe0fff))
 			return false;
 	}
 	return true;
@@ -10929,24 +10946,29 @@ enum {
  * and percentiles over the last minute. A replica whose last heartbeat is older than
  * HEARTBEAT_GONE_AFTER of its own intervals is gone (so only rows that recent under the longest
  * interval are read, through the index on `at`), and so is one whose name started again after
- * its last heartbeat (restarted). Rows dated after now() or at an infinity are none of a
- * replica's (each `at` is its INSERT's now(); one 'infinity' written by hand made every read of
- * the fleet fail). The first column is the database's time: with no replica live the one row
- * has nothing else.
+ * its last heartbeat (restarted: a window over the runs, not a join of every run of a name with
+ * every other, which thousands of rows of one name made quadratic). Rows dated after now(), at
+ * an infinity or before their own start are none of a replica's (each `at` is its INSERT's
+ * now(), after its start; one 'infinity' written by hand made every read of the fleet fail, and
+ * one start in the future hid the live run of its name), and an interval counts up to
+ * HEARTBEAT_MAX_SECONDS (a larger one overflowed). The first column is the database's time:
+ * with no replica live the one row has nothing else.
  */
 /* clang-format off */
 static const char SQL_FLEET[] =
 	"WITH last AS (SELECT DISTINCT ON (replica, started_at) * FROM replica_heartbeats"
 	"   WHERE at > now() - " STR(HEARTBEAT_GONE_AFTER) " * interval '" STR(HEARTBEAT_MAX_SECONDS) " seconds'"
-	"     AND at <= now() AND isfinite(started_at)"
+	"     AND at <= now() AND isfinite(started_at) AND started_at <= at"
 	"   ORDER BY replica, started_at, at DESC),"
-	" live AS (SELECT l.*, b.at AS base_at, b.buckets AS base_buckets FROM last l LEFT JOIN LATERAL"
+	" runs AS (SELECT *, max(started_at) OVER (PARTITION BY replica) AS newest FROM last),"
+	" live AS (SELECT l.*, b.at AS base_at, b.buckets AS base_buckets FROM runs l LEFT JOIN LATERAL"
 	"   (SELECT at, buckets FROM replica_heartbeats h"
 	"     WHERE h.replica = l.replica AND h.started_at = l.started_at"
 	"       AND h.at <= l.at - interval '" STR(FLEET_WINDOW_SECONDS) " seconds' AND isfinite(h.at)"
 	"     ORDER BY h.at DESC LIMIT 1) b ON true"
-	"   WHERE now() - l.at <= l.interval_ms * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond'"
-	"     AND NOT EXISTS (SELECT 1 FROM last n WHERE n.replica = l.replica AND n.started_at > l.at))"
+	"   WHERE now() - l.at <= least(l.interval_ms, " STR(HEARTBEAT_MAX_SECONDS) " * 1000)"
+	"       * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond'"
+	"     AND l.newest <= l.at)"
 	" SELECT " SQL_ISO("now()") ", replica, region, version, " SQL_ISO("started_at") ","
 	"  extract(epoch FROM now() - started_at), " SQL_ISO("at") ", extract(epoch FROM now() - at),"
 	"  interval_ms, ready, draining, in_flight, pool_in_use, pool_size, requests, errors, buckets,"
@@ -10961,9 +10983,10 @@ static const char SQL_FLEET[] =
  * segment, one per replica and bin however often it beats. A segment's rate counts in every bin
  * it overlaps, weighted by the overlap, so a replica beating less often than once a bin leaves no
  * gaps; one longer than FLEET_SEGMENT_MAX_SECONDS is a silence (an outage), not a rate, and
- * leaves a gap. A name's rate in a bin is its segments' requests over the time they cover there
- * (the span from the first to the last, when that is less than their sum: two runs of the name
- * alive at once), so a name restarted within a bin counts once, and two at once add up. So a bin
+ * leaves a gap. The fleet's rate in a bin is the requests of every segment there over the span
+ * they cover together (the whole bin, unless it is the current one or the fleet was silent), so
+ * a replica restarted within a bin, under its name or another, counts once, and two at once add
+ * up. A count that fell (no replica's: a run's counters only grow) counts as none. So a bin
  * FLEET_FINAL_BINS old is final (fleet_history keeps it), and the bins from $1 on need only the
  * rows from FLEET_SEGMENT_MAX_SECONDS and a bin before it. Rows dated after the database's now()
  * are none of a replica's (each `at` is its INSERT's now()).
@@ -10975,7 +10998,7 @@ static const char SQL_FLEET_HISTORY[] =
 	"   row_number() OVER w AS nth FROM replica_heartbeats"
 	"   WHERE at > greatest(now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds',"
 	"       to_timestamp($1::float8 * " STR(FLEET_BIN_SECONDS) " - " STR(FLEET_SEGMENT_MAX_SECONDS) " - " STR(FLEET_BIN_SECONDS) "))"
-	"     AND at <= now()"
+	"     AND at <= now() AND isfinite(started_at)"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
 	" d AS (SELECT replica, date_part('epoch', at) AS t, buckets, lag(buckets) OVER w AS prev,"
 	"   date_part('epoch', lag(at) OVER w) AS t0 FROM e"
@@ -10986,11 +11009,10 @@ static const char SQL_FLEET_HISTORY[] =
 	"   FROM d, (VALUES (0), (1), (2), (3), (4)) AS o (n),"
 	"   LATERAL (SELECT floor(t0 / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b"
 	"   WHERE t > t0 AND t - t0 <= " STR(FLEET_SEGMENT_MAX_SECONDS) " AND bin >= $1::float8),"
-	" w AS (SELECT bin, buckets, prev, (hi - lo) / dt"
-	"   / least(sum(hi - lo) OVER r, max(hi) OVER r - min(lo) OVER r) AS k"
-	"   FROM s WHERE hi > lo WINDOW r AS (PARTITION BY replica, bin))"
+	" w AS (SELECT bin, buckets, prev, (hi - lo) / dt / (max(hi) OVER r - min(lo) OVER r) AS k"
+	"   FROM s WHERE hi > lo WINDOW r AS (PARTITION BY bin))"
 	" SELECT floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ")::bigint, bin::bigint, u.i,"
-	"  sum((u.n - w.prev[u.i]) * w.k)"
+	"  sum(greatest(u.n::float8 - w.prev[u.i], 0) * w.k)"
 	" FROM w, unnest(w.buckets) WITH ORDINALITY AS u (n, i) GROUP BY 2, 3"
 	" UNION ALL SELECT floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ")::bigint, NULL, NULL, NULL";
 /* clang-format on */
@@ -11094,8 +11116,10 @@ static int fleet_load(struct ctx *c, struct fleet *f)
 		r->requests = atoll(v[14]), r->errors = atoll(v[15]);
 		double h[FLEET_SLOTS] = {0}, n = 0;
 		bool ok = hist_add(h, v[16], 1) && (PQgetisnull(res, i, 18) || hist_add(h, v[18], -1));
-		for (int k = 0; k < FLEET_SLOTS; k++)
+		for (int k = 0; k < FLEET_SLOTS; k++) { /* a count that fell is none (counters grow) */
+			h[k] = h[k] > 0 ? h[k] : 0;
 			n += h[k], all[k] += ok ? h[k] : 0;
+		}
 		r->rate = ok && r->window > 0 ? n / r->window : NAN;
 		r->p50 = ok ? hist_quantile_ms(h, 0.5) : NAN;
 		r->p99 = ok ? hist_quantile_ms(h, 0.99) : NAN;
@@ -12676,9 +12700,10 @@ int main(int argc, char **argv)
 		return fail_startup(err);
 	gethostname(hostname, sizeof hostname - 1);
 	log_replica = cfg.replica && *cfg.replica ? cfg.replica : hostname;
-	if (!replica_name_ok(log_replica))
-		return fail_startup("the host name is no replica name (UTF-8 text of at most 200 bytes "
-				    "without control or invisible characters): set RAILWAY_REPLICA_ID");
+	if (!*log_replica || !replica_name_ok(log_replica))
+		return fail_startup(
+			"the host name is no replica name (UTF-8 text of at most 200 bytes "
+			"without control or invisible characters, not empty): set RAILWAY_REPLICA_ID");
 	if (out_init(err, sizeof err) || cld_init(err, sizeof err))
 		return fail_startup(err);
 	if (outbound)

@@ -472,6 +472,21 @@ def test_check_replicas_fleet_shows_no_invisible_character_nor_a_stray_byte(flee
     assert "\x9b" not in r.stdout and "\u202e" not in r.stdout, lines
 
 
+def test_check_replicas_fleet_reads_a_value_of_megabytes_in_linear_time(fleet_front):
+    """A front that answers a name of 2 MB (droplin refuses such names; a row written by hand
+    is not checked): the parser built each value a byte at a time, which awk makes quadratic
+    (1.6 MB took 55 s); it keeps the first 1,000 bytes, all that can show, and goes on."""
+    fleet = json.loads(json.dumps(FLEET_JSON))
+    fleet["replicas"][0]["replica"] = "r1" + "é" * 1000000
+    fleet_front.body = json.dumps(fleet, ensure_ascii=False).encode()
+    t = time.monotonic()
+    r = run_script(fleet_front.url, "-e", "1", env={"ADMIN_SECRET": "s3cret"})
+    took = time.monotonic() - t
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[1].startswith("r1" + "é" * 99 + "...  eu "), r.stdout[:400]
+    assert took < harness.scaled(20), took
+
+
 def test_a_restarted_replica_is_listed_once_at_once(droplin, fresh_db):
     """A replica that dies and starts again under its name is a new run (its counters start
     again); the run that stopped beating before the new one started is over, not listed beside
@@ -574,6 +589,10 @@ def test_heartbeat_seconds_under_1_is_refused(droplin, value):
                                         ("RAILWAY_REPLICA_ID", "a\u200bb"),  # zero width space
                                         ("RAILWAY_REPLICA_REGION", "eu\u2066west"),  # bidi isolate
                                         ("RAILWAY_REPLICA_REGION", "eu\u3164west"),  # blank filler
+                                        ("RAILWAY_REPLICA_ID", "web-1 "),  # looks like web-1
+                                        ("RAILWAY_REPLICA_ID", "\u2800"),  # braille blank
+                                        ("RAILWAY_REPLICA_REGION", "eu\u00a0west"),  # NBSP
+                                        ("RAILWAY_REPLICA_REGION", "\u0600eu"),  # number sign
                                         ("RAILWAY_REPLICA_REGION", "x" * 201)])
 def test_a_replica_name_that_is_no_text_is_refused(droplin, name, value):
     """The name and region go into every heartbeat row, log line and page: a name that is not
@@ -599,6 +618,17 @@ def test_a_host_name_that_is_no_replica_name_is_refused_unless_one_is_set(dropli
     ok.wait_ready()
 
 
+def test_an_empty_host_name_is_no_replica_name(droplin, fresh_db):
+    """Without RAILWAY_REPLICA_ID, an empty host name (set in a UTS namespace of droplin's own)
+    stops the start: a replica with no name in every log line and heartbeat row."""
+    prefix = ["unshare", "--uts", sys.executable, "-c",
+              "import os, socket, sys; socket.sethostname(b'');"
+              " os.execv(sys.argv[1], sys.argv[1:])"]
+    d = droplin(env={"RAILWAY_REPLICA_ID": None}, db=fresh_db, prefix=prefix, wait=False)
+    d.wait_exit(15, expect=2)
+    assert "the host name is no replica name" in d.output(), d.describe()
+
+
 def test_a_replica_name_of_200_bytes_of_any_script_is_listed(droplin, fresh_db):
     """Any script, and the joiners that scripts and emoji need (U+200C, U+200D), are names."""
     name = "é" * 100
@@ -611,24 +641,31 @@ def test_a_replica_name_of_200_bytes_of_any_script_is_listed(droplin, fresh_db):
     harness.wait_until(lambda: joined in listed(j), 15, what="the joined name listed")
 
 
-def test_the_fleet_frame_without_its_history_still_lists_and_reloads(droplin, fresh_db):
-    """The hour's history is the frame's costly query; when it fails (here two rows of a
-    replica long gone whose counters cannot be subtracted in a bigint), the frame still
-    answers 200 with the live replicas, says the history is missing, and keeps reloading
-    itself (an error page would have stopped the reloads for good)."""
-    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="live")
-    harness.wait_until(lambda: "live" in listed(d), 15, what="the live replica listed")
-    for ago, n in (("20 minutes", "9223372036854775807"), ("19 minutes", "-9223372036854775808")):
-        harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region, version,"
-                          " interval_ms, ready, draining, in_flight, pool_in_use, pool_size,"
-                          " requests, errors, buckets) VALUES ('poison', '2000-01-01 00:00:00+00',"
-                          f" now() - interval '{ago}', '', 'x', 5000, true, false, 0, 0, 1, 0, 0,"
-                          f" ARRAY[{n}]::bigint[])")
-    r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
-    assert r.status == 200, r
-    page = r.body.decode()
-    assert 'id="no-history"' in page and '<meta http-equiv="refresh"' in page, d.output()[-1500:]
-    assert ">live<" in page and "poison" not in page, page
+def test_the_fleet_frame_without_its_history_still_lists_and_reloads(droplin, pg, fresh_db):
+    """The hour's history is the frame's costly query; when it fails (here its answer never
+    comes: the relay to PostgreSQL goes dark once it has passed the query on, and the query
+    times out), the frame still answers 200 with the live replicas, says the history is
+    missing, and keeps reloading itself (an error page would have stopped the reloads for
+    good)."""
+    relay = PgRelay(pg.port)
+    try:
+        d = start(droplin, db=relay.url(fresh_db.rsplit("/", 1)[1]), HEARTBEAT_SECONDS="1",
+                  RAILWAY_REPLICA_ID="live", DB_QUERY_TIMEOUT_MS="1500",
+                  DB_PREPARED_STATEMENTS="0")  # the query's text goes with every run of it
+        harness.wait_until(lambda: "live" in listed(d), 15, what="the live replica listed")
+        relay.dark_after(b"lead(floor")
+        r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET},
+                  timeout=harness.scaled(30))
+        assert relay.dead.is_set(), "the history query never went out"
+        assert r.status == 200, r
+        page = r.body.decode()
+        assert 'id="no-history"' in page and '<meta http-equiv="refresh"' in page, \
+            d.output()[-1500:]
+        assert ">live<" in page, page
+        relay.heal()
+        d.stop()
+    finally:
+        relay.stop()
 
 
 def test_an_hour_of_a_hundred_replicas_is_plotted_at_the_cost_of_a_scan(droplin, fresh_db):
@@ -703,12 +740,14 @@ def plotted_rates(d):
 
 def test_the_rate_plot_counts_a_restart_once_and_has_no_gaps_between_slow_heartbeats(
         droplin, fresh_db):
-    """Four runs at 10 requests a second each, over the hour: a replica restarted half an hour
-    ago (its first run's last heartbeat 10 s before its second run began, within one 30-s bin),
-    one beating every 45 s, and two runs of one name alive at once (two containers with one
-    host name). The plot says 40/s in every bin: the restart's bin counted both runs, a replica
-    beating less often than once a bin was missing from every bin its heartbeats skipped (a
-    sawtooth), and two runs at once must add up, not average (as the fleet's table adds them)."""
+    """Five replicas at 10 requests a second each, over the hour: one restarted half an hour ago
+    (its first run's last heartbeat 10 s before its second run began, within one 30-s bin), one
+    beating every 45 s, two runs of one name alive at once (two containers with one host name),
+    and one replaced by a replica of another name (as Railway names a new one) within a bin.
+    The plot says 50/s in every bin: the restart's and the handoff's bins counted both runs, a
+    replica beating less often than once a bin was missing from every bin its heartbeats
+    skipped (a sawtooth), and two runs at once must add up, not average (as the fleet's table
+    adds them). Rows of runs started at an infinity (200/s) count nowhere."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
     now = db_now(fresh_db)
     restart = (now // 30 - 60) * 30  # a bin's start half an hour ago, on the database's clock
@@ -718,35 +757,64 @@ def test_the_rate_plot_counts_a_restart_once_and_has_no_gaps_between_slow_heartb
     seed(fresh_db, "slow", 4000, range(3590, -1, -45))
     seed(fresh_db, "twice", 4000, range(3590, -1, -5))  # two runs of one name alive at once
     seed(fresh_db, "twice", 3800, range(3590, -1, -7))
+    # a replica replaced by one of another name within a bin, 10 minutes after the restart
+    handoff = restart + 600
+    end, begin = now - (handoff + 10), now - (handoff + 12)
+    seed(fresh_db, "old-name", 4000, [end + 5 * k for k in range(int((3590 - end) // 5), -1, -1)])
+    seed(fresh_db, "new-name", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)])
+    # runs that started at an infinity are no replica's, in the plots as in the list
+    harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
+                    " version, interval_ms, ready, draining, in_flight, pool_in_use, pool_size,"
+                    " requests, errors, buckets) SELECT 'inf' || s, s::timestamptz,"
+                    " now() - k * interval '5 seconds', '', 'x', 60000, true, false, 0, 0, 1,"
+                    " (719 - k) * 1000, 0, ARRAY[0, 0, (719 - k) * 1000, 0, 0, 0, 0, 0, 0, 0, 0,"
+                    " 0, 0, 0]::bigint[] FROM unnest(ARRAY['infinity', '-infinity']) s,"
+                    " generate_series(0, 719) k")
     values = plotted_rates(d)
-    # every full bin of the hour but the oldest and the current one, and none above 40
-    assert len(values) >= 115 and values.count(40.0) >= 115, values
-    assert max(values) <= 40.05, values
+    # every full bin of the hour but the oldest, the current one and the two with a gap of
+    # 10 s and 2 s (a third and a fifteenth of a replica's rate less), and none above 50
+    assert len(values) >= 115 and values.count(50.0) >= 113, values
+    assert max(values) <= 50.05, values
 
 
 def test_rows_no_replica_wrote_break_no_read_of_the_fleet_and_are_pruned(droplin, fresh_db):
     """Rows written by hand: one dated 'infinity' (every read of the fleet answered 500, and
     retention never pruned it), one an hour in the future (a ghost replica for an hour), one
-    that started at '-infinity', and two replicas whose counters sum past a bigint (the totals
-    overflowed). The fleet lists the live replicas with their totals held at the bigint's end,
-    the frame draws its plots, and retention prunes the rows from the future."""
+    that started at '-infinity', one of the live replica's name that starts in a year (the live
+    one was hidden as restarted), two replicas whose counters sum past a bigint (the totals
+    overflowed), an interval of 715,827,883 ms (500 for both reads: three of them overflow an
+    integer) and counters that fell (a negative rate). The fleet lists the live replicas once
+    each, with their totals held at the bigint's end and no negative rate, the frame draws its
+    plots, and retention prunes the rows from the future."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="live",
               RETENTION_INTERVAL_SECONDS="1")
     harness.wait_until(lambda: "live" in listed(d), 15, what="the live replica listed")
     most = 2 ** 63 - 1
-    for name, started, at, n in (("ghost-inf", "now()", "'infinity'", 1),
-                                 ("ghost-future", "now()", "now() + interval '1 hour'", 1),
-                                 ("ghost-start", "'-infinity'", "now()", 1),
-                                 ("big-1", "now() - interval '1 hour'", "now()", most),
-                                 ("big-2", "now() - interval '1 hour'", "now()", most)):
+    hour = "'%s'::timestamptz" % harness.db_query(  # one start, however many statements
+        fresh_db, "SELECT (now() - interval '1 hour')::text")[0][0]
+    for name, started, at, n, every, slot in (
+            ("ghost-inf", "now()", "'infinity'", 1, 60000, 1),
+            ("ghost-future", "now()", "now() + interval '1 hour'", 1, 60000, 1),
+            ("ghost-start", "'-infinity'", "now()", 1, 60000, 1),
+            ("live", "now() + interval '1 year'", "now()", 1, 60000, 1),  # hid the real one
+            ("big-1", hour, "now()", most, 60000, 0),
+            ("big-2", hour, "now()", most, 60000, 0),
+            ("long", hour, "now()", 0, 715827883, 0),  # times 3 overflowed an integer
+            ("shrinking", hour, "now() - interval '70 seconds'", 0, 60000, 7000),
+            ("shrinking", hour, "now()", 0, 60000, 0)):
         harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
                         " version, interval_ms, ready, draining, in_flight, pool_in_use,"
                         " pool_size, requests, errors, buckets) VALUES"
-                        f" ('{name}', {started}, {at}, '', 'x', 60000, true, false, 0, 0, 1, {n},"
-                        f" {n}, ARRAY[0,0,0,0,0,0,0,0,0,0,0,0,0,0]::bigint[])")
+                        f" ('{name}', {started}, {at}, '', 'x', {every}, true, false, 0, 0, 1,"
+                        f" {n}, {n}, ARRAY[0,0,{slot},0,0,0,0,0,0,0,0,0,0,0]::bigint[])")
     body = replicas(d)
-    assert sorted(x["replica"] for x in body["replicas"]) == ["big-1", "big-2", "live"], body
+    assert sorted(x["replica"] for x in body["replicas"]) == \
+        ["big-1", "big-2", "live", "long", "shrinking"], body
     assert body["totals"]["requests"] == most and body["totals"]["errors"] == most, body["totals"]
+    # counters that fell (a run's only grow) are no negative rate
+    shrinking = next(x for x in body["replicas"] if x["replica"] == "shrinking")
+    assert shrinking["requests_per_second"] == 0 and body["totals"]["requests_per_second"] >= 0, \
+        body
     plotted_rates(d)  # the frame answers, its history too
     harness.wait_until(lambda: harness.db_query(
         fresh_db, "SELECT count(*) FROM replica_heartbeats WHERE at > now()")[0][0] == 0,
@@ -794,3 +862,32 @@ def test_a_frame_reads_the_last_minutes_and_keeps_the_final_bins_it_drew(droplin
     # a fresh replica, with nothing kept, sees only the last ten minutes
     fresh = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
     assert 18 <= len(plotted_rates(fresh)) <= 21, plotted_rates(fresh)
+
+
+def test_thousands_of_runs_of_one_name_answer_at_once(droplin, fresh_db):
+    """6,000 runs of one name with a heartbeat each in the last 3 minutes (written by hand, or a
+    name restarting in a loop): the check that a later run replaced an earlier one compared
+    every run of the name with every other, 6,000 x 6,000 (seconds: both reads answered 503 at
+    the query timeout). Now a window over the runs: both reads answer 200 within a margin of
+    what one replica's listing takes, measured in the same test."""
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="1", RAILWAY_REPLICA_ID="one",
+              DB_QUERY_TIMEOUT_MS="3000")
+    harness.wait_until(lambda: "one" in listed(d), 15, what="the replica listed")
+    t = time.monotonic()
+    replicas(d)
+    alone = time.monotonic() - t
+    harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
+                    " version, interval_ms, ready, draining, in_flight, pool_in_use, pool_size,"
+                    " requests, errors, buckets) SELECT 'x', t.now - interval '1 hour'"
+                    " + k * interval '1 ms', t.now - interval '170 seconds' + k * interval '20 ms',"
+                    " '', 'x', 60000, true, false, 0, 0, 1, 0, 0,"
+                    " ARRAY[0,0,0,0,0,0,0,0,0,0,0,0,0,0]::bigint[]"
+                    " FROM (SELECT now() AS now) t, generate_series(1, 6000) k")
+    t = time.monotonic()
+    body = replicas(d)
+    took = time.monotonic() - t
+    # every run of "x" started before the others' last heartbeats: all are alive at once
+    assert sum(x["replica"] == "x" for x in body["replicas"]) == 6000, body["totals"]
+    r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
+    assert r.status == 200, r
+    assert took < harness.scaled(2) + 50 * alone, (took, alone)

@@ -3,6 +3,8 @@ or spin, and every Connection field counts. Loop time is the main thread's CPU t
 from /proc (the event loop is droplin's main thread); every comparison is against a baseline
 measured in the same test."""
 
+import fcntl
+import json
 import os
 import re
 import select
@@ -215,6 +217,47 @@ def test_a_stdout_nobody_reads_stops_no_request(fresh_db):
         proc.kill()
         proc.wait()
         os.close(r_fd)
+
+
+def test_after_a_stuck_stdout_the_last_line_is_still_drained_exiting(fresh_db):
+    """stdout is a 4 KiB pipe nobody reads while requests are logged, then SIGTERM and the pipe
+    is read to its end: the line that says how many were dropped comes before the lines logged
+    after them, so a clean shutdown's last line is still "drained, exiting" (the notice came
+    after it)."""
+    port = harness.free_port()
+    env = harness.make_env(dict(harness.DEFAULT_ENV, DATABASE_URL=fresh_db, PORT=port,
+                                LOG_LEVEL="info", DRAIN_SECONDS="0"))
+    r_fd, w_fd = os.pipe()
+    fcntl.fcntl(w_fd, 1031, 4096)  # F_SETPIPE_SZ
+    proc = subprocess.Popen([harness.droplin_bin()], env=env, stdin=subprocess.DEVNULL,
+                            stdout=w_fd, stderr=subprocess.DEVNULL)
+    os.close(w_fd)
+    out = b""
+    try:
+        harness.wait_until(lambda: harness.connectable(port), harness.scaled(15),
+                           what="droplin listening")
+        conn = harness.RawConn(port, timeout=harness.scaled(10))
+        for _ in range(6000):  # about 300 bytes of log each: far more than both buffers
+            conn.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert conn.read_response().status == 404
+        conn.close()
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + harness.scaled(30)
+        while time.monotonic() < deadline:
+            if select.select([r_fd], [], [], 0.1)[0]:
+                chunk = os.read(r_fd, 1 << 16)
+                if not chunk:
+                    break
+                out += chunk
+        assert proc.wait(timeout=harness.scaled(10)) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(r_fd)
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert any("log lines dropped" in x["message"] for x in lines), "nothing dropped"
+    assert lines[-1]["message"] == "drained, exiting", lines[-3:]
 
 
 def test_pipelined_requests_share_the_loop(droplin):
