@@ -10986,13 +10986,15 @@ static const char SQL_FLEET[] =
  * leaves a gap. The fleet's rate in a bin is the requests of every segment there over the span
  * they cover together (the whole bin, unless it is the current one or the fleet was silent), so
  * a replica restarted within a bin, under its name or another, counts once, and two at once add
- * up. A count that fell (no replica's: a run's counters only grow) counts as none. So a bin
+ * up; a live replica's last segment counts at its rate up to the latest heartbeat of the fleet
+ * in its bin (its next one is still to come: the current bin dipped by the heartbeats' phases).
+ * A count that fell (no replica's: a run's counters only grow) counts as none. So a bin
  * FLEET_FINAL_BINS old is final (fleet_history keeps it), and the bins from $1 on need only the
  * rows from FLEET_SEGMENT_MAX_SECONDS and a bin before it. Rows dated after the database's now()
  * are none of a replica's (each `at` is its INSERT's now()).
  */
 static const char SQL_FLEET_HISTORY[] =
-	"WITH e AS (SELECT replica, started_at, at, buckets,"
+	"WITH e AS (SELECT replica, started_at, at, buckets, interval_ms,"
 	"   floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ") AS bin,"
 	"   lead(floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ")) OVER w AS next_bin,"
 	"   row_number() OVER w AS nth FROM replica_heartbeats"
@@ -11001,15 +11003,17 @@ static const char SQL_FLEET_HISTORY[] =
 	"     AND at <= now() AND isfinite(started_at)"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
 	" d AS (SELECT replica, date_part('epoch', at) AS t, buckets, lag(buckets) OVER w AS prev,"
-	"   date_part('epoch', lag(at) OVER w) AS t0 FROM e"
+	"   date_part('epoch', lag(at) OVER w) AS t0, lead(at) OVER w IS NULL AND at > now()"
+	"     - least(interval_ms, " STR(HEARTBEAT_MAX_SECONDS) " * 1000) * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond' AS pending FROM e"
 	"   WHERE next_bin IS DISTINCT FROM bin OR nth = 1"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
-	" s AS (SELECT replica, bin, buckets, prev, t - t0 AS dt,"
+	" s AS (SELECT replica, bin, buckets, prev, pending, t - t0 AS dt,"
 	"   least(t, (bin + 1) * " STR(FLEET_BIN_SECONDS) ") AS hi, greatest(t0, bin * " STR(FLEET_BIN_SECONDS) ") AS lo"
 	"   FROM d, (VALUES (0), (1), (2), (3), (4)) AS o (n),"
 	"   LATERAL (SELECT floor(t0 / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b"
 	"   WHERE t > t0 AND t - t0 <= " STR(FLEET_SEGMENT_MAX_SECONDS) " AND bin >= $1::float8),"
-	" w AS (SELECT bin, buckets, prev, (hi - lo) / dt / (max(hi) OVER r - min(lo) OVER r) AS k"
+	" w AS (SELECT bin, buckets, prev, (CASE WHEN pending THEN max(hi) OVER r ELSE hi END - lo) / dt"
+	"   / (max(hi) OVER r - min(lo) OVER r) AS k"
 	"   FROM s WHERE hi > lo WINDOW r AS (PARTITION BY bin))"
 	" SELECT floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ")::bigint, bin::bigint, u.i,"
 	"  sum(greatest(u.n::float8 - w.prev[u.i], 0) * w.k)"

@@ -891,3 +891,31 @@ def test_thousands_of_runs_of_one_name_answer_at_once(droplin, fresh_db):
     r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
     assert r.status == 200, r
     assert took < harness.scaled(2) + 50 * alone, (took, alone)
+
+
+def test_the_current_bin_counts_each_live_replica_at_its_rate(droplin, fresh_db):
+    """Two replicas at 10 requests a second, beating every 5 s at different phases: in the
+    bin under way, one's last heartbeat is now and the other's halfway since the bin began.
+    The current point says 20/s: each live replica counts at its rate up to the fleet's latest
+    heartbeat (the second counted for half the time the bin has run: 15/s, and the rightmost
+    point dipped with every reload as the phases moved)."""
+    d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
+    for _ in range(5):
+        now = db_now(fresh_db)
+        elapsed = now % 30
+        if elapsed < 2 or elapsed > 25:  # room on both sides of this bin's edges
+            time.sleep(3)
+            continue
+        seed(fresh_db, "a", 700, [5 * k for k in range(120, -1, -1)])
+        seed(fresh_db, "b", 700, [elapsed / 2 + 5 * k for k in range(120, -1, -1)])
+        r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
+        if db_now(fresh_db) // 30 != now // 30:  # the bin ended meanwhile: again
+            harness.db_exec(fresh_db, "DELETE FROM replica_heartbeats")
+            continue
+        rate = re.search(r'<figure id="plot-rate">.*?</figure>', r.body.decode(), re.S).group(0)
+        points = re.findall(r'<circle class="pt" cx="([0-9.]+)"[^>]*><title>([0-9.]+)</title>',
+                            rate)
+        assert points and float(points[-1][0]) == 597.5, points[-3:]  # the last of 120 bins
+        assert [float(v) for _, v in points[-3:]] == [20.0, 20.0, 20.0], points[-3:]
+        return
+    raise AssertionError("no bin had room for the test in five tries")
