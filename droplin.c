@@ -1780,14 +1780,14 @@ static int db_url_wants_tls(const char *url, char *err, size_t errlen)
 /* A replica's name or region goes into every log line, heartbeat row and page: PostgreSQL
    refuses a row that is not UTF-8 (the replica would never be listed), and a control character
    (C0, DEL or C1), an invisible one that reorders or hides text (bidi controls and marks, a zero
-   width space, blank fillers, line separators, tags, format characters) or a space other than
-   U+0020, first or last a space too, is no name: it could make a terminal's table line say
-   something else, or two names look alike. The joiners (U+200C, U+200D) and the variation
-   selectors stay: scripts and emoji need them. */
+   width space, blank fillers, line separators, tags, format characters), a space other than
+   U+0020, a space first, last or twice, or a private use or noncharacter code point is no name:
+   it could make a terminal's table line say something else, or two names look alike. The
+   joiners (U+200C, U+200D) and the variation selectors stay: scripts and emoji need them. */
 static bool replica_name_ok(const char *s)
 {
 	size_t n = strlen(s), len;
-	if (n > 200 || !utf8_valid(s, n) || (n && (s[0] == ' ' || s[n - 1] == ' ')))
+	if (n > 200 || !utf8_valid(s, n) || (n && (s[0] == ' ' || s[n - 1] == ' ')) || strstr(s, "  "))
 		return false;
 	for (unsigned cp; *s; s += len) {
 		len = utf8_decode((const unsigned char *)s, n, &cp);
@@ -1802,7 +1802,9 @@ static bool replica_name_ok(const char *s)
 		    (cp >= 0xfff0 && cp <= 0xfffb) || cp == 0x110bd || cp == 0x110cd ||
 		    (cp >= 0x13430 && cp <= 0x1343f) || (cp >= 0x1bca0 && cp <= 0x1bca3) ||
 		    (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0000 && cp <= 0xe007f) ||
-		    (cp >= 0xe0080 && cp <= 0xe00ff) || (cp >= 0xe01f0 && cp <= 0xe0fff))
+		    (cp >= 0xe0080 && cp <= 0xe00ff) || (cp >= 0xe01f0 && cp <= 0xe0fff) ||
+		    (cp >= 0xe000 && cp <= 0xf8ff) || cp >= 0xf0000 || (cp >= 0xfdd0 && cp <= 0xfdef) ||
+		    (cp & 0xfffe) == 0xfffe) /* private use and noncharacters: no one's glyph */
 			return false;
 	}
 	return true;
@@ -5981,7 +5983,7 @@ static void pg_retention(void)
 		 "DELETE FROM replica_heartbeats WHERE at < now() - interval '%d seconds'"
 		 " OR at > now() + interval '1 minute'", /* ahead of the clock: no replica's, read by nothing
 							  */
-		 FLEET_HISTORY_SECONDS);
+		 FLEET_HISTORY_SECONDS + FLEET_SEGMENT_MAX_SECONDS + FLEET_BIN_SECONDS);
 	long long pruned = 0;
 	for (int i = 0; mine && !rc && i < 6; i++) {
 		char windows[200]; /* a window is stale once the longest configured window has passed */
@@ -10966,7 +10968,7 @@ static const char SQL_FLEET[] =
 	"     WHERE h.replica = l.replica AND h.started_at = l.started_at"
 	"       AND h.at <= l.at - interval '" STR(FLEET_WINDOW_SECONDS) " seconds' AND isfinite(h.at)"
 	"     ORDER BY h.at DESC LIMIT 1) b ON true"
-	"   WHERE now() - l.at <= least(l.interval_ms, " STR(HEARTBEAT_MAX_SECONDS) " * 1000)"
+	"   WHERE now() - l.at <= greatest(least(l.interval_ms, " STR(HEARTBEAT_MAX_SECONDS) " * 1000), 0)"
 	"       * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond'"
 	"     AND l.newest <= l.at)"
 	" SELECT " SQL_ISO("now()") ", replica, region, version, " SQL_ISO("started_at") ","
@@ -10977,43 +10979,51 @@ static const char SQL_FLEET[] =
 
 /*
  * The plots: per bin of FLEET_BIN_SECONDS and histogram slot (from 1), requests a second over
- * the fleet, for the bins from $1 on (absolute: epoch / FLEET_BIN_SECONDS; 0: the whole hour),
- * each row with the database's current bin. Each replica's counts are cumulative; its last
- * heartbeat in a bin minus its last one before (in its first bin: its first heartbeat read) is a
- * segment, one per replica and bin however often it beats. A segment's rate counts in every bin
- * it overlaps, weighted by the overlap, so a replica beating less often than once a bin leaves no
- * gaps; one longer than FLEET_SEGMENT_MAX_SECONDS is a silence (an outage), not a rate, and
- * leaves a gap. The fleet's rate in a bin is the requests of every segment there over the span
- * they cover together (the whole bin, unless it is the current one or the fleet was silent), so
- * a replica restarted within a bin, under its name or another, counts once, and two at once add
- * up; a live replica's last segment counts at its rate up to the latest heartbeat of the fleet
- * in its bin (its next one is still to come: the current bin dipped by the heartbeats' phases).
- * A count that fell (no replica's: a run's counters only grow) counts as none. So a bin
- * FLEET_FINAL_BINS old is final (fleet_history keeps it), and the bins from $1 on need only the
- * rows from FLEET_SEGMENT_MAX_SECONDS and a bin before it. Rows dated after the database's now()
- * are none of a replica's (each `at` is its INSERT's now()).
+ * the fleet, for the hour's bins from $1 on (absolute: epoch / FLEET_BIN_SECONDS; 0: all), each
+ * row with the database's current bin. Each replica's counts are cumulative; its last heartbeat
+ * in a bin minus its last one before (in its first bin: its first heartbeat read) is a segment,
+ * one per replica and bin however often it beats. A segment's requests count in every bin it
+ * overlaps, in proportion, so a replica beating less often than once a bin leaves no gaps; one
+ * longer than FLEET_SEGMENT_MAX_SECONDS is a silence (an outage), not a rate, and leaves a gap.
+ * A live run (its last heartbeat recent, not draining, no later run of its name) counts at its
+ * last rate on to the fleet's latest heartbeat: its next heartbeat is still to come (the newest
+ * points dipped with the heartbeats' phases). The fleet's rate in a bin is the requests of all
+ * its segments over the span they cover together (the whole bin, unless it is the current one
+ * or the fleet was silent), so a replica restarted within a bin, under its name or another,
+ * counts once, and two at once add up. A count that fell (no replica's: a run's counters only
+ * grow) counts as none. So a bin FLEET_FINAL_BINS old is final (fleet_history keeps it), and a
+ * bin needs the rows from FLEET_SEGMENT_MAX_SECONDS and a bin before it (retention keeps them).
+ * Rows dated after the database's now() are none of a replica's (each `at` is its INSERT's now()).
  */
 static const char SQL_FLEET_HISTORY[] =
-	"WITH e AS (SELECT replica, started_at, at, buckets, interval_ms,"
+	"WITH p AS (SELECT greatest($1::float8, floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ")"
+	"   - " STR(FLEET_HISTORY_SECONDS) " / " STR(FLEET_BIN_SECONDS) " + 1) AS first),"
+	" e AS (SELECT replica, started_at, at, buckets, interval_ms, draining,"
 	"   floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ") AS bin,"
 	"   lead(floor(date_part('epoch', at) / " STR(FLEET_BIN_SECONDS) ")) OVER w AS next_bin,"
-	"   row_number() OVER w AS nth FROM replica_heartbeats"
-	"   WHERE at > greatest(now() - interval '" STR(FLEET_HISTORY_SECONDS) " seconds',"
-	"       to_timestamp($1::float8 * " STR(FLEET_BIN_SECONDS) " - " STR(FLEET_SEGMENT_MAX_SECONDS) " - " STR(FLEET_BIN_SECONDS) "))"
+	"   row_number() OVER w AS nth, max(started_at) OVER (PARTITION BY replica) AS newest"
+	"   FROM replica_heartbeats, p"
+	"   WHERE at > to_timestamp(p.first * " STR(FLEET_BIN_SECONDS) " - " STR(FLEET_SEGMENT_MAX_SECONDS) " - " STR(FLEET_BIN_SECONDS) ")"
 	"     AND at <= now() AND isfinite(started_at)"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
-	" d AS (SELECT replica, date_part('epoch', at) AS t, buckets, lag(buckets) OVER w AS prev,"
-	"   date_part('epoch', lag(at) OVER w) AS t0, lead(at) OVER w IS NULL AND at > now()"
-	"     - least(interval_ms, " STR(HEARTBEAT_MAX_SECONDS) " * 1000) * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond' AS pending FROM e"
+	" d AS (SELECT date_part('epoch', at) AS t, buckets, lag(buckets) OVER w AS prev,"
+	"   date_part('epoch', lag(at) OVER w) AS t0, lead(at) OVER w IS NULL AND NOT draining"
+	"     AND newest <= at AND at > now() - greatest(least(interval_ms, " STR(HEARTBEAT_MAX_SECONDS) " * 1000), 0)"
+	"       * " STR(HEARTBEAT_GONE_AFTER) " * interval '1 millisecond' AS live FROM e"
 	"   WHERE next_bin IS DISTINCT FROM bin OR nth = 1"
 	"   WINDOW w AS (PARTITION BY replica, started_at ORDER BY at)),"
-	" s AS (SELECT replica, bin, buckets, prev, pending, t - t0 AS dt,"
+	" s AS (SELECT bin, buckets, prev, t - t0 AS dt,"
 	"   least(t, (bin + 1) * " STR(FLEET_BIN_SECONDS) ") AS hi, greatest(t0, bin * " STR(FLEET_BIN_SECONDS) ") AS lo"
-	"   FROM d, (VALUES (0), (1), (2), (3), (4)) AS o (n),"
+	"   FROM d, p, (VALUES (0), (1), (2), (3), (4)) AS o (n),"
 	"   LATERAL (SELECT floor(t0 / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b"
-	"   WHERE t > t0 AND t - t0 <= " STR(FLEET_SEGMENT_MAX_SECONDS) " AND bin >= $1::float8),"
-	" w AS (SELECT bin, buckets, prev, (CASE WHEN pending THEN max(hi) OVER r ELSE hi END - lo) / dt"
-	"   / (max(hi) OVER r - min(lo) OVER r) AS k"
+	"   WHERE t > t0 AND t - t0 <= " STR(FLEET_SEGMENT_MAX_SECONDS) " AND bin >= p.first"
+	"  UNION ALL SELECT bin, buckets, prev, d.t - t0,"
+	"   least(f.te, (bin + 1) * " STR(FLEET_BIN_SECONDS) "), greatest(d.t, bin * " STR(FLEET_BIN_SECONDS) ")"
+	"   FROM d, p, (SELECT max(t) AS te FROM d) f,"
+	"   (VALUES (0), (1), (2), (3), (4), (5), (6), (7)) AS o (n),"
+	"   LATERAL (SELECT floor(d.t / " STR(FLEET_BIN_SECONDS) ") + o.n AS bin) b"
+	"   WHERE live AND d.t > t0 AND d.t - t0 <= " STR(FLEET_SEGMENT_MAX_SECONDS) " AND bin >= p.first),"
+	" w AS (SELECT bin, buckets, prev, (hi - lo) / dt / (max(hi) OVER r - min(lo) OVER r) AS k"
 	"   FROM s WHERE hi > lo WINDOW r AS (PARTITION BY bin))"
 	" SELECT floor(date_part('epoch', now()) / " STR(FLEET_BIN_SECONDS) ")::bigint, bin::bigint, u.i,"
 	"  sum(greatest(u.n::float8 - w.prev[u.i], 0) * w.k)"

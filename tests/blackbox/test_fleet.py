@@ -593,6 +593,9 @@ def test_heartbeat_seconds_under_1_is_refused(droplin, value):
                                         ("RAILWAY_REPLICA_ID", "\u2800"),  # braille blank
                                         ("RAILWAY_REPLICA_REGION", "eu\u00a0west"),  # NBSP
                                         ("RAILWAY_REPLICA_REGION", "\u0600eu"),  # number sign
+                                        ("RAILWAY_REPLICA_ID", "web  1"),  # as "web 1" in HTML
+                                        ("RAILWAY_REPLICA_ID", "web\ue000"),  # private use
+                                        ("RAILWAY_REPLICA_REGION", "eu\uffff"),  # noncharacter
                                         ("RAILWAY_REPLICA_REGION", "x" * 201)])
 def test_a_replica_name_that_is_no_text_is_refused(droplin, name, value):
     """The name and region go into every heartbeat row, log line and page: a name that is not
@@ -715,18 +718,20 @@ def test_an_hour_of_a_hundred_replicas_is_plotted_at_the_cost_of_a_scan(droplin,
     assert min(frames) < 30 * min(scans), (frames, scans)
 
 
-def seed(db, replica, started_ago, beats, rate=10, interval_ms=60000):
+def seed(db, replica, started_ago, beats, rate=10, interval_ms=60000, draining=False, base=None):
     """Heartbeat rows of one run of `replica` started `started_ago` seconds before now: at each
     of `beats` (seconds before now, oldest first) its counters at `rate` requests a second since
-    its start, all in the third latency slot."""
+    its start, all in the third latency slot. `base`: the time "now" is (the statement's now())."""
     harness.db_exec(db, "INSERT INTO replica_heartbeats (replica, started_at, at, region, version,"
                     " interval_ms, ready, draining, in_flight, pool_in_use, pool_size, requests,"
                     " errors, buckets) SELECT %s, t.now - %s * interval '1 second',"
-                    " t.now - ago * interval '1 second', 'eu', 'x', %s, true, false, 0, 0, 10,"
+                    " t.now - ago * interval '1 second', 'eu', 'x', %s, true, %s, 0, 0, 10,"
                     " n, 0, ARRAY[0, 0, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]::bigint[]"
-                    " FROM (SELECT now() AS now) t, unnest(%s::float8[]) AS ago,"
+                    " FROM (SELECT coalesce(%s::timestamptz, now()) AS now) t,"
+                    " unnest(%s::float8[]) AS ago,"
                     " LATERAL (SELECT round((%s - ago) * %s)::bigint AS n) c",
-                    (replica, started_ago, interval_ms, list(beats), started_ago, rate))
+                    (replica, started_ago, interval_ms, draining, base, list(beats), started_ago,
+                     rate))
 
 
 def plotted_rates(d):
@@ -747,20 +752,22 @@ def test_the_rate_plot_counts_a_restart_once_and_has_no_gaps_between_slow_heartb
     The plot says 50/s in every bin: the restart's and the handoff's bins counted both runs, a
     replica beating less often than once a bin was missing from every bin its heartbeats
     skipped (a sawtooth), and two runs at once must add up, not average (as the fleet's table
-    adds them). Rows of runs started at an infinity (200/s) count nowhere."""
+    adds them). Rows of runs started at an infinity (200/s) count nowhere. A first frame reads
+    the rows the oldest bin needs (it was a part of a bin short)."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
     now = db_now(fresh_db)
     restart = (now // 30 - 60) * 30  # a bin's start half an hour ago, on the database's clock
     end, begin = now - (restart + 10), now - (restart + 20)  # seconds ago, within that bin
-    seed(fresh_db, "restarted", 4000, [end + 5 * k for k in range(int((3590 - end) // 5), -1, -1)])
+    # from 3,740 s ago: the oldest bin drawn needs the rows of the 150 s before it
+    seed(fresh_db, "restarted", 4000, [end + 5 * k for k in range(int((3740 - end) // 5), -1, -1)])
     seed(fresh_db, "restarted", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)])
-    seed(fresh_db, "slow", 4000, range(3590, -1, -45))
-    seed(fresh_db, "twice", 4000, range(3590, -1, -5))  # two runs of one name alive at once
-    seed(fresh_db, "twice", 3800, range(3590, -1, -7))
+    seed(fresh_db, "slow", 4000, range(3740, -1, -45))
+    seed(fresh_db, "twice", 4000, range(3740, -1, -5))  # two runs of one name alive at once
+    seed(fresh_db, "twice", 3800, range(3740, -1, -7))
     # a replica replaced by one of another name within a bin, 10 minutes after the restart
     handoff = restart + 600
     end, begin = now - (handoff + 10), now - (handoff + 12)
-    seed(fresh_db, "old-name", 4000, [end + 5 * k for k in range(int((3590 - end) // 5), -1, -1)])
+    seed(fresh_db, "old-name", 4000, [end + 5 * k for k in range(int((3740 - end) // 5), -1, -1)])
     seed(fresh_db, "new-name", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)])
     # runs that started at an infinity are no replica's, in the plots as in the list
     harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
@@ -771,10 +778,10 @@ def test_the_rate_plot_counts_a_restart_once_and_has_no_gaps_between_slow_heartb
                     " 0, 0, 0]::bigint[] FROM unnest(ARRAY['infinity', '-infinity']) s,"
                     " generate_series(0, 719) k")
     values = plotted_rates(d)
-    # every full bin of the hour but the oldest, the current one and the two with a gap of
-    # 10 s and 2 s (a third and a fifteenth of a replica's rate less), and none above 50
-    assert len(values) >= 115 and values.count(50.0) >= 113, values
-    assert max(values) <= 50.05, values
+    # every bin of the hour, the oldest and the current one too, but the two with a gap of 10 s
+    # and 2 s (a third and a fifteenth of a replica's rate less)
+    assert len(values) == 120 and values.count(50.0) == 118, values
+    assert sorted(values)[:2] == [46.7, 49.3], values
 
 
 def test_rows_no_replica_wrote_break_no_read_of_the_fleet_and_are_pruned(droplin, fresh_db):
@@ -800,6 +807,8 @@ def test_rows_no_replica_wrote_break_no_read_of_the_fleet_and_are_pruned(droplin
             ("big-1", hour, "now()", most, 60000, 0),
             ("big-2", hour, "now()", most, 60000, 0),
             ("long", hour, "now()", 0, 715827883, 0),  # times 3 overflowed an integer
+            ("negative", hour, "now()", 0, -715827883, 0),  # so did this one
+            ("negative-old", hour, "now() - interval '10 minutes'", 0, -715827883, 0),
             ("shrinking", hour, "now() - interval '70 seconds'", 0, 60000, 7000),
             ("shrinking", hour, "now()", 0, 60000, 0)):
         harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
@@ -894,20 +903,30 @@ def test_thousands_of_runs_of_one_name_answer_at_once(droplin, fresh_db):
 
 
 def test_the_current_bin_counts_each_live_replica_at_its_rate(droplin, fresh_db):
-    """Two replicas at 10 requests a second, beating every 5 s at different phases: in the
-    bin under way, one's last heartbeat is now and the other's halfway since the bin began.
-    The current point says 20/s: each live replica counts at its rate up to the fleet's latest
-    heartbeat (the second counted for half the time the bin has run: 15/s, and the rightmost
-    point dipped with every reload as the phases moved)."""
+    """In the bin under way: a and b at 10/s, a's last heartbeat now and b's halfway since the
+    bin began; c at 20/s beating every minute, its last heartbeat just before the bin began; d
+    replaced by a new run of its name (idle), and e draining, both at 10/s until halfway. The
+    current point is 10 + 10 + 20 + 5 + 5: each live replica counts at its last rate on to the fleet's
+    latest heartbeat (b counted for half the bin's time, c not at all), and a run that was
+    replaced or drained counts for the time it ran (they counted as live). The bin before it,
+    complete, is 60."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
     for _ in range(5):
         now = db_now(fresh_db)
         elapsed = now % 30
-        if elapsed < 2 or elapsed > 25:  # room on both sides of this bin's edges
+        if elapsed < 4 or elapsed > 25:  # room on both sides of this bin's edges
             time.sleep(3)
             continue
-        seed(fresh_db, "a", 700, [5 * k for k in range(120, -1, -1)])
-        seed(fresh_db, "b", 700, [elapsed / 2 + 5 * k for k in range(120, -1, -1)])
+        half, base = elapsed / 2, harness.db_query(fresh_db, "SELECT now()::text")[0][0]
+        seed(fresh_db, "a", 700, [5 * k for k in range(120, -1, -1)], base=base)
+        seed(fresh_db, "b", 700, [half + 5 * k for k in range(120, -1, -1)], base=base)
+        seed(fresh_db, "c", 700, [elapsed + 1 + 60 * k for k in range(10, -1, -1)], rate=20,
+             base=base)
+        seed(fresh_db, "d", 700, [half + 5 * k for k in range(120, -1, -1)], base=base)
+        seed(fresh_db, "d", half - 0.5, [half - 0.5, half - 1], rate=0,  # its next run, idle
+             base=base)
+        seed(fresh_db, "e", 700, [half + 5 * k for k in range(120, -1, -1)], draining=True,
+             base=base)
         r = d.get("/admin/dashboard/fleet", headers={"secret": ADMIN_SECRET})
         if db_now(fresh_db) // 30 != now // 30:  # the bin ended meanwhile: again
             harness.db_exec(fresh_db, "DELETE FROM replica_heartbeats")
@@ -916,6 +935,6 @@ def test_the_current_bin_counts_each_live_replica_at_its_rate(droplin, fresh_db)
         points = re.findall(r'<circle class="pt" cx="([0-9.]+)"[^>]*><title>([0-9.]+)</title>',
                             rate)
         assert points and float(points[-1][0]) == 597.5, points[-3:]  # the last of 120 bins
-        assert [float(v) for _, v in points[-3:]] == [20.0, 20.0, 20.0], points[-3:]
+        assert [float(v) for _, v in points[-3:]] == [60.0, 60.0, 50.0], points[-3:]
         return
     raise AssertionError("no bin had room for the test in five tries")
