@@ -585,7 +585,7 @@ def test_heartbeat_seconds_under_1_is_refused(droplin, value):
 @pytest.mark.parametrize("name,value", [("RAILWAY_REPLICA_ID", "caf\udce9"),  # the byte 0xE9
                                         ("RAILWAY_REPLICA_REGION", "eu\x1b[2Jwest"),
                                         ("RAILWAY_REPLICA_REGION", "eu\u009b2Jwest"),  # C1 CSI
-                                        ("RAILWAY_REPLICA_ID", "admin\u202egnp.exe"),  # RTL override
+                                        ("RAILWAY_REPLICA_ID", "admin\u202egnp.exe"),  # RTL mark
                                         ("RAILWAY_REPLICA_ID", "a\u200bb"),  # zero width space
                                         ("RAILWAY_REPLICA_REGION", "eu\u2066west"),  # bidi isolate
                                         ("RAILWAY_REPLICA_REGION", "eu\u3164west"),  # blank filler
@@ -755,20 +755,26 @@ def test_the_rate_plot_counts_a_restart_once_and_has_no_gaps_between_slow_heartb
     adds them). Rows of runs started at an infinity (200/s) count nowhere. A first frame reads
     the rows the oldest bin needs (it was a part of a bin short)."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
-    now = db_now(fresh_db)
+    # one "now" for every row: each statement's own now() moved the gaps by its delay
+    now, base = harness.db_query(fresh_db, "SELECT extract(epoch FROM now())::float8,"
+                                           " now()::text")[0]
     restart = (now // 30 - 60) * 30  # a bin's start half an hour ago, on the database's clock
     end, begin = now - (restart + 10), now - (restart + 20)  # seconds ago, within that bin
     # from 3,740 s ago: the oldest bin drawn needs the rows of the 150 s before it
-    seed(fresh_db, "restarted", 4000, [end + 5 * k for k in range(int((3740 - end) // 5), -1, -1)])
-    seed(fresh_db, "restarted", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)])
-    seed(fresh_db, "slow", 4000, range(3740, -1, -45))
-    seed(fresh_db, "twice", 4000, range(3740, -1, -5))  # two runs of one name alive at once
-    seed(fresh_db, "twice", 3800, range(3740, -1, -7))
+    seed(fresh_db, "restarted", 4000, [end + 5 * k for k in range(int((3740 - end) // 5), -1, -1)],
+         base=base)
+    seed(fresh_db, "restarted", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)],
+         base=base)
+    seed(fresh_db, "slow", 4000, range(3740, -1, -45), base=base)
+    seed(fresh_db, "twice", 4000, range(3740, -1, -5), base=base)  # two runs of a name at once
+    seed(fresh_db, "twice", 3800, range(3740, -1, -7), base=base)
     # a replica replaced by one of another name within a bin, 10 minutes after the restart
     handoff = restart + 600
     end, begin = now - (handoff + 10), now - (handoff + 12)
-    seed(fresh_db, "old-name", 4000, [end + 5 * k for k in range(int((3740 - end) // 5), -1, -1)])
-    seed(fresh_db, "new-name", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)])
+    seed(fresh_db, "old-name", 4000, [end + 5 * k for k in range(int((3740 - end) // 5), -1, -1)],
+         base=base)
+    seed(fresh_db, "new-name", begin, [begin - 5 * k for k in range(int(begin // 5) + 1)],
+         base=base)
     # runs that started at an infinity are no replica's, in the plots as in the list
     harness.db_exec(fresh_db, "INSERT INTO replica_heartbeats (replica, started_at, at, region,"
                     " version, interval_ms, ready, draining, in_flight, pool_in_use, pool_size,"
@@ -906,10 +912,10 @@ def test_the_current_bin_counts_each_live_replica_at_its_rate(droplin, fresh_db)
     """In the bin under way: a and b at 10/s, a's last heartbeat now and b's halfway since the
     bin began; c at 20/s beating every minute, its last heartbeat just before the bin began; d
     replaced by a new run of its name (idle), and e draining, both at 10/s until halfway. The
-    current point is 10 + 10 + 20 + 5 + 5: each live replica counts at its last rate on to the fleet's
-    latest heartbeat (b counted for half the bin's time, c not at all), and a run that was
-    replaced or drained counts for the time it ran (they counted as live). The bin before it,
-    complete, is 60."""
+    current point is 10 + 10 + 20 + 5 + 5: each live replica counts at its last rate on to the
+    fleet's latest heartbeat (b counted for half the bin's time, c not at all), and a run that
+    was replaced or drained counts for the time it ran (they counted as live). The bin before
+    it, complete, is 60."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
     for _ in range(5):
         now = db_now(fresh_db)
