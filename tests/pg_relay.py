@@ -84,17 +84,18 @@ class PgRelay:
                 break
             if not data:
                 break
-            if self.dead.is_set():  # it went dark while this was on its way: drop it
+            with self.lock:  # dark before the marked message goes: its answer is never passed
+                marked = bool(self.marker and src in self.clients and self.marker in data)
+                if marked:
+                    self.marker = None
+                    self.dead.set()
+            if self.dead.is_set() and not marked:  # it went dark while this was on its way
                 conn_dead.set()
                 continue
             try:
                 dst.sendall(data)
             except OSError:
                 break
-            with self.lock:
-                if self.marker and src in self.clients and self.marker in data:
-                    self.marker = None
-                    self.dead.set()
             if slow:  # a reader that falls behind: the window closes for a while
                 slow_bytes = getattr(self, "_slow_bytes", 0) + len(data)
                 self._slow_bytes = slow_bytes
