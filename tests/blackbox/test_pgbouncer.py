@@ -9,7 +9,6 @@ pytest run of `make test`); this file is the multi-replica part of it.
 """
 
 import threading
-import time
 import uuid
 
 import psycopg2
@@ -116,12 +115,9 @@ def test_two_replicas_behind_pgbouncer_transaction_mode(droplin, private_pg):
                                        for l in d.logs()[seen:]), 10,
                            what="a retention run after the load")
     # a lock left behind shows in every look (until the bouncer closes its idle server
-    # connection, after 2 s); a transaction's own lock, caught as its transaction ends (state
-    # and locks are read apart), in one look at most
-    looks = []
-    for _ in range(5):
-        looks.append(advisory_locks(cluster, dbname, left=True))
-        time.sleep(0.05)
+    # connection, after 2 s); a transaction's own lock, caught in the instant its transaction
+    # ends (state and locks are read apart), in one look at most
+    looks = [advisory_locks(cluster, dbname, left=True) for _ in range(5)]
     assert looks.count(0) >= 3, looks
     assert server_connections(cluster, dbname) <= BOUNCER_POOL
     for d in reps:
