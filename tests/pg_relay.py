@@ -69,7 +69,10 @@ class PgRelay:
                                  daemon=True).start()
 
     def _pump(self, src, dst, slow, conn_dead):
-        src.settimeout(0.2)
+        try:
+            src.settimeout(0.2)
+        except OSError:  # stop() closed it first
+            return
         while not self.stopping.is_set():
             if self.dead.is_set():
                 conn_dead.set()

@@ -918,12 +918,14 @@ def test_the_current_bin_counts_each_live_replica_at_its_rate(droplin, fresh_db)
     it, complete, is 60."""
     d = start(droplin, db=fresh_db, HEARTBEAT_SECONDS="0")
     for _ in range(5):
-        now = db_now(fresh_db)
+        # the time every row is dated from, and the bin's age then, from one reading
+        now, base = harness.db_query(fresh_db, "SELECT extract(epoch FROM now())::float8,"
+                                               " now()::text")[0]
         elapsed = now % 30
         if elapsed < 4 or elapsed > 25:  # room on both sides of this bin's edges
             time.sleep(3)
             continue
-        half, base = elapsed / 2, harness.db_query(fresh_db, "SELECT now()::text")[0][0]
+        half = elapsed / 2
         seed(fresh_db, "a", 700, [5 * k for k in range(120, -1, -1)], base=base)
         seed(fresh_db, "b", 700, [half + 5 * k for k in range(120, -1, -1)], base=base)
         seed(fresh_db, "c", 700, [elapsed + 1 + 60 * k for k in range(10, -1, -1)], rate=20,
